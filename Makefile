@@ -1,0 +1,60 @@
+# A thin wrapper over Meson, so that the usual `make`, `make check`, `make install` work.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD := build
+ASAN := build-asan
+FUZZ := build-fuzz
+MESON_SETUP = meson setup --prefix=$(PREFIX)
+
+.PHONY: all check unit ns vm demo fuzz bench install clean deps format
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@scripts/deps build
+	$(MESON_SETUP) $(BUILD)
+
+$(ASAN)/build.ninja:
+	@scripts/deps build
+	$(MESON_SETUP) -Db_sanitize=address,undefined -Db_lundef=false $(ASAN)
+
+deps:
+	scripts/deps all
+
+# Every tier: C unit tests (ASan/UBSan build), root tests in a private mount namespace,
+# QEMU boots. The last line is "N passed, N failed".
+check: $(BUILD)/build.ninja $(ASAN)/build.ninja
+	@scripts/deps all
+	ninja -C $(BUILD)
+	ninja -C $(ASAN)
+	tests/run all
+
+unit: $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+	tests/run unit
+
+ns: all
+	tests/run ns
+
+vm: all
+	tests/run vm
+
+demo: all
+	@scripts/deps demo
+	tests/vm/demo
+
+fuzz:
+	@scripts/deps fuzz
+	[ -f $(FUZZ)/build.ninja ] || CC=clang meson setup -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(FUZZ)
+	ninja -C $(FUZZ)
+	fuzz/run $(FUZZ) $${FUZZ_SECONDS:-60}
+
+install: all
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+format:
+	clang-format -i src/*.[ch] src/initrd/*.[ch] tests/unit/*.[ch] tests/unit/initrd/*.[ch] fuzz/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

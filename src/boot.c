@@ -1,0 +1,800 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "boot.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmount.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "device.h"
+#include "log.h"
+#include "loopdev.h"
+#include "modules.h"
+#include "mounts.h"
+#include "state.h"
+#include "switchroot.h"
+
+#define HOST_STAGING STATE_DIR "/host"
+#define PROBE_DIR    STATE_DIR "/probe"
+#define LAYER_DIR    STATE_DIR "/layers"
+
+struct engine {
+	const struct plan *plan;
+	const struct boot_options *opts;
+	struct modules *mods;
+	struct device_info hostdev;
+	struct fsmount host;
+	char *host_spec;    /* root= as written, for messages */
+	bool host_ro;       /* the host cannot be written: medium, file system or rootflags */
+	bool root_ro;       /* the root image is mounted read-only */
+	bool probe;         /* the dry run: everything read-only, under PROBE_DIR */
+	struct state stack; /* what the current pass built, in order: the undo log */
+	unsigned seq;       /* numbers intermediate layer mount points */
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *yesno(bool b)
+{
+	return b ? "1" : "0";
+}
+
+/* ---- API file systems ---------------------------------------------------------------- */
+
+int boot_mount_api_filesystems(void)
+{
+	static const struct {
+		const char *dir, *type, *source, *options;
+		unsigned long flags;
+	} api[] = {
+	    {"/proc", "proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"/sys", "sysfs", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"/dev", "devtmpfs", "devtmpfs", "mode=0755", MS_NOSUID},
+	    {"/run", "tmpfs", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(api); i++) {
+		if (is_mount_point(api[i].dir))
+			continue;
+		if (mkdir(api[i].dir, 0755) < 0 && errno != EEXIST)
+			return log_fail(errno, "creating", api[i].dir, NULL,
+			                "the initramfs must be writable");
+		if (mount(api[i].source, api[i].dir, api[i].type, api[i].flags, api[i].options) < 0)
+			return log_fail(errno, "mounting", api[i].dir, NULL,
+			                "the kernel needs %s support", api[i].type);
+	}
+	return 0;
+}
+
+/* ---- finding and mounting the host ---------------------------------------------------- */
+
+static int wait_for_host(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	long long deadline = now_ms() + (long long)p->timeout * 1000;
+	bool announced = false;
+
+	modules_coldplug(e->mods);
+	for (;;) {
+		int r = device_find(&p->root, &e->hostdev);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;
+		if (now_ms() >= deadline) {
+			log_fail(ENODEV, "host device not found", e->host_spec,
+			         "no block device matches it",
+			         "check root= against the list below (blkid shows the same values "
+			         "on a running system)");
+			device_list_all();
+			return -ENODEV;
+		}
+		if (!announced && now_ms() + (long long)p->timeout * 1000 - deadline > 1000) {
+			log_info("waiting up to %u s for the host device %s", p->timeout,
+			         e->host_spec);
+			announced = true;
+		}
+		/* Drivers loaded by the last pass can reveal new devices: USB disks behind a
+		 * host controller, partitions behind a disk. */
+		modules_coldplug(e->mods);
+		sleep_ms(100);
+	}
+	log_debug("host device %s is %s (TYPE=%s UUID=%s LABEL=%s PARTUUID=%s)", e->host_spec,
+	          e->hostdev.devnode, strempty(e->hostdev.type), strempty(e->hostdev.uuid),
+	          strempty(e->hostdev.label), strempty(e->hostdev.partuuid));
+	return 0;
+}
+
+static bool type_is_read_only(const char *type)
+{
+	static const char *const ro_types[] = {"iso9660", "squashfs", "erofs", "cramfs"};
+	for (size_t i = 0; type && i < ARRAY_SIZE(ro_types); i++)
+		if (streq(type, ro_types[i]))
+			return true;
+	return false;
+}
+
+static bool device_is_read_only(const char *devnode)
+{
+	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int ro = 0;
+	return fd >= 0 && ioctl(fd, BLKROGET, &ro) == 0 && ro;
+}
+
+static bool options_say_ro(const char *options)
+{
+	unsigned long flags = 0;
+	return options &&
+	       mnt_optstr_get_flags(options, &flags, mnt_get_builtin_optmap(MNT_LINUX_MAP)) == 0 &&
+	       (flags & MS_RDONLY);
+}
+
+static int host_mount_as(struct engine *e, bool read_only)
+{
+	const struct plan *p = e->plan;
+	int r = mkdir_p(HOST_STAGING, 0700);
+	if (r < 0)
+		return log_fail(r, "creating", HOST_STAGING, NULL, "/run must be writable");
+	if (e->hostdev.type)
+		modules_have_fs(e->mods, e->hostdev.type); /* loads fs-TYPE when it is a module */
+	return host_mount(e->mods, e->hostdev.devnode, e->hostdev.type, p->rootfstype, p->rootflags,
+	                  read_only, HOST_STAGING, &e->host);
+}
+
+/* From the read-only dry run to a writable host, without writing before it is decided. */
+static int host_make_writable(struct engine *e)
+{
+	if (e->host.fuse) {
+		/* FUSE drivers can't switch a mount to read-write: start a new one. */
+		int r = host_umount(&e->host, 10000);
+		fsmount_free(&e->host);
+		if (r < 0)
+			return log_fail(r, "unmounting the host after the check", e->host_spec,
+			                NULL, "report this as a bug");
+		return host_mount_as(e, false);
+	}
+	unsigned long flags = MS_REMOUNT;
+	_cleanup_free_ char *data = NULL;
+	if (e->plan->rootflags) {
+		unsigned long f = 0;
+		mnt_optstr_get_flags(e->plan->rootflags, &f, mnt_get_builtin_optmap(MNT_LINUX_MAP));
+		flags |= f & ~(unsigned long)MS_RDONLY;
+		mnt_split_optstr(e->plan->rootflags, NULL, NULL, &data, 0, 0);
+	}
+	if (mount(e->host.source, e->host.target, e->host.driver, flags, data) < 0)
+		return log_fail(errno, "making the host writable", e->host_spec, NULL,
+		                "check the file system from another system, or boot with ro and "
+		                "a read-only host");
+	e->host.read_only = false;
+	return 0;
+}
+
+/* ---- images --------------------------------------------------------------------------- */
+
+static int open_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (unsigned long long)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) /* before 5.6: symlinks are then followed as is */
+		fd = openat(rootfd, path + 1, flags | O_CLOEXEC);
+	return fd;
+}
+
+/* For "file not found": show what the nearest existing directory holds. */
+static void list_nearest_dir(int rootfd, const char *path, const char *where)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			return;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		int fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY);
+		if (fd >= 0) {
+			DIR *d = fdopendir(fd);
+			if (!d) {
+				close(fd);
+				return;
+			}
+			char line[900] = "";
+			size_t len = 0;
+			unsigned count = 0;
+			struct dirent *de;
+			while ((de = readdir(d))) {
+				if (de->d_name[0] == '.' &&
+				    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+					continue;
+				count++;
+				if (len < sizeof(line) - 80)
+					len +=
+					    (size_t)snprintf(line + len, sizeof(line) - len, "%s%s",
+					                     len ? ", " : "", de->d_name);
+			}
+			closedir(d);
+			if (len >= sizeof(line) - 80)
+				snprintf(line + len, sizeof(line) - len, ", …");
+			log_info("%s on %s holds %u entr%s%s%s", dir, where, count,
+			         count == 1 ? "y" : "ies", count ? ": " : "", line);
+			return;
+		}
+		if (streq(dir, "/"))
+			return;
+	}
+}
+
+/* Opens one image file inside the file system mounted at dir. */
+static int image_open(struct engine *e, const char *dir, const char *path, const char *where,
+                      bool writable, int *ret_fd)
+{
+	_cleanup_close_ int rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return log_fail(errno, "opening", dir, NULL, "report this as a bug");
+	int fd = open_in_root(rootfd, path, writable ? O_RDWR : O_RDONLY);
+	if (fd < 0) {
+		int r = errno;
+		if (r == ENOENT || r == ENOTDIR) {
+			_cleanup_free_ char *reason = xasprintf("no such file on %s", where);
+			log_fail(ENOENT, "image file not found", path, reason,
+			         "check loop= or loopboot.mount= (paths are case-sensitive on "
+			         "Linux file systems)");
+			list_nearest_dir(rootfd, path, where);
+			return -ENOENT;
+		}
+		if (r == EISDIR)
+			return log_fail(r, "image file", path, "it is a directory, not a file",
+			                "name the image file itself");
+		if (r == EROFS || r == EACCES || r == EPERM)
+			return log_fail(r, "opening the image for writing", path, NULL,
+			                "boot with ro, or make the file writable (%s)", where);
+		return log_fail(r, "opening the image", path, NULL,
+		                "check the host file system (%s)", where);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = errno;
+		close(fd);
+		return log_fail(r, "image file", path, NULL, "check the host file system");
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return log_fail(EISDIR, "image file", path, "it is a directory, not a file",
+		                "name the image file itself");
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return log_fail(EINVAL, "image file", path, "not a regular file",
+		                "name an image file");
+	}
+	(void)e;
+	*ret_fd = fd;
+	return 0;
+}
+
+static bool type_matches(const char *wanted, const char *found)
+{
+	if (streq(wanted, found))
+		return true;
+	/* The ext4 driver mounts ext2 and ext3 too. */
+	return streq(wanted, "ext4") && (streq(found, "ext2") || streq(found, "ext3"));
+}
+
+/* The final path of something mounted now at path, as seen from the new root. */
+static char *final_path(const struct engine *e, const char *path)
+{
+	const char *rest = startswith(path, e->opts->root_mnt);
+	if (rest && (*rest == '/' || *rest == '\0') && !streq(e->opts->root_mnt, "/"))
+		return xstrdup(*rest ? rest : "/");
+	return xstrdup(path);
+}
+
+/*
+ * Builds one image path: for each part, open the file inside the previous file system,
+ * probe its type, attach a loop device, mount it (the last part at target, the others at
+ * numbered layer directories).
+ */
+static int build_image(struct engine *e, const struct imagepath *ip, const char *fstype,
+                       const char *options, bool read_only, const char *target, const char *role)
+{
+	_cleanup_free_ char *dir = xstrdup(e->host.target);
+	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+
+	for (unsigned i = 0; i < ip->n; i++) {
+		bool last = i + 1 == ip->n;
+		const char *path = ip->part[i];
+		bool loop_ro = e->probe || e->host_ro;
+		_cleanup_close_ int fd = -1;
+		int r = image_open(e, dir, path, where, !loop_ro, &fd);
+		if (r < 0)
+			return r;
+
+		_cleanup_free_ char *type = NULL;
+		r = device_probe_fd(fd, &type);
+		if (r == -EUCLEAN)
+			return log_fail(r, "image", path,
+			                "it carries signatures of two file systems",
+			                "wipe the stale one (wipefs) or set loopfstype=");
+		if (r == -EMEDIUMTYPE)
+			return log_fail(r, "image", path, "it is not a file system",
+			                "point at a file system image (it holds %s)", type);
+		if (r < 0)
+			return log_fail(r, "reading the image", path, NULL,
+			                "check the host file system");
+		if (r == 0)
+			return log_fail(EMEDIUMTYPE, "image", path, "no file system found in it",
+			                "check the path, or make a file system in the image (e.g. "
+			                "mkfs.ext4)");
+		if (last && fstype && !type_matches(fstype, type))
+			return log_fail(EMEDIUMTYPE, "image", path,
+			                "its file system does not match",
+			                "it holds %s; fix loopfstype=%s or drop it", type, fstype);
+		const char *mount_type = last && fstype ? fstype : type;
+		if (!modules_have_fs(e->mods, mount_type))
+			return log_fail(ENODEV, "image file system type", mount_type,
+			                "the kernel has no driver for it",
+			                "rebuild the initramfs with the %s module", mount_type);
+
+		struct loopdev loop;
+		r = loopdev_attach(fd, path, loop_ro, &loop);
+		if (r < 0)
+			return log_fail(r, "attaching a loop device to", path, NULL,
+			                "the kernel needs loop support (module loop)");
+		struct state_record *rec = state_add(&e->stack, "loop");
+		state_set(rec, "device", loop.devnode);
+		state_set(rec, "file", path);
+		state_set(rec, "parent", dir);
+		state_set(rec, "ro", yesno(loop_ro));
+		state_set(rec, "dio", yesno(loop.direct_io));
+
+		_cleanup_free_ char *mnt = NULL;
+		if (last) {
+			mnt = xstrdup(target);
+		} else {
+			mnt = xasprintf("%s/%u", e->probe ? PROBE_DIR "/layers" : LAYER_DIR,
+			                ++e->seq);
+			r = mkdir_p(mnt, 0700);
+			if (r < 0) {
+				loopdev_release(&loop);
+				return log_fail(r, "creating", mnt, NULL, "/run must be writable");
+			}
+		}
+		bool mount_ro = e->probe || e->host_ro || (last && read_only);
+		_cleanup_free_ char *opts = options_join(
+		    last ? options : NULL, e->probe ? options_no_replay(mount_type) : NULL);
+		r = mount_fs(loop.devnode, mnt, mount_type, mount_ro, opts);
+		if (r < 0) {
+			loopdev_release(&loop);
+			return log_fail(r, "mounting the image", path, NULL,
+			                "the %s file system may be damaged (check it with fsck "
+			                "from another system) or the options \"%s\" are wrong",
+			                mount_type, strempty(opts));
+		}
+		rec = state_add(&e->stack, "mount");
+		state_set(rec, "role", last ? role : "layer");
+		state_set(rec, "source", loop.devnode);
+		state_set(rec, "target", mnt);
+		state_set(rec, "type", mount_type);
+		state_set(rec, "image", path);
+		state_set(rec, "ro", yesno(mount_ro));
+		if (opts)
+			state_set(rec, "options", opts);
+		loopdev_release(&loop); /* the mount holds the device now */
+
+		free(where);
+		where = xasprintf("the image %s", path);
+		free(dir);
+		dir = xstrdup(mnt);
+	}
+	return 0;
+}
+
+/* Undoes what the current pass built, newest first. */
+static void undo_stack(struct engine *e)
+{
+	for (size_t i = e->stack.n; i-- > 0;) {
+		const struct state_record *r = &e->stack.v[i];
+		if (streq(r->kind, "mount")) {
+			const char *t = state_get(r, "target");
+			if (umount2(t, 0) < 0 && errno != EINVAL && umount2(t, MNT_DETACH) < 0)
+				log_warn("unmounting %s: %m", t);
+		} else if (streq(r->kind, "loop")) {
+			(void)loopdev_detach(state_get(r, "device"));
+		}
+	}
+	state_free(&e->stack);
+	e->seq = 0;
+}
+
+static int ensure_dir(const char *path, bool may_create, const char *what, const char *hint)
+{
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		return log_fail(ENOTDIR, what, path, "it is not a directory", "%s", hint);
+	}
+	if (!may_create)
+		return log_fail(ENOENT, what, path, "the directory is missing in the image", "%s",
+		                hint);
+	int r = mkdir_p(path, 0755);
+	if (r < 0)
+		return log_fail(r, "creating", path, NULL, "%s", hint);
+	return 0;
+}
+
+/* One pass: the root image, the extra images, and the checks on the result. */
+static int build_stack(struct engine *e, struct boot_result *ret)
+{
+	const struct plan *p = e->plan;
+	_cleanup_free_ char *root = xstrdup(e->probe ? PROBE_DIR "/root" : e->opts->root_mnt);
+	int r;
+	if (e->probe) {
+		r = mkdir_p(root, 0700);
+		if (r < 0)
+			return log_fail(r, "creating", root, NULL, "/run must be writable");
+	}
+	r = build_image(e, &p->loop, p->loopfstype, p->loopflags, e->root_ro, root, "root");
+	if (r < 0)
+		return r;
+
+	for (unsigned i = 0; i < p->n_mounts; i++) {
+		const struct plan_mount *m = &p->mounts[i];
+		_cleanup_free_ char *target = path_join(root, m->target);
+		const char *hint = "create it in the image, or boot with rw";
+		struct stat st;
+		if (e->probe && !e->root_ro && stat(target, &st) < 0) {
+			/* The real pass will create the mount point in the writable root; the
+			 * dry run still checks the image, on a scratch directory. */
+			free(target);
+			target = xasprintf(PROBE_DIR "/mount%u", i);
+			r = mkdir_p(target, 0700);
+			if (r < 0)
+				return log_fail(r, "creating", target, NULL,
+				                "/run must be writable");
+		} else {
+			r = ensure_dir(target, !e->probe && !e->root_ro, "mount point", hint);
+			if (r < 0)
+				return r;
+		}
+		r = build_image(e, &m->image, m->fstype, m->options, false, target, "mount");
+		if (r < 0)
+			return r;
+	}
+
+	if (e->opts->find_init) {
+		r = switchroot_find_init(root, p->init, ret ? &ret->init : NULL);
+		if (r < 0)
+			return log_fail(r, "init program", p->init ? p->init : "/sbin/init",
+			                "not found or not executable in the image",
+			                p->init
+			                    ? "fix init= or install it in the image"
+			                    : "install an init system in the image, or set init=");
+		if (e->probe && ret) {
+			free(ret->init);
+			ret->init = NULL;
+		}
+	}
+	return 0;
+}
+
+/* ---- the state record ----------------------------------------------------------------- */
+
+static int write_state(struct engine *e)
+{
+	struct state s = {0};
+	struct state_record *h = state_add(&s, "host");
+	state_set(h, "spec", e->host_spec);
+	state_set(h, "source", e->host.source);
+	state_set(h, "type", e->host.type);
+	state_set(h, "driver", e->host.driver);
+	_cleanup_free_ char *host_final = final_path(e, e->host.target);
+	state_set(h, "target", host_final);
+	state_set(h, "options", e->host.options);
+	state_set(h, "ro", yesno(e->host.read_only));
+	state_set(h, "fuse", yesno(e->host.fuse));
+	if (e->host.daemon_pid > 0) {
+		_cleanup_free_ char *pid = xasprintf("%d", (int)e->host.daemon_pid);
+		state_set(h, "pid", pid);
+	}
+	for (size_t i = 0; i < e->stack.n; i++) {
+		const struct state_record *src = &e->stack.v[i];
+		struct state_record *dst = state_add(&s, src->kind);
+		for (size_t k = 0; k < src->keys.n; k++) {
+			const char *key = src->keys.v[k];
+			if (streq(key, "target") || streq(key, "parent")) {
+				const char *v = src->values.v[k];
+				/* The host moved after the images were attached. */
+				_cleanup_free_ char *moved = NULL;
+				const char *rest = startswith(v, HOST_STAGING);
+				if (rest && (*rest == '/' || !*rest))
+					v = moved = xasprintf("%s%s", e->host.target, rest);
+				_cleanup_free_ char *fin = final_path(e, v);
+				state_set(dst, key, fin);
+			} else {
+				state_set(dst, key, src->values.v[k]);
+			}
+		}
+	}
+	int r = mkdir_p(STATE_DIR, 0755);
+	if (r >= 0)
+		r = state_save(&s, STATE_FILE);
+	state_free(&s);
+	if (r < 0)
+		return log_fail(r, "writing the state record", STATE_FILE, NULL,
+		                "/run must be writable; shutdown would not know what to unmount");
+	return 0;
+}
+
+/* ---- the engine ------------------------------------------------------------------------ */
+
+static int move_host(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	_cleanup_free_ char *target = path_join(e->opts->root_mnt, p->hostdir);
+	struct stat st;
+	if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (e->root_ro || mkdir_p(target, 0755) < 0) {
+			log_warn(
+			    "the image has no %s directory%s: the host stays at %s — create %s "
+			    "in the image",
+			    p->hostdir, e->root_ro ? " and is mounted read-only" : "", HOST_STAGING,
+			    p->hostdir);
+			return 0;
+		}
+	}
+	if (mount(e->host.target, target, NULL, MS_MOVE, NULL) < 0)
+		return log_fail(errno, "moving the host into the new root", target, NULL,
+		                "the mount points must not be shared (mount --make-private)");
+	free(e->host.target);
+	e->host.target = xstrdup(target);
+	return 0;
+}
+
+static int boot_plain_root(struct engine *e)
+{
+	/* Without loop= root= is the root itself: the engine is then a plain initramfs. */
+	const struct plan *p = e->plan;
+	int r = host_mount(e->mods, e->hostdev.devnode, e->hostdev.type, p->rootfstype,
+	                   p->rootflags, p->read_only, e->opts->root_mnt, &e->host);
+	if (r < 0)
+		return r;
+	struct state s = {0};
+	struct state_record *rec = state_add(&s, "mount");
+	state_set(rec, "role", "root");
+	state_set(rec, "source", e->host.source);
+	state_set(rec, "target", "/");
+	state_set(rec, "type", e->host.driver);
+	state_set(rec, "ro", yesno(p->read_only));
+	r = mkdir_p(STATE_DIR, 0755);
+	if (r >= 0)
+		r = state_save(&s, STATE_FILE);
+	state_free(&s);
+	return r < 0 ? log_fail(r, "writing", STATE_FILE, NULL, "/run must be writable") : 0;
+}
+
+int boot_run(const struct plan *plan, const struct boot_options *opts, struct boot_result *ret)
+{
+	struct engine e = {.plan = plan, .opts = opts};
+	int r;
+	if (ret)
+		*ret = (struct boot_result){0};
+	e.host_spec = devspec_to_string(&plan->root);
+	e.mods = modules_new();
+
+	r = wait_for_host(&e);
+	if (r < 0)
+		goto out;
+
+	if (!plan->has_loop) {
+		r = boot_plain_root(&e);
+		if (r >= 0 && opts->find_init && ret) {
+			r = switchroot_find_init(opts->root_mnt, plan->init, &ret->init);
+			if (r < 0) {
+				log_fail(r, "init program", plan->init ? plan->init : "/sbin/init",
+				         "not found or not executable", "set init=");
+				umount2(opts->root_mnt, 0);
+			}
+		}
+		goto out;
+	}
+
+	modules_load(e.mods, "loop");
+	e.host_ro = type_is_read_only(e.hostdev.type) || device_is_read_only(e.hostdev.devnode) ||
+	            options_say_ro(plan->rootflags);
+	e.root_ro = plan->read_only || e.host_ro;
+	if (e.host_ro && !plan->read_only)
+		log_warn("the host %s (%s) is read-only: the root image is mounted read-only",
+		         e.host_spec, strempty(e.hostdev.type));
+
+	/* The dry run: nothing in it can write to the host. */
+	r = host_mount_as(&e, true);
+	if (r < 0)
+		goto out;
+	e.probe = true;
+	r = build_stack(&e, ret);
+	undo_stack(&e);
+	e.probe = false;
+	if (r < 0)
+		goto fail_host;
+	log_debug("dry run passed: every file, type, mount point and the init are in place");
+
+	if (!e.host_ro) {
+		r = host_make_writable(&e);
+		if (r < 0)
+			goto fail_host;
+	}
+	r = build_stack(&e, ret);
+	if (r < 0)
+		goto fail_stack;
+	r = move_host(&e);
+	if (r < 0)
+		goto fail_stack;
+	r = write_state(&e);
+	if (r < 0)
+		goto fail_stack;
+	{
+		_cleanup_free_ char *image = imagepath_to_string(&plan->loop);
+		log_info("root %s%s mounted from %s (%s via %s)", image,
+		         e.root_ro ? " (read-only)" : "", e.host_spec, strempty(e.host.type),
+		         e.host.driver);
+	}
+	goto out;
+
+fail_stack:
+	undo_stack(&e);
+fail_host:
+	if (e.host.target) {
+		int u = host_umount(&e.host, 10000);
+		if (u < 0)
+			log_warn("unmounting the host %s: %s", e.host_spec, strerror(-u));
+	}
+	if (ret) {
+		free(ret->init);
+		ret->init = NULL;
+	}
+out:
+	state_free(&e.stack);
+	fsmount_free(&e.host);
+	device_info_free(&e.hostdev);
+	modules_free(e.mods);
+	free(e.host_spec);
+	return r;
+}
+
+void boot_result_free(struct boot_result *r)
+{
+	free(r->init);
+	r->init = NULL;
+}
+
+/* ---- taking a recorded stack down -------------------------------------------------------- */
+
+/* umount2 that gives a file system a moment when it is busy only because a loop device
+ * above it is still being released. */
+static int umount_retry(const char *path)
+{
+	for (int i = 0;; i++) {
+		if (umount2(path, 0) == 0)
+			return 0;
+		if (errno != EBUSY || i == 50)
+			return -errno;
+		usleep(20 * 1000);
+	}
+}
+
+/*
+ * Where a recorded path is now. Paths are recorded as seen from the new root; prefix is
+ * where that root is mounted now ("" after switch_root, "/oldroot" in the shutdown
+ * initramfs, DIR for `boot --root-mnt DIR`). Our own directories under /run/loopboot are
+ * inside the root after switch_root but stay in the caller's /run without it.
+ */
+static char *teardown_path(const char *prefix, const char *path)
+{
+	char *p = *prefix && streq(path, "/") ? xstrdup(prefix) : xasprintf("%s%s", prefix, path);
+	const char *rest = startswith(path, STATE_DIR);
+	if (rest && (*rest == '/' || !*rest) && !is_mount_point(p) && is_mount_point(path)) {
+		free(p);
+		p = xstrdup(path);
+	}
+	return p;
+}
+
+/*
+ * The host is mounted inside the root (/host), yet the root's image lives on the host: the
+ * host's mount must leave the root before the root can be unmounted. Returns where it is
+ * now (allocated), or NULL when it could not be moved (the caller carries on: unmounting
+ * then fails and says so).
+ */
+static char *move_host_out(const char *path)
+{
+	static const char parking[] = STATE_DIR "/host-parked";
+	if (mkdir_p(parking, 0700) < 0)
+		return NULL;
+	/* MS_MOVE refuses a mount whose parent is shared. */
+	_cleanup_free_ char *parent = xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	mount(NULL, parent, NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount(path, parking, NULL, MS_MOVE, NULL) < 0) {
+		log_debug("moving the host from %s to %s: %m", path, parking);
+		return NULL;
+	}
+	return xstrdup(parking);
+}
+
+int boot_teardown(const struct state *s, const char *prefix)
+{
+	int first = 0;
+	if (streq(prefix, "/"))
+		prefix = "";
+	_cleanup_free_ char *host_now = NULL;
+	for (size_t i = 0; i < s->n; i++)
+		if (streq(s->v[i].kind, "host") && state_get(&s->v[i], "target")) {
+			_cleanup_free_ char *p =
+			    teardown_path(prefix, state_get(&s->v[i], "target"));
+			if (is_mount_point(p))
+				host_now = move_host_out(p);
+		}
+	for (size_t i = s->n; i-- > 0;) {
+		const struct state_record *rec = &s->v[i];
+		const char *target = state_get(rec, "target");
+		_cleanup_free_ char *path = NULL;
+		if (streq(rec->kind, "host") && host_now)
+			path = xstrdup(host_now);
+		else if (target)
+			path = teardown_path(prefix, target);
+		if (streq(rec->kind, "mount") && path) {
+			int r = umount_retry(path);
+			if (r < 0 && r != -EINVAL && r != -ENOENT) {
+				log_warn("unmounting %s: %s", path, strerror(-r));
+				if (!first)
+					first = r;
+			}
+		} else if (streq(rec->kind, "loop")) {
+			const char *dev = state_get(rec, "device");
+			int r = dev ? loopdev_detach(dev) : 0;
+			if (r < 0 && r != -ENXIO && r != -ENOENT) {
+				log_warn("detaching %s: %s", dev, strerror(-r));
+				if (!first)
+					first = r;
+			}
+		} else if (streq(rec->kind, "host") && path) {
+			struct fsmount f = {.target = path,
+			                    .fuse = streq_ptr(state_get(rec, "fuse"), "1")};
+			const char *pid = state_get(rec, "pid");
+			f.daemon_pid = pid ? (pid_t)atoi(pid) : 0;
+			sync();
+			int r = host_umount(&f, 30000);
+			if (r < 0) {
+				log_warn("unmounting the host at %s: %s", path, strerror(-r));
+				if (!first)
+					first = r;
+			}
+		}
+	}
+	return first;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "initrd/cpio.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void cpio_init(struct cpio *c, int fd, uint32_t mtime)
+{
+	c->fd = fd;
+	c->mtime = mtime;
+	c->next_ino = 1;
+	c->written = 0;
+	c->buf_len = 0;
+}
+
+static int flush_buf(struct cpio *c)
+{
+	size_t off = 0;
+	while (off < c->buf_len) {
+		ssize_t n = write(c->fd, c->buf + off, c->buf_len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)n;
+	}
+	c->buf_len = 0;
+	return 0;
+}
+
+static int put(struct cpio *c, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len > 0) {
+		if (c->buf_len == sizeof(c->buf)) {
+			int r = flush_buf(c);
+			if (r < 0)
+				return r;
+		}
+		size_t n = sizeof(c->buf) - c->buf_len;
+		if (n > len)
+			n = len;
+		memcpy(c->buf + c->buf_len, p, n);
+		c->buf_len += n;
+		c->written += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* newc aligns both the header+name and the data to 4 bytes. */
+static int pad4(struct cpio *c)
+{
+	static const char zeros[4];
+	size_t n = (4 - (c->written & 3)) & 3;
+	return put(c, zeros, n);
+}
+
+bool cpio_path_valid(const char *path)
+{
+	if (!path || !*path || path[0] == '/')
+		return false;
+	for (const char *s = path;;) {
+		const char *e = strchrnul(s, '/');
+		size_t n = (size_t)(e - s);
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		if (!*e)
+			return true;
+		s = e + 1;
+	}
+}
+
+static int put_header(struct cpio *c, const char *name, mode_t mode, uint32_t nlink,
+		      uint64_t size, unsigned rmajor, unsigned rminor)
+{
+	if (size > CPIO_MAX_FILE_SIZE)
+		return -EFBIG;
+	size_t namesize = strlen(name) + 1;
+	char hdr[111];
+	/* ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
+	 * rdevminor, namesize, check */
+	int n = snprintf(hdr, sizeof(hdr),
+			 "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+			 c->next_ino++, (unsigned)mode, 0u, 0u, nlink, c->mtime, (unsigned)size, 0u,
+			 0u, rmajor, rminor, (unsigned)namesize, 0u);
+	if (n != 110)
+		return -EINVAL;
+	int r = put(c, hdr, 110);
+	if (r < 0)
+		return r;
+	r = put(c, name, namesize);
+	if (r < 0)
+		return r;
+	return pad4(c);
+}
+
+int cpio_add_dir(struct cpio *c, const char *path, mode_t perm)
+{
+	if (!cpio_path_valid(path))
+		return -EINVAL;
+	return put_header(c, path, S_IFDIR | (perm & 07777), 2, 0, 0, 0);
+}
+
+int cpio_add_data(struct cpio *c, const char *path, mode_t perm, const void *data, size_t len)
+{
+	if (!cpio_path_valid(path))
+		return -EINVAL;
+	int r = put_header(c, path, S_IFREG | (perm & 07777), 1, len, 0, 0);
+	if (r < 0)
+		return r;
+	r = put(c, data, len);
+	if (r < 0)
+		return r;
+	return pad4(c);
+}
+
+int cpio_add_fd(struct cpio *c, const char *path, mode_t perm, int fd, uint64_t size)
+{
+	if (!cpio_path_valid(path))
+		return -EINVAL;
+	int r = put_header(c, path, S_IFREG | (perm & 07777), 1, size, 0, 0);
+	if (r < 0)
+		return r;
+	unsigned char chunk[65536];
+	while (size > 0) {
+		size_t want = size < sizeof(chunk) ? (size_t)size : sizeof(chunk);
+		ssize_t n = read(fd, chunk, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* The header already promised size bytes: a shorter file would shift every
+		 * following entry, so this archive cannot be finished. */
+		if (n == 0)
+			return -EIO;
+		r = put(c, chunk, (size_t)n);
+		if (r < 0)
+			return r;
+		size -= (uint64_t)n;
+	}
+	return pad4(c);
+}
+
+int cpio_add_symlink(struct cpio *c, const char *path, const char *target)
+{
+	if (!cpio_path_valid(path) || !target || !*target)
+		return -EINVAL;
+	size_t len = strlen(target);
+	/* The target is the entry's data, without a NUL. */
+	int r = put_header(c, path, S_IFLNK | 0777, 1, len, 0, 0);
+	if (r < 0)
+		return r;
+	r = put(c, target, len);
+	if (r < 0)
+		return r;
+	return pad4(c);
+}
+
+int cpio_add_device(struct cpio *c, const char *path, mode_t type, mode_t perm, unsigned major,
+		    unsigned minor)
+{
+	if (!cpio_path_valid(path) || (type != S_IFCHR && type != S_IFBLK))
+		return -EINVAL;
+	return put_header(c, path, type | (perm & 07777), 1, 0, major, minor);
+}
+
+int cpio_finish(struct cpio *c)
+{
+	/* The trailer is an ordinary header named TRAILER!!!; GNU cpio writes inode 0 and
+	 * nlink 1 for it, and so do we so that listings look familiar. */
+	c->next_ino = 0;
+	int r = put_header(c, "TRAILER!!!", 0, 1, 0, 0, 0);
+	if (r < 0)
+		return r;
+	return flush_buf(c);
+}

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "initrd/hostonly.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "device.h"
+#include "state.h"
+
+#define MAX_DEPTH 8 /* stacked devices (dm on md on ...), loop files on loop files */
+
+static void want(struct hostonly *h, const char *key, const char *reason)
+{
+	if (!key || !*key || strv_contains(&h->modules, key))
+		return;
+	strv_push(&h->modules, xstrdup(key));
+	strv_push(&h->reasons, xstrdup(reason));
+}
+
+static void want_program(struct hostonly *h, const char *name)
+{
+	if (name && *name && !strv_contains(&h->programs, name))
+		strv_push(&h->programs, xstrdup(name));
+}
+
+static bool is_fuse_type(const char *type)
+{
+	return streq(type, "fuse") || streq(type, "fuseblk") || startswith(type, "fuse.");
+}
+
+void hostonly_add_fstype(struct hostonly *h, const char *fstype, const char *what)
+{
+	if (!fstype || !*fstype)
+		return;
+	_cleanup_free_ char *reason = xasprintf("%s (%s)", what, fstype);
+	if (is_fuse_type(fstype)) {
+		want(h, "fuse", reason);
+		return;
+	}
+	/* The kernel asks for "fs-TYPE" when mounting, and every file system module carries
+	 * that alias (ext4 also for ext2 and ext3); the builder falls back to the plain name. */
+	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
+	want(h, alias, reason);
+	if (streq(fstype, "vfat") || streq(fstype, "msdos")) {
+		/* The code page and character set FAT mounts with by default (Debian's kernel:
+		 * cp437 and utf8; other builds iso8859-1 or ascii). */
+		static const char *const nls[] = {"nls_cp437", "nls_utf8", "nls_iso8859_1",
+						  "nls_ascii"};
+		for (size_t i = 0; i < ARRAY_SIZE(nls); i++)
+			want(h, nls[i], reason);
+	} else if (streq(fstype, "exfat") || streq(fstype, "ntfs3")) {
+		want(h, "nls_utf8", reason);
+	}
+}
+
+static char *read_attr(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = path_join(dir, name);
+	char *s = NULL;
+	if (read_file(p, &s, NULL) < 0)
+		return NULL;
+	strip_trailing(s);
+	if (!*s) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The last component of the symlink dir/name's target, or NULL. */
+static char *link_name(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = path_join(dir, name);
+	char buf[PATH_MAX];
+	ssize_t n = readlink(p, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	const char *slash = strrchr(buf, '/');
+	return xstrdup(slash ? slash + 1 : buf);
+}
+
+static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
+			    const char *what, char **ret_backing_file, unsigned depth)
+{
+	_cleanup_free_ char *link = xasprintf("%s/dev/block/%u:%u", sysfs, maj, min);
+	_cleanup_free_ char *devices = path_join(sysfs, "devices");
+	char real[PATH_MAX], top[PATH_MAX];
+	if (!realpath(link, real) || !realpath(devices, top))
+		return; /* no sysfs entry (a device of a container): nothing to learn */
+	_cleanup_free_ char *name = xstrdup(strrchr(real, '/') + 1);
+	_cleanup_free_ char *reason = xasprintf("driver of %s (%s)", what, name);
+
+	_cleanup_free_ char *backing = read_attr(real, "loop/backing_file");
+	if (backing || maj == 7)
+		want(h, "loop", reason);
+	if (startswith(name, "dm-"))
+		want(h, "dm_mod", reason);
+	if (startswith(name, "md"))
+		want(h, "md_mod", reason);
+
+	/* The devices below a stacked one (dm, md, bcache) are in slaves/. */
+	_cleanup_free_ char *slaves = path_join(real, "slaves");
+	DIR *d = depth < MAX_DEPTH ? opendir(slaves) : NULL;
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *sdir = path_join(slaves, de->d_name);
+			_cleanup_free_ char *dev = read_attr(sdir, "dev");
+			unsigned smaj, smin;
+			if (dev && sscanf(dev, "%u:%u", &smaj, &smin) == 2)
+				add_device_tree(h, sysfs, smaj, smin, what, NULL, depth + 1);
+		}
+		closedir(d);
+	}
+
+	/* The device and every parent up to the bus: the partition's disk, the SCSI disk
+	 * (sd_mod), the host adapter (ahci), the USB interface (uas), the controller
+	 * (xhci_pci)... each by the module of the driver bound to it and by its modalias,
+	 * which also finds the module of a driver that is built into the running kernel. */
+	size_t toplen = strlen(top);
+	for (char *p = real; strncmp(p, top, toplen) == 0 && p[toplen] == '/';) {
+		_cleanup_free_ char *drv = path_join(p, "driver");
+		_cleanup_free_ char *mod = link_name(drv, "module");
+		if (!mod)
+			mod = link_name(p, "driver");
+		want(h, mod, reason);
+		_cleanup_free_ char *alias = read_attr(p, "modalias");
+		want(h, alias, reason);
+		char *slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+
+	if (ret_backing_file)
+		*ret_backing_file = backing ? xstrdup(backing) : NULL;
+}
+
+void hostonly_add_block_device(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
+			       const char *what, char **ret_backing_file)
+{
+	if (ret_backing_file)
+		*ret_backing_file = NULL;
+	add_device_tree(h, sysfs, maj, min, what, ret_backing_file, 0);
+}
+
+struct mount_info {
+	unsigned maj, min;
+	char *target, *fstype, *source;
+};
+
+static void mount_info_done(struct mount_info *m)
+{
+	free(m->target);
+	free(m->fstype);
+	free(m->source);
+	*m = (struct mount_info){0};
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static char *unoctal(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static bool path_below(const char *path, const char *dir)
+{
+	if (streq(dir, "/"))
+		return path[0] == '/';
+	const char *rest = startswith(path, dir);
+	return rest && (*rest == '\0' || *rest == '/');
+}
+
+/*
+ * The mount that holds path (absolute, symlink-free): the longest mount point above it,
+ * the last one listed when several are stacked on the same point. Returns 0 or -ENOENT.
+ */
+static int find_mount(const char *mountinfo, const char *path, struct mount_info *ret)
+{
+	*ret = (struct mount_info){0};
+	_cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
+	if (!f)
+		return -errno;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0, best = 0;
+	bool found = false;
+	while (getline(&line, &cap, f) >= 0) {
+		unsigned maj, min;
+		char target[4096];
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, target) != 3)
+			continue;
+		char *sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		char fstype[256], source[4096];
+		if (sscanf(sep + 3, "%255s %4095s", fstype, source) != 2)
+			continue;
+		_cleanup_free_ char *t = unoctal(target);
+		size_t len = strlen(t);
+		if (!path_below(path, t) || len < best)
+			continue;
+		mount_info_done(ret);
+		*ret = (struct mount_info){.maj = maj,
+					   .min = min,
+					   .target = xstrdup(t),
+					   .fstype = unoctal(fstype),
+					   .source = unoctal(source)};
+		best = len;
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+/* The FUSE program the engine uses for a (probed) file system type, as src/mounts.c. */
+static const char *fuse_program_for(const char *type)
+{
+	if (streq_ptr(type, "ntfs"))
+		return "ntfs-3g";
+	if (streq_ptr(type, "exfat"))
+		return "mount.exfat-fuse";
+	if (streq_ptr(type, "vfat"))
+		return "fusefat";
+	return NULL;
+}
+
+/* The block device behind a mount source: the node's rdev, else the mount's st_dev. */
+static bool mount_device(const char *devnode, unsigned fallback_maj, unsigned fallback_min,
+			 unsigned *ret_maj, unsigned *ret_min)
+{
+	struct stat st;
+	if (devnode && devnode[0] == '/' && stat(devnode, &st) == 0 && S_ISBLK(st.st_mode)) {
+		*ret_maj = major(st.st_rdev);
+		*ret_min = minor(st.st_rdev);
+		return true;
+	}
+	if (fallback_maj == 0)
+		return false; /* tmpfs, overlay, btrfs subvolume ids: no block device */
+	*ret_maj = fallback_maj;
+	*ret_min = fallback_min;
+	return true;
+}
+
+static void add_mount(struct hostonly *h, const char *mountinfo, const char *sysfs,
+		      const struct mount_info *m, const char *what, unsigned depth)
+{
+	if (is_fuse_type(m->fstype)) {
+		hostonly_add_fstype(h, m->fstype, what);
+		const char *sub = startswith(m->fstype, "fuse.");
+		if (sub) {
+			want_program(h, sub);
+		} else {
+			/* fuseblk hides which driver serves it: the volume's type tells. */
+			_cleanup_close_ int fd = open(m->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			_cleanup_free_ char *type = NULL;
+			if (fd >= 0 && device_probe_fd(fd, &type) > 0)
+				want_program(h, fuse_program_for(type));
+		}
+	} else {
+		hostonly_add_fstype(h, m->fstype, what);
+	}
+
+	unsigned maj, min;
+	if (!mount_device(m->source, m->maj, m->min, &maj, &min))
+		return;
+	_cleanup_free_ char *dev_what = xasprintf("the device of %s", what);
+	_cleanup_free_ char *backing = NULL;
+	hostonly_add_block_device(h, sysfs, maj, min, dev_what, &backing);
+	if (!backing || depth >= MAX_DEPTH)
+		return;
+	/* A root on a loop device: its file lives on another file system, which the boot
+	 * has to mount first (this is the machine loopboot booted, seen from outside). */
+	struct mount_info host;
+	char real[PATH_MAX];
+	if (find_mount(mountinfo, realpath(backing, real) ? real : backing, &host) < 0)
+		return;
+	_cleanup_free_ char *host_what = xasprintf("host of %s", backing);
+	add_mount(h, mountinfo, sysfs, &host, host_what, depth + 1);
+	mount_info_done(&host);
+}
+
+static void add_state_device(struct hostonly *h, const char *sysfs, const char *dev_root,
+			     const char *devnode, const char *what)
+{
+	if (!devnode || devnode[0] != '/')
+		return;
+	_cleanup_free_ char *path = xasprintf("%s%s", dev_root, devnode);
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode))
+		return;
+	if (major(st.st_rdev) == 7)
+		return; /* a loop device of the stack: "loop" is in already */
+	hostonly_add_block_device(h, sysfs, major(st.st_rdev), minor(st.st_rdev), what, NULL);
+}
+
+static void add_from_state(struct hostonly *h, const struct state *s, const char *sysfs,
+			   const char *dev_root)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct state_record *r = &s->v[i];
+		if (streq(r->kind, "host")) {
+			const char *driver = state_get(r, "driver");
+			if (streq_ptr(state_get(r, "fuse"), "1")) {
+				_cleanup_free_ char *reason =
+					xasprintf("FUSE driver of the host (%s)", strempty(driver));
+				want(h, "fuse", reason);
+				want_program(h, driver);
+			} else {
+				hostonly_add_fstype(h, driver ? driver : state_get(r, "type"),
+						    "file system of the host");
+			}
+			add_state_device(h, sysfs, dev_root, state_get(r, "source"), "the host");
+		} else if (streq(r->kind, "mount")) {
+			const char *role = state_get(r, "role");
+			_cleanup_free_ char *what = xasprintf("file system of the %s image",
+							      role ? role : "mounted");
+			hostonly_add_fstype(h, state_get(r, "type"), what);
+			add_state_device(h, sysfs, dev_root, state_get(r, "source"), what);
+		}
+	}
+}
+
+int hostonly_detect(struct hostonly *h, const char *state_file, const char *mountinfo,
+		    const char *sysfs, const char *dev_root)
+{
+	*h = (struct hostonly){0};
+	/* Every loopboot boot attaches the image to a loop device. */
+	want(h, "loop", "loopboot attaches the image to a loop device");
+
+	struct state s;
+	int r = state_load(state_file, &s);
+	if (r >= 0) {
+		h->source = "the state record";
+		add_from_state(h, &s, sysfs, dev_root);
+		state_free(&s);
+		return 0;
+	}
+	if (r != -ENOENT)
+		return r;
+
+	h->source = "the root mount (no state record)";
+	struct mount_info root;
+	r = find_mount(mountinfo, "/", &root);
+	if (r < 0)
+		return r;
+	add_mount(h, mountinfo, sysfs, &root, "the root file system", 0);
+	mount_info_done(&root);
+	return 0;
+}
+
+void hostonly_done(struct hostonly *h)
+{
+	strv_free(&h->modules);
+	strv_free(&h->reasons);
+	strv_free(&h->programs);
+	*h = (struct hostonly){0};
+}

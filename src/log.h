@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Console messages. Every failure is one line:
+ *   loopboot: <what failed>: <value>: <reason> — <what to do>
+ * so that a person looking at a stuck boot screen knows what to change.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+void log_set_debug(bool on);
+bool log_debug_enabled(void);
+
+/* "loopboot: ..." on stderr (the console when running as /init). */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "loopboot: warning: ..." */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "loopboot: debug: ..." only with loopboot.debug. */
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Prints the one-line failure message and returns -abs(err) (or -EINVAL when err is 0),
+ * so callers can write `return log_fail(r, ...)`. reason NULL means strerror(err).
+ */
+int log_fail(int err, const char *what, const char *value, const char *reason, const char *todo_fmt,
+             ...) __attribute__((format(printf, 5, 6)));
+
+/* Number of failures printed so far (the engine uses it to avoid a second generic line). */
+unsigned log_fail_count(void);

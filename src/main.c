@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * loopboot: boot a root file system stored in an image file on another file system.
+ * One binary: as /init (PID 1) it is the engine; otherwise the first argument names a
+ * subcommand.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <sys/stat.h>
+
+#include "boot.h"
+#include "cmdline.h"
+#include "init.h"
+#include "initrd/initrd.h"
+#include "log.h"
+#include "modules.h"
+#include "plan.h"
+#include "state.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Boots a root file system that is an image file on another file system.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  plan [--cmdline STRING]        print what a kernel command line asks for\n"
+	      "  boot --root-mnt DIR [--cmdline STRING]\n"
+	      "                                 mount the root (and /host, extra images) at DIR\n"
+	      "  initrd -o FILE [OPTIONS]       build a standalone initramfs (see loopboot(8))\n"
+	      "  teardown --root-mnt DIR        take down what boot --root-mnt DIR built\n"
+	      "  status [--json]                show the running system's stack\n"
+	      "  version                        print the version\n"
+	      "\n"
+	      "As /init of an initramfs, loopboot reads root=, loop= and loopboot.* from the\n"
+	      "kernel command line: see loopboot-cmdline(7).\n",
+	      f);
+}
+
+/* Reads the command line from --cmdline or /proc/cmdline and builds the plan. */
+static int load_plan(const char *cmdline, struct plan *plan)
+{
+	_cleanup_free_ char *line = NULL;
+	if (!cmdline) {
+		int r = cmdline_read(NULL, &line);
+		if (r < 0) {
+			log_fail(r, "reading", "/proc/cmdline", NULL,
+			         "mount /proc, or use --cmdline");
+			return 1;
+		}
+		cmdline = line;
+	}
+	_cleanup_free_ char *error = NULL;
+	if (plan_parse(cmdline, plan, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		return 2;
+	}
+	return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *cmdline = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			cmdline = optarg;
+			break;
+		case 'h':
+			puts("Usage: loopboot plan [--cmdline STRING]\n"
+			     "Prints what the kernel command line (default: /proc/cmdline) asks "
+			     "for. "
+			     "Touches nothing.");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		        "loopboot: plan: unexpected argument: %s — quote the command line "
+		        "and pass it with --cmdline\n",
+		        argv[optind]);
+		return 2;
+	}
+	struct plan plan;
+	int r = load_plan(cmdline, &plan);
+	if (r)
+		return r;
+	plan_print(&plan, stdout);
+	plan_free(&plan);
+	return 0;
+}
+
+static int cmd_boot(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"root-mnt", required_argument, NULL, 'r'},
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *cmdline = NULL, *root_mnt = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "r:c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'r':
+			root_mnt = optarg;
+			break;
+		case 'c':
+			cmdline = optarg;
+			break;
+		case 'h':
+			puts("Usage: loopboot boot --root-mnt DIR [--cmdline STRING]\n"
+			     "Mounts the root image at DIR, extra images inside it and the host at "
+			     "DIR/host, as an initramfs framework's root mounting step.");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!root_mnt) {
+		fputs("loopboot: boot: --root-mnt is missing — give the directory where the root "
+		      "is to be mounted\n",
+		      stderr);
+		return 2;
+	}
+	struct stat st;
+	if (stat(root_mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_fail(errno ? errno : ENOTDIR, "root mount point", root_mnt, NULL,
+		         "create the directory first");
+		return 2;
+	}
+	_cleanup_free_ char *root = realpath(root_mnt, NULL);
+	struct plan plan;
+	int r = load_plan(cmdline, &plan);
+	if (r)
+		return r;
+	log_set_debug(plan.debug);
+	for (size_t i = 0; i < plan.warnings.n; i++)
+		log_warn("%s", plan.warnings.v[i]);
+	r = boot_mount_api_filesystems();
+	if (r >= 0) {
+		struct boot_options opts = {.root_mnt = root ? root : root_mnt};
+		r = boot_run(&plan, &opts, NULL);
+	}
+	plan_free(&plan);
+	return r < 0 ? 1 : 0;
+}
+
+static int cmd_teardown(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"root-mnt", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *root_mnt = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "r:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'r':
+			root_mnt = optarg;
+			break;
+		case 'h':
+			puts("Usage: loopboot teardown --root-mnt DIR\n"
+			     "Takes down what `loopboot boot --root-mnt DIR` built, in reverse "
+			     "order: "
+			     "extra images, the root, loop devices, then the host (flushed, FUSE "
+			     "daemon waited for).");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!root_mnt || optind < argc) {
+		fputs("loopboot: teardown: --root-mnt is missing — give the directory the root "
+		      "is mounted at\n",
+		      stderr);
+		return 2;
+	}
+	_cleanup_free_ char *root = realpath(root_mnt, NULL);
+	if (!root) {
+		log_fail(errno, "root mount point", root_mnt, NULL, "give an existing directory");
+		return 2;
+	}
+	struct state s;
+	int r = state_load(STATE_FILE, &s);
+	if (r < 0) {
+		log_fail(r, "reading the state record", STATE_FILE, NULL,
+		         r == -ENOENT ? "nothing was booted by loopboot here" : "check /run");
+		return 1;
+	}
+	r = boot_teardown(&s, root);
+	state_free(&s);
+	if (r < 0) {
+		log_fail(r, "taking down the stack at", root, NULL,
+		         "see the warnings above; close what uses it and run this again");
+		return 1;
+	}
+	unlink(STATE_FILE);
+	return 0;
+}
+
+static void print_record(const struct state_record *r)
+{
+	const char *kind = r->kind;
+	if (streq(kind, "host")) {
+		printf("host:   %s = %s (%s via %s%s) at %s%s\n", strempty(state_get(r, "spec")),
+		       strempty(state_get(r, "source")), strempty(state_get(r, "type")),
+		       strempty(state_get(r, "driver")),
+		       streq_ptr(state_get(r, "fuse"), "1") ? ", FUSE" : "",
+		       strempty(state_get(r, "target")),
+		       streq_ptr(state_get(r, "ro"), "1") ? ", read-only" : "");
+		if (state_get(r, "pid"))
+			printf("        daemon pid %s\n", state_get(r, "pid"));
+	} else if (streq(kind, "loop")) {
+		printf("loop:   %s ← %s (in %s%s%s)\n", strempty(state_get(r, "device")),
+		       strempty(state_get(r, "file")), strempty(state_get(r, "parent")),
+		       streq_ptr(state_get(r, "dio"), "1") ? ", direct I/O" : "",
+		       streq_ptr(state_get(r, "ro"), "1") ? ", read-only" : "");
+	} else if (streq(kind, "mount")) {
+		printf("mount:  %s on %s (%s, %s%s%s) [%s]\n", strempty(state_get(r, "source")),
+		       strempty(state_get(r, "target")), strempty(state_get(r, "type")),
+		       streq_ptr(state_get(r, "ro"), "1") ? "ro" : "rw",
+		       state_get(r, "options") ? "," : "", strempty(state_get(r, "options")),
+		       strempty(state_get(r, "role")));
+	} else {
+		printf("%s\n", kind);
+	}
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	bool json = argc > 1 && streq(argv[1], "--json");
+	if (argc > 1 && !json) {
+		fprintf(stderr, "Usage: loopboot status [--json]\n");
+		return 2;
+	}
+	struct state s;
+	int r = state_load(STATE_FILE, &s);
+	if (r == -ENOENT) {
+		fprintf(stderr,
+		        "loopboot: no state record: %s: this system was not booted by "
+		        "loopboot — nothing to show\n",
+		        STATE_FILE);
+		return 1;
+	}
+	if (r < 0) {
+		log_fail(r, "reading the state record", STATE_FILE, NULL, "check /run");
+		return 1;
+	}
+	if (json)
+		state_print_json(&s, stdout);
+	else
+		for (size_t i = 0; i < s.n; i++)
+			print_record(&s.v[i]);
+	state_free(&s);
+	return 0;
+}
+
+/* The kernel runs "modprobe -q -- NAME" for request_module(); as /sbin/modprobe in the
+ * initramfs we answer it through libkmod. */
+static int modprobe_main(int argc, char **argv)
+{
+	struct modules *m = modules_new();
+	int failed = 0;
+	bool quiet = false;
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "-q")) {
+			quiet = true;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		if (modules_load(m, argv[i]) < 0) {
+			if (!quiet)
+				fprintf(stderr, "modprobe: %s: not found\n", argv[i]);
+			failed = 1;
+		}
+	}
+	modules_free(m);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_free_ char *arg0 = xstrdup(argv[0]);
+	const char *name = basename(arg0);
+
+	if (getpid() == 1)
+		init_main(argc, argv);
+	if (streq(name, "modprobe"))
+		return modprobe_main(argc, argv);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (streq(cmd, "plan"))
+		return cmd_plan(argc - 1, argv + 1);
+	if (streq(cmd, "boot"))
+		return cmd_boot(argc - 1, argv + 1);
+	if (streq(cmd, "initrd"))
+		return initrd_main(argc - 1, argv + 1);
+	if (streq(cmd, "teardown"))
+		return cmd_teardown(argc - 1, argv + 1);
+	if (streq(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (streq(cmd, "version") || streq(cmd, "--version")) {
+		printf("loopboot %s\n", LOOPBOOT_VERSION);
+		return 0;
+	}
+	if (streq(cmd, "help") || streq(cmd, "--help") || streq(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "loopboot: unknown command: %s — see loopboot --help\n", cmd);
+	return 2;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Kernel modules through libkmod: dependencies, softdeps (ext4 wants crc32c) and aliases
+ * are the library's business, never parsed here. A kernel without a modules directory
+ * (everything built in) is normal: every call then quietly does nothing.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+struct modules;
+
+/* Returns NULL when this kernel has no modules directory; the other calls accept NULL. */
+struct modules *modules_new(void);
+void modules_free(struct modules *m);
+
+/* Loads a module by name or alias with its dependencies and softdeps. 0, or -errno. */
+int modules_load(struct modules *m, const char *name_or_alias);
+
+/*
+ * Coldplug: loads the driver for every device modalias under /sys/devices not seen by an
+ * earlier call, so devices that appear later (a USB disk behind a newly loaded host
+ * controller) are handled by calling it again. Returns the number of new aliases.
+ */
+int modules_coldplug(struct modules *m);
+
+/* Makes the kernel able to mount fstype: already registered, or loaded now. */
+bool modules_have_fs(struct modules *m, const char *fstype);

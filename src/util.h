@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Small helpers shared by every part of loopboot: cleanup attributes, strings, files. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f)  __attribute__((cleanup(f)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+static inline bool streq_ptr(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+static inline const char *strempty(const char *s)
+{
+	return s ? s : "";
+}
+static inline const char *startswith(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Allocation failure in an initramfs is not recoverable: say so once and stop. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Join two path parts with exactly one '/' between them. */
+char *path_join(const char *a, const char *b);
+/* mkdir -p; returns 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* Reads a whole (small) file into a NUL-terminated string; returns 0 or -errno. */
+int read_file(const char *path, char **ret, size_t *ret_len);
+/* Writes a string to a file, replacing it atomically (tmp + rename); returns 0 or -errno. */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Strips trailing whitespace in place. */
+char *strip_trailing(char *s);
+/* Case-insensitive comparison for UUIDs and serials. */
+bool strcaseeq(const char *a, const char *b);
+
+/* A growable array of strings, NULL-terminated. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+void strv_push(struct strv *s, char *owned);
+void strv_free(struct strv *s);
+bool strv_contains(const struct strv *s, const char *x);

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Command line -> plan: every accepted form, and a clear one-line error for each bad one. */
+#include "plan.h"
+#include "test-main.h"
+
+static struct plan parse_ok(const char *s)
+{
+	struct plan p;
+	char *err = NULL;
+	int r = plan_parse(s, &p, &err);
+	if (r < 0)
+		printf("# unexpected error for [%s]: %s\n", s, err);
+	CHECK(r == 0);
+	CHECK(err == NULL);
+	free(err);
+	return p;
+}
+
+/* Expects a failure whose message starts "loopboot: " and contains needle. */
+static void parse_bad(const char *s, const char *needle)
+{
+	struct plan p;
+	char *err = NULL;
+	int r = plan_parse(s, &p, &err);
+	CHECK(r == -EINVAL);
+	CHECK(err && strncmp(err, "loopboot: ", 10) == 0);
+	CHECK(err && !strchr(err, '\n'));
+	if (!err || !strstr(err, needle)) {
+		printf("# [%s] gave [%s], expected it to mention [%s]\n", s, err ? err : "(null)",
+		       needle);
+		test_failed_checks++;
+	}
+	free(err);
+	if (r == 0)
+		plan_free(&p);
+}
+
+TEST(recipe_line)
+{
+	struct plan p = parse_ok("root=UUID=0A1B2C3D4E5F6789 loop=/linux/root.img rw quiet");
+	CHECK(p.root.kind == DEVSPEC_UUID);
+	CHECK_STREQ(p.root.value, "0A1B2C3D4E5F6789");
+	CHECK(p.has_loop);
+	CHECK(p.loop.n == 1);
+	CHECK_STREQ(p.loop.part[0], "/linux/root.img");
+	CHECK(!p.read_only);
+	CHECK_STREQ(p.hostdir, "/host");
+	CHECK(p.timeout == 30);
+	CHECK(!p.debug && !p.shell);
+	CHECK(p.rootfstype == NULL && p.loopfstype == NULL && p.init == NULL);
+	CHECK(p.warnings.n == 0);
+	plan_free(&p);
+}
+
+TEST(defaults_read_only)
+{
+	struct plan p = parse_ok("root=/dev/sda2 loop=/a.img");
+	CHECK(p.read_only);
+	CHECK(p.root.kind == DEVSPEC_PATH);
+	CHECK_STREQ(p.root.value, "/dev/sda2");
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda2 loop=/a.img rw ro");
+	CHECK(p.read_only);
+	plan_free(&p);
+}
+
+TEST(device_forms)
+{
+	struct plan p = parse_ok("root=LABEL=My\\x20Stick loop=/a.img");
+	CHECK(p.root.kind == DEVSPEC_LABEL);
+	plan_free(&p);
+	p = parse_ok("\"root=LABEL=MY STICK\" loop=/a.img");
+	CHECK(p.root.kind == DEVSPEC_LABEL);
+	CHECK_STREQ(p.root.value, "MY STICK");
+	plan_free(&p);
+	p = parse_ok("root=PARTUUID=1c2b3a4d-01 loop=/a.img");
+	CHECK(p.root.kind == DEVSPEC_PARTUUID);
+	plan_free(&p);
+	p = parse_ok("root=PARTLABEL=linux loop=/a.img");
+	CHECK(p.root.kind == DEVSPEC_PARTLABEL);
+	char *s = devspec_to_string(&p.root);
+	CHECK_STREQ(s, "PARTLABEL=linux");
+	free(s);
+	plan_free(&p);
+	p = parse_ok("root=/dev/disk/by-uuid/abcd loop=/a.img");
+	CHECK(p.root.kind == DEVSPEC_PATH);
+	plan_free(&p);
+}
+
+TEST(bad_devices)
+{
+	parse_bad("loop=/a.img", "root=");
+	parse_bad("root= loop=/a.img", "root=");
+	parse_bad("root=UUID= loop=/a.img", "UUID");
+	parse_bad("root=sda1 loop=/a.img", "/dev/NAME");
+	parse_bad("root=801 loop=/a.img", "/dev/NAME");
+	parse_bad("root=PARTUUID=abcd/PARTNROFF=1 loop=/a.img", "PARTNROFF");
+	parse_bad("root=/dev/ loop=/a.img", "'/'");
+}
+
+TEST(nested)
+{
+	struct plan p = parse_ok("root=/dev/vda loop=/vm/outer.img//images/root.img");
+	CHECK(p.loop.n == 2);
+	CHECK_STREQ(p.loop.part[0], "/vm/outer.img");
+	CHECK_STREQ(p.loop.part[1], "/images/root.img");
+	char *s = imagepath_to_string(&p.loop);
+	CHECK_STREQ(s, "/vm/outer.img//images/root.img");
+	free(s);
+	plan_free(&p);
+	p = parse_ok("root=/dev/vda loop=/a.img///b.img//./c/./d.img");
+	CHECK(p.loop.n == 3);
+	CHECK_STREQ(p.loop.part[1], "/b.img");
+	CHECK_STREQ(p.loop.part[2], "/c/d.img");
+	plan_free(&p);
+	parse_bad("root=/dev/vda loop=/a//b//c//d//e//f//g//h//i", "nested more than 8");
+	parse_bad("root=/dev/vda loop=/a.img//", "ends in \"//\"");
+}
+
+TEST(bad_loop_paths)
+{
+	parse_bad("root=/dev/vda loop=", "empty");
+	parse_bad("root=/dev/vda loop", "empty");
+	parse_bad("root=/dev/vda loop=linux/root.img", "absolute");
+	parse_bad("root=/dev/vda loop=/linux/../root.img", "\"..\"");
+	parse_bad("root=/dev/vda loop=/linux/", "ends in '/'");
+	parse_bad("root=/dev/vda loop=/", "root directory");
+	parse_bad("root=/dev/vda loop=/./.", "root directory");
+	char longname[600] = "root=/dev/vda loop=/";
+	memset(longname + strlen(longname), 'x', 300);
+	parse_bad(longname, "255");
+}
+
+TEST(spaces_in_path)
+{
+	struct plan p = parse_ok("root=LABEL=STICK \"loop=/My Linux/root.img\" rw");
+	CHECK_STREQ(p.loop.part[0], "/My Linux/root.img");
+	plan_free(&p);
+}
+
+TEST(fs_options)
+{
+	struct plan p = parse_ok("root=/dev/vda rootfstype=ntfs3 rootflags=uid=0,umask=022 "
+	                         "loop=/r.img loopfstype=ext4 loopflags=noatime,commit=30 "
+	                         "init=/lib/systemd/systemd");
+	CHECK_STREQ(p.rootfstype, "ntfs3");
+	CHECK_STREQ(p.rootflags, "uid=0,umask=022");
+	CHECK_STREQ(p.loopfstype, "ext4");
+	CHECK_STREQ(p.loopflags, "noatime,commit=30");
+	CHECK_STREQ(p.init, "/lib/systemd/systemd");
+	plan_free(&p);
+	parse_bad("root=/dev/vda loop=/r.img init=sbin/init", "absolute");
+	parse_bad("root=/dev/vda loop=/r.img init=", "init=");
+}
+
+TEST(last_wins)
+{
+	struct plan p = parse_ok("root=/dev/a loop=/1.img root=/dev/b loop=/2.img "
+	                         "loopboot.timeout=5 loopboot.timeout=7");
+	CHECK_STREQ(p.root.value, "/dev/b");
+	CHECK_STREQ(p.loop.part[0], "/2.img");
+	CHECK(p.timeout == 7);
+	plan_free(&p);
+}
+
+TEST(extra_mounts)
+{
+	struct plan p = parse_ok("root=/dev/vda loop=/r.img loopboot.mount=/usr/local:/l.img "
+	                         "loopboot.mount=/home:/linux/home.img:ext4:noatime,nodev "
+	                         "loopboot.mount=/usr:/u.img//inner.img::ro");
+	CHECK(p.n_mounts == 3);
+	CHECK_STREQ(p.mounts[0].target, "/home");
+	CHECK_STREQ(p.mounts[0].image.part[0], "/linux/home.img");
+	CHECK_STREQ(p.mounts[0].fstype, "ext4");
+	CHECK_STREQ(p.mounts[0].options, "noatime,nodev");
+	CHECK_STREQ(p.mounts[1].target, "/usr");
+	CHECK(p.mounts[1].image.n == 2);
+	CHECK(p.mounts[1].fstype == NULL);
+	CHECK_STREQ(p.mounts[1].options, "ro");
+	CHECK_STREQ(p.mounts[2].target, "/usr/local"); /* after its parent */
+	CHECK(p.mounts[2].fstype == NULL && p.mounts[2].options == NULL);
+	plan_free(&p);
+}
+
+TEST(bad_mounts)
+{
+	parse_bad("root=/dev/vda loopboot.mount=/home:/h.img", "needs loop=");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home", "':'");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=", "nothing to mount");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=home:/h.img", "absolute");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/:/h.img", "root itself");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home:h.img", "absolute");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home:", "empty");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home:/a.img "
+	          "loopboot.mount=/home/:/b.img",
+	          "already the target");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home:/a.img "
+	          "loopboot.mount=/home:/b.img",
+	          "already the target");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/home:/r.img", "already the root");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/a:/x.img loopboot.mount=/b:/x.img",
+	          "already mounted at /a");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/host/x:/x.img", "inside");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.hostdir=/mnt/host loopboot.mount=/mnt:/x.img",
+	          "hide");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.mount=/x:/x.img:ext4;rm", "type name");
+}
+
+TEST(hostdir)
+{
+	struct plan p = parse_ok("root=/dev/vda loop=/r.img loopboot.hostdir=/mnt//windows/");
+	CHECK_STREQ(p.hostdir, "/mnt/windows");
+	plan_free(&p);
+	parse_bad("root=/dev/vda loop=/r.img loopboot.hostdir=/", "replace the root");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.hostdir=host", "absolute");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.hostdir", "no directory");
+}
+
+TEST(flags_and_timeout)
+{
+	struct plan p = parse_ok("root=/dev/vda loop=/r.img loopboot.debug loopboot.shell=yes "
+	                         "loopboot.timeout=0");
+	CHECK(p.debug && p.shell);
+	CHECK(p.timeout == 0);
+	plan_free(&p);
+	p = parse_ok("root=/dev/vda loop=/r.img loopboot.debug=off loopboot.shell=1 "
+	             "loopboot.timeout=3600");
+	CHECK(!p.debug && p.shell);
+	CHECK(p.timeout == 3600);
+	plan_free(&p);
+	parse_bad("root=/dev/vda loop=/r.img loopboot.timeout=3601", "hour");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.timeout=-1", "number");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.timeout=99999999999999999999", "hour");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.timeout", "seconds");
+	parse_bad("root=/dev/vda loop=/r.img loopboot.debug=maybe", "yes/no");
+}
+
+TEST(unknown_options_warn)
+{
+	struct plan p = parse_ok("root=/dev/vda loop=/r.img loopboot.frobnicate=1 quiet splash");
+	CHECK(p.warnings.n == 1);
+	CHECK(strstr(p.warnings.v[0], "loopboot.frobnicate") != NULL);
+	plan_free(&p);
+}
+
+TEST(plain_root)
+{
+	struct plan p = parse_ok("root=UUID=abcd rw loopfstype=ext4");
+	CHECK(!p.has_loop);
+	CHECK(!p.read_only);
+	CHECK(p.warnings.n == 1);
+	plan_free(&p);
+	parse_bad("quiet", "root=");
+	parse_bad("", "root=");
+}
+
+TEST(print)
+{
+	struct plan p = parse_ok("root=UUID=abcd \"loop=/My Linux/r.img//in.img\" rw "
+	                         "loopboot.mount=/home:/h.img loopboot.x");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	plan_print(&p, f);
+	fclose(f);
+	CHECK(strstr(buf, "host:     UUID=abcd\n") != NULL);
+	CHECK(strstr(buf, "/My Linux/r.img (on the host)") != NULL);
+	CHECK(strstr(buf, "inside: /in.img") != NULL);
+	CHECK(strstr(buf, "read-write") != NULL);
+	CHECK(strstr(buf, "mount:    /home") != NULL);
+	CHECK(strstr(buf, "warning:  unknown kernel parameter loopboot.x") != NULL);
+	free(buf);
+	plan_free(&p);
+}

@@ -1,0 +1,435 @@
+#!/bin/bash
+# VM tests: Debian's kernel and an initramfs from `loopboot initrd` boot in QEMU (TCG)
+# with host disk images built on this machine; the guest reports on the console what it
+# sees, writes a nonce into its root image and powers off; the tests then read the disk
+# images back without mounting them where the tools allow.
+# Sourced by tests/vm/test-*.sh and tests/vm/demo. Each check prints one TAP line.
+set -uo pipefail
+
+VM_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$VM_LIB/../.." && pwd)
+LOOPBOOT=${LOOPBOOT:-$TOP/build/loopboot}
+# The kernel cache is shared with tests/lib/kernel.sh (the initrd tests).
+LB_CACHE=${LB_CACHE:-$TOP/cache}
+VM_CACHE=${VM_CACHE:-$VM_LIB/cache}
+VM_TIMEOUT=${VM_TIMEOUT:-180}
+VM_MEM=${VM_MEM:-768}
+# A file sourced by tests/run has $0 = tests/vm/test-NAME.sh: its results go to out/NAME.
+VM_NAME=${VM_NAME:-$(basename "$0" .sh)}
+VM_NAME=${VM_NAME#test-}
+VM_OUT=${VM_OUT:-$VM_LIB/out/$VM_NAME}
+export MTOOLS_SKIP_CHECK=1
+
+T_N=0
+T_FAILED=0
+
+ok() { # ok STATUS DESCRIPTION
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		echo "not ok $T_N - $2"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+}
+check() { # check DESCRIPTION COMMAND...
+	local desc=$1
+	shift
+	"$@" >/dev/null 2>&1
+	ok $? "$desc"
+}
+note() { echo "# $*"; }
+die() { # a harness failure: one "not ok" line, then stop
+	ok 1 "$*"
+	finish
+	exit 1
+}
+finish() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+vm_require() { # the checks every VM test file starts with
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "1..0 # SKIP VM tests need root"
+		exit 0
+	fi
+	local missing=() t
+	for t in qemu-system-x86_64 mke2fs debugfs e2fsck mkntfs ntfscp ntfscat ntfs-3g mkfs.vfat \
+		mcopy mmd mkfs.exfat mount.exfat-fuse sfdisk busybox dpkg-deb depmod apt-get zstd flock; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[ ${#missing[@]} -eq 0 ] || die "tools present (missing: ${missing[*]} — run scripts/deps all)"
+	[ -x "$LOOPBOOT" ] || die "loopboot binary at $LOOPBOOT (run make)"
+	rm -rf "$VM_OUT"
+	mkdir -p "$VM_OUT" "$VM_CACHE" "$LB_CACHE"
+}
+
+# ---------------------------------------------------------------------------------------
+# Debian's current amd64 kernel, from tests/lib/kernel.sh (shared with the initrd tests:
+# apt-get download, dpkg-deb -x and depmod -b into cache/kernel, once, under flock).
+# Sets KVER, VMLINUZ and KMODS (the lib/modules/KVER directory).
+# LB_VM_KERNEL_DIR=DIR uses a tree laid out like an extracted package instead.
+
+vm_kernel() {
+	if [ -n "${LB_VM_KERNEL_DIR:-}" ]; then
+		KVER=$(find "$LB_VM_KERNEL_DIR/lib/modules" -mindepth 1 -maxdepth 1 -printf "%f\n" | head -n 1)
+		VMLINUZ=$LB_VM_KERNEL_DIR/boot/vmlinuz-$KVER
+		KMODS=$LB_VM_KERNEL_DIR/lib/modules/$KVER
+	else
+		# A fresh machine may have no package lists yet: apt-cache then names no kernel.
+		if [ ! -f "${LOOPBOOT_KERNEL_CACHE:-$LB_CACHE/kernel}/.complete" ] &&
+			! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+			apt-get update -qq >/dev/null 2>&1
+		fi
+		# shellcheck source=../lib/kernel.sh
+		. "$TOP/tests/lib/kernel.sh"
+		kernel_fetch || return 1
+		KVER=$KERNEL_VERSION
+		VMLINUZ=$KERNEL_VMLINUZ
+		KMODS=$KERNEL_MODULES
+	fi
+	[ -f "$VMLINUZ" ] && [ -f "$KMODS/modules.dep" ] || {
+		echo "kernel cache incomplete: $VMLINUZ, $KMODS/modules.dep" >&2
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------------------------------
+# The initramfs: `loopboot initrd` with the kernel's modules, cached by the binary's hash.
+# LB_VM_INITRD=FILE uses that file instead (for debugging the harness).
+# Sets INITRD; the builder's output is in $INITRD_LOG.
+
+vm_initrd() {
+	if [ -n "${LB_VM_INITRD:-}" ]; then
+		INITRD=$LB_VM_INITRD
+		INITRD_LOG=/dev/null
+		return 0
+	fi
+	local key lock
+	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER") | sha256sum | cut -c1-16)
+	INITRD=$VM_CACHE/initrd-$KVER-$key.img
+	INITRD_LOG=$VM_CACHE/initrd-$KVER-$key.log
+	exec {lock}>"$VM_CACHE/.lock"
+	flock "$lock"
+	if [ ! -s "$INITRD" ]; then
+		find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -delete
+		if ! "$LOOPBOOT" initrd -o "$INITRD.tmp" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
+			rm -f "$INITRD.tmp"
+			exec {lock}>&-
+			sed 's/^/# initrd: /' "$INITRD_LOG"
+			return 1
+		fi
+		mv "$INITRD.tmp" "$INITRD"
+	fi
+	exec {lock}>&-
+}
+
+# ---------------------------------------------------------------------------------------
+# The guest's root: busybox and tests/vm/guest/init in an ext4 image built with mke2fs -d,
+# cached while busybox, the init script and this layout stay the same.
+
+ROOT_LAYOUT=1 # bump when guest_root_tree changes
+ROOT_SIZE_MB=24
+
+guest_root_tree() { # DIR
+	local d=$1 a
+	mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,host,home}
+	cp "$(command -v busybox)" "$d/bin/busybox"
+	busybox --list-full | while read -r a; do
+		[ -e "$d/$a" ] || ln -s /bin/busybox "$d/$a"
+	done
+	rm -f "$d/sbin/init"
+	cp "$VM_LIB/guest/init" "$d/sbin/init"
+	chmod 755 "$d/sbin/init"
+	echo "loopboot VM test root" >"$d/etc/lbtest-root"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
+	echo "root:x:0:" >"$d/etc/group"
+	chmod 1777 "$d/tmp"
+}
+
+guest_root() { # OUT: a fresh copy of the cached root image
+	local key img tmp lock
+	key=$( (sha256sum <"$(command -v busybox)" && sha256sum <"$VM_LIB/guest/init" &&
+		echo "$ROOT_LAYOUT $ROOT_SIZE_MB") | sha256sum | cut -c1-16)
+	img=$VM_CACHE/root-$key.img
+	exec {lock}>"$VM_CACHE/.lock"
+	flock "$lock"
+	if [ ! -s "$img" ]; then
+		find "$VM_CACHE" -maxdepth 1 -name 'root-*.img' -delete
+		tmp=$(mktemp -d "$VM_CACHE/.root.XXXXXX")
+		guest_root_tree "$tmp/tree"
+		if ! mke2fs -q -F -t ext4 -L lbroot -d "$tmp/tree" "$tmp/root.img" "${ROOT_SIZE_MB}M" >/dev/null; then
+			rm -rf "$tmp"
+			exec {lock}>&-
+			return 1
+		fi
+		mv "$tmp/root.img" "$img"
+		rm -rf "$tmp"
+	fi
+	exec {lock}>&-
+	cp --sparse=always "$img" "$1"
+}
+
+plain_image() { # OUT MARKER [SIZE_MB]: an ext4 image with /marker (for /home)
+	local d
+	d=$(mktemp -d)
+	echo "$2" >"$d/marker"
+	mke2fs -q -F -t ext4 -L lbhome -d "$d" "$1" "${3:-8}M" >/dev/null
+	local rc=$?
+	rm -rf "$d"
+	return $rc
+}
+
+# ---------------------------------------------------------------------------------------
+# Host disk images. File systems are built in their own files and, for partitioned disks,
+# copied into the partition with dd. Nothing is mounted except where no tool writes the
+# file system otherwise (directories on NTFS, anything on exFAT): there a FUSE driver
+# mounts it in a private mount namespace, and we wait for the driver to exit.
+
+fuse_do() { # ntfs-3g|exfat-fuse[:ro] IMAGE SCRIPT [ARGS...]: runs SCRIPT with $M mounted
+	local drv=$1 img=$2 script=$3
+	shift 3
+	unshare -m --propagation private bash -c '
+		set -e
+		drv=${1%:ro} img=$2 script=$3 opts=rw
+		[ "$drv" = "$1" ] || opts=ro
+		shift 3
+		M=$(mktemp -d)
+		export M
+		loop=
+		case $drv in
+		ntfs-3g) ntfs-3g -o "no_detach,$opts" "$img" "$M" >/dev/null 2>&1 & ;;
+		exfat-fuse)
+			# As root, exfat-fuse mounts block devices only (fuseblk).
+			loop=$(losetup -f --show "$img")
+			mount.exfat-fuse -d -o "$opts" "$loop" "$M" >/dev/null 2>&1 &
+			;;
+		esac
+		pid=$!
+		for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.05; done
+		rc=0
+		if mountpoint -q "$M"; then
+			bash -c "$script" fuse_do "$@" || rc=$?
+			umount "$M"
+		else
+			echo "$drv did not mount $img" >&2
+			kill "$pid" 2>/dev/null
+			rc=1
+		fi
+		wait "$pid" || true
+		[ -z "$loop" ] || losetup -d "$loop"
+		rmdir "$M"
+		exit $rc
+	' fuse_do "$drv" "$img" "$script" "$@"
+}
+
+ntfs_new() { # FILE SIZE(truncate's syntax) LABEL SERIAL [PART_START_SECTOR]
+	truncate -s "$2" "$1"
+	mkntfs -F -f -q -L "$3" -p "${5:-0}" -H 255 -S 63 "$1" >/dev/null 2>&1 &&
+		ntfslabel --new-serial="$4" "$1" >/dev/null 2>&1
+}
+ntfs_mkdir() { # FILE DIR...
+	local img=$1
+	shift
+	fuse_do ntfs-3g "$img" 'for d; do mkdir -p "$M/$d"; done' "$@"
+}
+ntfs_put() { # FILE SRC DEST: ntfscp writes every byte: the image is not sparse on NTFS
+	ntfscp -f "$1" "$2" "$3" >/dev/null 2>&1
+}
+ntfs_get() { # FILE PATH OUT
+	ntfscat "$1" "$2" >"$3" 2>/dev/null
+}
+
+# A "Windows" NTFS volume: the usual top-level directories and a few files.
+ntfs_windows() { # FILE
+	fuse_do ntfs-3g "$1" '
+		mkdir -p "$M/Windows/System32" "$M/Program Files" "$M/Users/Public/Documents" "$M/linux"
+		echo "[boot loader]" >"$M/boot.ini"
+		echo "Not really Windows." >"$M/Windows/System32/notepad.txt"'
+}
+
+fat_new() { # FILE SIZE_MB LABEL
+	truncate -s "$2M" "$1"
+	mkfs.vfat -F 32 -n "$3" -i 1234ABCD "$1" >/dev/null
+}
+fat_put() { # FILE SRC DEST (DEST's parent directories are made)
+	local img=$1 src=$2 dest=$3 dir=
+	local IFS=/
+	for p in ${dest%/*}; do
+		[ -n "$p" ] || continue
+		dir=$dir/$p
+		mmd -D s -i "$img" "::$dir" 2>/dev/null
+	done
+	unset IFS
+	mcopy -o -i "$img" "$src" "::$dest"
+}
+fat_get() { # FILE PATH OUT
+	mcopy -n -i "$1" "::$2" "$3"
+}
+
+exfat_new() { # FILE SIZE_MB LABEL
+	truncate -s "$2M" "$1"
+	mkfs.exfat -L "$3" "$1" >/dev/null
+}
+exfat_put() { # FILE SRC DEST
+	fuse_do exfat-fuse "$1" 'mkdir -p "$M/$(dirname "$2")" && cp --sparse=never "$1" "$M/$2"' "$2" "$3"
+}
+exfat_get() { # FILE PATH OUT
+	fuse_do exfat-fuse:ro "$1" 'cp "$M/$1" "$2"' "$2" "$3"
+}
+
+# What the next mount of an ext4 file system would see: a copy with its journal replayed
+# (a host file system cannot be unmounted while the root image on it is in use, so after
+# poweroff its latest metadata may still be in the journal only).
+ext4_replayed() { # FILE OUT
+	cp --sparse=always "$1" "$2" || return 1
+	e2fsck -E journal_only -p "$2" >/dev/null 2>&1
+	[ $? -le 1 ]
+}
+ext4_get() { # FILE PATH OUT: from the file system as replayed
+	local tmp rc=1
+	tmp=$(mktemp "$VM_OUT/.replay.XXXXXX")
+	if ext4_replayed "$1" "$tmp"; then
+		debugfs -R "dump \"$2\" \"$3\"" "$tmp" >/dev/null 2>&1 && [ -f "$3" ]
+		rc=$?
+	fi
+	rm -f "$tmp"
+	return $rc
+}
+
+# Partitioned disks: one partition starting at 1 MiB. Sets PART_START (sectors).
+PART_START=2048
+disk_gpt() { # DISK SIZE_MB PARTUUID PARTLABEL TYPE(sfdisk GPT type)
+	truncate -s "$2M" "$1"
+	printf 'label: gpt\nlabel-id: 5A4D1E2B-0C3F-4B6A-9D8E-7F6A5B4C3D2E\nstart=%s, type=%s, uuid=%s, name="%s"\n' \
+		"$PART_START" "$5" "$3" "$4" | sfdisk -q "$1" >/dev/null
+}
+disk_mbr() { # DISK SIZE_MB DISKID TYPE(hex)
+	truncate -s "$2M" "$1"
+	printf 'label: dos\nlabel-id: %s\nstart=%s, type=%s\n' "$3" "$PART_START" "$4" | sfdisk -q "$1" >/dev/null
+}
+part_size() { # DISK: bytes of partition 1
+	sfdisk -l -o Sectors "$1" 2>/dev/null | awk 'END { print $1 * 512 }'
+}
+part_write() { # DISK FSFILE: copies the file system into partition 1
+	dd if="$2" of="$1" bs=1M seek=$((PART_START * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+}
+part_read() { # DISK OUT: copies partition 1 out
+	dd if="$1" of="$2" bs=1M skip=$((PART_START * 512)) iflag=skip_bytes,count_bytes \
+		count="$(part_size "$1")" conv=sparse status=none
+}
+
+# ---------------------------------------------------------------------------------------
+# QEMU. vm_boot runs one guest to its end; the console goes to $VM_LOG (and to stdout
+# when VM_LIVE=1). Sets VM_RC (QEMU's status, 124 on timeout) and VM_SECS.
+
+VM_APPEND_BASE="console=ttyS0 panic=-1"
+
+vm_boot() { # NAME CMDLINE DISK...
+	local name=$1 cmdline=$2 drives=() d start
+	shift 2
+	for d in "$@"; do drives+=(-drive "file=$d,format=raw,if=virtio"); done
+	VM_LOG=$VM_OUT/$name.console
+	mkdir -p "$VM_OUT"
+	cmdline="$cmdline${VM_APPEND:+ $VM_APPEND}"
+	printf '%s\n' "$VM_APPEND_BASE $cmdline" >"$VM_OUT/$name.cmdline"
+	start=$(date +%s)
+	local qemu=(timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM"
+		-nodefaults -display none -no-reboot -serial stdio
+		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$VM_APPEND_BASE $cmdline" "${drives[@]}")
+	if [ "${VM_LIVE:-0}" = 1 ]; then
+		"${qemu[@]}" </dev/null 2>&1 | tee "$VM_LOG"
+		VM_RC=${PIPESTATUS[0]}
+	else
+		"${qemu[@]}" </dev/null >"$VM_LOG" 2>&1
+		VM_RC=$?
+	fi
+	VM_SECS=$(($(date +%s) - start))
+	# The serial console ends lines with CR LF.
+	sed -i 's/\r$//' "$VM_LOG"
+	return 0
+}
+
+# Lines from the guest's init: "LBTEST KEY=VALUE fstype=..." -> the value of FIELD.
+lbtest() { # KEY [FIELD]: FIELD defaults to KEY
+	local key=$1 field=${2:-$1}
+	grep -a "^LBTEST $key=" "$VM_LOG" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
+}
+console_has() { grep -aqF -- "$1" "$VM_LOG"; }
+loopboot_line() { grep -a -m1 '^loopboot: ' "$VM_LOG"; }
+
+show_console() { # the interesting console lines, as TAP comments
+	grep -aE '^(LBTEST|loopboot:)|Kernel panic|reboot: |BUG:|Oops' "$VM_LOG" | head -n 40 | sed 's/^/#   /'
+	note "console: $VM_LOG"
+}
+
+nonce_new() { printf 'lb%s' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
+
+# The checks after a boot that should have reached the guest's init: the root is a loop
+# device with an ext4 file system, the host is DEVICE with FSTYPE, and the guest powered
+# off cleanly.
+check_booted() { # SCENARIO HOSTDEV HOSTFSTYPE
+	local s=$1 root rootfs host hostfs
+	root=$(lbtest root)
+	rootfs=$(lbtest root fstype)
+	host=$(lbtest host)
+	hostfs=$(lbtest host fstype)
+	ok "$([ "$VM_RC" -eq 0 ] && echo 0 || echo 1)" "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
+	[[ $root == /dev/loop* ]] && [ "$rootfs" = ext4 ]
+	ok $? "$s: the guest's root is a loop device with ext4 (root=$root fstype=$rootfs)"
+	[ "$host" = "$2" ] && [ "$hostfs" = "$3" ]
+	ok $? "$s: /host is $2 with $3 (host=$host fstype=$hostfs)"
+	console_has "reboot: Power down"
+	ok $? "$s: the guest powered off"
+}
+
+# The checks on a root image read back from the host disk after poweroff.
+check_image() { # SCENARIO IMAGE-FILE NONCE [WHAT]
+	local s=$1 img=$2 nonce=$3 what=${4:-root image} got=
+	if ext4_get "$img" /lbtest-nonce "$img.nonce"; then
+		got=$(cat "$img.nonce")
+	fi
+	rm -f "$img.nonce"
+	[ "$got" = "$nonce" ]
+	ok $? "$s: the nonce the guest wrote is in the $what after poweroff (got '${got:-nothing}')"
+	check "$s: the $what is clean as the guest left it (e2fsck -fn)" e2fsck -fn "$img"
+}
+
+# After a failed boot: the engine's line on the console, no guest, no panic, the host
+# disk untouched.
+check_failed() { # SCENARIO EXPECTED-SUBSTRING DISK SHA256-BEFORE
+	local s=$1 line after
+	line=$(loopboot_line)
+	[ -n "$line" ]
+	ok $? "$s: the console has a loopboot: line (${line:-none})"
+	[[ ${line,,} == *"${2,,}"* ]]
+	ok $? "$s: the loopboot: line names $2"
+	! console_has "LBTEST start"
+	ok $? "$s: the guest's init did not run"
+	! console_has "Kernel panic"
+	ok $? "$s: no kernel panic"
+	[ "$VM_RC" -eq 0 ]
+	ok $? "$s: QEMU ended by itself after the engine's reboot (status $VM_RC, ${VM_SECS}s)"
+	after=$(sha256sum <"$3")
+	[ "$after" = "$4" ]
+	ok $? "$s: the host disk image is byte-identical afterwards"
+}
+
+# Boots NAME, then runs the checks; keeps the disks of a failing scenario in $VM_OUT.
+scenario_done() { # NAME FAILED-BEFORE DISK...
+	local name=$1 before=$2
+	shift 2
+	if [ "$T_FAILED" -gt "$before" ]; then
+		show_console
+		note "disks kept: $*"
+	else
+		rm -f "$@"
+	fi
+}
+
+vm_setup() { # kernel + initrd, or die
+	vm_kernel || die "Debian's kernel is in the cache ($LB_CACHE/kernel)"
+	vm_initrd || die "loopboot initrd builds an initramfs for $KVER"
+	note "kernel $KVER, initramfs $INITRD ($(du -k "$INITRD" | cut -f1) KiB)"
+}

@@ -1,0 +1,34 @@
+#!/bin/bash
+# An ext4 host in a GPT partition found by root=PARTLABEL=, holding a nested image: the
+# root image is a file inside outer.img, itself a file on the host
+# (loop=/vm/outer.img//images/root.img). Built and read back with mke2fs -d and debugfs.
+. "$(dirname "$0")/lib.sh"
+vm_require
+vm_setup
+W=$VM_OUT
+LINUX_DATA=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+
+s=ext4-nested f=$T_FAILED n=$(nonce_new)
+mkdir -p "$W/$s.outer.d/images" "$W/$s.host.d/vm"
+disk_gpt "$W/$s.disk" 96 6a0c4b3e-5d2f-4e1a-8b7c-9d0e1f2a3b4c linux-vms "$LINUX_DATA" &&
+	guest_root "$W/$s.outer.d/images/root.img" &&
+	mke2fs -q -F -t ext4 -L lbouter -d "$W/$s.outer.d" "$W/$s.host.d/vm/outer.img" 48M >/dev/null &&
+	mke2fs -q -F -t ext4 -L lbhost -d "$W/$s.host.d" "$W/$s.part" \
+		"$(($(part_size "$W/$s.disk") / 1024))k" >/dev/null &&
+	part_write "$W/$s.disk" "$W/$s.part" ||
+	die "$s: host disk built"
+rm -rf "$W/$s.outer.d" "$W/$s.host.d" "$W/$s.part"
+vm_boot "$s" "root=PARTLABEL=linux-vms loop=/vm/outer.img//images/root.img rw lbtest.nonce=$n" "$W/$s.disk"
+check_booted "$s" /dev/vda1 ext4
+part_read "$W/$s.disk" "$W/$s.part"
+check "$s: the outer image can be read back (debugfs)" ext4_get "$W/$s.part" /vm/outer.img "$W/$s.outer"
+check "$s: the inner image can be read back (debugfs)" ext4_get "$W/$s.outer" /images/root.img "$W/$s.root"
+check_image "$s" "$W/$s.root" "$n"
+ext4_replayed "$W/$s.part" "$W/$s.replayed" &&
+	check "$s: the host file system is consistent after journal replay (e2fsck -fn)" e2fsck -fn "$W/$s.replayed"
+ext4_replayed "$W/$s.outer" "$W/$s.replayed" &&
+	check "$s: the outer image is consistent after journal replay (e2fsck -fn)" e2fsck -fn "$W/$s.replayed"
+rm -f "$W/$s.replayed"
+scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.outer" "$W/$s.root"
+
+finish

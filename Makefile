@@ -19,15 +19,20 @@ $(ASAN)/build.ninja:
 	@scripts/deps build
 	$(MESON_SETUP) -Db_sanitize=address,undefined -Db_lundef=false $(ASAN)
 
+$(FUZZ)/build.ninja:
+	@scripts/deps fuzz
+	CC=clang $(MESON_SETUP) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(FUZZ)
+
 deps:
 	scripts/deps all
 
-# Every tier: C unit tests (ASan/UBSan build), root tests in a private mount namespace,
-# QEMU boots. The last line is "N passed, N failed".
-check: $(BUILD)/build.ninja $(ASAN)/build.ninja
+# Every tier: C unit tests (ASan/UBSan build), a bounded fuzz run, root tests in a private
+# mount namespace, QEMU boots. The last line is "N passed, N failed".
+check: $(BUILD)/build.ninja $(ASAN)/build.ninja $(FUZZ)/build.ninja
 	@scripts/deps all
 	ninja -C $(BUILD)
 	ninja -C $(ASAN)
+	ninja -C $(FUZZ)
 	tests/run all
 
 unit: $(ASAN)/build.ninja
@@ -44,9 +49,7 @@ demo: all
 	@scripts/deps demo
 	tests/vm/demo
 
-fuzz:
-	@scripts/deps fuzz
-	[ -f $(FUZZ)/build.ninja ] || CC=clang meson setup -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(FUZZ)
+fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	fuzz/run $(FUZZ) $${FUZZ_SECONDS:-60}
 

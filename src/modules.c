@@ -120,12 +120,35 @@ static bool fs_registered(const char *fstype)
 	return false;
 }
 
+/* Code pages a file system asks the kernel for at mount time (codepage=, iocharset=). The
+ * kernel would request them through modprobe too; loading them first does not depend on
+ * the initramfs having a usermode helper. Missing ones are fine: they may be built in. */
+static void load_companions(struct modules *m, const char *fstype)
+{
+	static const struct {
+		const char *fstype;
+		const char *modules[5];
+	} table[] = {
+	    {"vfat", {"nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"}},
+	    {"msdos", {"nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"}},
+	    {"exfat", {"nls_utf8"}},
+	    {"ntfs3", {"nls_utf8"}},
+	    {"iso9660", {"nls_utf8"}},
+	    {"udf", {"nls_utf8"}},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (streq(table[i].fstype, fstype))
+			for (size_t j = 0; table[i].modules[j]; j++)
+				(void)modules_load(m, table[i].modules[j]);
+}
+
 bool modules_have_fs(struct modules *m, const char *fstype)
 {
+	if (!m)
+		return fs_registered(fstype);
+	load_companions(m, fstype);
 	if (fs_registered(fstype))
 		return true;
-	if (!m)
-		return false;
 	/* Module aliases "fs-TYPE" are how the kernel itself asks for a file system. */
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	if (modules_load(m, alias) < 0)

@@ -723,27 +723,79 @@ static char *teardown_path(const char *prefix, const char *path)
 }
 
 /*
- * The host is mounted inside the root (/host), yet the root's image lives on the host: the
- * host's mount must leave the root before the root can be unmounted. Returns where it is
- * now (allocated), or NULL when it could not be moved (the caller carries on: unmounting
- * then fails and says so).
+ * The host is mounted inside the root (/host) and nested images' layers under /run, yet
+ * the root's image lives on them: those mounts must leave the root's tree before the root
+ * can be unmounted. Moves the mount at path to a parking place outside the root; returns
+ * where it is now (allocated), or NULL when it could not be moved (the caller carries on
+ * with the old path: unmounting it may then fail, and says so).
  */
-static char *move_host_out(const char *path)
+static char *park_mount(const char *path, size_t n)
 {
-	static const char parking[] = STATE_DIR "/host-parked";
+	_cleanup_free_ char *parking = xasprintf(STATE_DIR "/parked/%zu", n);
 	if (mkdir_p(parking, 0700) < 0)
 		return NULL;
-	/* MS_MOVE refuses a mount whose parent is shared. */
+	/* MS_MOVE refuses a mount whose parent mount is shared. */
 	_cleanup_free_ char *parent = xstrdup(path);
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent)
 		*slash = '\0';
-	mount(NULL, parent, NULL, MS_REC | MS_PRIVATE, NULL);
+	(void)mount(NULL, parent, NULL, MS_REC | MS_PRIVATE, NULL);
 	if (mount(path, parking, NULL, MS_MOVE, NULL) < 0) {
-		log_debug("moving the host from %s to %s: %m", path, parking);
+		log_debug("moving %s out of the root's tree to %s: %m", path, parking);
 		return NULL;
 	}
-	return xstrdup(parking);
+	log_debug("moved %s to %s", path, parking);
+	char *r = parking;
+	parking = NULL;
+	return r;
+}
+
+/*
+ * Unmounts root and everything below it, deepest first. What cannot be unmounted (a
+ * process still holds it) is remounted read-only, so that its file system is clean on
+ * disk, and detached. Returns 0 when root itself went, or its error.
+ */
+static int unmount_tree(const char *root)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return log_fail(EIO, "reading", "/proc/self/mountinfo", NULL, "mount /proc");
+	struct strv targets = {0};
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
+	struct libmnt_fs *fs;
+	size_t len = strlen(root);
+	while (mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *t = mnt_fs_get_target(fs);
+		if (t && strncmp(t, root, len) == 0 && (t[len] == '\0' || t[len] == '/') &&
+		    !strv_contains(&targets, t))
+			strv_push(&targets, xstrdup(t));
+	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+
+	/* Backwards in mount order, and deeper paths before their parents. */
+	int result = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < targets.n; i++) {
+			const char *t = targets.v[i];
+			if (!is_mount_point(t) && !streq(t, root))
+				continue;
+			int r = umount_retry(t);
+			if (r == 0 || r == -EINVAL || r == -ENOENT)
+				continue;
+			if (pass == 0)
+				continue; /* a child of it may be in the way; try again */
+			log_warn("%s is busy (%s): remounting it read-only and detaching it", t,
+			         strerror(-r));
+			sync();
+			(void)mount(NULL, t, NULL, MS_REMOUNT | MS_RDONLY, NULL);
+			if (umount2(t, MNT_DETACH) < 0)
+				r = -errno;
+			if (streq(t, root))
+				result = r;
+		}
+	strv_free(&targets);
+	return result;
 }
 
 int boot_teardown(const struct state *s, const char *prefix)
@@ -751,30 +803,50 @@ int boot_teardown(const struct state *s, const char *prefix)
 	int first = 0;
 	if (streq(prefix, "/"))
 		prefix = "";
-	_cleanup_free_ char *host_now = NULL;
-	for (size_t i = 0; i < s->n; i++)
-		if (streq(s->v[i].kind, "host") && state_get(&s->v[i], "target")) {
-			_cleanup_free_ char *p =
-			    teardown_path(prefix, state_get(&s->v[i], "target"));
-			if (is_mount_point(p))
-				host_now = move_host_out(p);
-		}
-	for (size_t i = s->n; i-- > 0;) {
+	char **where = xcalloc(s->n + 1, sizeof(char *));
+
+	/* 1. The host and the layers of nested images leave the root's tree. */
+	for (size_t i = 0; i < s->n; i++) {
 		const struct state_record *rec = &s->v[i];
 		const char *target = state_get(rec, "target");
-		_cleanup_free_ char *path = NULL;
-		if (streq(rec->kind, "host") && host_now)
-			path = xstrdup(host_now);
-		else if (target)
-			path = teardown_path(prefix, target);
-		if (streq(rec->kind, "mount") && path) {
-			int r = umount_retry(path);
-			if (r < 0 && r != -EINVAL && r != -ENOENT) {
-				log_warn("unmounting %s: %s", path, strerror(-r));
-				if (!first)
+		bool below =
+		    streq(rec->kind, "host") ||
+		    (streq(rec->kind, "mount") && streq_ptr(state_get(rec, "role"), "layer"));
+		if (!below || !target)
+			continue;
+		where[i] = teardown_path(prefix, target);
+		if (is_mount_point(where[i])) {
+			char *parked = park_mount(where[i], i);
+			if (parked) {
+				free(where[i]);
+				where[i] = parked;
+			}
+		}
+	}
+
+	/* 2. The root with the extra images and whatever else is still mounted inside it. */
+	if (*prefix) {
+		int r = unmount_tree(prefix);
+		if (r < 0)
+			first = r;
+	} else {
+		/* The running system's own root: only our extra images can go. */
+		for (size_t i = s->n; i-- > 0;) {
+			const struct state_record *rec = &s->v[i];
+			const char *target = state_get(rec, "target");
+			if (streq(rec->kind, "mount") && target && !where[i] &&
+			    !streq(target, "/")) {
+				int r = umount_retry(target);
+				if (r < 0 && r != -EINVAL && r != -ENOENT && !first)
 					first = r;
 			}
-		} else if (streq(rec->kind, "loop")) {
+		}
+	}
+
+	/* 3. Below the root, in reverse: loop devices, layers, the host. */
+	for (size_t i = s->n; i-- > 0;) {
+		const struct state_record *rec = &s->v[i];
+		if (streq(rec->kind, "loop")) {
 			const char *dev = state_get(rec, "device");
 			int r = dev ? loopdev_detach(dev) : 0;
 			if (r < 0 && r != -ENXIO && r != -ENOENT) {
@@ -782,19 +854,29 @@ int boot_teardown(const struct state *s, const char *prefix)
 				if (!first)
 					first = r;
 			}
-		} else if (streq(rec->kind, "host") && path) {
-			struct fsmount f = {.target = path,
+		} else if (streq(rec->kind, "mount") && where[i]) {
+			int r = umount_retry(where[i]);
+			if (r < 0 && r != -EINVAL && r != -ENOENT) {
+				log_warn("unmounting %s: %s", where[i], strerror(-r));
+				if (!first)
+					first = r;
+			}
+		} else if (streq(rec->kind, "host") && where[i]) {
+			struct fsmount f = {.target = where[i],
 			                    .fuse = streq_ptr(state_get(rec, "fuse"), "1")};
 			const char *pid = state_get(rec, "pid");
 			f.daemon_pid = pid ? (pid_t)atoi(pid) : 0;
 			sync();
 			int r = host_umount(&f, 30000);
 			if (r < 0) {
-				log_warn("unmounting the host at %s: %s", path, strerror(-r));
+				log_warn("unmounting the host at %s: %s", where[i], strerror(-r));
 				if (!first)
 					first = r;
 			}
 		}
 	}
+	for (size_t i = 0; i < s->n; i++)
+		free(where[i]);
+	free(where);
 	return first;
 }

@@ -10,6 +10,7 @@
 #include "cmdline.h"
 #include "log.h"
 #include "plan.h"
+#include "shutdown.h"
 #include "switchroot.h"
 #include "util.h"
 
@@ -119,6 +120,11 @@ int init_main(int argc, char **argv)
 	r = boot_run(&plan, &opts, &result);
 	if (r < 0)
 		fail_and_reboot(plan.timeout, plan.shell);
+
+	/* For systemd-shutdown (and `loopboot shutdown`) to come back to at poweroff. */
+	if (plan.has_loop && shutdown_prepare() < 0)
+		log_warn(
+		    "the stack cannot be taken down at shutdown: the host may be left unclean");
 
 	/* The kernel handed us the arguments meant for init: pass them on. */
 	char **init_argv = xcalloc((size_t)argc + 1, sizeof(char *));

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "modules.h"
 #include "plan.h"
+#include "shutdown.h"
 #include "state.h"
 #include "util.h"
 
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 	      "                                 mount the root (and /host, extra images) at DIR\n"
 	      "  initrd -o FILE [OPTIONS]       build a standalone initramfs (see loopboot(8))\n"
 	      "  teardown --root-mnt DIR        take down what boot --root-mnt DIR built\n"
+	      "  shutdown VERB                  as PID 1: take the stack down, then VERB\n"
+	      "                                 (poweroff, reboot, halt, kexec)\n"
 	      "  status [--json]                show the running system's stack\n"
 	      "  version                        print the version\n"
 	      "\n"
@@ -295,7 +298,10 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *arg0 = xstrdup(argv[0]);
 	const char *name = basename(arg0);
 
-	if (getpid() == 1)
+	/* systemd-shutdown runs /run/initramfs/shutdown, a link to us. */
+	if (streq(name, "shutdown"))
+		return shutdown_main(argc, argv);
+	if (getpid() == 1 && !(argc > 1 && streq(argv[1], "shutdown") && !streq(name, "init")))
 		init_main(argc, argv);
 	if (streq(name, "modprobe"))
 		return modprobe_main(argc, argv);
@@ -310,6 +316,8 @@ int main(int argc, char **argv)
 		return cmd_boot(argc - 1, argv + 1);
 	if (streq(cmd, "initrd"))
 		return initrd_main(argc - 1, argv + 1);
+	if (streq(cmd, "shutdown"))
+		return shutdown_main(argc - 1, argv + 1);
 	if (streq(cmd, "teardown"))
 		return cmd_teardown(argc - 1, argv + 1);
 	if (streq(cmd, "status"))

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "device.h"
+#include "hoststate.h"
 #include "log.h"
 #include "loopdev.h"
 #include "modules.h"
@@ -36,6 +37,7 @@ struct engine {
 	bool host_ro;       /* the host cannot be written: medium, file system or rootflags */
 	bool root_ro;       /* the root image is mounted read-only */
 	bool probe;         /* the dry run: everything read-only, under PROBE_DIR */
+	bool volatile_root; /* unsafe host: root image read-only under a tmpfs overlay */
 	struct state stack; /* what the current pass built, in order: the undo log */
 	unsigned seq;       /* numbers intermediate layer mount points */
 };
@@ -351,6 +353,16 @@ static int build_image(struct engine *e, const struct imagepath *ip, const char 
 			return log_fail(EMEDIUMTYPE, "image", path,
 			                "its file system does not match",
 			                "it holds %s; fix loopfstype=%s or drop it", type, fstype);
+		uint64_t fs_size;
+		struct stat st;
+		if (image_fs_size(fd, type, &fs_size) == 0 && fstat(fd, &st) == 0 &&
+		    (uint64_t)st.st_size < fs_size)
+			return log_fail(
+			    EFBIG, "image", path, "it is truncated",
+			    "the file holds %llu bytes, its %s file system %llu: copy the "
+			    "image again (was the copy interrupted, or is the host FAT32 "
+			    "with its 4 GiB file limit?)",
+			    (unsigned long long)st.st_size, type, (unsigned long long)fs_size);
 		const char *mount_type = last && fstype ? fstype : type;
 		if (!modules_have_fs(e->mods, mount_type))
 			return log_fail(ENODEV, "image file system type", mount_type,
@@ -445,6 +457,52 @@ static int ensure_dir(const char *path, bool may_create, const char *what, const
 	return 0;
 }
 
+/*
+ * loopboot.hibernated=ro on an unsafe host: the image read-only, with a tmpfs overlay on
+ * top so that the system can run; every change is lost at shutdown.
+ */
+static int build_volatile_root(struct engine *e, const char *root)
+{
+	const struct plan *p = e->plan;
+	static const char lower[] = LAYER_DIR "/volatile-lower", tmp[] = STATE_DIR "/volatile";
+	int r = mkdir_p(lower, 0700);
+	if (r >= 0)
+		r = mkdir_p(tmp, 0700);
+	if (r < 0)
+		return log_fail(r, "creating", lower, NULL, "/run must be writable");
+	r = build_image(e, &p->loop, p->loopfstype, p->loopflags, true, lower, "layer");
+	if (r < 0)
+		return r;
+	if (!modules_have_fs(e->mods, "overlay"))
+		return log_fail(ENODEV, "volatile session", "overlay",
+		                "the kernel has no overlay file system",
+		                "rebuild the initramfs with the overlay module");
+	r = mount_fs("tmpfs", tmp, "tmpfs", false, "mode=0755");
+	if (r < 0)
+		return log_fail(r, "mounting a tmpfs at", tmp, NULL, "check the kernel's tmpfs");
+	struct state_record *rec = state_add(&e->stack, "mount");
+	state_set(rec, "role", "layer");
+	state_set(rec, "source", "tmpfs");
+	state_set(rec, "target", tmp);
+	state_set(rec, "type", "tmpfs");
+	_cleanup_free_ char *upper = xasprintf("%s/upper", tmp), *work = xasprintf("%s/work", tmp);
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0)
+		return log_fail(errno, "creating", upper, NULL, "check the kernel's tmpfs");
+	_cleanup_free_ char *opts =
+	    xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	r = mount_fs("overlay", root, "overlay", false, opts);
+	if (r < 0)
+		return log_fail(r, "mounting the overlay at", root, NULL,
+		                "the kernel's overlay file system must be available");
+	rec = state_add(&e->stack, "mount");
+	state_set(rec, "role", "root");
+	state_set(rec, "source", "overlay");
+	state_set(rec, "target", root);
+	state_set(rec, "type", "overlay");
+	state_set(rec, "options", "volatile");
+	return 0;
+}
+
 /* One pass: the root image, the extra images, and the checks on the result. */
 static int build_stack(struct engine *e, struct boot_result *ret)
 {
@@ -456,7 +514,10 @@ static int build_stack(struct engine *e, struct boot_result *ret)
 		if (r < 0)
 			return log_fail(r, "creating", root, NULL, "/run must be writable");
 	}
-	r = build_image(e, &p->loop, p->loopfstype, p->loopflags, e->root_ro, root, "root");
+	if (e->volatile_root && !e->probe)
+		r = build_volatile_root(e, root);
+	else
+		r = build_image(e, &p->loop, p->loopfstype, p->loopflags, e->root_ro, root, "root");
 	if (r < 0)
 		return r;
 
@@ -629,10 +690,32 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 		log_warn("the host %s (%s) is read-only: the root image is mounted read-only",
 		         e.host_spec, strempty(e.hostdev.type));
 
-	/* The dry run: nothing in it can write to the host. */
-	r = host_mount_as(&e, true);
+	/* Is the host safe to write? Read its own flags before any mount. */
+	struct hoststate_result hs;
+	r = hoststate_check_device(e.hostdev.devnode, e.hostdev.type, &hs);
 	if (r < 0)
-		goto out;
+		log_debug("reading the state of %s: %s", e.hostdev.devnode, strerror(-r));
+	if (hs.state == HOSTSTATE_CLEAN || plan->hibernated_ro) {
+		/* The dry run: nothing in it can write to the host. */
+		r = host_mount_as(&e, true);
+		if (r < 0)
+			goto out;
+		if (hs.state == HOSTSTATE_CLEAN && e.hostdev.type &&
+		    (streq(e.hostdev.type, "ntfs") || streq(e.hostdev.type, "ntfs3")))
+			(void)hoststate_check_hiberfile(HOST_STAGING, &hs);
+	}
+	if (hs.state != HOSTSTATE_CLEAN) {
+		if (!plan->hibernated_ro) {
+			r = log_fail(EROFS, "host not safe to write", e.host_spec, hs.why, "%s",
+			             hs.todo);
+			goto fail_host;
+		}
+		e.host_ro = e.root_ro = e.volatile_root = true;
+		log_warn("%s: %s", e.host_spec, hs.why);
+		log_info("VOLATILE SESSION (loopboot.hibernated=ro): the host is mounted "
+		         "read-only and the root image read-only under a memory overlay; changes "
+		         "are lost at shutdown");
+	}
 	e.probe = true;
 	r = build_stack(&e, ret);
 	undo_stack(&e);

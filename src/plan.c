@@ -461,6 +461,16 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 			r = parse_bool(k, v, &p->shell, ret_error);
 			if (r < 0)
 				return r;
+		} else if (key_eq(k, "loopboot.hibernated")) {
+			if (v && streq(v, "ro"))
+				p->hibernated_ro = true;
+			else if (v && streq(v, "refuse"))
+				p->hibernated_ro = false;
+			else
+				return fail(
+				    ret_error, k, v,
+				    "write loopboot.hibernated=ro for a read-only session on a "
+				    "hibernated or dirty host (the default refuses to boot)");
 		} else if (startswith(k, "loopboot.") || startswith(k, "loopboot_")) {
 			strv_push(
 			    &p->warnings,
@@ -613,6 +623,8 @@ void plan_print(const struct plan *p, FILE *f)
 	fprintf(f, "timeout:  %u s\n", p->timeout);
 	fprintf(f, "debug:    %s\n", p->debug ? "yes" : "no");
 	fprintf(f, "shell:    %s\n", p->shell ? "yes, on failure" : "no");
+	fprintf(f, "unsafe host: %s\n",
+	        p->hibernated_ro ? "read-only session (loopboot.hibernated=ro)" : "refuse");
 	for (size_t i = 0; i < p->warnings.n; i++)
 		fprintf(f, "warning:  %s\n", p->warnings.v[i]);
 }

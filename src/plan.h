@@ -65,10 +65,11 @@ struct plan {
 	struct plan_mount mounts[PLAN_MAX_MOUNTS]; /* sorted so that parents come first */
 	unsigned n_mounts;
 
-	char *hostdir;    /* loopboot.hostdir=, default /host */
-	unsigned timeout; /* loopboot.timeout=, seconds to wait for the host device */
-	bool debug;       /* loopboot.debug */
-	bool shell;       /* loopboot.shell */
+	char *hostdir;      /* loopboot.hostdir=, default /host */
+	unsigned timeout;   /* loopboot.timeout=, seconds to wait for the host device */
+	bool debug;         /* loopboot.debug */
+	bool shell;         /* loopboot.shell */
+	bool hibernated_ro; /* loopboot.hibernated=ro: an unsafe host gives a read-only session */
 
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */

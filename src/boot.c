@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "device.h"
+#include "fsck.h"
 #include "hoststate.h"
 #include "log.h"
 #include "loopdev.h"
@@ -33,13 +34,14 @@ struct engine {
 	struct modules *mods;
 	struct device_info hostdev;
 	struct fsmount host;
-	char *host_spec;    /* root= as written, for messages */
-	bool host_ro;       /* the host cannot be written: medium, file system or rootflags */
-	bool root_ro;       /* the root image is mounted read-only */
-	bool probe;         /* the dry run: everything read-only, under PROBE_DIR */
-	bool volatile_root; /* unsafe host: root image read-only under a tmpfs overlay */
-	struct state stack; /* what the current pass built, in order: the undo log */
-	unsigned seq;       /* numbers intermediate layer mount points */
+	char *host_spec;        /* root= as written, for messages */
+	bool host_ro;           /* the host cannot be written: medium, file system or rootflags */
+	bool root_ro;           /* the root image is mounted read-only */
+	bool probe;             /* the dry run: everything read-only, under PROBE_DIR */
+	bool volatile_root;     /* unsafe host: root image read-only under a tmpfs overlay */
+	struct strv fsck_clean; /* images the dry run found clean: "layer:path" */
+	struct state stack;     /* what the current pass built, in order: the undo log */
+	unsigned seq;           /* numbers intermediate layer mount points */
 };
 
 static void sleep_ms(long ms)
@@ -313,6 +315,15 @@ static char *final_path(const struct engine *e, const char *path)
 	return xstrdup(path);
 }
 
+/* Which file system a path is in, the same in the dry run and the real pass. */
+static const char *dir_key(const struct engine *e, const char *dir)
+{
+	if (streq(dir, e->host.target))
+		return "host";
+	const char *slash = strrchr(dir, '/');
+	return slash ? slash + 1 : dir;
+}
+
 /*
  * Builds one image path: for each part, open the file inside the previous file system,
  * probe its type, attach a loop device, mount it (the last part at target, the others at
@@ -394,6 +405,25 @@ static int build_image(struct engine *e, const struct imagepath *ip, const char 
 			}
 		}
 		bool mount_ro = e->probe || e->host_ro || (last && read_only);
+		bool will_write = !e->host_ro && !(last && read_only);
+		if (will_write) {
+			/* As a distribution checks its root partition before mounting it; the dry
+			 * run only looks, and the real pass skips what it found clean. */
+			_cleanup_free_ char *key = xasprintf("%s:%s", dir_key(e, dir), path);
+			if (e->probe) {
+				r = fsck_run(e->plan, loop.devnode, mount_type, path, true);
+				if (r == 0)
+					strv_push(&e->fsck_clean, xstrdup(key));
+			} else {
+				r = strv_contains(&e->fsck_clean, key)
+				        ? 0
+				        : fsck_run(e->plan, loop.devnode, mount_type, path, false);
+			}
+			if (r < 0) {
+				loopdev_release(&loop);
+				return r;
+			}
+		}
 		_cleanup_free_ char *opts = options_join(
 		    last ? options : NULL, e->probe ? options_no_replay(mount_type) : NULL);
 		r = mount_fs(loop.devnode, mnt, mount_type, mount_ro, opts);
@@ -759,6 +789,7 @@ fail_host:
 		ret->init = NULL;
 	}
 out:
+	strv_free(&e.fsck_clean);
 	state_free(&e.stack);
 	fsmount_free(&e.host);
 	device_info_free(&e.hostdev);

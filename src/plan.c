@@ -461,6 +461,30 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 			r = parse_bool(k, v, &p->shell, ret_error);
 			if (r < 0)
 				return r;
+		} else if (streq(k, "fsck.mode")) {
+			/* systemd's parameters: an unknown value is a warning there too */
+			if (v && streq(v, "auto"))
+				p->fsck_mode = PLAN_FSCK_AUTO;
+			else if (v && streq(v, "force"))
+				p->fsck_mode = PLAN_FSCK_FORCE;
+			else if (v && streq(v, "skip"))
+				p->fsck_mode = PLAN_FSCK_SKIP;
+			else
+				strv_push(&p->warnings,
+				          xasprintf("fsck.mode=%s ignored — use auto, "
+				                    "force or skip",
+				                    strempty(v)));
+		} else if (streq(k, "fsck.repair")) {
+			if (v && streq(v, "preen"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_PREEN;
+			else if (v && streq(v, "yes"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_YES;
+			else if (v && streq(v, "no"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_NO;
+			else
+				strv_push(&p->warnings, xasprintf("fsck.repair=%s ignored — use "
+				                                  "preen, yes or no",
+				                                  strempty(v)));
 		} else if (key_eq(k, "loopboot.hibernated")) {
 			if (v && streq(v, "ro"))
 				p->hibernated_ro = true;
@@ -623,6 +647,9 @@ void plan_print(const struct plan *p, FILE *f)
 	fprintf(f, "timeout:  %u s\n", p->timeout);
 	fprintf(f, "debug:    %s\n", p->debug ? "yes" : "no");
 	fprintf(f, "shell:    %s\n", p->shell ? "yes, on failure" : "no");
+	static const char *const modes[] = {"auto", "force", "skip"}, *const repairs[] = {
+	                                                                  "preen", "yes", "no"};
+	fprintf(f, "fsck:     mode=%s repair=%s\n", modes[p->fsck_mode], repairs[p->fsck_repair]);
 	fprintf(f, "unsafe host: %s\n",
 	        p->hibernated_ro ? "read-only session (loopboot.hibernated=ro)" : "refuse");
 	for (size_t i = 0; i < p->warnings.n; i++)

@@ -47,6 +47,9 @@ struct plan_mount {
 	char *options; /* NULL: defaults */
 };
 
+enum plan_fsck_mode { PLAN_FSCK_AUTO, PLAN_FSCK_FORCE, PLAN_FSCK_SKIP };
+enum plan_fsck_repair { PLAN_FSCK_REPAIR_PREEN, PLAN_FSCK_REPAIR_YES, PLAN_FSCK_REPAIR_NO };
+
 struct plan {
 	/* root=: with loop= the HOST device, without it the root device itself. */
 	struct devspec root;
@@ -70,6 +73,8 @@ struct plan {
 	bool debug;         /* loopboot.debug */
 	bool shell;         /* loopboot.shell */
 	bool hibernated_ro; /* loopboot.hibernated=ro: an unsafe host gives a read-only session */
+	enum plan_fsck_mode fsck_mode;     /* systemd's fsck.mode= */
+	enum plan_fsck_repair fsck_repair; /* systemd's fsck.repair= */
 
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */

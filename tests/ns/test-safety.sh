@@ -110,6 +110,26 @@ debugfs -w -R "ssv state 3" "$WORK/e4host.img" >/dev/null 2>&1
 dev=$(attach "$WORK/e4host.img")
 refused "ext4 host with recorded errors" "$WORK/e4host.img" "root=LABEL=SAFEHOST loop=/images/real.img rw" "recorded errors"
 
+# ---- checking the image before a read-write mount (fsck.mode=, fsck.repair=) ---------------
+make_root_image "$WORK/bad.img" fsck-root
+# A wrong link count, and the file system marked not clean, as after a crash.
+debugfs -w -R "set_inode_field /etc/marker links_count 5" "$WORK/bad.img" >/dev/null 2>&1
+debugfs -w -R "ssv state 0" "$WORK/bad.img" >/dev/null 2>&1
+mkdir -p "$WORK/fk/linux"
+cp "$WORK/bad.img" "$WORK/fk/linux/bad.img"
+mke2fs -q -F -t ext4 -L FSCKHOST -d "$WORK/fk" "$WORK/fkhost.img" 64M
+dev=$(attach "$WORK/fkhost.img")
+refused "damaged image, fsck.repair=no" "$WORK/fkhost.img" \
+	"root=LABEL=FSCKHOST loop=/linux/bad.img rw fsck.repair=no" "file system errors in: /linux/bad.img"
+lb_boot "root=LABEL=FSCKHOST loop=/linux/bad.img ro"
+ok $? "damaged image, read-only: no check, boots"
+teardown_root
+lb_boot "root=LABEL=FSCKHOST loop=/linux/bad.img rw"
+ok $? "damaged image, default fsck.repair=preen: repaired, boots"
+check "fsck: the repair is announced" grep -q "errors were repaired" "$LB_OUT"
+teardown_root
+check "fsck: the image is clean afterwards" bash -c "debugfs -R 'dump /linux/bad.img $WORK/bad-after.img' '$WORK/fkhost.img' 2>/dev/null && e2fsck -fn '$WORK/bad-after.img'"
+
 # ---- a read-only host (squashfs) with rw asked ----------------------------------------------
 if command -v mksquashfs >/dev/null; then
 	mkdir -p "$WORK/sq/linux"

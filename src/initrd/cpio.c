@@ -79,8 +79,8 @@ bool cpio_path_valid(const char *path)
 	}
 }
 
-static int put_header(struct cpio *c, const char *name, mode_t mode, uint32_t nlink,
-		      uint64_t size, unsigned rmajor, unsigned rminor)
+static int put_header(struct cpio *c, const char *name, mode_t mode, uint32_t nlink, uint64_t size,
+                      unsigned rmajor, unsigned rminor)
 {
 	if (size > CPIO_MAX_FILE_SIZE)
 		return -EFBIG;
@@ -88,10 +88,10 @@ static int put_header(struct cpio *c, const char *name, mode_t mode, uint32_t nl
 	char hdr[111];
 	/* ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
 	 * rdevminor, namesize, check */
-	int n = snprintf(hdr, sizeof(hdr),
-			 "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-			 c->next_ino++, (unsigned)mode, 0u, 0u, nlink, c->mtime, (unsigned)size, 0u,
-			 0u, rmajor, rminor, (unsigned)namesize, 0u);
+	int n =
+	    snprintf(hdr, sizeof(hdr), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+	             c->next_ino++, (unsigned)mode, 0u, 0u, nlink, c->mtime, (unsigned)size, 0u, 0u,
+	             rmajor, rminor, (unsigned)namesize, 0u);
 	if (n != 110)
 		return -EINVAL;
 	int r = put(c, hdr, 110);
@@ -167,7 +167,7 @@ int cpio_add_symlink(struct cpio *c, const char *path, const char *target)
 }
 
 int cpio_add_device(struct cpio *c, const char *path, mode_t type, mode_t perm, unsigned major,
-		    unsigned minor)
+                    unsigned minor)
 {
 	if (!cpio_path_valid(path) || (type != S_IFCHR && type != S_IFBLK))
 		return -EINVAL;

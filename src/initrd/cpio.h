@@ -16,8 +16,8 @@
 #define CPIO_MAX_FILE_SIZE 0xffffffffULL /* the size field has 8 hex digits */
 
 struct cpio {
-	int fd;           /* where the archive goes; not owned */
-	uint32_t mtime;   /* for every entry */
+	int fd;         /* where the archive goes; not owned */
+	uint32_t mtime; /* for every entry */
 	uint32_t next_ino;
 	uint64_t written; /* bytes of archive so far (the uncompressed size) */
 	size_t buf_len;
@@ -39,7 +39,7 @@ int cpio_add_fd(struct cpio *c, const char *path, mode_t perm, int fd, uint64_t 
 int cpio_add_symlink(struct cpio *c, const char *path, const char *target);
 /* type is S_IFCHR or S_IFBLK. */
 int cpio_add_device(struct cpio *c, const char *path, mode_t type, mode_t perm, unsigned major,
-		    unsigned minor);
+                    unsigned minor);
 /* Writes the TRAILER!!! entry and flushes. */
 int cpio_finish(struct cpio *c);
 

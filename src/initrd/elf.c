@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_NEEDED 1024      /* far above any real program; bounds work on hostile input */
-#define MAX_CONF_DEPTH 8     /* include nesting in ld.so.conf */
+#define MAX_NEEDED     1024 /* far above any real program; bounds work on hostile input */
+#define MAX_CONF_DEPTH 8    /* include nesting in ld.so.conf */
 
 /* The file, its class and byte order: every field is read through this, with memcpy, so
  * that unaligned or foreign-endian data is read correctly and UBSan stays quiet. */
@@ -44,8 +44,9 @@ static uint64_t rd(const struct reader *r, size_t off, size_t width)
 
 /* A field of a 32- or 64-bit structure at base: offsetof() in each layout, and widths. */
 #define FIELD(r, base, T, field)                                                                   \
-	((r)->is64 ? rd((r), (base) + offsetof(Elf64_##T, field), sizeof(((Elf64_##T *)0)->field))   \
-		   : rd((r), (base) + offsetof(Elf32_##T, field), sizeof(((Elf32_##T *)0)->field)))
+	((r)->is64                                                                                 \
+	     ? rd((r), (base) + offsetof(Elf64_##T, field), sizeof(((Elf64_##T *)0)->field))       \
+	     : rd((r), (base) + offsetof(Elf32_##T, field), sizeof(((Elf32_##T *)0)->field)))
 
 struct load {
 	uint64_t vaddr, offset, filesz;
@@ -54,7 +55,7 @@ struct load {
 /* The file offset of virtual address addr, and how many bytes of the file follow it in
  * its segment: the loader finds the dynamic string table by address, not by section. */
 static int vaddr_to_offset(const struct load *loads, size_t n, uint64_t addr, uint64_t *ret_off,
-			   uint64_t *ret_avail)
+                           uint64_t *ret_avail)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (addr < loads[i].vaddr || addr - loads[i].vaddr >= loads[i].filesz)
@@ -89,8 +90,10 @@ int elf_parse(const void *data, size_t size, struct elf_info *ret)
 	    (p[EI_DATA] != ELFDATA2LSB && p[EI_DATA] != ELFDATA2MSB) || p[EI_VERSION] != EV_CURRENT)
 		return -EBADMSG;
 
-	struct reader r = {
-		.p = p, .size = size, .is64 = p[EI_CLASS] == ELFCLASS64, .msb = p[EI_DATA] == ELFDATA2MSB};
+	struct reader r = {.p = p,
+	                   .size = size,
+	                   .is64 = p[EI_CLASS] == ELFCLASS64,
+	                   .msb = p[EI_DATA] == ELFDATA2MSB};
 	size_t ehsize = r.is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	size_t phsize = r.is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	size_t dynsize = r.is64 ? sizeof(Elf64_Dyn) : sizeof(Elf32_Dyn);
@@ -125,11 +128,13 @@ int elf_parse(const void *data, size_t size, struct elf_info *ret)
 		uint64_t filesz = FIELD(&r, base, Phdr, p_filesz);
 		switch (type) {
 		case PT_LOAD:
-			loads[n_loads++] = (struct load){
-				.vaddr = FIELD(&r, base, Phdr, p_vaddr), .offset = off, .filesz = filesz};
+			loads[n_loads++] = (struct load){.vaddr = FIELD(&r, base, Phdr, p_vaddr),
+			                                 .offset = off,
+			                                 .filesz = filesz};
 			break;
 		case PT_INTERP: {
-			if (ret->interp || !range_ok(size, off, filesz) || filesz == 0 || filesz > PATH_MAX)
+			if (ret->interp || !range_ok(size, off, filesz) || filesz == 0 ||
+			    filesz > PATH_MAX)
 				goto bad;
 			const char *s = (const char *)p + off;
 			size_t len = strnlen(s, (size_t)filesz);
@@ -421,7 +426,7 @@ static char *origin_of(const char *path)
 
 /* Tries every directory of a ':'-separated list; returns the path found or NULL. */
 static char *search_list(const char *list, const char *origin, const char *name,
-			 const struct elf_info *prog, struct elf_info *ret)
+                         const struct elf_info *prog, struct elf_info *ret)
 {
 	if (!list)
 		return NULL;
@@ -440,7 +445,7 @@ static char *search_list(const char *list, const char *origin, const char *name,
 }
 
 static void report(char **ret_missing, const char *missing, char **ret_needed_by,
-		   const char *needed_by)
+                   const char *needed_by)
 {
 	if (ret_missing && missing)
 		*ret_missing = xstrdup(missing);
@@ -449,7 +454,7 @@ static void report(char **ret_missing, const char *missing, char **ret_needed_by
 }
 
 int elf_collect_deps(const char *program, const struct strv *search_dirs, struct strv *files,
-		     bool *ret_libs_outside, char **ret_missing, char **ret_needed_by)
+                     bool *ret_libs_outside, char **ret_missing, char **ret_needed_by)
 {
 	struct object *objs = xcalloc(1, sizeof(*objs));
 	size_t n_objs = 1, cap = 1;
@@ -491,14 +496,17 @@ int elf_collect_deps(const char *program, const struct strv *search_dirs, struct
 			} else {
 				/* The loader's order; DT_RPATH counts only without DT_RUNPATH. */
 				if (!objs[i].info.runpath) {
-					found = search_list(objs[i].info.rpath, origin, name, prog, &info);
+					found = search_list(objs[i].info.rpath, origin, name, prog,
+					                    &info);
 					if (!found && i > 0 && !prog->runpath) {
 						_cleanup_free_ char *porigin = origin_of(program);
-						found = search_list(prog->rpath, porigin, name, prog, &info);
+						found = search_list(prog->rpath, porigin, name,
+						                    prog, &info);
 					}
 				}
 				if (!found)
-					found = search_list(objs[i].info.runpath, origin, name, prog, &info);
+					found = search_list(objs[i].info.runpath, origin, name,
+					                    prog, &info);
 				for (size_t d = 0; !found && d < search_dirs->n; d++) {
 					char *cand = path_join(search_dirs->v[d], name);
 					if (compatible(cand, prog, &info)) {

@@ -76,4 +76,4 @@ void elf_default_search_dirs(const struct elf_info *e, const char *ld_so_conf, s
  * other -errno from reading a file, with *ret_needed_by naming it.
  */
 int elf_collect_deps(const char *program, const struct strv *search_dirs, struct strv *files,
-		     bool *ret_libs_outside, char **ret_missing, char **ret_needed_by);
+                     bool *ret_libs_outside, char **ret_missing, char **ret_needed_by);

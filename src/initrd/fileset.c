@@ -142,8 +142,8 @@ static int resolve_parent(const struct fileset *s, const char *path, char **ret)
 			if (++links > MAX_SYMLINKS)
 				return -ELOOP;
 			_cleanup_free_ char *joined =
-				e->target[0] == '/' ? xasprintf("%s/%s", e->target, after)
-						    : xasprintf("%s/%s/%s", done, e->target, after);
+			    e->target[0] == '/' ? xasprintf("%s/%s", e->target, after)
+			                        : xasprintf("%s/%s/%s", done, e->target, after);
 			char *norm = normalize(joined);
 			if (!norm || !*norm) {
 				free(norm);
@@ -191,9 +191,8 @@ static int add_entry(struct fileset *s, const char *path, struct fileset_entry *
 		*p = '\0';
 		const struct fileset_entry *e = find_norm(s, resolved);
 		if (!e) {
-			struct fileset_entry d = {.path = xstrdup(resolved),
-						  .type = FILESET_DIR,
-						  .mode = 0755};
+			struct fileset_entry d = {
+			    .path = xstrdup(resolved), .type = FILESET_DIR, .mode = 0755};
 			insert_at(s, &d);
 		} else if (e->type != FILESET_DIR) {
 			*p = '/';
@@ -222,7 +221,8 @@ int fileset_add_dir(struct fileset *s, const char *path, mode_t perm)
 
 int fileset_add_file(struct fileset *s, const char *path, const char *source, mode_t perm)
 {
-	struct fileset_entry e = {.type = FILESET_FILE, .mode = perm & 07777, .source = xstrdup(source)};
+	struct fileset_entry e = {
+	    .type = FILESET_FILE, .mode = perm & 07777, .source = xstrdup(source)};
 	int r = add_entry(s, path, &e);
 	free(e.source);
 	return r;
@@ -239,12 +239,12 @@ int fileset_add_symlink(struct fileset *s, const char *path, const char *target)
 }
 
 int fileset_add_device(struct fileset *s, const char *path, mode_t type, mode_t perm,
-		       unsigned major, unsigned minor)
+                       unsigned major, unsigned minor)
 {
 	if (type != S_IFCHR && type != S_IFBLK)
 		return -EINVAL;
 	struct fileset_entry e = {
-		.type = FILESET_DEVICE, .mode = type | (perm & 07777), .major = major, .minor = minor};
+	    .type = FILESET_DEVICE, .mode = type | (perm & 07777), .major = major, .minor = minor};
 	return add_entry(s, path, &e);
 }
 
@@ -271,7 +271,7 @@ static bool has_component(const char *p)
 }
 
 int fileset_add_host_path(struct fileset *s, const char *root, const char *host_path,
-			  char **ret_resolved)
+                          char **ret_resolved)
 {
 	/* done: the symlink-free part walked so far; rest: what is left to walk. ".." is
 	 * applied to done lexically, which is right because done has no symlinks in it. */
@@ -315,7 +315,7 @@ int fileset_add_host_path(struct fileset *s, const char *root, const char *host_
 			if (r < 0)
 				return r;
 			char *next = target[0] == '/' ? xasprintf("%s%s", target, p)
-						      : xasprintf("/%s/%s%s", done, target, p);
+			                              : xasprintf("/%s/%s%s", done, target, p);
 			/* next is a whole path from the root again. */
 			done[0] = '\0';
 			free(rest);
@@ -328,8 +328,9 @@ int fileset_add_host_path(struct fileset *s, const char *root, const char *host_
 			 * the symlink lib -> usr/lib: keep the symlink, and what goes below the
 			 * directory lands below its target. */
 			const struct fileset_entry *have = fileset_find(s, cand);
-			int r = have && have->type == FILESET_SYMLINK ? 0
-								       : fileset_add_dir(s, cand, 0755);
+			int r = have && have->type == FILESET_SYMLINK
+			            ? 0
+			            : fileset_add_dir(s, cand, 0755);
 			if (r < 0)
 				return r;
 			free(done);
@@ -380,7 +381,7 @@ int fileset_write(const struct fileset *s, struct cpio *c, const char **ret_fail
 			break;
 		case FILESET_DEVICE:
 			r = cpio_add_device(c, e->path, e->mode & S_IFMT, e->mode & 07777, e->major,
-					    e->minor);
+			                    e->minor);
 			break;
 		}
 		if (r < 0) {

@@ -27,9 +27,9 @@ enum fileset_type {
 struct fileset_entry {
 	char *path; /* archive path: relative, normalised */
 	enum fileset_type type;
-	mode_t mode;   /* permission bits; for a device also S_IFCHR/S_IFBLK */
-	char *source;  /* FILE: host path of the content */
-	char *target;  /* SYMLINK: the link text, as on the host */
+	mode_t mode;           /* permission bits; for a device also S_IFCHR/S_IFBLK */
+	char *source;          /* FILE: host path of the content */
+	char *target;          /* SYMLINK: the link text, as on the host */
 	unsigned major, minor; /* DEVICE */
 };
 
@@ -47,7 +47,7 @@ int fileset_add_dir(struct fileset *s, const char *path, mode_t perm);
 int fileset_add_file(struct fileset *s, const char *path, const char *source, mode_t perm);
 int fileset_add_symlink(struct fileset *s, const char *path, const char *target);
 int fileset_add_device(struct fileset *s, const char *path, mode_t type, mode_t perm,
-		       unsigned major, unsigned minor);
+                       unsigned major, unsigned minor);
 
 /*
  * Adds host_path (absolute) as it is on the host below root ("/" normally; a directory for
@@ -59,7 +59,7 @@ int fileset_add_device(struct fileset *s, const char *path, mode_t type, mode_t 
  * lstat/readlink's error; -EOPNOTSUPP for sockets, fifos and devices).
  */
 int fileset_add_host_path(struct fileset *s, const char *root, const char *host_path,
-			  char **ret_resolved);
+                          char **ret_resolved);
 
 /* The entry at path (with or without leading '/', not following symlinks), or NULL. */
 const struct fileset_entry *fileset_find(const struct fileset *s, const char *path);

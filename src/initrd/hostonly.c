@@ -48,10 +48,11 @@ void hostonly_add_fstype(struct hostonly *h, const char *fstype, const char *wha
 		/* The code page and character set FAT mounts with by default (Debian's kernel:
 		 * cp437 and utf8; other builds iso8859-1 or ascii). */
 		static const char *const nls[] = {"nls_cp437", "nls_utf8", "nls_iso8859_1",
-						  "nls_ascii"};
+		                                  "nls_ascii"};
 		for (size_t i = 0; i < ARRAY_SIZE(nls); i++)
 			want(h, nls[i], reason);
-	} else if (streq(fstype, "exfat") || streq(fstype, "ntfs3")) {
+	} else if (streq(fstype, "exfat") || streq(fstype, "ntfs3") || streq(fstype, "iso9660") ||
+	           streq(fstype, "udf")) {
 		want(h, "nls_utf8", reason);
 	}
 }
@@ -84,7 +85,7 @@ static char *link_name(const char *dir, const char *name)
 }
 
 static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
-			    const char *what, char **ret_backing_file, unsigned depth)
+                            const char *what, char **ret_backing_file, unsigned depth)
 {
 	_cleanup_free_ char *link = xasprintf("%s/dev/block/%u:%u", sysfs, maj, min);
 	_cleanup_free_ char *devices = path_join(sysfs, "devices");
@@ -143,7 +144,7 @@ static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj,
 }
 
 void hostonly_add_block_device(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
-			       const char *what, char **ret_backing_file)
+                               const char *what, char **ret_backing_file)
 {
 	if (ret_backing_file)
 		*ret_backing_file = NULL;
@@ -218,10 +219,10 @@ static int find_mount(const char *mountinfo, const char *path, struct mount_info
 			continue;
 		mount_info_done(ret);
 		*ret = (struct mount_info){.maj = maj,
-					   .min = min,
-					   .target = xstrdup(t),
-					   .fstype = unoctal(fstype),
-					   .source = unoctal(source)};
+		                           .min = min,
+		                           .target = xstrdup(t),
+		                           .fstype = unoctal(fstype),
+		                           .source = unoctal(source)};
 		best = len;
 		found = true;
 	}
@@ -242,7 +243,7 @@ static const char *fuse_program_for(const char *type)
 
 /* The block device behind a mount source: the node's rdev, else the mount's st_dev. */
 static bool mount_device(const char *devnode, unsigned fallback_maj, unsigned fallback_min,
-			 unsigned *ret_maj, unsigned *ret_min)
+                         unsigned *ret_maj, unsigned *ret_min)
 {
 	struct stat st;
 	if (devnode && devnode[0] == '/' && stat(devnode, &st) == 0 && S_ISBLK(st.st_mode)) {
@@ -258,7 +259,7 @@ static bool mount_device(const char *devnode, unsigned fallback_maj, unsigned fa
 }
 
 static void add_mount(struct hostonly *h, const char *mountinfo, const char *sysfs,
-		      const struct mount_info *m, const char *what, unsigned depth)
+                      const struct mount_info *m, const char *what, unsigned depth)
 {
 	if (is_fuse_type(m->fstype)) {
 		hostonly_add_fstype(h, m->fstype, what);
@@ -296,7 +297,7 @@ static void add_mount(struct hostonly *h, const char *mountinfo, const char *sys
 }
 
 static void add_state_device(struct hostonly *h, const char *sysfs, const char *dev_root,
-			     const char *devnode, const char *what)
+                             const char *devnode, const char *what)
 {
 	if (!devnode || devnode[0] != '/')
 		return;
@@ -310,7 +311,7 @@ static void add_state_device(struct hostonly *h, const char *sysfs, const char *
 }
 
 static void add_from_state(struct hostonly *h, const struct state *s, const char *sysfs,
-			   const char *dev_root)
+                           const char *dev_root)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const struct state_record *r = &s->v[i];
@@ -318,18 +319,18 @@ static void add_from_state(struct hostonly *h, const struct state *s, const char
 			const char *driver = state_get(r, "driver");
 			if (streq_ptr(state_get(r, "fuse"), "1")) {
 				_cleanup_free_ char *reason =
-					xasprintf("FUSE driver of the host (%s)", strempty(driver));
+				    xasprintf("FUSE driver of the host (%s)", strempty(driver));
 				want(h, "fuse", reason);
 				want_program(h, driver);
 			} else {
 				hostonly_add_fstype(h, driver ? driver : state_get(r, "type"),
-						    "file system of the host");
+				                    "file system of the host");
 			}
 			add_state_device(h, sysfs, dev_root, state_get(r, "source"), "the host");
 		} else if (streq(r->kind, "mount")) {
 			const char *role = state_get(r, "role");
-			_cleanup_free_ char *what = xasprintf("file system of the %s image",
-							      role ? role : "mounted");
+			_cleanup_free_ char *what =
+			    xasprintf("file system of the %s image", role ? role : "mounted");
 			hostonly_add_fstype(h, state_get(r, "type"), what);
 			add_state_device(h, sysfs, dev_root, state_get(r, "source"), what);
 		}
@@ -337,7 +338,7 @@ static void add_from_state(struct hostonly *h, const struct state *s, const char
 }
 
 int hostonly_detect(struct hostonly *h, const char *state_file, const char *mountinfo,
-		    const char *sysfs, const char *dev_root)
+                    const char *sysfs, const char *dev_root)
 {
 	*h = (struct hostonly){0};
 	/* Every loopboot boot attaches the image to a loop device. */

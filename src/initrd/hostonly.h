@@ -27,7 +27,7 @@ struct hostonly {
  * neither source can be read.
  */
 int hostonly_detect(struct hostonly *h, const char *state_file, const char *mountinfo,
-		    const char *sysfs, const char *dev_root);
+                    const char *sysfs, const char *dev_root);
 
 /*
  * Adds the drivers of block device maj:min: for it and every parent device in sysfs, the
@@ -36,7 +36,7 @@ int hostonly_detect(struct hostonly *h, const char *state_file, const char *moun
  * (optional) gets a loop device's backing file, or NULL.
  */
 void hostonly_add_block_device(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
-			       const char *what, char **ret_backing_file);
+                               const char *what, char **ret_backing_file);
 
 /* Adds the module(s) for file system type fstype ("vfat" also brings its code pages). */
 void hostonly_add_fstype(struct hostonly *h, const char *fstype, const char *what);

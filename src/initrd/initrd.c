@@ -30,27 +30,48 @@
 #include "state.h"
 #include "util.h"
 
-#define SELF "/proc/self/exe"
+#define SELF             "/proc/self/exe"
 #define MAX_SCRIPT_DEPTH 4 /* #! interpreters of #! interpreters */
 
 /* The default set: what a generic machine needs to reach an image on its disk. */
 static const char *const default_storage[] = {
-	"virtio_blk", "virtio_scsi", "virtio_pci", "ahci", "ata_piix", "libata", "nvme",
-	"sd_mod", "sr_mod", "usb_storage", "uas", "xhci_pci", "xhci_hcd", "ehci_pci",
-	"ehci_hcd", "ohci_pci", "ohci_hcd", "uhci_hcd", "mmc_block", "sdhci", "sdhci_pci",
-	"sdhci_acpi",
-	/* A keyboard for loopboot.shell on a USB-only machine. */
-	"usbhid", "hid_generic",
+    "virtio_blk",
+    "virtio_scsi",
+    "virtio_pci",
+    "ahci",
+    "ata_piix",
+    "libata",
+    "nvme",
+    "sd_mod",
+    "sr_mod",
+    "usb_storage",
+    "uas",
+    "xhci_pci",
+    "xhci_hcd",
+    "ehci_pci",
+    "ehci_hcd",
+    "ohci_pci",
+    "ohci_hcd",
+    "uhci_hcd",
+    "mmc_block",
+    "sdhci",
+    "sdhci_pci",
+    "sdhci_acpi",
+    /* A keyboard for loopboot.shell on a USB-only machine. */
+    "usbhid",
+    "hid_generic",
 };
 static const char *const default_stack[] = {"loop", "dm_mod", "overlay"};
 static const char *const default_fs[] = {
-	"ntfs3", "fuse", "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859_1",
-	"exfat", "ext4", "btrfs", "xfs", "f2fs", "squashfs", "erofs", "isofs", "udf",
+    "ntfs3", "fuse",  "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859_1", "exfat",
+    "ext4",  "btrfs", "xfs",  "f2fs",      "squashfs",  "erofs",    "isofs",         "udf",
 };
 
 /* The FUSE drivers the engine can run (src/mounts.c), where it looks for them. */
 static const char *const fuse_helpers[] = {"ntfs-3g", "mount.exfat-fuse", "fusefat"};
 static const char *const program_dirs[] = {"/usr/bin", "/usr/sbin", "/bin", "/sbin"};
+/* Checkers the engine runs before mounting an image read-write (src/fsck.c). */
+static const char *const fs_checkers[] = {"e2fsck", "fsck.fat", "fsck.exfat"};
 
 enum compress { COMPRESS_ZSTD, COMPRESS_GZIP, COMPRESS_XZ, COMPRESS_NONE };
 static const char *const compress_names[] = {"zstd", "gzip", "xz", "none"};
@@ -135,22 +156,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_HOST_ONLY,
 	};
 	static const struct option options[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"kernel-version", required_argument, NULL, OPT_KERNEL_VERSION},
-		{"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
-		{"add-module", required_argument, NULL, OPT_ADD_MODULE},
-		{"add-binary", required_argument, NULL, OPT_ADD_BINARY},
-		{"compress", required_argument, NULL, OPT_COMPRESS},
-		{"host-only", no_argument, NULL, OPT_HOST_ONLY},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"output", required_argument, NULL, 'o'},
+	    {"kernel-version", required_argument, NULL, OPT_KERNEL_VERSION},
+	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
+	    {"add-module", required_argument, NULL, OPT_ADD_MODULE},
+	    {"add-binary", required_argument, NULL, OPT_ADD_BINARY},
+	    {"compress", required_argument, NULL, OPT_COMPRESS},
+	    {"host-only", no_argument, NULL, OPT_HOST_ONLY},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	*o = (struct options){.compress = -1};
 	int c;
-	/* "+": stop at the first non-option, as the other subcommands do; opterr stays on
-	 * so getopt names an unknown option itself. */
-	while ((c = getopt_long(argc, argv, "+o:vh", options, NULL)) >= 0) {
+	/* "+": stop at the first non-option; ":": report a missing argument as ':', so
+	 * that every message is ours and starts with "loopboot:". */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:o:vh", options, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			o->output = optarg;
@@ -176,8 +198,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 				}
 			if (!found)
 				return usage_error("unknown --compress method: %s (use zstd, gzip, "
-						   "xz or none)",
-						   optarg);
+				                   "xz or none)",
+				                   optarg);
 			break;
 		}
 		case OPT_HOST_ONLY:
@@ -189,10 +211,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			fputs("loopboot: initrd: invalid option — see loopboot initrd --help\n",
-			      stderr);
-			return 2;
+			if (optopt && optopt < 0x100) {
+				char opt[3] = {'-', (char)optopt, '\0'};
+				return usage_error("unknown option: %s", opt);
+			}
+			return usage_error("unknown option: %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -200,7 +226,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (!o->output || !*o->output)
 		return usage_error("%s", "-o FILE is missing: name the initramfs to write");
 	if (o->version && (!*o->version || strchr(o->version, '/') || streq(o->version, ".") ||
-			   streq(o->version, "..")))
+	                   streq(o->version, "..")))
 		return usage_error("invalid --kernel-version: %s", o->version);
 	return -1;
 }
@@ -213,8 +239,7 @@ static void options_done(struct options *o)
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-static void verbose(const struct builder *b, const char *kind, const char *what,
-		    const char *reason)
+static void verbose(const struct builder *b, const char *kind, const char *what, const char *reason)
 {
 	if (b->o->verbose)
 		printf("  %-8s %s%s%s\n", kind, what, reason ? "  — " : "", reason ? reason : "");
@@ -250,7 +275,7 @@ static int parse_epoch(uint32_t *ret)
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || *end || s[0] == '-' || v > UINT32_MAX)
 		return log_fail(EINVAL, "SOURCE_DATE_EPOCH", s, "not a number of seconds",
-				"set it to a Unix time before 2106, or unset it");
+		                "set it to a Unix time before 2106, or unset it");
 	*ret = (uint32_t)v;
 	return 0;
 }
@@ -273,8 +298,8 @@ static int open_modules(struct builder *b)
 			const char *base = slash ? slash + 1 : dir;
 			if (!*base || streq(base, ".") || streq(base, ".."))
 				return log_fail(EINVAL, "--modules-dir", o->modules_dir,
-						"its name is not a kernel version",
-						"give --kernel-version too");
+				                "its name is not a kernel version",
+				                "give --kernel-version too");
 			b->version = xstrdup(base);
 		}
 	} else {
@@ -294,38 +319,43 @@ static int open_modules(struct builder *b)
 		}
 	}
 
+	if (!is_dir(b->modules_dir) && o->modules_dir)
+		return log_fail(errno == ENOTDIR ? ENOTDIR : ENOENT, "modules directory",
+		                b->modules_dir, NULL,
+		                "give the directory that holds modules.dep (ROOT/lib/modules/VER "
+		                "of an unpacked kernel)");
 	if (!is_dir(b->modules_dir))
 		return log_fail(errno == ENOTDIR ? ENOTDIR : ENOENT, "modules directory",
-				b->modules_dir, NULL,
-				"install linux-image-%s, or name the directory that holds "
-				"modules.dep with --modules-dir",
-				b->version);
+		                b->modules_dir, NULL,
+		                "install linux-image-%s, or name the directory that holds "
+		                "modules.dep with --modules-dir",
+		                b->version);
 	int r = modset_init(&b->mods, b->modules_dir);
 	b->mods_open = true;
 	if (r == -ENOENT)
 		return log_fail(r, "modules directory", b->modules_dir, "no modules.dep in it",
-				"run depmod %s (or depmod -b ROOT %s for an unpacked kernel), or "
-				"install linux-image-%s",
-				b->version, b->version, b->version);
+		                "run depmod %s (or depmod -b ROOT %s for an unpacked kernel), or "
+		                "install linux-image-%s",
+		                b->version, b->version, b->version);
 	if (r == -ENODATA)
 		return log_fail(r, "modules directory", b->modules_dir,
-				"modules.dep.bin is missing (depmod was not run there)",
-				"run depmod %s (or depmod -b ROOT %s for an unpacked kernel)",
-				b->version, b->version);
+		                "modules.dep.bin is missing (depmod was not run there)",
+		                "run depmod %s (or depmod -b ROOT %s for an unpacked kernel)",
+		                b->version, b->version);
 	if (r < 0)
 		return log_fail(r, "reading the modules directory", b->modules_dir, NULL,
-				"check the files there, or run depmod %s", b->version);
+		                "check the files there, or run depmod %s", b->version);
 	return 0;
 }
 
 static int add_default_list(struct builder *b, const char *const *names, size_t n,
-			    const char *reason)
+                            const char *reason)
 {
 	for (size_t i = 0; i < n; i++) {
 		int r = modset_add(&b->mods, names[i], reason, NULL);
 		if (r < 0)
 			return log_fail(r, "looking up the module", names[i], NULL,
-					"check %s (run depmod)", b->modules_dir);
+			                "check %s (run depmod)", b->modules_dir);
 		/* Not in this kernel at all (no ntfs3 before 5.15): fine for the defaults. */
 	}
 	return 0;
@@ -337,7 +367,7 @@ static int add_host_only_modules(struct builder *b)
 	int r = hostonly_detect(&h, STATE_FILE, "/proc/self/mountinfo", "/sys", "");
 	if (r < 0)
 		return log_fail(r, "--host-only", "/proc/self/mountinfo", NULL,
-				"mount /proc, or build without --host-only");
+		                "mount /proc, or build without --host-only");
 	if (b->o->verbose)
 		printf("host-only: from %s\n", h.source);
 	for (size_t i = 0; i < h.modules.n; i++) {
@@ -350,17 +380,18 @@ static int add_host_only_modules(struct builder *b)
 		if (r < 0) {
 			hostonly_done(&h);
 			return log_fail(r, "looking up the module", key, NULL, "check %s",
-					b->modules_dir);
+			                b->modules_dir);
 		}
 		if (matched == 0)
-			verbose(b, "skipped", key, "not in this kernel (built in there, or absent)");
+			verbose(b, "skipped", key,
+			        "not in this kernel (built in there, or absent)");
 	}
 	for (size_t i = 0; i < h.programs.n; i++) {
 		_cleanup_free_ char *path = find_installed(h.programs.v[i]);
 		if (!path) {
 			r = log_fail(ENOENT, "FUSE driver", h.programs.v[i],
-				     "this machine uses it but it is not installed",
-				     "install it (for ntfs-3g: apt-get install ntfs-3g)");
+			             "this machine uses it but it is not installed",
+			             "install it (for ntfs-3g: apt-get install ntfs-3g)");
 			hostonly_done(&h);
 			return r;
 		}
@@ -377,13 +408,13 @@ static int collect_modules(struct builder *b)
 		r = add_host_only_modules(b);
 	} else {
 		r = add_default_list(b, default_storage, ARRAY_SIZE(default_storage),
-				     "default set (storage)");
+		                     "default set (storage)");
 		if (r >= 0)
 			r = add_default_list(b, default_stack, ARRAY_SIZE(default_stack),
-					     "default set (images)");
+			                     "default set (images)");
 		if (r >= 0)
 			r = add_default_list(b, default_fs, ARRAY_SIZE(default_fs),
-					     "default set (file systems)");
+			                     "default set (file systems)");
 	}
 	if (r < 0)
 		return r;
@@ -393,12 +424,13 @@ static int collect_modules(struct builder *b)
 		r = modset_add(&b->mods, name, "--add-module", &matched);
 		if (r < 0)
 			return log_fail(r, "looking up the module", name, NULL, "check %s",
-					b->modules_dir);
+			                b->modules_dir);
 		if (matched == 0)
-			return log_fail(ENOENT, "--add-module", name,
-					"no module or alias of that name in this kernel",
-					"check the name with modinfo -b ROOT -k %s NAME, or look in %s",
-					b->version, b->modules_dir);
+			return log_fail(
+			    ENOENT, "--add-module", name,
+			    "no module or alias of that name in this kernel",
+			    "check the name with modinfo -b ROOT -k %s NAME, or look in %s",
+			    b->version, b->modules_dir);
 	}
 	return 0;
 }
@@ -441,25 +473,29 @@ static int stage_modules(struct builder *b)
 {
 	const char *tmpdir = getenv("TMPDIR");
 	_cleanup_free_ char *tmpl =
-		path_join(tmpdir && *tmpdir ? tmpdir : "/tmp", "loopboot-initrd.XXXXXX");
+	    path_join(tmpdir && *tmpdir ? tmpdir : "/tmp", "loopboot-initrd.XXXXXX");
 	if (!mkdtemp(tmpl))
 		return log_fail(errno, "creating a staging directory", tmpl, NULL,
-				"set TMPDIR to a writable directory");
+		                "set TMPDIR to a writable directory");
 	b->stage = xstrdup(tmpl);
 	const char *what = NULL;
 	int r = modset_stage(&b->mods, b->stage, b->version, &what);
+	if (r == -ENOENT && what && streq(what, "run depmod"))
+		return log_fail(r, "depmod", "not found", NULL,
+		                "install kmod (it provides depmod)");
+	if (r == -EPROTO || r == -ECANCELED)
+		return log_fail(r, what ? what : "staging the modules", b->stage,
+		                "it failed (see its message above)", "check the modules in %s",
+		                b->modules_dir);
 	if (r < 0)
 		return log_fail(r, what ? what : "staging the modules", b->stage, NULL,
-				r == -ENOENT && what && streq(what, "run depmod")
-					? "install kmod (it provides depmod)"
-					: "check the space in TMPDIR and the files in %s",
-				b->modules_dir);
+		                "check the space in TMPDIR and the files in %s", b->modules_dir);
 	_cleanup_free_ char *src = xasprintf("%s/lib/modules/%s", b->stage, b->version);
 	_cleanup_free_ char *dst = xasprintf("lib/modules/%s", b->version);
 	r = add_tree(b, src, dst);
 	if (r < 0)
 		return log_fail(r, "adding the staged modules", src, NULL,
-				"check the space in TMPDIR");
+		                "check the space in TMPDIR");
 	for (size_t i = 0; i < b->mods.n; i++)
 		verbose(b, "module", b->mods.v[i].name, b->mods.v[i].reason);
 	for (size_t i = 0; i < b->mods.builtin.n; i++)
@@ -469,14 +505,13 @@ static int stage_modules(struct builder *b)
 
 /* ---- programs and libraries -------------------------------------------------------- */
 
-static int add_host_file(struct builder *b, const char *path, const char *kind,
-			 const char *reason)
+static int add_host_file(struct builder *b, const char *path, const char *kind, const char *reason)
 {
 	int r = fileset_add_host_path(&b->set, "/", path, NULL);
 	if (r < 0)
 		return log_fail(r, kind, path, NULL,
-				"check the file (a program must be a regular file or a symlink "
-				"to one)");
+		                "check the file (a program must be a regular file or a symlink "
+		                "to one)");
 	verbose(b, kind, path, reason);
 	return 0;
 }
@@ -534,12 +569,12 @@ static int add_program(struct builder *b, const char *path, const char *reason, 
 		_cleanup_free_ char *interp = script_interpreter(path);
 		if (!interp || interp[0] != '/')
 			return log_fail(ENOEXEC, "program", shown,
-					"neither an ELF program nor a #! script with an absolute "
-					"interpreter",
-					"give the path of a program");
+			                "neither an ELF program nor a #! script with an absolute "
+			                "interpreter",
+			                "give the path of a program");
 		if (depth >= MAX_SCRIPT_DEPTH)
 			return log_fail(ELOOP, "script interpreter", interp, NULL,
-					"interpreters nest too deep");
+			                "interpreters nest too deep");
 		_cleanup_free_ char *why = xasprintf("interpreter of %s", shown);
 		if (strv_contains(&b->binaries, interp))
 			return 0;
@@ -548,8 +583,8 @@ static int add_program(struct builder *b, const char *path, const char *reason, 
 	}
 	if (r < 0)
 		return log_fail(r, "reading the program", shown,
-				r == -EBADMSG ? "a damaged ELF file" : NULL,
-				"give the path of an intact program");
+		                r == -EBADMSG ? "a damaged ELF file" : NULL,
+		                "give the path of an intact program");
 
 	struct strv dirs = {0};
 	elf_default_search_dirs(&prog, "/etc/ld.so.conf", &dirs);
@@ -561,13 +596,13 @@ static int add_program(struct builder *b, const char *path, const char *reason, 
 		_cleanup_free_ char *why = xasprintf("needed by %s, not found", needed_by);
 		elf_info_done(&prog);
 		return log_fail(r, "library", missing, why,
-				"install the package that has it, or add its directory to "
-				"/etc/ld.so.conf");
+		                "install the package that has it, or add its directory to "
+		                "/etc/ld.so.conf");
 	}
 	if (r < 0) {
 		elf_info_done(&prog);
 		return log_fail(r, "reading the libraries of", needed_by ? needed_by : shown, NULL,
-				"check the file");
+		                "check the file");
 	}
 	_cleanup_free_ char *why = xasprintf("for %s", shown);
 	for (size_t i = before; i < b->libs.n; i++) {
@@ -613,6 +648,19 @@ static int collect_programs(struct builder *b)
 	strv_free(&wanted);
 	if (r < 0)
 		return r;
+	if (!b->o->host_only)
+		for (size_t i = 0; i < ARRAY_SIZE(fs_checkers) && r >= 0; i++) {
+			char *p = find_installed(fs_checkers[i]);
+			if (!p)
+				continue;
+			if (!strv_contains(&b->binaries, p)) {
+				strv_push(&b->binaries, xstrdup(p));
+				r = add_program(b, p, "file system checker", 0);
+			}
+			free(p);
+		}
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < b->o->add_binaries.n; i++) {
 		const char *arg = b->o->add_binaries.v[i];
@@ -621,12 +669,12 @@ static int collect_programs(struct builder *b)
 			path = initrd_find_program(arg);
 			if (!path)
 				return log_fail(ENOENT, "--add-binary", arg, "not found in $PATH",
-						"give the full path of the program");
+				                "give the full path of the program");
 		} else if (arg[0] != '/') {
 			_cleanup_free_ char *cwd = getcwd(NULL, 0);
 			if (!cwd)
 				return log_fail(errno, "--add-binary", arg, NULL,
-						"give an absolute path");
+				                "give an absolute path");
 			path = path_join(cwd, arg);
 		} else {
 			path = xstrdup(arg);
@@ -634,10 +682,10 @@ static int collect_programs(struct builder *b)
 		struct stat st;
 		if (stat(path, &st) < 0)
 			return log_fail(errno, "--add-binary", path, NULL,
-					"give the path of an installed program");
+			                "give the path of an installed program");
 		if (!S_ISREG(st.st_mode))
 			return log_fail(EINVAL, "--add-binary", path, "not a regular file",
-					"give the path of a program");
+			                "give the path of a program");
 		if (strv_contains(&b->binaries, path))
 			continue;
 		strv_push(&b->binaries, xstrdup(path));
@@ -656,23 +704,23 @@ static int add_skeleton(struct builder *b)
 	static const struct {
 		const char *path, *target;
 	} links[] = {
-		{"bin", "usr/bin"},
-		{"sbin", "usr/sbin"},
-		{"lib", "usr/lib"},
-		{"lib64", "usr/lib64"},
-		/* The kernel runs /sbin/modprobe for request_module(); main.c answers as
-		 * modprobe when called by that name. */
-		{"usr/sbin/modprobe", "/init"},
-		/* For libmount and the FUSE drivers, which look at the mount table. */
-		{"etc/mtab", "/proc/self/mounts"},
+	    {"bin", "usr/bin"},
+	    {"sbin", "usr/sbin"},
+	    {"lib", "usr/lib"},
+	    {"lib64", "usr/lib64"},
+	    /* The kernel runs /sbin/modprobe for request_module(); main.c answers as
+	     * modprobe when called by that name. */
+	    {"usr/sbin/modprobe", "/init"},
+	    /* For libmount and the FUSE drivers, which look at the mount table. */
+	    {"etc/mtab", "/proc/self/mounts"},
 	};
 	static const struct {
 		const char *path;
 		mode_t mode;
 	} dirs[] = {
-		{"dev", 0755},     {"proc", 0755},    {"sys", 0755},      {"run", 0755},
-		{"root", 0755},    {"tmp", 01777},    {"etc", 0755},      {"usr/bin", 0755},
-		{"usr/sbin", 0755}, {"usr/lib", 0755}, {"usr/lib64", 0755},
+	    {"dev", 0755},      {"proc", 0755},    {"sys", 0755},       {"run", 0755},
+	    {"root", 0755},     {"tmp", 01777},    {"etc", 0755},       {"usr/bin", 0755},
+	    {"usr/sbin", 0755}, {"usr/lib", 0755}, {"usr/lib64", 0755},
 	};
 	int r = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(dirs) && r >= 0; i++)
@@ -748,7 +796,7 @@ static int write_cpio(struct builder *b, int fd)
 		if (r == -EPIPE)
 			return -EPIPE; /* the compressor died: its status says more */
 		return log_fail(r, "writing the archive entry", src ? src : "(trailer)", NULL,
-				"check the file and the space on the output's file system");
+		                "check the file and the space on the output's file system");
 	}
 	return 0;
 }
@@ -769,7 +817,7 @@ static int write_archive(struct builder *b, int method, const char *compressor, 
 	if (r < 0) {
 		close(pipefd[1]);
 		return log_fail(r, "starting the compressor", compressor, NULL,
-				"install it, or use --compress none");
+		                "install it, or use --compress none");
 	}
 	int wr = write_cpio(b, pipefd[1]);
 	close(pipefd[1]);
@@ -779,11 +827,11 @@ static int write_archive(struct builder *b, int method, const char *compressor, 
 		return wr;
 	if (r == -EPROTO)
 		return log_fail(r, "compressing with", compressor, "it exited with an error",
-				"see its message above; check the space on the output's file "
-				"system");
+		                "see its message above; check the space on the output's file "
+		                "system");
 	if (r == -ECANCELED)
 		return log_fail(r, "compressing with", compressor, strsignal(status),
-				"see its message above");
+		                "see its message above");
 	if (r < 0)
 		return log_fail(r, "waiting for", compressor, NULL, "try again");
 	if (wr < 0)
@@ -809,12 +857,12 @@ static int write_output(struct builder *b, int method, const char *compressor)
 	const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
 	if (!*base)
 		return log_fail(EISDIR, "output", output, "names a directory",
-				"give a file name, e.g. -o /boot/initrd.img-%s-loopboot",
-				b->version);
+		                "give a file name, e.g. -o /boot/initrd.img-%s-loopboot",
+		                b->version);
 	if (is_dir(output))
 		return log_fail(EISDIR, "output", output, NULL,
-				"give a file name, e.g. %s/initrd.img-%s-loopboot", output,
-				b->version);
+		                "give a file name, e.g. %s/initrd.img-%s-loopboot", output,
+		                b->version);
 	if (!is_dir(dir))
 		return log_fail(ENOENT, "output directory", dir, NULL, "create it first");
 
@@ -824,7 +872,7 @@ static int write_output(struct builder *b, int method, const char *compressor)
 	_cleanup_close_ int fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return log_fail(errno, "creating a file in", dir, NULL,
-				"check that it is writable and not full");
+		                "check that it is writable and not full");
 	snprintf(tmp_output, sizeof(tmp_output), "%s", tmpl);
 
 	int r = 0;
@@ -838,11 +886,12 @@ static int write_output(struct builder *b, int method, const char *compressor)
 		int fd2 = fd;
 		fd = -1;
 		if (close(fd2) < 0)
-			r = log_fail(errno, "writing", tmpl, NULL, "check the space and the device");
+			r = log_fail(errno, "writing", tmpl, NULL,
+			             "check the space and the device");
 	}
 	if (r >= 0 && rename(tmpl, output) < 0)
 		r = log_fail(errno, "renaming the new initramfs to", output, NULL,
-			     "check that the directory is writable");
+		             "check that the directory is writable");
 	if (r < 0)
 		unlink(tmpl);
 	tmp_output[0] = '\0';
@@ -883,13 +932,15 @@ static int build(struct builder *b)
 			method = COMPRESS_GZIP;
 		}
 		if (!compressor)
-			return log_fail(ENOENT, "compressor", "zstd or gzip", "neither is installed",
-					"install zstd, or use --compress none");
+			return log_fail(ENOENT, "compressor", "zstd or gzip",
+			                "neither is installed",
+			                "install zstd, or use --compress none");
 	} else if (method != COMPRESS_NONE) {
 		compressor = compressor_path(method);
 		if (!compressor)
 			return log_fail(ENOENT, "compressor", compress_names[method],
-					"not installed", "install it, or choose another --compress");
+			                "not installed",
+			                "install it, or choose another --compress");
 	}
 
 	r = open_modules(b);
@@ -914,13 +965,16 @@ static int build(struct builder *b)
 		return r;
 
 	struct stat st;
-	_cleanup_free_ char *size = human_size(stat(o->output, &st) == 0 ? (uint64_t)st.st_size : 0);
+	_cleanup_free_ char *size =
+	    human_size(stat(o->output, &st) == 0 ? (uint64_t)st.st_size : 0);
 	if (o->verbose) {
 		_cleanup_free_ char *raw = human_size(b->uncompressed);
 		printf("%zu entries, %s uncompressed\n", b->set.n, raw);
 	}
-	printf("loopboot: wrote %s: %s (%s), %zu modules, %zu binaries, %zu libraries\n",
-	       o->output, size, compress_names[method], b->mods.n, b->binaries.n + 1, b->libs.n);
+	size_t n_bin = b->binaries.n + 1; /* + /init */
+	printf("loopboot: wrote %s: %s (%s), %zu module%s, %zu binar%s, %zu librar%s\n", o->output,
+	       size, compress_names[method], b->mods.n, b->mods.n == 1 ? "" : "s", n_bin,
+	       n_bin == 1 ? "y" : "ies", b->libs.n, b->libs.n == 1 ? "y" : "ies");
 	fflush(stdout);
 	return 0;
 }

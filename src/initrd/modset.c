@@ -16,7 +16,7 @@
 #include "log.h"
 
 static void kmod_log_quiet(void *data, int priority, const char *file, int line, const char *fn,
-			   const char *format, va_list args)
+                           const char *format, va_list args)
 {
 	(void)data, (void)priority, (void)file, (void)line, (void)fn, (void)format, (void)args;
 }
@@ -147,7 +147,7 @@ static int add_module(struct modset *s, struct kmod_module *mod, const char *rea
 		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
 	}
 	s->v[s->n++] = (struct modset_entry){
-		.name = xstrdup(name), .path = xstrdup(path), .reason = xstrdup(reason)};
+	    .name = xstrdup(name), .path = xstrdup(path), .reason = xstrdup(reason)};
 
 	_cleanup_free_ char *dep_reason = xasprintf("dependency of %s", name);
 	_cleanup_free_ char *soft_reason = xasprintf("soft dependency of %s", name);
@@ -261,7 +261,7 @@ static int run_depmod(const char *stage, const char *version)
 }
 
 int modset_stage(const struct modset *s, const char *stage, const char *version,
-		 const char **ret_what)
+                 const char **ret_what)
 {
 	const char *what_dummy;
 	const char **what = ret_what ? ret_what : &what_dummy;

@@ -56,4 +56,4 @@ const struct modset_entry *modset_find(const struct modset *s, const char *name)
  * (optional, static string) names the step.
  */
 int modset_stage(const struct modset *s, const char *stage, const char *version,
-		 const char **ret_what);
+                 const char **ret_what);

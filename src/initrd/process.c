@@ -15,7 +15,7 @@ char *initrd_find_program(const char *name)
 {
 	const char *env = getenv("PATH");
 	_cleanup_free_ char *path =
-		xasprintf("%s%s/usr/sbin:/sbin:/usr/bin:/bin", env ? env : "", env && *env ? ":" : "");
+	    xasprintf("%s%s/usr/sbin:/sbin:/usr/bin:/bin", env ? env : "", env && *env ? ":" : "");
 	for (char *save = NULL, *dir = strtok_r(path, ":", &save); dir;
 	     dir = strtok_r(NULL, ":", &save)) {
 		if (dir[0] != '/')

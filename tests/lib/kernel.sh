@@ -13,7 +13,7 @@
 # LOOPBOOT_KERNEL_PACKAGE (default: what linux-image-amd64 depends on).
 
 kernel_fetch() {
-	local top cache pkg ver tmp rc
+	local top cache pkg ver tmp
 	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	cache=${LOOPBOOT_KERNEL_CACHE:-$top/cache/kernel}
 	mkdir -p "$(dirname "$cache")" || return 1

@@ -43,6 +43,7 @@ ns: all
 	tests/run ns
 
 vm: all
+	@scripts/deps all
 	tests/run vm
 
 demo: all

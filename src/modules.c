@@ -57,8 +57,9 @@ int modules_load(struct modules *m, const char *name)
 	kmod_list_foreach(it, list)
 	{
 		struct kmod_module *mod = kmod_module_get_module(it);
-		r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL,
-		                                    NULL, NULL);
+		r = kmod_module_probe_insert_module(
+		    mod, KMOD_PROBE_APPLY_BLACKLIST | KMOD_PROBE_FAIL_ON_LOADED, NULL, NULL, NULL,
+		    NULL);
 		if (r < 0 && r != -EEXIST) {
 			log_debug("loading module %s for %s failed: %s", kmod_module_get_name(mod),
 			          name, strerror(-r));

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2034 # globals (KVER, INITRD, VM_LOG, …) are for the scripts that source this
 # VM tests: Debian's kernel and an initramfs from `loopboot initrd` boot in QEMU (TCG)
 # with host disk images built on this machine; the guest reports on the console what it
 # sees, writes a nonce into its root image and powers off; the tests then read the disk
@@ -98,29 +99,33 @@ vm_kernel() {
 # ---------------------------------------------------------------------------------------
 # The initramfs: `loopboot initrd` with the kernel's modules, cached by the binary's hash.
 # LB_VM_INITRD=FILE uses that file instead (for debugging the harness).
-# Sets INITRD; the builder's output is in $INITRD_LOG.
+# Sets INITRD, INITRD_CACHED (1 when it was already built); the builder's output is in
+# $INITRD_LOG.
 
 vm_initrd() {
 	if [ -n "${LB_VM_INITRD:-}" ]; then
 		INITRD=$LB_VM_INITRD
 		INITRD_LOG=/dev/null
+		INITRD_CACHED=1
 		return 0
 	fi
 	local key lock
 	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER") | sha256sum | cut -c1-16)
 	INITRD=$VM_CACHE/initrd-$KVER-$key.img
 	INITRD_LOG=$VM_CACHE/initrd-$KVER-$key.log
+	INITRD_CACHED=1
 	exec {lock}>"$VM_CACHE/.lock"
 	flock "$lock"
 	if [ ! -s "$INITRD" ]; then
+		INITRD_CACHED=0
 		find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -delete
-		if ! "$LOOPBOOT" initrd -o "$INITRD.tmp" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
-			rm -f "$INITRD.tmp"
+		# loopboot initrd replaces its output atomically.
+		if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
+			rm -f "$INITRD"
 			exec {lock}>&-
 			sed 's/^/# initrd: /' "$INITRD_LOG"
 			return 1
 		fi
-		mv "$INITRD.tmp" "$INITRD"
 	fi
 	exec {lock}>&-
 }
@@ -207,6 +212,7 @@ fuse_do() { # ntfs-3g|exfat-fuse[:ro] IMAGE SCRIPT [ARGS...]: runs SCRIPT with $
 			;;
 		esac
 		pid=$!
+		trap "umount -l \"\$M\" 2>/dev/null; [ -z \"\$loop\" ] || losetup -d \"\$loop\" 2>/dev/null; exit 1" INT TERM
 		for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.05; done
 		rc=0
 		if mountpoint -q "$M"; then
@@ -339,7 +345,9 @@ vm_boot() { # NAME CMDLINE DISK...
 		-nodefaults -display none -no-reboot -serial stdio
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$VM_APPEND_BASE $cmdline" "${drives[@]}")
 	if [ "${VM_LIVE:-0}" = 1 ]; then
-		"${qemu[@]}" </dev/null 2>&1 | tee "$VM_LOG"
+		# The console as it comes, indented, without the guest's LBTEST lines (for tests).
+		"${qemu[@]}" </dev/null 2>&1 | tee "$VM_LOG" |
+			sed -u -e 's/\r$//' -e '/^LBTEST /d' -e 's/^/    /'
 		VM_RC=${PIPESTATUS[0]}
 	else
 		"${qemu[@]}" </dev/null >"$VM_LOG" 2>&1
@@ -357,7 +365,8 @@ lbtest() { # KEY [FIELD]: FIELD defaults to KEY
 	grep -a "^LBTEST $key=" "$VM_LOG" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
 }
 console_has() { grep -aqF -- "$1" "$VM_LOG"; }
-loopboot_line() { grep -a -m1 '^loopboot: ' "$VM_LOG"; }
+# The engine's error: "loopboot: <what>: <value>: <reason> — <what to do>".
+loopboot_line() { grep -a -m1 -E '^loopboot: [^:]+: .+: .+ — .+' "$VM_LOG"; }
 
 show_console() { # the interesting console lines, as TAP comments
 	grep -aE '^(LBTEST|loopboot:)|Kernel panic|reboot: |BUG:|Oops' "$VM_LOG" | head -n 40 | sed 's/^/#   /'
@@ -367,19 +376,23 @@ show_console() { # the interesting console lines, as TAP comments
 nonce_new() { printf 'lb%s' "$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
 
 # The checks after a boot that should have reached the guest's init: the root is a loop
-# device with an ext4 file system, the host is DEVICE with FSTYPE, and the guest powered
-# off cleanly.
-check_booted() { # SCENARIO HOSTDEV HOSTFSTYPE
-	local s=$1 root rootfs host hostfs
+# device with an ext4 file system on the image file, the host is DEVICE with FSTYPE, and
+# the guest powered off by itself.
+check_booted() { # SCENARIO HOSTDEV HOSTFSTYPE IMAGE (the loop's backing file ends so)
+	local s=$1 root rootfs host hostfs backing
 	root=$(lbtest root)
 	rootfs=$(lbtest root fstype)
+	backing=$(lbtest root backing | tr '?' ' ')
 	host=$(lbtest host)
 	hostfs=$(lbtest host fstype)
-	ok "$([ "$VM_RC" -eq 0 ] && echo 0 || echo 1)" "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
+	[ "$VM_RC" -eq 0 ]
+	ok $? "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
 	[[ $root == /dev/loop* ]] && [ "$rootfs" = ext4 ]
-	ok $? "$s: the guest's root is a loop device with ext4 (root=$root fstype=$rootfs)"
+	ok $? "$s: the guest's root is a loop device with ext4 (root=${root:-?} fstype=${rootfs:-?})"
+	[[ -n $backing && $backing == *"$4" ]]
+	ok $? "$s: the root's loop device is backed by the image file $4 (backing=${backing:-?})"
 	[ "$host" = "$2" ] && [ "$hostfs" = "$3" ]
-	ok $? "$s: /host is $2 with $3 (host=$host fstype=$hostfs)"
+	ok $? "$s: /host is $2 with $3 (host=${host:-?} fstype=${hostfs:-?})"
 	console_has "reboot: Power down"
 	ok $? "$s: the guest powered off"
 }
@@ -402,7 +415,7 @@ check_failed() { # SCENARIO EXPECTED-SUBSTRING DISK SHA256-BEFORE
 	local s=$1 line after
 	line=$(loopboot_line)
 	[ -n "$line" ]
-	ok $? "$s: the console has a loopboot: line (${line:-none})"
+	ok $? "$s: the console has the engine's error line (${line:-none})"
 	[[ ${line,,} == *"${2,,}"* ]]
 	ok $? "$s: the loopboot: line names $2"
 	! console_has "LBTEST start"

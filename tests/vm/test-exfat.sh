@@ -17,7 +17,7 @@ disk_mbr "$W/$s.disk" 96 0x4c424f4f 7 &&
 	die "$s: host disk built"
 rm -f "$W/$s.part" "$W/$s.root"
 vm_boot "$s" "root=/dev/vda1 loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda1 exfat
+check_booted "$s" /dev/vda1 exfat /host/linux/root.img
 part_read "$W/$s.disk" "$W/$s.part"
 check "$s: the root image can be read back (exfat-fuse, read-only)" exfat_get "$W/$s.part" /linux/root.img "$W/$s.root"
 check_image "$s" "$W/$s.root" "$n"

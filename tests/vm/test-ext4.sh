@@ -19,7 +19,8 @@ disk_gpt "$W/$s.disk" 96 6a0c4b3e-5d2f-4e1a-8b7c-9d0e1f2a3b4c linux-vms "$LINUX_
 	die "$s: host disk built"
 rm -rf "$W/$s.outer.d" "$W/$s.host.d" "$W/$s.part"
 vm_boot "$s" "root=PARTLABEL=linux-vms loop=/vm/outer.img//images/root.img rw lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda1 ext4
+# The outer image's mount is the engine's own, outside the new root: only the inner path.
+check_booted "$s" /dev/vda1 ext4 /images/root.img
 part_read "$W/$s.disk" "$W/$s.part"
 check "$s: the outer image can be read back (debugfs)" ext4_get "$W/$s.part" /vm/outer.img "$W/$s.outer"
 check "$s: the inner image can be read back (debugfs)" ext4_get "$W/$s.outer" /images/root.img "$W/$s.root"

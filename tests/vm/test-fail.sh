@@ -21,7 +21,7 @@ fail_scenario() { # NAME CMDLINE EXPECTED IMAGE-SOURCE
 	local s=$1 f=$T_FAILED before
 	fail_disk "$W/$s.disk" "$4" || die "$s: host disk built"
 	before=$(sha256sum <"$W/$s.disk")
-	vm_boot "$s" "$2 loopboot.timeout=3 lbtest.nonce=$(nonce_new)" "$W/$s.disk"
+	VM_TIMEOUT=90 vm_boot "$s" "$2 loopboot.timeout=3 lbtest.nonce=$(nonce_new)" "$W/$s.disk"
 	check_failed "$s" "$3" "$W/$s.disk" "$before"
 	scenario_done "$s" "$f" "$W/$s.disk"
 }

@@ -14,10 +14,7 @@ guest_root "$W/$s.root" &&
 	die "$s: host disk built"
 rm -f "$W/$s.root"
 vm_boot "$s" "root=LABEL=LBSTICK \"loop=/My Linux/root.img\" rw lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda vfat
-backing=$(lbtest root backing)
-[ "$backing" = "/host/My?Linux/root.img" ]
-ok $? "$s: the root's loop device is backed by /host/My Linux/root.img (backing=$backing, ? for space)"
+check_booted "$s" /dev/vda vfat "/host/My Linux/root.img"
 check "$s: the root image can be read back (mcopy)" fat_get "$W/$s.disk" "/My Linux/root.img" "$W/$s.root"
 check_image "$s" "$W/$s.root" "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.root"

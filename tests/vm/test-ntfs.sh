@@ -19,7 +19,7 @@ guest_root "$W/$s.root" &&
 	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img ||
 	die "$s: host disk built"
 vm_boot "$s" "root=UUID=$SERIAL loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda fuseblk
+check_booted "$s" /dev/vda fuseblk /host/linux/root.img
 rm -f "$W/$s.root"
 check "$s: the root image can be read back (ntfscat)" ntfs_get "$W/$s.disk" /linux/root.img "$W/$s.root"
 check_image "$s" "$W/$s.root" "$n"
@@ -35,7 +35,7 @@ disk_gpt "$W/$s.disk" 96 "$PARTUUID" "Basic data partition" "$BASIC_DATA" &&
 	die "$s: host disk built"
 rm -f "$W/$s.part" "$W/$s.root"
 vm_boot "$s" "root=PARTUUID=$PARTUUID loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda1 fuseblk
+check_booted "$s" /dev/vda1 fuseblk /host/linux/root.img
 part_read "$W/$s.disk" "$W/$s.part"
 check "$s: the root image can be read back (ntfscat)" ntfs_get "$W/$s.part" /linux/root.img "$W/$s.root"
 check_image "$s" "$W/$s.root" "$n"
@@ -50,10 +50,12 @@ guest_root "$W/$s.root" &&
 	ntfs_put "$W/$s.disk" "$W/$s.home" /linux/home.img ||
 	die "$s: host disk built"
 vm_boot "$s" "root=UUID=${SERIAL,,} loop=/linux/root.img rw loopboot.mount=/home:/linux/home.img lbtest.nonce=$n" "$W/$s.disk"
-check_booted "$s" /dev/vda fuseblk
-home=$(lbtest home) homefs=$(lbtest home fstype)
+check_booted "$s" /dev/vda fuseblk /host/linux/root.img
+home=$(lbtest home) homefs=$(lbtest home fstype) homeback=$(lbtest home backing)
 [[ $home == /dev/loop* ]] && [ "$homefs" = ext4 ] && [ "$home" != "$(lbtest root)" ]
-ok $? "$s: /home is another loop device with ext4 (home=$home fstype=$homefs)"
+ok $? "$s: /home is another loop device with ext4 (home=${home:-?} fstype=${homefs:-?})"
+[ "$homeback" = /host/linux/home.img ]
+ok $? "$s: /home's loop device is backed by /host/linux/home.img (backing=${homeback:-?})"
 rm -f "$W/$s.root" "$W/$s.home"
 check "$s: the images can be read back (ntfscat)" eval 'ntfs_get "$W/$s.disk" /linux/root.img "$W/$s.root" &&
 	ntfs_get "$W/$s.disk" /linux/home.img "$W/$s.home"'

@@ -159,15 +159,21 @@ static int host_mount_as(struct engine *e, bool read_only)
 		return log_fail(r, "creating", HOST_STAGING, NULL, "/run must be writable");
 	if (e->hostdev.type)
 		modules_have_fs(e->mods, e->hostdev.type); /* loads fs-TYPE when it is a module */
-	return host_mount(e->mods, e->hostdev.devnode, e->hostdev.type, p->rootfstype, p->rootflags,
+	/* Read-only is not enough: ext4, xfs and btrfs replay their journal on a read-only
+	 * mount, which writes. The dry run must not. */
+	const char *type = p->rootfstype ? p->rootfstype : e->hostdev.type;
+	_cleanup_free_ char *opts =
+	    options_join(p->rootflags, read_only && type ? options_no_replay(type) : NULL);
+	return host_mount(e->mods, e->hostdev.devnode, e->hostdev.type, p->rootfstype, opts,
 	                  read_only, HOST_STAGING, &e->host);
 }
 
 /* From the read-only dry run to a writable host, without writing before it is decided. */
 static int host_make_writable(struct engine *e)
 {
-	if (e->host.fuse) {
-		/* FUSE drivers can't switch a mount to read-write: start a new one. */
+	if (e->host.fuse || (e->host.driver && options_no_replay(e->host.driver))) {
+		/* FUSE drivers can't switch a mount to read-write, and a journal that was not
+		 * replayed (noload) can't be remounted writable: start a new mount. */
 		int r = host_umount(&e->host, 10000);
 		fsmount_free(&e->host);
 		if (r < 0)

@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 
 #include "boot.h"
+#include "check.h"
 #include "cmdline.h"
+#include "create.h"
+#include "grub.h"
 #include "init.h"
 #include "initrd/initrd.h"
 #include "log.h"
@@ -33,7 +36,14 @@ static void usage(FILE *f)
 	      "  teardown --root-mnt DIR        take down what boot --root-mnt DIR built\n"
 	      "  shutdown VERB                  as PID 1: take the stack down, then VERB\n"
 	      "                                 (poweroff, reboot, halt, kexec)\n"
+	      "  prepare-shutdown               fill /run/initramfs for the shutdown side\n"
+	      "                                 (initramfs frameworks, before switching root)\n"
 	      "  status [--json]                show the running system's stack\n"
+	      "  create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
+	      "                                 make a fully allocated image file\n"
+	      "  check [--cmdline STRING]       check, writing nothing, that an entry would boot\n"
+	      "  grub [--kernel-from image|host] [--cmdline STRING]\n"
+	      "                                 print a GRUB menuentry for an entry\n"
 	      "  version                        print the version\n"
 	      "\n"
 	      "As /init of an initramfs, loopboot reads root=, loop= and loopboot.* from the\n"
@@ -318,10 +328,28 @@ int main(int argc, char **argv)
 		return initrd_main(argc - 1, argv + 1);
 	if (streq(cmd, "shutdown"))
 		return shutdown_main(argc - 1, argv + 1);
+	if (streq(cmd, "prepare-shutdown")) {
+		/* For initramfs frameworks: our own /init does this before switching root. */
+		if (argc > 2) {
+			puts(
+			    "Usage: loopboot prepare-shutdown\n"
+			    "Copies this initramfs (without kernel modules) to /run/initramfs with "
+			    "loopboot as its shutdown program. Run it in the initramfs, after "
+			    "`loopboot boot`, before switching root.");
+			return streq(argv[2], "--help") ? 0 : 2;
+		}
+		return shutdown_prepare() < 0 ? 1 : 0;
+	}
 	if (streq(cmd, "teardown"))
 		return cmd_teardown(argc - 1, argv + 1);
 	if (streq(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
+	if (streq(cmd, "create"))
+		return create_main(argc - 1, argv + 1);
+	if (streq(cmd, "check"))
+		return check_main(argc - 1, argv + 1);
+	if (streq(cmd, "grub"))
+		return grub_main(argc - 1, argv + 1);
 	if (streq(cmd, "version") || streq(cmd, "--version")) {
 		printf("loopboot %s\n", LOOPBOOT_VERSION);
 		return 0;

@@ -85,6 +85,14 @@ static const struct {
     {"vfat", "fusefat", "rw+"},
 };
 
+static bool has_fuse_driver(const char *type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
+		if (streq(fuse_drivers[i].type, type))
+			return true;
+	return false;
+}
+
 static bool is_fuse_program(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
@@ -173,6 +181,9 @@ static int fuse_mount(const char *program, const char *rw_option, const char *de
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
+			/* fusefat reports its geometry on stderr; the others only errors. */
+			if (streq(program, "fusefat"))
+				dup2(null, STDERR_FILENO);
 		}
 		setsid();
 		execv(path, argv);
@@ -211,7 +222,10 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 	else if (is_fuse_program(want))
 		fuse_prog = want;
 	else
-		kernel = fstype_wanted ? want : kernel_driver_for(want);
+		kernel = kernel_driver_for(want);
+	/* rootfstype= naming a driver (ntfs3, ext4) means that driver; naming a type that
+	 * also has a FUSE driver (ntfs, vfat, exfat) lets the FUSE driver step in. */
+	bool strict = fstype_wanted && kernel && !has_fuse_driver(want);
 
 	if (kernel && modules_have_fs(m, kernel)) {
 		int r = mount_fs(devnode, target, kernel, read_only, options);
@@ -228,7 +242,7 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 		                        .read_only = read_only};
 		return 0;
 	}
-	if (kernel && fstype_wanted)
+	if (strict)
 		return log_fail(ENODEV, "host file system type", kernel,
 		                "the kernel has no driver for it",
 		                "rebuild the initramfs with the module, or drop rootfstype=");

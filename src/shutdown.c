@@ -79,13 +79,13 @@ static int copy_entry(const char *path, const struct stat *st, int flag, struct 
  * root has no glibc): so it starts /init with the initramfs's own dynamic loader and
  * library directories, and loopboot then pivots into /run/initramfs.
  */
-static int write_exec_script(void)
+static int write_exec_script(const char *self)
 {
 	struct elf_info e = {0};
-	int r = elf_read("/init", &e);
+	int r = elf_read(self, &e);
 	if (r < 0)
-		return log_fail(r, "reading", "/init", NULL,
-		                "the shutdown helper needs an ELF /init");
+		return log_fail(r, "reading", self, NULL,
+		                "the shutdown helper needs loopboot's ELF file");
 	struct strv dirs = {0};
 	elf_default_search_dirs(&e, NULL, &dirs);
 	_cleanup_free_ char *path = xstrdup("");
@@ -105,8 +105,8 @@ static int write_exec_script(void)
 	              "# Written by loopboot at boot. An init system without systemd ends with\n"
 	              "#   exec " SHUTDOWN_EXEC " poweroff|reboot|halt|kexec\n"
 	              "# as PID 1: loopboot then takes the root image and the host down cleanly.\n"
-	              "exec %s'" SHUTDOWN_ROOT "/init' shutdown \"$@\"\n",
-	              loader);
+	              "exec %s'" SHUTDOWN_ROOT "%s' shutdown \"$@\"\n",
+	              loader, self);
 	r = write_file_atomic(SHUTDOWN_EXEC, script, strlen(script), 0755);
 	if (r < 0)
 		return log_fail(r, "writing", SHUTDOWN_EXEC, NULL, "/run must be writable");
@@ -115,6 +115,14 @@ static int write_exec_script(void)
 
 int shutdown_prepare(void)
 {
+	/* Where loopboot is in this initramfs: /init in our own, /usr/sbin/loopboot (say)
+	 * in a framework's. */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || self[0] != '/')
+		return log_fail(n < 0 ? errno : EINVAL, "finding loopboot's own file",
+		                "/proc/self/exe", NULL, "mount /proc");
+	self[n] = '\0';
 	if (access(SHUTDOWN_ROOT "/shutdown", F_OK) == 0) {
 		log_debug("%s/shutdown exists: leaving the shutdown root to its owner",
 		          SHUTDOWN_ROOT);
@@ -133,11 +141,11 @@ int shutdown_prepare(void)
 		_cleanup_free_ char *d = xasprintf(SHUTDOWN_ROOT "/%s", dirs[i]);
 		(void)mkdir(d, 0755);
 	}
-	/* systemd-shutdown runs /run/initramfs/shutdown; we are /init there. */
-	if (symlink("init", SHUTDOWN_ROOT "/shutdown") < 0 && errno != EEXIST)
+	/* systemd-shutdown runs /run/initramfs/shutdown: that is us. */
+	if (symlink(self + 1, SHUTDOWN_ROOT "/shutdown") < 0 && errno != EEXIST)
 		return log_fail(errno, "preparing the shutdown root", SHUTDOWN_ROOT "/shutdown",
 		                NULL, "/run must be writable");
-	r = write_exec_script();
+	r = write_exec_script(self);
 	if (r < 0)
 		return r;
 	log_debug("shutdown root prepared in %s", SHUTDOWN_ROOT);
@@ -303,7 +311,7 @@ static _Noreturn void pivot_and_exec(const char *verb)
 			log_warn("binding %s into the shutdown root: %m", api[i]);
 	}
 	(void)mkdir(SHUTDOWN_ROOT SHUTDOWN_OLDROOT, 0700);
-	if (chdir(SHUTDOWN_ROOT) < 0 || syscall(SYS_pivot_root, ".", SHUTDOWN_OLDROOT + 1) < 0 ||
+	if (chdir(SHUTDOWN_ROOT) < 0 || syscall(SYS_pivot_root, ".", &SHUTDOWN_OLDROOT[1]) < 0 ||
 	    chroot(".") < 0 || chdir("/") < 0)
 		goto fail;
 	char *argv[] = {(char *)"/shutdown", (char *)verb, NULL};

@@ -100,6 +100,15 @@ refused "not a file system" "$WORK/e4host.img" "root=LABEL=SAFEHOST loop=/images
 refused "truncated image" "$WORK/e4host.img" "root=LABEL=SAFEHOST loop=/images/truncated.img rw" "truncated.img: it is truncated"
 refused "wrong loopfstype" "$WORK/e4host.img" "root=LABEL=SAFEHOST loop=/images/real.img loopfstype=xfs rw" "does not match"
 
+# A journal that needs replaying (as after a crash): a refused boot must not replay it.
+losetup -d "$dev"
+debugfs -w -R "feature needs_recovery" "$WORK/e4host.img" >/dev/null 2>&1
+dev=$(attach "$WORK/e4host.img")
+refused "host journal needs recovery, bad entry" "$WORK/e4host.img" \
+	"root=LABEL=SAFEHOST loop=/images/real.img loopfstype=xfs rw" "does not match"
+check "host journal needs recovery: still flagged after the refusal" \
+	bash -c "dumpe2fs -h '$WORK/e4host.img' 2>/dev/null | grep -q needs_recovery"
+
 lb_boot "root=LABEL=SAFEHOST loop=/images/real.img rw loopboot.frobnicate=1"
 ok $? "unknown loopboot.* option: the boot goes on"
 check "unknown option: a warning names it" grep -q "^loopboot: warning: .*loopboot.frobnicate" "$LB_OUT"

@@ -1,0 +1,364 @@
+#!/bin/bash
+# The user tools on real hosts: `loopboot create` (ext4 host with fallocate, NTFS through
+# ntfs-3g and FAT32 through the kernel or fusefat, which cannot preallocate), `loopboot
+# check` (a good entry, then planted problems, each one line and exit 1, the hosts
+# byte-identical afterwards), `loopboot grub` and /etc/grub.d/42_loopboot.
+# shellcheck source=tests/ns/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+FSFLAGS=$(cd "$(dirname "$0")/../lib" && pwd)/fsflags.py
+GRUBD=$(cd "$(dirname "$0")/../../integrations/grub" && pwd)/42_loopboot
+blkval() { blkid -p -o value -s "$2" "$1"; }
+sum() { sha256sum <"$1"; }
+size_is() { [ "$(stat -c %s "$1")" -eq "$2" ]; }
+# No holes: every byte of the file has a block on the host.
+no_holes() { [ $(($(stat -c %b "$1") * 512)) -ge "$2" ]; }
+out_has() { grep -q -- "$1" "$LB_OUT"; }
+show() { sed 's/^/#   /' "$LB_OUT"; }
+
+lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
+	"$LOOPBOOT" "$@" >"$LB_OUT" 2>&1
+	local rc=$?
+	show
+	return $rc
+}
+
+MB=$((1024 * 1024))
+# Hosts this file mounts itself go before lib.sh's cleanup detaches their loop devices.
+tools_cleanup() {
+	local m
+	for m in "$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/gm"; do
+		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
+	done
+	cleanup
+}
+trap tools_cleanup EXIT
+
+# ---- create: ext4 host (fallocate) -------------------------------------------------------
+mke2fs -q -F -t ext4 -L E4HOST "$WORK/e4host.img" 640M
+e4dev=$(attach "$WORK/e4host.img")
+e4uuid=$(blkval "$e4dev" UUID)
+mkdir -p "$WORK/e4"
+mount "$e4dev" "$WORK/e4"
+mkdir -p "$WORK/e4/linux"
+lb create "$WORK/e4/linux/root.img" --size 64M --label lbroot
+ok $? "create on ext4: exit status 0"
+check "create on ext4: the file has the size asked for" size_is "$WORK/e4/linux/root.img" $((64 * MB))
+check "create on ext4: no holes (blocks >= size)" no_holes "$WORK/e4/linux/root.img" $((64 * MB))
+check "create on ext4: blkid sees ext4" test "$(blkid -o value -s TYPE "$WORK/e4/linux/root.img")" = ext4
+check "create on ext4: blkid sees the label" test "$(blkid -o value -s LABEL "$WORK/e4/linux/root.img")" = lbroot
+check "create on ext4: preallocated with fallocate" out_has "preallocated with fallocate"
+check "create on ext4: reports the extents" grep -Eq 'ext4 image.*, [0-9]+ extents?$' "$LB_OUT"
+check "create on ext4: prints the boot entry" out_has "^boot it with: root=UUID=$e4uuid loop=/linux/root.img$"
+check "create on ext4: the image is clean" e2fsck -fn "$WORK/e4/linux/root.img"
+
+if command -v mkfs.xfs >/dev/null; then
+	lb create "$WORK/e4/linux/xfs.img" --size 300M --fs xfs --label XFSIMG
+	ok $? "create --fs xfs: exit status 0"
+	check "create --fs xfs: blkid sees xfs and the label" test "$(blkid -o value -s TYPE "$WORK/e4/linux/xfs.img"):$(blkid -o value -s LABEL "$WORK/e4/linux/xfs.img")" = xfs:XFSIMG
+	check "create --fs xfs: no holes" no_holes "$WORK/e4/linux/xfs.img" $((300 * MB))
+	rm -f "$WORK/e4/linux/xfs.img"
+else
+	note "mkfs.xfs missing: --fs xfs not tested"
+fi
+if command -v mkfs.btrfs >/dev/null; then
+	lb create "$WORK/e4/linux/btrfs.img" --size 160M --fs btrfs --label BTRIMG
+	ok $? "create --fs btrfs: exit status 0"
+	check "create --fs btrfs: blkid sees btrfs and the label" test "$(blkid -o value -s TYPE "$WORK/e4/linux/btrfs.img"):$(blkid -o value -s LABEL "$WORK/e4/linux/btrfs.img")" = btrfs:BTRIMG
+	check "create --fs btrfs: no holes" no_holes "$WORK/e4/linux/btrfs.img" $((160 * MB))
+	rm -f "$WORK/e4/linux/btrfs.img"
+else
+	note "mkfs.btrfs missing: --fs btrfs not tested"
+fi
+
+before=$(sum "$WORK/e4/linux/root.img")
+lb create "$WORK/e4/linux/root.img" --size 32M
+check "create over an existing file: exit status 1" test $? -eq 1
+check "create over an existing file: one line says it exists" out_has "^loopboot: create: $WORK/e4/linux/root.img: the file already exists — "
+check "create over an existing file: the file is untouched" test "$(sum "$WORK/e4/linux/root.img")" = "$before"
+
+lb create "$WORK/e4/linux/huge.img" --size 2G
+check "create too big for the host: exit status 1" test $? -eq 1
+check "create too big for the host: the message says how much is free" out_has "^loopboot: create: not enough room: .*: the host has .* free, the image needs 2 GiB — "
+check "create too big for the host: no file is left" test ! -e "$WORK/e4/linux/huge.img"
+
+lb create "$WORK/e4/linux/odd.img" --size 5000
+check "create --size 5000: usage error (exit status 2)" test $? -eq 2
+check "create --size 5000: names the nearest good size" out_has "not a multiple of 4096 — use --size 8K"
+check "create --size 5000: no file" test ! -e "$WORK/e4/linux/odd.img"
+lb create "$WORK/e4/linux/odd.img" --size 1Q
+check "create --size 1Q: exit status 2" test $? -eq 2
+lb create "$WORK/e4/linux/odd.img" --size 64M --fs zfs
+check "create --fs zfs: exit status 2" test $? -eq 2
+lb create "$WORK/e4/linux/odd.img"
+check "create without --size: exit status 2" test $? -eq 2
+lb create "$WORK/e4/nodir/x.img" --size 4M
+check "create in a missing directory: exit status 1" test $? -eq 1
+
+# ---- create: NTFS through ntfs-3g (no fallocate: zeros are written) ------------------------
+truncate -s 200M "$WORK/ntfs.img"
+mkntfs -F -Q -q -L WINDOWS "$WORK/ntfs.img" 2>/dev/null
+ndev=$(attach "$WORK/ntfs.img")
+serial=$(blkval "$ndev" UUID)
+mkdir -p "$WORK/n"
+ntfs-3g "$ndev" "$WORK/n"
+note "NTFS host $ndev mounted with ntfs-3g: $(mount_field "$WORK/n" fstype)"
+mkdir -p "$WORK/n/My Linux"
+lb create "$WORK/n/My Linux/root.img" --size 48M --label ntfsimg
+ok $? "create on NTFS (ntfs-3g): exit status 0"
+check "create on NTFS: the file has the size asked for" size_is "$WORK/n/My Linux/root.img" $((48 * MB))
+check "create on NTFS: no holes (blocks >= size)" no_holes "$WORK/n/My Linux/root.img" $((48 * MB))
+check "create on NTFS: blkid sees ext4 with the label" test "$(blkid -o value -s LABEL "$WORK/n/My Linux/root.img")" = ntfsimg
+check "create on NTFS: zeros were written (no fallocate through FUSE)" out_has "written with zeros"
+check "create on NTFS: progress was reported" out_has "^loopboot: create: 100% written"
+check "create on NTFS: FIEMAP unsupported is said" out_has "extents not reported by the host file system (no FIEMAP)"
+check "create on NTFS: the boot entry names the NTFS serial" out_has "^boot it with: root=UUID=$serial \"loop=/My Linux/root.img\"$"
+lb create "$WORK/n/My Linux/big.img" --size 1G
+check "create too big on NTFS: exit status 1" test $? -eq 1
+check "create too big on NTFS: no file is left" test ! -e "$WORK/n/My Linux/big.img"
+umount "$WORK/n"
+ntfscat "$ndev" "My Linux/root.img" >"$WORK/ntfs-root-copy.img" 2>/dev/null
+check "create on NTFS: the image reads back clean after unmounting" e2fsck -fn "$WORK/ntfs-root-copy.img"
+rm -f "$WORK/ntfs-root-copy.img"
+
+# ---- create: FAT32 (the kernel's vfat, or fusefat) -----------------------------------------
+mkfs.vfat -F 32 -n FATHOST -C "$WORK/fat.img" $((160 * 1024)) >/dev/null
+fdev=$(attach "$WORK/fat.img")
+mkdir -p "$WORK/f"
+mount -t vfat "$fdev" "$WORK/f" 2>/dev/null || fusefat -o rw+ "$fdev" "$WORK/f" >/dev/null
+note "FAT host mounted as $(mount_field "$WORK/f" fstype)"
+lb create "$WORK/f/root.img" --size 32M --label fatimg
+ok $? "create on FAT32: exit status 0"
+check "create on FAT32: the file has the size asked for" size_is "$WORK/f/root.img" $((32 * MB))
+check "create on FAT32: no holes" no_holes "$WORK/f/root.img" $((32 * MB))
+check "create on FAT32: blkid sees the label" test "$(blkid -o value -s LABEL "$WORK/f/root.img")" = fatimg
+lb create "$WORK/f/big.img" --size 5G
+check "create 5G on FAT32: exit status 1" test $? -eq 1
+check "create 5G on FAT32: the 4 GiB limit is named" out_has "FAT files hold at most 4 GiB - 1 byte"
+check "create 5G on FAT32: no file is left" test ! -e "$WORK/f/big.img"
+umount "$WORK/f"
+losetup -d "$fdev"
+
+# ---- check: a good NTFS setup ----------------------------------------------------------------
+make_root_image "$WORK/root.img" tools-root
+make_plain_image "$WORK/home.img" tools-home
+truncate -s 128M "$WORK/good.img"
+mkntfs -F -Q -q -L GOODWIN "$WORK/good.img" 2>/dev/null
+ntfs_put "$WORK/good.img" "$WORK/root.img" linux/root.img
+ntfs_put "$WORK/good.img" "$WORK/home.img" linux/home.img
+gdev=$(attach "$WORK/good.img")
+gserial=$(blkval "$gdev" UUID)
+good="root=UUID=$gserial loop=/linux/root.img loopboot.mount=/home:/linux/home.img rw"
+before=$(sum "$WORK/good.img")
+lb check --cmdline "$good"
+ok $? "check, good NTFS entry: exit status 0"
+check "check, good: the host is found" out_has "^ok: host: UUID=$gserial: $gdev, ntfs, label GOODWIN$"
+check "check, good: the host's driver is named" grep -Eq '^ok: host driver: ntfs: (the kernel.s ntfs3|ntfs-3g \(FUSE\))' "$LB_OUT"
+check "check, good: the host is safe to write" out_has "^ok: host state: UUID=$gserial: safe to write"
+check "check, good: the root image is found" out_has "^ok: image: /linux/root.img: 32 MiB on the host UUID=$gserial$"
+check "check, good: fragmentation is reported" out_has "^ok: fragmentation: /linux/root.img: "
+check "check, good: the file system was checked read-only" out_has "^ok: file system: /linux/root.img: ext4, clean (e2fsck -fn, read-only)$"
+check "check, good: init is found" out_has "^ok: init: /sbin/init"
+check "check, good: /home is checked too" out_has "^ok: file system: /linux/home.img: ext4, clean"
+check "check, good: fstab does not mount the host" out_has "^ok: fstab: /etc/fstab"
+check "check, good: summary with no problem" out_has "^summary: [0-9]* ok, [0-9]* warnings\?, 0 problems — this entry would boot"
+check "check, good: every line is a finding" bash -c "! grep -Ev '^(checking|ok|warning|problem|summary): ' '$LB_OUT'"
+check "check, good: the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
+check "check, good: no loop device left on the images" bash -c "! losetup -n -O BACK-FILE | grep -q 'root.img\|home.img'"
+check "check, good: no ntfs-3g left running for the check" bash -c "! pgrep -f '^@ntfs-3g .*loopboot-check'"
+check "check, good: nothing left mounted" bash -c "! grep -q loopboot-check /proc/self/mountinfo && ! ls -d /run/loopboot-check.* 2>/dev/null"
+
+# The host already mounted somewhere: looked at there, not mounted again.
+mkdir -p "$WORK/gm"
+ntfs-3g -o ro "$gdev" "$WORK/gm"
+lb check --cmdline "$good"
+ok $? "check, host mounted already: exit status 0"
+check "check, host mounted already: looked at where it is" out_has "^ok: host files: UUID=$gserial: mounted at $WORK/gm"
+umount "$WORK/gm"
+
+lb check --cmdline "root=UUID=$gserial loop=/linux/nope.img rw"
+check "check, missing image: exit status 1" test $? -eq 1
+check "check, missing image: one line names it" out_has "^problem: image file not found: /linux/nope.img: no such file on the host UUID=$gserial — "
+check "check, missing image: the summary says it would not boot" out_has "^summary: .* 1 problem — this entry would not boot"
+
+lb check --cmdline "root=UUID=$gserial loop=/linux/root.img loopfstype=xfs"
+check "check, wrong loopfstype: exit status 1" test $? -eq 1
+check "check, wrong loopfstype: the line says what the image holds" out_has "^problem: image type: /linux/root.img: it holds ext4, the command line says xfs — "
+
+lb check --cmdline "root=UUID=$gserial loop=/linux/root.img loopboot.mount=/srv:/linux/home.img"
+check "check, missing mount point in a read-only root: exit status 1" test $? -eq 1
+check "check, missing mount point: the line names it" out_has "^problem: mount point: /srv: the directory is missing in the read-only root image — "
+
+lb check --cmdline "root=UUID=0000000000000000 loop=/linux/root.img"
+check "check, unknown host: exit status 1" test $? -eq 1
+check "check, unknown host: one line names it" out_has "^problem: host device not found: UUID=0000000000000000: "
+
+lb check --cmdline "root=UUID=$gserial loop=linux/root.img"
+check "check, bad command line: exit status 2" test $? -eq 2
+lb check --frobnicate
+check "check, bad option: exit status 2" test $? -eq 2
+check "check: after all of it, the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
+
+# ---- check: a hibernated Windows -------------------------------------------------------------
+truncate -s 96M "$WORK/hib.img"
+mkntfs -F -Q -q -L HIBWIN "$WORK/hib.img" 2>/dev/null
+ntfs_put "$WORK/hib.img" "$WORK/root.img" linux/root.img
+{ printf 'HIBR'; head -c 65532 /dev/urandom; } >"$WORK/hiberfil"
+ntfs_put "$WORK/hib.img" "$WORK/hiberfil" hiberfil.sys
+hdev=$(attach "$WORK/hib.img")
+hserial=$(blkval "$hdev" UUID)
+before=$(sum "$WORK/hib.img")
+lb check --cmdline "root=UUID=$hserial loop=/linux/root.img rw"
+check "check, hibernated NTFS: exit status 1" test $? -eq 1
+check "check, hibernated NTFS: one line says why and what to do" out_has "^problem: host not safe to write: UUID=$hserial: Windows is hibernated on it .* — .*shutdown /s /t 0"
+check "check, hibernated NTFS: the image is still looked at" out_has "^ok: image: /linux/root.img"
+lb check --cmdline "root=UUID=$hserial loop=/linux/root.img rw loopboot.hibernated=ro"
+ok $? "check, hibernated NTFS with loopboot.hibernated=ro: exit status 0"
+check "check, hibernated=ro: a warning says it boots a volatile session" out_has "^warning: host not safe to write: UUID=$hserial: .*read-only volatile session"
+check "check, hibernated NTFS: the host is byte-identical" test "$(sum "$WORK/hib.img")" = "$before"
+
+# ---- check: the image's /etc/fstab mounts the host -----------------------------------------
+fsdir=$(mktemp -d "$WORK/fstabroot.XXXXXX")
+mkdir -p "$fsdir/sbin" "$fsdir/host" "$fsdir/etc"
+cp /bin/true "$fsdir/sbin/init"
+printf '# a fstab\nUUID=%s /host ntfs-3g defaults 0 0\n' "$gserial" >"$fsdir/etc/fstab"
+mke2fs -q -F -t ext4 -d "$fsdir" "$WORK/fstab-root.img" 16M
+losetup -d "$gdev"
+ntfs_put "$WORK/good.img" "$WORK/fstab-root.img" linux/fstab.img
+gdev=$(attach "$WORK/good.img")
+before=$(sum "$WORK/good.img")
+lb check --cmdline "root=UUID=$gserial loop=/linux/fstab.img rw"
+check "check, fstab mounts the host: exit status 1" test $? -eq 1
+check "check, fstab mounts the host: the line is quoted with its number" out_has "^problem: the image's /etc/fstab mounts the host: line 2: UUID=$gserial /host ntfs-3g defaults 0 0 — "
+check "check, fstab: the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
+
+# ---- check: a FAT32 host not unmounted cleanly ---------------------------------------------
+mkfs.vfat -F 32 -n DIRTYFAT -C "$WORK/dfat.img" 98304 >/dev/null
+mmd -i "$WORK/dfat.img" ::/linux
+mcopy -i "$WORK/dfat.img" "$WORK/root.img" ::/linux/root.img
+python3 "$FSFLAGS" fat-dirty "$WORK/dfat.img"
+ddev=$(attach "$WORK/dfat.img")
+before=$(sum "$WORK/dfat.img")
+lb check --cmdline "root=LABEL=DIRTYFAT loop=/linux/root.img rw"
+check "check, dirty FAT: exit status 1" test $? -eq 1
+check "check, dirty FAT: one line says why and names fsck.fat" out_has "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly.* — .*fsck.fat"
+check "check, dirty FAT: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
+losetup -d "$ddev"
+
+# ---- check: an ext4 host whose journal needs replaying (as after a crash) -------------------
+mkdir -p "$WORK/rechost/linux"
+cp "$WORK/root.img" "$WORK/rechost/linux/root.img"
+mke2fs -q -F -t ext4 -L RECHOST -d "$WORK/rechost" "$WORK/rec.img" 96M
+debugfs -w -R "feature needs_recovery" "$WORK/rec.img" >/dev/null 2>&1
+before=$(sum "$WORK/rec.img")
+rdev=$(attach "$WORK/rec.img")
+lb check --cmdline "root=LABEL=RECHOST loop=/linux/root.img rw"
+ok $? "check, ext4 host with a journal to replay: exit status 0"
+check "check, journal to replay: mounted read-only for the check, nothing replayed" out_has "^ok: host files: LABEL=RECHOST: mounted read-only with ext4 for this check$"
+losetup -d "$rdev"
+check "check, journal to replay: the host is byte-identical (the journal was not replayed)" test "$(sum "$WORK/rec.img")" = "$before"
+
+# ---- check: a nested image on an ext4 host, an image without init ---------------------------
+make_root_image "$WORK/inner.img" nested-root
+mkdir -p "$WORK/outerdir/images" "$WORK/noinit/etc"
+cp "$WORK/inner.img" "$WORK/outerdir/images/root.img"
+mke2fs -q -F -t ext4 -d "$WORK/outerdir" "$WORK/e4/linux/outer.img" 64M
+mke2fs -q -F -t ext4 -d "$WORK/noinit" "$WORK/e4/linux/noinit.img" 8M
+sync
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/outer.img//images/root.img rw"
+ok $? "check, nested image on ext4: exit status 0"
+check "check, nested: the inner image is checked" out_has "^ok: file system: /images/root.img: ext4, clean"
+check "check, nested: the inner image is found in the outer" out_has "^ok: image: /images/root.img: .* on the image /linux/outer.img$"
+check "check, nested: the host was already mounted and is looked at there" out_has "^ok: host files: LABEL=E4HOST: mounted at $WORK/e4"
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/noinit.img"
+check "check, no init in the image: exit status 1" test $? -eq 1
+check "check, no init: one line says so" out_has "^problem: init program: /sbin/init: not found or not executable in the root image — "
+umount "$WORK/e4"
+
+# ---- grub -----------------------------------------------------------------------------------
+lb grub --cmdline "BOOT_IMAGE=/vmlinuz root=$gdev loop=/linux/root.img rw quiet"
+ok $? "grub, NTFS host by device path: exit status 0"
+check "grub: GRUB searches the host by its NTFS serial" out_has "^	search --no-floppy --fs-uuid --set=root $gserial$"
+check "grub: loads GRUB's ntfs module" out_has "^	insmod ntfs$"
+check "grub: opens the image with loopback" out_has "^	loopback loop0 /linux/root.img$"
+check "grub: the kernel comes from inside the image" out_has "^	linux (loop0)/boot/vmlinuz root=$gdev loop=/linux/root.img rw quiet$"
+check "grub: the initramfs comes from inside the image" out_has "^	initrd (loop0)/boot/initrd.img$"
+check "grub: BOOT_IMAGE= is dropped" bash -c "! grep -q BOOT_IMAGE '$LB_OUT'"
+
+mkdir -p "$WORK/gm"
+ntfs-3g -o ro "$gdev" "$WORK/gm"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/root.img rw" --kernel-from host --title "Host kernel"
+ok $? "grub --kernel-from host: exit status 0"
+check "grub --kernel-from host: the kernel is beside the image" out_has "^	linux /linux/vmlinuz root=UUID=$gserial loop=/linux/root.img rw$"
+check "grub --kernel-from host: no loopback" bash -c "! grep -q loopback '$LB_OUT'"
+check "grub --kernel-from host: the title" out_has "^menuentry 'Host kernel' "
+check "grub --kernel-from host: warns that the kernel is not there" out_has "^loopboot: warning: grub: the kernel /linux/vmlinuz is not on the host"
+umount "$WORK/gm"
+
+lb grub --cmdline "root=LABEL=FATHOST \"loop=/My Linux/outer.img//inner dir/root.img\" rw"
+ok $? "grub, LABEL= and spaces: exit status 0"
+check "grub: root=LABEL= searches by label" out_has "^	search --no-floppy --label --set=root FATHOST$"
+check "grub: nested images chain loop devices, quoted" out_has "^	loopback loop1 '(loop0)/inner dir/root.img'$"
+check "grub: a path with spaces is quoted for GRUB" out_has "^	linux (loop1)/boot/vmlinuz root=LABEL=FATHOST 'loop=/My Linux/outer.img//inner dir/root.img' rw$"
+
+lb grub --cmdline "root=PARTUUID=00000000-01 loop=/linux/root.img"
+check "grub, host not found by PARTUUID: exit status 1" test $? -eq 1
+check "grub, host not found: one line" out_has "^loopboot: grub: host device not found: PARTUUID=00000000-01: "
+lb grub --cmdline "root=$gdev"
+check "grub, no loop=: exit status 1" test $? -eq 1
+lb grub --kernel-from usb --cmdline "root=$gdev loop=/a.img"
+check "grub, bad --kernel-from: exit status 2" test $? -eq 2
+
+# On a booted entry: the host at $ROOT/host, the image in use as the root. A Debian-style
+# image with /vmlinuz and /initrd.img links at its top.
+bootdir=$(mktemp -d "$WORK/bootroot.XXXXXX")
+mkdir -p "$bootdir/sbin" "$bootdir/host" "$bootdir/etc" "$bootdir/boot"
+cp /bin/true "$bootdir/sbin/init"
+echo kernel >"$bootdir/boot/vmlinuz-6.1.0-99-amd64"
+echo initrd >"$bootdir/boot/initrd.img-6.1.0-99-amd64"
+ln -s boot/vmlinuz-6.1.0-99-amd64 "$bootdir/vmlinuz"
+ln -s boot/initrd.img-6.1.0-99-amd64 "$bootdir/initrd.img"
+mke2fs -q -F -t ext4 -d "$bootdir" "$WORK/boot-root.img" 16M
+losetup -d "$gdev"
+ntfs_put "$WORK/good.img" "$WORK/boot-root.img" linux/boot.img
+gdev=$(attach "$WORK/good.img")
+booted="root=UUID=$gserial loop=/linux/boot.img rw"
+lb_boot "$booted"
+ok $? "booted entry: loopboot boot succeeds"
+lb check --cmdline "$booted"
+ok $? "check on a booted entry: exit status 0"
+check "check on a booted entry: the host is looked at in \$ROOT/host" out_has "^ok: host files: UUID=$gserial: mounted at $ROOT/host "
+check "check on a booted entry: the image in use is not fsck'd" out_has "^ok: file system: /linux/boot.img: in use: /dev/loop[0-9]*, mounted at $ROOT; not checked while mounted$"
+check "check on a booted entry: init is found in the running root" out_has "^ok: init: /sbin/init"
+check "check on a booted entry: the dirty flags of the host mounted rw are not taken for a problem" out_has "^ok: host state: UUID=$gserial: not hibernated; mounted read-write at $ROOT/host"
+lb grub --cmdline "$booted"
+ok $? "grub on a booted entry: exit status 0"
+check "grub on a booted entry: takes /vmlinuz, which the image has" out_has "^	linux (loop0)/vmlinuz root=UUID=$gserial loop=/linux/boot.img rw$"
+check "grub on a booted entry: and /initrd.img" out_has "^	initrd (loop0)/initrd.img$"
+check "grub on a booted entry: the image's type chose GRUB's module" out_has "^	insmod ext2$"
+check "grub on a booted entry: no warning" bash -c "! grep -q warning '$LB_OUT'"
+teardown_root
+
+# /etc/grub.d/42_loopboot reading a loopboot.conf
+cat >"$WORK/loopboot.conf" <<EOF
+# loopboot entries
+Debian on Windows | root=UUID=$gserial loop=/linux/root.img rw quiet
+
+  Debian, host kernel | root=UUID=$gserial loop=/linux/root.img | host
+no bar here
+EOF
+LOOPBOOT_CONF=$WORK/loopboot.conf LOOPBOOT=$LOOPBOOT sh "$GRUBD" >"$LB_OUT" 2>"$WORK/grubd.err"
+ok $? "42_loopboot: exit status 0"
+show
+sed 's/^/#   stderr: /' "$WORK/grubd.err"
+check "42_loopboot: two menu entries" test "$(grep -c '^menuentry ' "$LB_OUT")" -eq 2
+check "42_loopboot: the first with its title and command line" out_has "^menuentry 'Debian on Windows' "
+check "42_loopboot: the first takes the kernel from the image" out_has "^	linux (loop0)/boot/vmlinuz root=UUID=$gserial loop=/linux/root.img rw quiet$"
+check "42_loopboot: the second takes the kernel from the host" out_has "^	linux /linux/vmlinuz root=UUID=$gserial loop=/linux/root.img$"
+check "42_loopboot: a bad line is reported and skipped" grep -q "loopboot.conf:5: no '|'" "$WORK/grubd.err"
+LOOPBOOT_CONF=$WORK/none.conf sh "$GRUBD" >"$LB_OUT" 2>&1
+rc=$?
+check "42_loopboot: no loopboot.conf, no output" bash -c "[ $rc -eq 0 ] && [ ! -s '$LB_OUT' ]"
+check "42_loopboot: shellcheck-clean" bash -c "! command -v shellcheck >/dev/null || shellcheck -s sh '$GRUBD'"
+
+finish

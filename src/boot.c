@@ -670,6 +670,65 @@ static int move_host(struct engine *e)
 	return 0;
 }
 
+/*
+ * systemd-shutdown unmounts what is left with umount2(MNT_FORCE). On FUSE that aborts the
+ * connection even when the unmount then fails with EBUSY (fuse_umount_begin), and every
+ * later read or write of the root image fails with EIO. A drop-in for the host's mount
+ * unit in /run/systemd/system has systemd detach the host lazily at umount.target
+ * instead: systemd-shutdown then never sees it, the loop devices keep it alive, and it
+ * goes when the shutdown program has detached them (the daemon then flushes and exits).
+ */
+static void systemd_escape_path(FILE *f, const char *path)
+{
+	while (*path == '/')
+		path++;
+	size_t n = strlen(path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		fputc('-', f);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)path[i];
+		if (c == '/') {
+			while (i + 1 < n && path[i + 1] == '/')
+				i++;
+			fputc('-', f);
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		           (c >= '0' && c <= '9') || c == ':' || c == '_' || (c == '.' && i > 0))
+			fputc(c, f);
+		else
+			fprintf(f, "\\x%02x", c);
+	}
+}
+
+static void write_systemd_host_dropin(const struct engine *e)
+{
+	const char *root = e->opts->root_mnt;
+	const char *in_root = startswith(e->host.target, root);
+	const char *path = in_root && (*in_root == '/' || !*in_root) ? in_root : e->host.target;
+	char *unit = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&unit, &len);
+	if (!f)
+		return;
+	systemd_escape_path(f, path);
+	fclose(f);
+	_cleanup_free_ char *u = unit;
+	_cleanup_free_ char *dir = xasprintf("/run/systemd/system/%s.mount.d", u);
+	_cleanup_free_ char *file = xasprintf("%s/50-loopboot-host.conf", dir);
+	static const char conf[] =
+	    "# Written by loopboot: unmount the FUSE host lazily, never with MNT_FORCE.\n"
+	    "[Mount]\nLazyUnmount=yes\n";
+	if (mkdir_p(dir, 0755) < 0 || write_file_atomic(file, conf, strlen(conf), 0644) < 0)
+		log_warn("writing %s: %m — systemd will abort the host's FUSE connection at "
+		         "shutdown",
+		         file);
+	else
+		log_debug("wrote %s", file);
+}
+
 static int boot_plain_root(struct engine *e)
 {
 	/* Without loop= root= is the root itself: the engine is then a plain initramfs. */
@@ -771,6 +830,8 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	r = move_host(&e);
 	if (r < 0)
 		goto fail_stack;
+	if (e.host.fuse)
+		write_systemd_host_dropin(&e);
 	r = write_state(&e);
 	if (r < 0)
 		goto fail_stack;
@@ -875,6 +936,25 @@ static char *park_mount(const char *path, size_t n)
  * process still holds it) is remounted read-only, so that its file system is clean on
  * disk, and detached. Returns 0 when root itself went, or its error.
  */
+static size_t path_depth(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+static bool is_api_path(const char *p)
+{
+	static const char *const api[] = {"/dev", "/proc", "/sys", "/run"};
+	for (size_t i = 0; i < ARRAY_SIZE(api); i++) {
+		const char *rest = startswith(p, api[i]);
+		if (rest && (*rest == '\0' || *rest == '/'))
+			return true;
+	}
+	return false;
+}
+
 static int unmount_tree(const char *root)
 {
 	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
@@ -893,13 +973,32 @@ static int unmount_tree(const char *root)
 	mnt_free_iter(it);
 	mnt_unref_table(tb);
 
-	/* Backwards in mount order, and deeper paths before their parents. */
+	/* Deeper paths before their parents, backwards in mount order within a depth: mount
+	 * order alone is not enough, as /dev, /proc, /sys and /run were mounted in the
+	 * initramfs before the root image and moved into it. */
+	for (size_t i = 1; i < targets.n; i++) {
+		char *x = targets.v[i];
+		size_t j = i;
+		while (j > 0 && path_depth(targets.v[j - 1]) < path_depth(x)) {
+			targets.v[j] = targets.v[j - 1];
+			j--;
+		}
+		targets.v[j] = x;
+	}
 	int result = 0;
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < targets.n; i++) {
 			const char *t = targets.v[i];
 			if (!is_mount_point(t) && !streq(t, root))
 				continue;
+			/* API file systems hold no data, and a root storage daemon keeps /dev
+			 * busy (ntfs-3g has /dev/fuse and the host's device open): detach them. */
+			if (is_api_path(t + len)) {
+				if (umount2(t, 0) < 0 && errno == EBUSY &&
+				    umount2(t, MNT_DETACH) == 0)
+					log_debug("%s is busy: detached it", t);
+				continue;
+			}
 			int r = umount_retry(t);
 			if (r == 0 || r == -EINVAL || r == -ENOENT)
 				continue;

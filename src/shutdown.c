@@ -89,16 +89,26 @@ static int write_exec_script(const char *self)
 	struct strv dirs = {0};
 	elf_default_search_dirs(&e, NULL, &dirs);
 	_cleanup_free_ char *path = xstrdup("");
+	/* Resolved now, in the initramfs: the script runs in the booted root, where the
+	 * initramfs's absolute symlinks (/lib64/ld-linux-x86-64.so.2 ->
+	 * /lib/x86_64-linux-gnu/...) would point into that root, which may have no glibc. */
 	for (size_t i = 0; i < dirs.n; i++) {
-		char *p = xasprintf("%s%s" SHUTDOWN_ROOT "%s", path, i ? ":" : "", dirs.v[i]);
+		_cleanup_free_ char *real = realpath(dirs.v[i], NULL);
+		if (!real)
+			continue;
+		char *p = xasprintf("%s%s" SHUTDOWN_ROOT "%s", path, *path ? ":" : "", real);
 		free(path);
 		path = p;
 	}
 	strv_free(&dirs);
+	_cleanup_free_ char *interp = e.interp ? realpath(e.interp, NULL) : NULL;
+	if (e.interp && !interp)
+		log_warn("the dynamic loader %s is missing: %s will not run", e.interp,
+		         SHUTDOWN_EXEC);
 	_cleanup_free_ char *loader =
-	    e.interp ? xasprintf("'" SHUTDOWN_ROOT "%s' --library-path '%s' --argv0 loopboot ",
-	                         e.interp, path)
-	             : xstrdup("");
+	    interp ? xasprintf("'" SHUTDOWN_ROOT "%s' --library-path '%s' --argv0 loopboot ",
+	                       interp, path)
+	           : xstrdup("");
 	elf_info_done(&e);
 	_cleanup_free_ char *script =
 	    xasprintf("#!/bin/sh\n"

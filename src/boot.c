@@ -199,18 +199,6 @@ static int host_make_writable(struct engine *e)
 
 /* ---- images --------------------------------------------------------------------------- */
 
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (unsigned long long)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) /* before 5.6: symlinks are then followed as is */
-		fd = openat(rootfd, path + 1, flags | O_CLOEXEC);
-	return fd;
-}
-
 /* For "file not found": show what the nearest existing directory holds. */
 static void list_nearest_dir(int rootfd, const char *path, const char *where)
 {

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cli.h"
 #include "cmdline.h"
 #include "fsck.h"
 #include "hoststate.h"
@@ -152,18 +153,6 @@ int check_fiemap_fragments(int fd, uint64_t *ret)
 		return -EOPNOTSUPP;
 	*ret = fragments;
 	return 0;
-}
-
-int check_open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (unsigned long long)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) /* before 5.6 */
-		fd = openat(rootfd, path[0] == '/' ? path + 1 : path, flags | O_CLOEXEC);
-	return fd;
 }
 
 char *check_format_size(uint64_t bytes)
@@ -479,19 +468,6 @@ static const char *kernel_has_fs(struct doctor *d, const char *fstype)
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	if (kmod_has(d, alias) || kmod_has(d, fstype))
 		return "a module of this kernel";
-	return NULL;
-}
-
-static char *find_program(const char *name)
-{
-	static const char *const dirs[] = {"/usr/bin", "/usr/sbin",      "/bin",
-	                                   "/sbin",    "/usr/local/bin", "/usr/local/sbin"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char *p = path_join(dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
 	return NULL;
 }
 
@@ -838,7 +814,7 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 		bool last = i + 1 == ip->n;
 		const char *path = ip->part[i];
 		_cleanup_close_ int fd =
-		    check_open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
+		    open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
 		if (fd < 0) {
 			int e = errno;
 			_cleanup_free_ char *reason = xasprintf("no such file on %s", where);
@@ -1005,7 +981,7 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 
 static bool dir_in(int rootfd, const char *path)
 {
-	_cleanup_close_ int fd = check_open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
 	return fd >= 0;
 }
 
@@ -1054,7 +1030,7 @@ static void check_root_contents(struct doctor *d, int rootv)
 			        "create it in the image, or boot with rw");
 	}
 
-	_cleanup_close_ int ffd = check_open_in_root(rootfd, "/etc/fstab", O_RDONLY);
+	_cleanup_close_ int ffd = open_in_root(rootfd, "/etc/fstab", O_RDONLY);
 	_cleanup_free_ char *fstab = NULL;
 	if (ffd >= 0) {
 		_cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", ffd);
@@ -1207,28 +1183,11 @@ int check_main(int argc, char **argv)
 		return 2;
 	}
 	_cleanup_free_ char *line = NULL;
-	if (!cmdline) {
-		int r = cmdline_read(NULL, &line);
-		if (r < 0) {
-			log_fail(r, "reading", "/proc/cmdline", NULL,
-			         "mount /proc, or use --cmdline");
-			return 1;
-		}
-		cmdline = strip_trailing(line);
-	}
 	struct plan plan;
-	_cleanup_free_ char *error = NULL;
-	if (plan_parse(cmdline, &plan, &error) < 0) {
-		if (line) /* from /proc/cmdline: most likely not a loopboot system */
-			fprintf(
-			    stderr,
-			    "loopboot: check: /proc/cmdline: not a loopboot entry (%s) — give one "
-			    "with --cmdline 'root=... loop=...'\n",
-			    startswith(error, "loopboot: ") ? error + 10 : error);
-		else
-			fprintf(stderr, "%s\n", error);
-		return 2;
-	}
+	int lr = cli_load_plan("check", cmdline, &plan, &line);
+	if (lr)
+		return lr;
+	cmdline = line;
 	if (geteuid() != 0) {
 		log_fail(EPERM, "check", "not root",
 		         "it reads block devices and mounts read-only in a private namespace",

@@ -49,9 +49,6 @@ int check_mount_of_device(const char *devnode, struct mountref *ret);
  */
 int check_fiemap_fragments(int fd, uint64_t *ret);
 
-/* openat2(RESOLVE_IN_ROOT): symlinks resolve inside rootfd's tree, as the engine opens them. */
-int check_open_in_root(int rootfd, const char *path, int flags);
-
 /* The loop device already attached to this open file ("/dev/loop0"), or NULL: how the
  * running system's own root image is recognised. */
 char *check_loop_of_file(int fd);

@@ -106,19 +106,6 @@ static const struct fs_kind fs_kinds[] = {
     {"btrfs", "mkfs.btrfs", 255, "btrfs-progs"},
 };
 
-static char *find_program(const char *name)
-{
-	static const char *const dirs[] = {"/usr/sbin", "/sbin",           "/usr/bin",
-	                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char *p = path_join(dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)

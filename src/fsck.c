@@ -7,8 +7,6 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const search_dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
-
 char *fsck_find(const char *fstype)
 {
 	const char *prog = NULL;
@@ -20,13 +18,7 @@ char *fsck_find(const char *fstype)
 		prog = "fsck.exfat";
 	if (!prog)
 		return NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(search_dirs); i++) {
-		char *p = xasprintf("%s/%s", search_dirs[i], prog);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
+	return find_program(prog);
 }
 
 /* The checkers agree on the fsck(8) exit status: bit 0 corrected, bit 1 reboot advised,

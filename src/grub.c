@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "cli.h"
 #include "cmdline.h"
 #include "device.h"
 #include "log.h"
@@ -194,7 +195,7 @@ int grub_kernel_words(const char *cmdline, struct strv *ret)
 
 static bool exists_in(int rootfd, const char *path)
 {
-	_cleanup_close_ int fd = check_open_in_root(rootfd, path, O_PATH);
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
 	return fd >= 0;
 }
 
@@ -214,7 +215,7 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 	int dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	mountref_free(&m);
 	for (unsigned i = 0; dirfd >= 0 && i < p->loop.n; i++) {
-		int fd = check_open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
+		int fd = open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
 		close(dirfd);
 		dirfd = -1;
 		if (fd < 0) {
@@ -412,28 +413,11 @@ int grub_main(int argc, char **argv)
 		return 2;
 	}
 	_cleanup_free_ char *line = NULL;
-	if (!cmdline) {
-		int r = cmdline_read(NULL, &line);
-		if (r < 0) {
-			log_fail(r, "reading", "/proc/cmdline", NULL,
-			         "mount /proc, or use --cmdline");
-			return 1;
-		}
-		cmdline = strip_trailing(line);
-	}
 	struct plan p;
-	_cleanup_free_ char *error = NULL;
-	if (plan_parse(cmdline, &p, &error) < 0) {
-		if (line) /* from /proc/cmdline: most likely not a loopboot system */
-			fprintf(
-			    stderr,
-			    "loopboot: grub: /proc/cmdline: not a loopboot entry (%s) — give one "
-			    "with --cmdline 'root=... loop=...'\n",
-			    startswith(error, "loopboot: ") ? error + 10 : error);
-		else
-			fprintf(stderr, "%s\n", error);
-		return 2;
-	}
+	int lr = cli_load_plan("grub", cmdline, &p, &line);
+	if (lr)
+		return lr;
+	cmdline = line;
 	struct grub_options o = {.cmdline = cmdline,
 	                         .title = title,
 	                         .kernel = kernel,

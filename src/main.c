@@ -10,6 +10,7 @@
 
 #include "boot.h"
 #include "check.h"
+#include "cli.h"
 #include "cmdline.h"
 #include "create.h"
 #include "grub.h"
@@ -51,27 +52,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* Reads the command line from --cmdline or /proc/cmdline and builds the plan. */
-static int load_plan(const char *cmdline, struct plan *plan)
-{
-	_cleanup_free_ char *line = NULL;
-	if (!cmdline) {
-		int r = cmdline_read(NULL, &line);
-		if (r < 0) {
-			log_fail(r, "reading", "/proc/cmdline", NULL,
-			         "mount /proc, or use --cmdline");
-			return 1;
-		}
-		cmdline = line;
-	}
-	_cleanup_free_ char *error = NULL;
-	if (plan_parse(cmdline, plan, &error) < 0) {
-		fprintf(stderr, "%s\n", error);
-		return 2;
-	}
-	return 0;
-}
-
 static int cmd_plan(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -104,7 +84,7 @@ static int cmd_plan(int argc, char **argv)
 		return 2;
 	}
 	struct plan plan;
-	int r = load_plan(cmdline, &plan);
+	int r = cli_load_plan(argv[0], cmdline, &plan, NULL);
 	if (r)
 		return r;
 	plan_print(&plan, stdout);
@@ -153,7 +133,7 @@ static int cmd_boot(int argc, char **argv)
 	}
 	_cleanup_free_ char *root = realpath(root_mnt, NULL);
 	struct plan plan;
-	int r = load_plan(cmdline, &plan);
+	int r = cli_load_plan(argv[0], cmdline, &plan, NULL);
 	if (r)
 		return r;
 	log_set_debug(plan.debug);

@@ -111,19 +111,6 @@ static bool is_fuse_program(const char *name)
 	return false;
 }
 
-static char *find_program(const char *name)
-{
-	static const char *const dirs[] = {"/usr/bin", "/usr/sbin",      "/bin",
-	                                   "/sbin",    "/usr/local/bin", "/usr/local/sbin"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char *p = path_join(dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 /* The kernel's name for a type blkid reports. NTFS: only ntfs3 writes; the old driver can't. */
 static const char *kernel_driver_for(const char *type)
 {

@@ -13,18 +13,6 @@
 #include "log.h"
 #include "util.h"
 
-static int open_in_root(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (unsigned long long)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) /* before 5.6 */
-		fd = openat(rootfd, path[0] == '/' ? path + 1 : path, flags | O_CLOEXEC);
-	return fd;
-}
-
 static bool is_executable_in(int rootfd, const char *path)
 {
 	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);

@@ -2,6 +2,10 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+#include <fcntl.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -185,4 +189,29 @@ bool strv_contains(const struct strv *s, const char *x)
 		if (streq(s->v[i], x))
 			return true;
 	return false;
+}
+
+char *find_program(const char *name)
+{
+	static const char *const dirs[] = {"/usr/sbin", "/sbin",           "/usr/bin",
+	                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char *p = path_join(dirs[i], name);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+int open_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (unsigned long long)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) /* before 5.6 */
+		fd = openat(rootfd, path[0] == '/' ? path + 1 : path, flags | O_CLOEXEC);
+	return fd;
 }

@@ -103,8 +103,10 @@ int init_main(int argc, char **argv)
 	r = plan_parse(line, &plan, &error);
 	if (r < 0) {
 		fprintf(stderr, "%s\n", error);
-		/* The shell request itself may be what failed to parse; honour it anyway. */
-		fail_and_reboot(PLAN_DEFAULT_TIMEOUT, strstr(line, "loopboot.shell") != NULL);
+		unsigned timeout;
+		bool shell;
+		plan_failure_policy(line, &timeout, &shell);
+		fail_and_reboot(timeout, shell);
 	}
 	log_set_debug(plan.debug);
 	for (size_t i = 0; i < plan.warnings.n; i++)

@@ -495,6 +495,17 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 				    ret_error, k, v,
 				    "write loopboot.hibernated=ro for a read-only session on a "
 				    "hibernated or dirty host (the default refuses to boot)");
+		} else if (key_eq(k, "loopboot.mode")) {
+			if (v && streq(v, "loop"))
+				p->mode = PLAN_MODE_LOOP;
+			else if (v && streq(v, "linear"))
+				p->mode = PLAN_MODE_LINEAR;
+			else
+				return fail(
+				    ret_error, k, v,
+				    "write loopboot.mode=linear to map the image's extents on "
+				    "the disk with device-mapper, or loopboot.mode=loop (the "
+				    "default)");
 		} else if (startswith(k, "loopboot.") || startswith(k, "loopboot_")) {
 			strv_push(
 			    &p->warnings,
@@ -581,6 +592,26 @@ int plan_parse(const char *cmdline, struct plan *ret, char **ret_error)
 	return 0;
 }
 
+void plan_failure_policy(const char *cmdline, unsigned *ret_timeout, bool *ret_shell)
+{
+	*ret_timeout = PLAN_DEFAULT_TIMEOUT;
+	*ret_shell = false;
+	struct cmdline c;
+	if (cmdline_tokenize(cmdline ? cmdline : "", &c) < 0)
+		return;
+	for (size_t i = 0; i < c.n_params; i++) {
+		const char *k = c.params[i].key, *v = c.params[i].value;
+		_cleanup_free_ char *err = NULL;
+		unsigned t;
+		bool b;
+		if (key_eq(k, "loopboot.timeout") && parse_timeout(k, v, &t, &err) == 0)
+			*ret_timeout = t;
+		else if (key_eq(k, "loopboot.shell") && parse_bool(k, v, &b, &err) == 0)
+			*ret_shell = b;
+	}
+	cmdline_free(&c);
+}
+
 char *devspec_to_string(const struct devspec *d)
 {
 	static const char *const prefix[] = {
@@ -633,6 +664,10 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f, "  type:   %s\n", or_detect(p->loopfstype));
 		fprintf(f, "  flags:  %s\n", p->loopflags ? p->loopflags : "-");
 		fprintf(f, "  mode:   %s\n", p->read_only ? "read-only (ro)" : "read-write (rw)");
+		fprintf(f, "  device: %s\n",
+		        p->mode == PLAN_MODE_LINEAR
+		            ? "linear (device-mapper over the file's extents; the host read-only)"
+		            : "loop");
 		for (unsigned i = 0; i < p->n_mounts; i++) {
 			const struct plan_mount *m = &p->mounts[i];
 			_cleanup_free_ char *img = imagepath_to_string(&m->image);

@@ -48,6 +48,11 @@ struct plan_mount {
 };
 
 enum plan_fsck_mode { PLAN_FSCK_AUTO, PLAN_FSCK_FORCE, PLAN_FSCK_SKIP };
+/* loopboot.mode=: how host images become block devices. */
+enum plan_mode {
+	PLAN_MODE_LOOP,   /* a loop device on the file (through the host's driver) */
+	PLAN_MODE_LINEAR, /* a device-mapper linear table over the file's extents on the disk */
+};
 enum plan_fsck_repair { PLAN_FSCK_REPAIR_PREEN, PLAN_FSCK_REPAIR_YES, PLAN_FSCK_REPAIR_NO };
 
 struct plan {
@@ -75,6 +80,7 @@ struct plan {
 	bool hibernated_ro; /* loopboot.hibernated=ro: an unsafe host gives a read-only session */
 	enum plan_fsck_mode fsck_mode;     /* systemd's fsck.mode= */
 	enum plan_fsck_repair fsck_repair; /* systemd's fsck.repair= */
+	enum plan_mode mode;               /* loopboot.mode=, default loop */
 
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */
@@ -87,6 +93,13 @@ struct plan {
  */
 int plan_parse(const char *cmdline, struct plan *ret, char **ret_error);
 void plan_free(struct plan *p);
+
+/*
+ * For the failure path when plan_parse() refused the line: the loopboot.timeout= and
+ * loopboot.shell the user wrote, where they are well-formed themselves (defaults
+ * otherwise), so that a mistake elsewhere still gets the wait and the shell asked for.
+ */
+void plan_failure_policy(const char *cmdline, unsigned *ret_timeout, bool *ret_shell);
 
 /* Human-readable summary, as printed by `loopboot plan`. */
 void plan_print(const struct plan *p, FILE *f);

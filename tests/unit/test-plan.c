@@ -272,3 +272,39 @@ TEST(print)
 	free(buf);
 	plan_free(&p);
 }
+
+TEST(mode_linear)
+{
+	struct plan p = parse_ok("root=/dev/sda1 loop=/a.img");
+	CHECK(p.mode == PLAN_MODE_LOOP);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/a.img loopboot.mode=linear");
+	CHECK(p.mode == PLAN_MODE_LINEAR);
+	CHECK(p.warnings.n == 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	plan_print(&p, f);
+	fclose(f);
+	CHECK(strstr(buf, "device: linear") != NULL);
+	free(buf);
+	plan_free(&p);
+	/* the last one wins */
+	p = parse_ok("root=/dev/sda1 loop=/a.img loopboot.mode=linear loopboot.mode=loop");
+	CHECK(p.mode == PLAN_MODE_LOOP);
+	plan_free(&p);
+	parse_bad("root=/dev/sda1 loop=/a.img loopboot.mode=dm", "loopboot.mode=linear");
+	parse_bad("root=/dev/sda1 loop=/a.img loopboot.mode", "loopboot.mode=loop");
+}
+
+TEST(failure_policy)
+{
+	unsigned t;
+	bool sh;
+	plan_failure_policy("root=/dev/vda loop=rel loopboot.timeout=3 loopboot.shell", &t, &sh);
+	CHECK(t == 3 && sh);
+	plan_failure_policy("loop= loopboot.timeout=abc loopboot.shell=maybe", &t, &sh);
+	CHECK(t == PLAN_DEFAULT_TIMEOUT && !sh);
+	plan_failure_policy(NULL, &t, &sh);
+	CHECK(t == PLAN_DEFAULT_TIMEOUT && !sh);
+}

@@ -118,7 +118,9 @@ vm_initrd() {
 	flock "$lock"
 	if [ ! -s "$INITRD" ]; then
 		INITRD_CACHED=0
-		find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -delete
+		# Old builds go once nobody can still be using them (another test file running
+		# at the same time reads its $INITRD without the lock).
+		find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -mmin +60 -delete
 		# loopboot initrd replaces its output atomically.
 		if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
 			rm -f "$INITRD"
@@ -161,7 +163,7 @@ guest_root() { # OUT: a fresh copy of the cached root image
 	exec {lock}>"$VM_CACHE/.lock"
 	flock "$lock"
 	if [ ! -s "$img" ]; then
-		find "$VM_CACHE" -maxdepth 1 -name 'root-*.img' -delete
+		find "$VM_CACHE" -maxdepth 1 -name 'root-*.img' -mmin +60 -delete
 		tmp=$(mktemp -d "$VM_CACHE/.root.XXXXXX")
 		guest_root_tree "$tmp/tree"
 		if ! mke2fs -q -F -t ext4 -L lbroot -d "$tmp/tree" "$tmp/root.img" "${ROOT_SIZE_MB}M" >/dev/null; then

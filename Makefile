@@ -50,6 +50,13 @@ demo: all
 	@scripts/deps demo
 	tests/vm/demo
 
+# Measurements, not tests (docs/benchmarks.md): I/O ratios to a raw partition in one QEMU
+# run, then initramfs size and time to init against initramfs-tools and dracut.
+bench: all
+	@scripts/deps all
+	bench/run
+	bench/boot
+
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	fuzz/run $(FUZZ) $${FUZZ_SECONDS:-60}

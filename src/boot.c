@@ -11,10 +11,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "device.h"
+#include "dmlinear.h"
+#include "extents.h"
 #include "fsck.h"
 #include "hoststate.h"
 #include "log.h"
@@ -42,6 +45,10 @@ struct engine {
 	struct strv fsck_clean; /* images the dry run found clean: "layer:path" */
 	struct state stack;     /* what the current pass built, in order: the undo log */
 	unsigned seq;           /* numbers intermediate layer mount points */
+	bool linear;            /* loopboot.mode=linear in force (not refused so far) */
+	bool linear_retry;      /* linear refused during the real pass: build it with loops */
+	char *linear_refused;   /* why loopboot.mode=linear fell back to loop devices */
+	char *host_dm;          /* linear: the dm name of the host's own mapping */
 };
 
 static void sleep_ms(long ms)
@@ -318,6 +325,211 @@ static const char *dir_key(const struct engine *e, const char *dir)
 	return slash ? slash + 1 : dir;
 }
 
+/* ---- loopboot.mode=linear --------------------------------------------------------------- */
+
+static int blockdev_info(const char *devnode, dev_t *ret_rdev, uint64_t *ret_size)
+{
+	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISBLK(st.st_mode))
+		return -ENOTBLK;
+	if (ioctl(fd, BLKGETSIZE64, ret_size) < 0)
+		return -errno;
+	*ret_rdev = st.st_rdev;
+	return 0;
+}
+
+/* Linear mode gives way to loop devices, with one warning line that says why. */
+static void linear_refuse(struct engine *e, const char *what, const char *why)
+{
+	if (!e->linear)
+		return;
+	e->linear = false;
+	free(e->linear_refused);
+	e->linear_refused = xasprintf("%s: %s", what, why);
+	log_warn("loopboot.mode=linear refused: %s: %s — booting with a loop device instead", what,
+	         why);
+}
+
+/* Whether the kernel can map at all; refuses linear mode up front when it cannot. */
+static void linear_check_kernel(struct engine *e)
+{
+	(void)modules_load(e->mods, "dm_mod");
+	int r = dmlinear_available();
+	if (r < 0) {
+		_cleanup_free_ char *why = xasprintf("the kernel has no device-mapper (%s): the "
+		                                     "initramfs needs the dm_mod module",
+		                                     strerror(-r));
+		linear_refuse(e, "device-mapper", why);
+	}
+}
+
+/* The extents of the image file open as fd, on the host device. */
+static int linear_extents(struct engine *e, int fd, const char *path, dev_t *ret_rdev,
+                          struct extent_map *ret, const char **ret_why)
+{
+	uint64_t dev_size;
+	*ret = (struct extent_map){0};
+	int r = blockdev_info(e->hostdev.devnode, ret_rdev, &dev_size);
+	if (r < 0) {
+		*ret_why = "the host is not a block device";
+		return r;
+	}
+	*ret_why = extent_host_type_refusal(e->hostdev.type);
+	if (*ret_why)
+		return -EINVAL;
+	if (e->host.fuse) {
+		if (!streq(e->hostdev.type, "ntfs")) {
+			*ret_why = "the host is served by a FUSE driver, which reports no extents";
+			return -EOPNOTSUPP;
+		}
+		/* ntfs-3g reports the MFT record number as the inode number. */
+		struct stat st;
+		uint64_t ino = fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+		return extents_from_ntfs(e->hostdev.devnode, path, ino, dev_size, ret, ret_why);
+	}
+	r = extents_from_fiemap(fd, dev_size, ret, ret_why);
+	if (r == -EOPNOTSUPP && (streq(e->hostdev.type, "vfat") || streq(e->hostdev.type, "msdos")))
+		r = extents_from_fat(fd, e->hostdev.devnode, dev_size, ret, ret_why);
+	return r;
+}
+
+/*
+ * An image file on the host, mapped with device-mapper instead of a loop device. In the
+ * dry run only the extents are read and judged (a refusal switches the whole boot to loop
+ * devices); in the real pass the mapping is made, checked against the file and recorded,
+ * and *ret gets its node. A refusal in the real pass sets linear_retry and fails: the
+ * caller builds the stack again with loop devices.
+ */
+static int linear_map(struct engine *e, int fd, const char *path, const char *dir, const char *role,
+                      const char *target, bool read_only, struct loopdev *ret)
+{
+	struct extent_map m;
+	const char *why = NULL;
+	dev_t rdev = 0;
+	int r = linear_extents(e, fd, path, &rdev, &m, &why);
+	if (r < 0) {
+		_cleanup_free_ char *what = xasprintf("the image %s", path);
+		linear_refuse(e, what, why ? why : strerror(-r));
+		if (e->probe)
+			return 0;
+		e->linear_retry = true;
+		return -EAGAIN;
+	}
+	if (e->probe) {
+		log_debug("%s: %zu extent%s on %s, can be mapped", path, m.n, m.n == 1 ? "" : "s",
+		          e->hostdev.devnode);
+		extent_map_free(&m);
+		return 0;
+	}
+	_cleanup_free_ char *fin = final_path(e, target);
+	_cleanup_free_ char *name = dmlinear_name_for(role, fin);
+	char *node = NULL;
+	r = dmlinear_create(name, major(rdev), minor(rdev), &m, read_only, &node);
+	if (r == 0) {
+		r = dmlinear_verify(fd, node, &m);
+		if (r < 0) {
+			(void)dmlinear_remove(name);
+			free(node);
+			node = NULL;
+		}
+	}
+	if (r < 0) {
+		_cleanup_free_ char *what = xasprintf("the image %s", path);
+		_cleanup_free_ char *msg =
+		    r == -EIO
+		        ? xstrdup("the mapped device does not read back what the file holds")
+		        : xasprintf("creating the device-mapper device %s: %s", name, strerror(-r));
+		extent_map_free(&m);
+		linear_refuse(e, what, msg);
+		e->linear_retry = true;
+		return -EAGAIN;
+	}
+	struct state_record *rec = state_add(&e->stack, "dm");
+	_cleanup_free_ char *count = xasprintf("%zu", m.n);
+	state_set(rec, "device", node);
+	state_set(rec, "name", name);
+	state_set(rec, "extents", count);
+	state_set(rec, "file", path);
+	state_set(rec, "parent", dir);
+	state_set(rec, "on", e->hostdev.devnode);
+	state_set(rec, "ro", yesno(read_only));
+	log_info("%s: mapped linearly on %s as %s (%s, %zu extent%s)", path, e->hostdev.devnode,
+	         node, name, m.n, m.n == 1 ? "" : "s");
+	extent_map_free(&m);
+	*ret = (struct loopdev){.devnode = node, .fd = -1, .read_only = read_only};
+	return 0;
+}
+
+/*
+ * The real pass in linear mode: the host leaves its device to device-mapper. A mounted
+ * file system holds its device exclusively and device-mapper claims the devices under its
+ * tables, so the host is mounted from a mapping of its own (the whole device, one extent),
+ * read-only; the images' mappings share the device with it. The mapping is then made
+ * read-only too, so that nobody remounts the host writable behind the images' backs.
+ */
+static int linear_host(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	dev_t rdev;
+	uint64_t size;
+	int r = blockdev_info(e->hostdev.devnode, &rdev, &size);
+	if (r < 0) {
+		linear_refuse(e, e->host_spec, "the host is not a block device");
+		return 0;
+	}
+	r = host_umount(&e->host, 10000);
+	fsmount_free(&e->host);
+	if (r < 0)
+		return log_fail(r, "unmounting the host after the check", e->host_spec, NULL,
+		                "report this as a bug");
+	struct extent_map m = {.size = size};
+	(void)extent_map_add(&m, 0, 0, size);
+	char *node = NULL;
+	r = dmlinear_create(DM_NAME_HOST, major(rdev), minor(rdev), &m, e->host_ro, &node);
+	extent_map_free(&m);
+	if (r < 0) {
+		_cleanup_free_ char *why = xasprintf("creating the device-mapper device %s: %s",
+		                                     DM_NAME_HOST, strerror(-r));
+		linear_refuse(e, e->host_spec, why);
+		return host_mount_as(e, true); /* as the dry run left it */
+	}
+	e->host_dm = xstrdup(DM_NAME_HOST);
+	const char *type = p->rootfstype ? p->rootfstype : e->hostdev.type;
+	_cleanup_free_ char *opts =
+	    options_join(p->rootflags, e->host_ro && type ? options_no_replay(type) : NULL);
+	r = host_mount(e->mods, node, e->hostdev.type, p->rootfstype, opts, true, HOST_STAGING,
+	               &e->host);
+	if (r >= 0) {
+		_cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
+		int one = 1;
+		if (fd < 0 || ioctl(fd, BLKROSET, &one) < 0)
+			log_warn("making %s read-only: %m — do not remount the host writable",
+			         node);
+	}
+	free(node);
+	return r;
+}
+
+/* Linear mode refused during the real pass: the host as the loop path wants it. */
+static int linear_abandon(struct engine *e)
+{
+	e->linear_retry = false;
+	int r = host_umount(&e->host, 10000);
+	fsmount_free(&e->host);
+	if (r < 0)
+		return log_fail(r, "unmounting the host", e->host_spec, NULL,
+		                "report this as a bug");
+	if (e->host_dm) {
+		(void)dmlinear_remove(e->host_dm);
+		free(e->host_dm);
+		e->host_dm = NULL;
+	}
+	return host_mount_as(e, e->host_ro);
+}
+
 /*
  * Builds one image path: for each part, open the file inside the previous file system,
  * probe its type, attach a loop device, mount it (the last part at target, the others at
@@ -333,8 +545,10 @@ static int build_image(struct engine *e, const struct imagepath *ip, const char 
 		bool last = i + 1 == ip->n;
 		const char *path = ip->part[i];
 		bool loop_ro = e->probe || e->host_ro;
+		/* Mapped linearly, the file is only read through the (read-only) host. */
+		bool map = i == 0 && e->linear;
 		_cleanup_close_ int fd = -1;
-		int r = image_open(e, dir, path, where, !loop_ro, &fd);
+		int r = image_open(e, dir, path, where, !loop_ro && !(map && !e->probe), &fd);
 		if (r < 0)
 			return r;
 
@@ -374,17 +588,25 @@ static int build_image(struct engine *e, const struct imagepath *ip, const char 
 			                "the kernel has no driver for it",
 			                "rebuild the initramfs with the %s module", mount_type);
 
-		struct loopdev loop;
-		r = loopdev_attach(fd, path, loop_ro, &loop);
-		if (r < 0)
-			return log_fail(r, "attaching a loop device to", path, NULL,
-			                "the kernel needs loop support (module loop)");
-		struct state_record *rec = state_add(&e->stack, "loop");
-		state_set(rec, "device", loop.devnode);
-		state_set(rec, "file", path);
-		state_set(rec, "parent", dir);
-		state_set(rec, "ro", yesno(loop_ro));
-		state_set(rec, "dio", yesno(loop.direct_io));
+		struct loopdev loop = {.fd = -1};
+		struct state_record *rec;
+		if (map) {
+			r = linear_map(e, fd, path, dir, role, target, loop_ro, &loop);
+			if (r < 0)
+				return r;
+		}
+		if (!loop.devnode) {
+			r = loopdev_attach(fd, path, loop_ro, &loop);
+			if (r < 0)
+				return log_fail(r, "attaching a loop device to", path, NULL,
+				                "the kernel needs loop support (module loop)");
+			rec = state_add(&e->stack, "loop");
+			state_set(rec, "device", loop.devnode);
+			state_set(rec, "file", path);
+			state_set(rec, "parent", dir);
+			state_set(rec, "ro", yesno(loop_ro));
+			state_set(rec, "dio", yesno(loop.direct_io));
+		}
 
 		_cleanup_free_ char *mnt = NULL;
 		if (last) {
@@ -458,6 +680,8 @@ static void undo_stack(struct engine *e)
 				log_warn("unmounting %s: %m", t);
 		} else if (streq(r->kind, "loop")) {
 			(void)loopdev_detach(state_get(r, "device"));
+		} else if (streq(r->kind, "dm")) {
+			(void)dmlinear_remove(state_get(r, "name"));
 		}
 	}
 	state_free(&e->stack);
@@ -600,6 +824,13 @@ static int write_state(struct engine *e)
 	state_set(h, "options", e->host.options);
 	state_set(h, "ro", yesno(e->host.read_only));
 	state_set(h, "fuse", yesno(e->host.fuse));
+	state_set(h, "mode", e->linear ? "linear" : "loop");
+	if (e->linear_refused)
+		state_set(h, "linear_refused", e->linear_refused);
+	if (e->host_dm) {
+		state_set(h, "dm", e->host_dm);
+		state_set(h, "device", e->hostdev.devnode);
+	}
 	if (e->host.daemon_pid > 0) {
 		_cleanup_free_ char *pid = xasprintf("%d", (int)e->host.daemon_pid);
 		state_set(h, "pid", pid);
@@ -766,6 +997,9 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	}
 
 	modules_load(e.mods, "loop");
+	e.linear = plan->mode == PLAN_MODE_LINEAR;
+	if (e.linear)
+		linear_check_kernel(&e);
 	e.host_ro = type_is_read_only(e.hostdev.type) || device_is_read_only(e.hostdev.devnode) ||
 	            options_say_ro(plan->rootflags);
 	e.root_ro = plan->read_only || e.host_ro;
@@ -798,6 +1032,7 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 		log_info("VOLATILE SESSION (loopboot.hibernated=ro): the host is mounted "
 		         "read-only and the root image read-only under a memory overlay; changes "
 		         "are lost at shutdown");
+		linear_refuse(&e, e.host_spec, "a volatile session uses loop devices");
 	}
 	e.probe = true;
 	r = build_stack(&e, ret);
@@ -807,12 +1042,24 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 		goto fail_host;
 	log_debug("dry run passed: every file, type, mount point and the init are in place");
 
-	if (!e.host_ro) {
+	if (e.linear) {
+		/* The host stays read-only: the images are written through their mappings. */
+		r = linear_host(&e);
+		if (r < 0)
+			goto fail_host;
+	}
+	if (!e.linear && !e.host_ro) {
 		r = host_make_writable(&e);
 		if (r < 0)
 			goto fail_host;
 	}
 	r = build_stack(&e, ret);
+	if (r < 0 && e.linear_retry) {
+		undo_stack(&e);
+		r = linear_abandon(&e);
+		if (r >= 0)
+			r = build_stack(&e, ret);
+	}
 	if (r < 0)
 		goto fail_stack;
 	r = move_host(&e);
@@ -839,11 +1086,15 @@ fail_host:
 		if (u < 0)
 			log_warn("unmounting the host %s: %s", e.host_spec, strerror(-u));
 	}
+	if (e.host_dm)
+		(void)dmlinear_remove(e.host_dm);
 	if (ret) {
 		free(ret->init);
 		ret->init = NULL;
 	}
 out:
+	free(e.linear_refused);
+	free(e.host_dm);
 	strv_free(&e.fsck_clean);
 	state_free(&e.stack);
 	fsmount_free(&e.host);
@@ -1061,6 +1312,15 @@ int boot_teardown(const struct state *s, const char *prefix)
 				if (!first)
 					first = r;
 			}
+		} else if (streq(rec->kind, "dm")) {
+			const char *name = state_get(rec, "name");
+			int r = name ? dmlinear_remove(name) : 0;
+			if (r < 0 && r != -ENXIO) {
+				log_warn("removing the device-mapper device %s: %s", name,
+				         strerror(-r));
+				if (!first)
+					first = r;
+			}
 		} else if (streq(rec->kind, "mount") && where[i]) {
 			int r = umount_retry(where[i]);
 			if (r < 0 && r != -EINVAL && r != -ENOENT) {
@@ -1077,6 +1337,14 @@ int boot_teardown(const struct state *s, const char *prefix)
 			int r = host_umount(&f, 30000);
 			if (r < 0) {
 				log_warn("unmounting the host at %s: %s", where[i], strerror(-r));
+				if (!first)
+					first = r;
+			}
+			const char *dm = state_get(rec, "dm");
+			r = r == 0 && dm ? dmlinear_remove(dm) : 0;
+			if (r < 0 && r != -ENXIO) {
+				log_warn("removing the device-mapper device %s: %s", dm,
+				         strerror(-r));
 				if (!first)
 					first = r;
 			}

@@ -16,9 +16,11 @@
 #include "grub.h"
 #include "init.h"
 #include "initrd/initrd.h"
+#include "iso.h"
 #include "log.h"
 #include "modules.h"
 #include "plan.h"
+#include "pxe.h"
 #include "shutdown.h"
 #include "state.h"
 #include "util.h"
@@ -45,6 +47,11 @@ static void usage(FILE *f)
 	      "  check [--cmdline STRING]       check, writing nothing, that an entry would boot\n"
 	      "  grub [--kernel-from image|host] [--cmdline STRING]\n"
 	      "                                 print a GRUB menuentry for an entry\n"
+	      "  iso -o FILE [--kernel K --initrd I] [--cmdline STRING]\n"
+	      "                                 a hybrid ISO (BIOS and UEFI, CD or USB stick)\n"
+	      "                                 that boots the entry\n"
+	      "  pxe DIR [--kernel K --initrd I] [--cmdline STRING]\n"
+	      "                                 a netboot tree: GRUB for PXE and an iPXE script\n"
 	      "  version                        print the version\n"
 	      "\n"
 	      "As /init of an initramfs, loopboot reads root=, loop= and loopboot.* from the\n"
@@ -214,10 +221,20 @@ static void print_record(const struct state_record *r)
 		       streq_ptr(state_get(r, "ro"), "1") ? ", read-only" : "");
 		if (state_get(r, "pid"))
 			printf("        daemon pid %s\n", state_get(r, "pid"));
+		if (state_get(r, "dm"))
+			printf("        mounted from %s, a read-only mapping of %s\n",
+			       strempty(state_get(r, "source")), strempty(state_get(r, "device")));
 	} else if (streq(kind, "loop")) {
 		printf("loop:   %s ← %s (in %s%s%s)\n", strempty(state_get(r, "device")),
 		       strempty(state_get(r, "file")), strempty(state_get(r, "parent")),
 		       streq_ptr(state_get(r, "dio"), "1") ? ", direct I/O" : "",
+		       streq_ptr(state_get(r, "ro"), "1") ? ", read-only" : "");
+	} else if (streq(kind, "dm")) {
+		const char *n = state_get(r, "extents");
+		printf("dm:     %s (%s) ← %s (in %s): %s extent%s on %s, linear%s\n",
+		       strempty(state_get(r, "device")), strempty(state_get(r, "name")),
+		       strempty(state_get(r, "file")), strempty(state_get(r, "parent")),
+		       n ? n : "?", streq_ptr(n, "1") ? "" : "s", strempty(state_get(r, "on")),
 		       streq_ptr(state_get(r, "ro"), "1") ? ", read-only" : "");
 	} else if (streq(kind, "mount")) {
 		printf("mount:  %s on %s (%s, %s%s%s) [%s]\n", strempty(state_get(r, "source")),
@@ -250,11 +267,31 @@ static int cmd_status(int argc, char **argv)
 		log_fail(r, "reading the state record", STATE_FILE, NULL, "check /run");
 		return 1;
 	}
-	if (json)
+	if (json) {
 		state_print_json(&s, stdout);
-	else
+	} else {
+		/* loopboot.mode: what the images are on, and how many pieces were mapped. */
+		const char *mode = NULL, *refused = NULL;
+		unsigned long extents = 0, mapped = 0;
+		for (size_t i = 0; i < s.n; i++) {
+			if (streq(s.v[i].kind, "host")) {
+				mode = state_get(&s.v[i], "mode");
+				refused = state_get(&s.v[i], "linear_refused");
+			} else if (streq(s.v[i].kind, "dm")) {
+				const char *n = state_get(&s.v[i], "extents");
+				extents += n ? strtoul(n, NULL, 10) : 0;
+				mapped++;
+			}
+		}
+		if (mode && streq(mode, "linear"))
+			printf("mode:   linear: %lu image%s mapped, %lu extent%s\n", mapped,
+			       mapped == 1 ? "" : "s", extents, extents == 1 ? "" : "s");
+		else if (mode)
+			printf("mode:   %s%s%s%s\n", mode, refused ? " (linear refused: " : "",
+			       strempty(refused), refused ? ")" : "");
 		for (size_t i = 0; i < s.n; i++)
 			print_record(&s.v[i]);
+	}
 	state_free(&s);
 	return 0;
 }
@@ -330,6 +367,10 @@ int main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (streq(cmd, "grub"))
 		return grub_main(argc - 1, argv + 1);
+	if (streq(cmd, "iso"))
+		return iso_main(argc - 1, argv + 1);
+	if (streq(cmd, "pxe"))
+		return pxe_main(argc - 1, argv + 1);
 	if (streq(cmd, "version") || streq(cmd, "--version")) {
 		printf("loopboot %s\n", LOOPBOOT_VERSION);
 		return 0;

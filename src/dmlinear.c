@@ -238,10 +238,16 @@ char *dmlinear_name_for(const char *role, const char *target)
 {
 	if (!target || streq(role, "root"))
 		return xstrdup(DM_NAME_ROOT);
-	char *s = xasprintf("loopboot%s", target);
-	for (char *p = s; *p; p++)
-		if (*p == '/')
-			*p = '-';
+	/* '-' doubled first, as LVM does, so that /a-b and /a/b get different names. */
+	size_t n = strlen(target);
+	char *s = xmalloc(sizeof("loopboot") + 2 * n);
+	char *o = stpcpy(s, "loopboot");
+	for (const char *p = target; *p; p++) {
+		if (*p == '-')
+			*o++ = '-';
+		*o++ = *p == '/' ? '-' : *p;
+	}
+	*o = '\0';
 	if (strlen(s) >= DM_NAME_LEN)
 		s[DM_NAME_LEN - 1] = '\0';
 	return s;

@@ -42,6 +42,7 @@ int dmlinear_verify(int file_fd, const char *devnode, const struct extent_map *m
 
 /*
  * The dm name for an image: DM_NAME_ROOT for the root, "loopboot-" + the mount target with
- * '/' as '-' for a further image ("/srv/data" -> "loopboot-srv-data"). Allocated.
+ * '/' as '-' and '-' as "--" for a further image ("/srv/data" -> "loopboot-srv-data",
+ * "/a-b" -> "loopboot-a--b"). Allocated.
  */
 char *dmlinear_name_for(const char *role, const char *target);

@@ -196,6 +196,9 @@ TEST(dm_names)
 	n = dmlinear_name_for("mount", "/srv/data");
 	CHECK_STREQ(n, "loopboot-srv-data");
 	free(n);
+	n = dmlinear_name_for("mount", "/srv-data");
+	CHECK_STREQ(n, "loopboot-srv--data");
+	free(n);
 	char longt[400];
 	memset(longt, 'a', sizeof(longt) - 1);
 	longt[0] = '/';

@@ -61,7 +61,9 @@ fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	fuzz/run $(FUZZ) $${FUZZ_SECONDS:-60}
 
-install: all
+install: $(BUILD)/build.ninja
+	meson configure $(BUILD) --prefix=$(PREFIX)
+	ninja -C $(BUILD)
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 format:

@@ -881,7 +881,22 @@ static int move_host(struct engine *e)
 			return 0;
 		}
 	}
-	if (mount(e->host.target, target, NULL, MS_MOVE, NULL) < 0)
+	int r = mount(e->host.target, target, NULL, MS_MOVE, NULL);
+	if (r < 0 && errno == EINVAL) {
+		/* MS_MOVE refuses a mount whose parent mount is shared, as every mount is under
+		 * systemd (a dracut initrd): make that parent (the mount holding /run/loopboot)
+		 * private, and try again. */
+		_cleanup_free_ char *dir = xstrdup(e->host.target);
+		bool done = false;
+		for (char *slash; !done && (slash = strrchr(dir, '/')) && slash != dir;) {
+			*slash = '\0';
+			done = mount(NULL, dir, NULL, MS_PRIVATE, NULL) == 0;
+		}
+		if (!done)
+			(void)mount(NULL, "/", NULL, MS_PRIVATE, NULL);
+		r = mount(e->host.target, target, NULL, MS_MOVE, NULL);
+	}
+	if (r < 0)
 		return log_fail(errno, "moving the host into the new root", target, NULL,
 		                "the mount points must not be shared (mount --make-private)");
 	free(e->host.target);

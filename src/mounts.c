@@ -289,10 +289,17 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 
 int host_umount(struct fsmount *f, int timeout_ms)
 {
-	if (umount2(f->target, 0) < 0) {
+	/* Busy for a moment is normal: a loop device above it finishes releasing its file
+	 * after the detach, and udev workers probing a new loop device hold it open. */
+	for (int waited = 0;; waited += 20) {
+		if (umount2(f->target, 0) == 0)
+			break;
 		int r = -errno;
-		if (r != -EINVAL && r != -ENOENT)
+		if (r == -EINVAL || r == -ENOENT)
+			break;
+		if (r != -EBUSY || waited >= 5000)
 			return r;
+		sleep_ms(20);
 	}
 	if (!f->fuse || f->daemon_pid <= 0)
 		return 0;

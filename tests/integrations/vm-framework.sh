@@ -281,7 +281,8 @@ fw_scenario() { # NAME FW HOST [INITRD]
 	VMLINUZ=$FW_VMLINUZ INITRD=$initrd vm_boot "$s" \
 		"root=$spec loop=/linux/root.img rw loopboot.mount=/home:/linux/home.img systemd.show_status=1 lbtest.nonce=$n lbtest.action=poweroff" "$disk"
 
-	# What the guest saw and did.
+	# What the guest saw and did. systemd's status lines, without their colours:
+	sed 's/\x1b\[[0-9;]*m//g' "$VM_LOG" >"$VM_LOG.plain"
 	[ "$VM_RC" -eq 0 ]
 	ok $? "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
 	[[ $(sd_lbtest root) == /dev/loop* ]] && [ "$(sd_lbtest root fstype)" = ext4 ] &&
@@ -302,10 +303,10 @@ fw_scenario() { # NAME FW HOST [INITRD]
 	dracut)
 		if [ "$flavour" = script ]; then
 			console_has "loopboot: root /linux/root.img mounted from" && ! console_has "dracut-root[" &&
-				! sed 's/\x1b\[[0-9;]*m//g' "$VM_LOG" | grep -aq 'Starting loopboot-root'
+				! grep -aq 'Starting loopboot-root' "$VM_LOG.plain"
 			ok $? "$s: dracut's script initrd (no systemd) ran the mount hook, which mounted the root"
 		else
-			sed 's/\x1b\[[0-9;]*m//g' "$VM_LOG" | grep -aq 'Finished loopboot-root' &&
+			grep -aq 'Finished loopboot-root' "$VM_LOG.plain" &&
 				grep -aqE 'dracut-root\[[0-9]+\]: loopboot: root /linux/root.img mounted from' "$VM_LOG"
 			ok $? "$s: dracut's systemd initrd ran loopboot-root.service, which mounted the root"
 			got=$(grep -ao 'LBTEST fw daemon=.*' "$VM_LOG" | head -n 1 | sed -n 's/.* cgroup=//p')

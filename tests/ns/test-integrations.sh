@@ -307,13 +307,22 @@ fi
 # =============================================================================================
 
 # The runner (loopboot-root.service's ExecStart, the script initrd's mount hook).
+# /run noexec, as dracut's script initrd mounts it.
 set_cmdline "$GOOD"
+mkdir -p /run/initramfs && echo dracut-state >/run/initramfs/rdsosreport.txt
+mount -o remount,noexec /run
 NEWROOT=$ROOT LOOPBOOT_BIN=$LOOPBOOT sh "$DRACUT/loopboot-dracut-root.sh" >"$LB_OUT" 2>&1
 ok $? "dracut: the runner mounts the root at \$NEWROOT"
 sed 's/^/#   /' "$LB_OUT"
 check "dracut: the image is the root (marker)" grep -qx integration-root "$ROOT/etc/marker"
 check "dracut: the host is at \$NEWROOT/host" test "$(mount_field "$ROOT/host" source)" = "$HOSTDEV"
 check "dracut: the runner asks dracut-shutdown.service for the shutdown root (.need_shutdown)" test -e /run/initramfs/.need_shutdown
+check "dracut: on a noexec /run, /run/initramfs gets a tmpfs of its own that allows executing" \
+	bash -c "mountpoint -q /run/initramfs && cp /bin/true /run/initramfs/t && /run/initramfs/t"
+check "dracut: ... with what dracut had there" grep -qx dracut-state /run/initramfs/rdsosreport.txt
+umount /run/initramfs
+mount -o remount,exec /run
+rm -rf /run/initramfs
 n=$(date +%N)
 write_nonce "$n"
 LOOPBOOT_BIN=$LOOPBOOT LOOPBOOT_OLDROOT=$ROOT sh -c '. "$0"' "$DRACUT/loopboot-shutdown.sh" >"$LB_OUT" 2>&1

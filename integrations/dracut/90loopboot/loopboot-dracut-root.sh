@@ -18,4 +18,22 @@ mountpoint -q /run 2>/dev/null && mount --make-private /run 2>/dev/null
 # something asked for it; its pre-shutdown hook then takes the stack down.
 mkdir -p /run/initramfs
 : > /run/initramfs/.need_shutdown
+
+# dracut's script initrd mounts /run noexec, and systemd-shutdown does not run a
+# /run/initramfs/shutdown it cannot execute: then /run/initramfs gets a tmpfs of its own
+# that allows it, with what dracut keeps there copied in.
+R=/run/initramfs
+printf '#!/bin/sh\nexit 0\n' > "$R/.loopboot-exec-test" && chmod 755 "$R/.loopboot-exec-test"
+if ! "$R/.loopboot-exec-test" 2> /dev/null; then
+    rm -f "$R/.loopboot-exec-test"
+    keep=$R.loopboot-keep
+    if rm -rf "$keep" && mkdir -p "$keep" && cp -a "$R/." "$keep/" &&
+        mount -t tmpfs -o mode=0755,nodev,nosuid tmpfs "$R"; then
+        cp -a "$keep/." "$R/"
+    else
+        echo "loopboot: /run/initramfs does not allow executing programs: dracut's shutdown root will not run at poweroff" >&2
+    fi
+    rm -rf "$keep"
+fi
+rm -f "$R/.loopboot-exec-test"
 exit 0

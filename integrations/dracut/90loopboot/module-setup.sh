@@ -73,7 +73,7 @@ install() {
     inst_multiple -o ntfs-3g mount.exfat-fuse fusefat e2fsck fsck.fat fsck.exfat
 
     inst_script "$moddir/loopboot-dracut-root.sh" /usr/lib/loopboot/dracut-root
-    inst_multiple mountpoint tr
+    inst_multiple mountpoint tr cp chmod mkdir rm mount
     inst_rules "$moddir/64-loopboot-uuid.rules"
     inst_hook cmdline 90 "$moddir/parse-loopboot.sh"
     # Runs when dracut's shutdown root takes over at the end of shutdown

@@ -1,0 +1,49 @@
+#!/bin/bash
+# dracut with loopboot's module (integrations/dracut/90loopboot), in a Debian 12 systemd
+# root with Debian's kernel and Debian's dracut package: loopboot installed with
+# `make install DESTDIR=ROOT PREFIX=/usr`, the initramfs built in the root by
+# `dracut -f` (no host-only: the build runs in a chroot), a systemd-based initrd, and a
+# plain `root=<host> loop=<path>` entry. At shutdown dracut-shutdown.service restores the
+# initramfs to /run/initramfs and its shutdown script runs loopboot's pre-shutdown hook.
+# Scenarios, each shut down with `systemctl poweroff` and read back from the disk:
+#   dracut-ntfs   the whole disk NTFS (ntfs-3g in the initramfs)
+#   dracut-fat    the whole disk FAT32
+#   dracut-script-ntfs  NTFS again, with a script-based initrd (dracut without its systemd
+#                 modules: the cmdline and mount hooks; the system itself runs systemd)
+# The root is built once (tests/integrations/vm-framework.sh, cached in tests/vm/cache).
+# LB_FW_ONLY=NAME[,NAME...] runs those scenarios only.
+. "$(dirname "$0")/lib.sh"
+. "$VM_LIB/lib-systemd.sh"
+# shellcheck source=../integrations/vm-framework.sh
+. "$VM_LIB/../integrations/vm-framework.sh"
+# dracut-shutdown.service unpacks the whole initramfs into /run (20 % of the memory).
+[ "$VM_MEM" -ge 1536 ] || VM_MEM=1536
+[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
+vm_require
+start=$(date +%s)
+fw_root dracut || die "the Debian 12 root with dracut and loopboot is built (log: ${FW_LOG:-$VM_CACHE/fw-dracut.log})"
+note "root with kernel $FW_KVER ready in $(($(date +%s) - start))s$([ "$FW_CACHED" = 1 ] && echo ' (cached)')"
+X=$VM_OUT/initrd
+mkdir -p "$X"
+(cd "$X" && /usr/lib/dracut/skipcpio "$FW_INITRD" 2>/dev/null | zstd -dc 2>/dev/null | cpio -id --quiet 2>/dev/null ||
+	zstd -dc <"$FW_INITRD" 2>/dev/null | cpio -id --quiet 2>/dev/null ||
+	zcat <"$FW_INITRD" 2>/dev/null | cpio -id --quiet 2>/dev/null)
+check "dracut put loopboot, ntfs-3g, the hooks and loopboot-root.service into the initramfs" \
+	test -x "$X/usr/sbin/loopboot" -a -x "$X/usr/bin/ntfs-3g" \
+	-a -f "$X/usr/lib/dracut/hooks/cmdline/90-parse-loopboot.sh" \
+	-a -f "$X/usr/lib/dracut/hooks/pre-shutdown/40-loopboot-shutdown.sh" \
+	-a -f "$X/usr/lib/systemd/system/loopboot-root.service"
+rm -rf "$X" && mkdir -p "$X"
+(cd "$X" && zstd -dc <"$FW_INITRD_SCRIPT" 2>/dev/null | cpio -id --quiet 2>/dev/null ||
+	zcat <"$FW_INITRD_SCRIPT" 2>/dev/null | cpio -id --quiet 2>/dev/null)
+check "the script-based dracut initramfs has loopboot and its mount hook, and no systemd" \
+	test -x "$X/usr/sbin/loopboot" -a -f "$X/usr/lib/dracut/hooks/mount/10-mount-loopboot.sh" \
+	-a ! -e "$X/usr/lib/systemd/systemd"
+rm -rf "$VM_OUT/initrd"
+
+want() { [ -z "${LB_FW_ONLY:-}" ] || [[ ,$LB_FW_ONLY, == *",$1,"* ]]; }
+want dracut-ntfs && fw_scenario dracut-ntfs dracut ntfs
+want dracut-fat && fw_scenario dracut-fat dracut fat
+want dracut-script-ntfs && fw_scenario dracut-script-ntfs dracut ntfs script
+note "total $(($(date +%s) - start))s"
+finish

@@ -1,0 +1,42 @@
+#!/bin/bash
+# initramfs-tools with loopboot's hook and boot scripts (integrations/initramfs-tools), in
+# a Debian 12 systemd root with Debian's kernel: loopboot installed with
+# `make install DESTDIR=ROOT PREFIX=/usr`, the initramfs built in the root by
+# `update-initramfs -u -k all`, and a plain `root=<host> loop=<path>` entry (no boot=).
+# Scenarios, each shut down with `systemctl poweroff` and read back from the disk:
+#   itools-ntfs   the whole disk NTFS (ntfs-3g in the initramfs)
+#   itools-fat    the whole disk FAT32
+#   itools-luks   an ext4 host in LUKS2, unlocked by cryptsetup-initramfs with a key file
+#                 that the framework's configuration put in the initramfs (crypttab
+#                 "initramfs", KEYFILE_PATTERN): the framework's layers, then the engine
+# The root is built once (tests/integrations/vm-framework.sh, cached in tests/vm/cache).
+# LB_FW_ONLY=NAME[,NAME...] runs those scenarios only.
+. "$(dirname "$0")/lib.sh"
+. "$VM_LIB/lib-systemd.sh"
+# shellcheck source=../integrations/vm-framework.sh
+. "$VM_LIB/../integrations/vm-framework.sh"
+[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
+[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
+vm_require
+command -v cryptsetup >/dev/null || apt-get install -y -qq cryptsetup-bin >/dev/null 2>&1
+command -v cryptsetup >/dev/null || die "cryptsetup (cryptsetup-bin) is installed"
+start=$(date +%s)
+fw_root initramfs-tools || die "the Debian 12 root with initramfs-tools and loopboot is built (log: ${FW_LOG:-$VM_CACHE/fw-initramfs-tools.log})"
+note "root with kernel $FW_KVER ready in $(($(date +%s) - start))s$([ "$FW_CACHED" = 1 ] && echo ' (cached)')"
+X=$VM_OUT/initrd
+mkdir -p "$X"
+unmkinitramfs "$FW_INITRD" "$X" >/dev/null 2>&1
+[ -d "$X/main" ] && X=$X/main
+check "update-initramfs put loopboot, ntfs-3g and the boot scripts into the initramfs" \
+	test -x "$X/usr/sbin/loopboot" -a -x "$X/usr/bin/ntfs-3g" -a -f "$X/scripts/loopboot" \
+	-a -x "$X/scripts/init-premount/loopboot" -a -x "$X/scripts/init-bottom/loopboot"
+check "update-initramfs put the LUKS host's crypttab entry and key file into the initramfs" \
+	bash -c "grep -q '^$FW_LUKS_NAME ' '$X/cryptroot/crypttab' && ls '$X'/cryptroot/keyfiles/$FW_LUKS_NAME.key"
+rm -rf "$VM_OUT/initrd"
+
+want() { [ -z "${LB_FW_ONLY:-}" ] || [[ ,$LB_FW_ONLY, == *",$1,"* ]]; }
+want itools-ntfs && fw_scenario itools-ntfs initramfs-tools ntfs
+want itools-fat && fw_scenario itools-fat initramfs-tools fat
+want itools-luks && fw_scenario itools-luks initramfs-tools luks
+note "total $(($(date +%s) - start))s"
+finish

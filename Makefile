@@ -64,7 +64,7 @@ fuzz: $(FUZZ)/build.ninja
 install: $(BUILD)/build.ninja
 	meson configure $(BUILD) --prefix=$(PREFIX)
 	ninja -C $(BUILD)
-	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild --skip-subprojects
 
 format:
 	clang-format -i src/*.[ch] src/initrd/*.[ch] tests/unit/*.[ch] tests/unit/initrd/*.[ch] fuzz/*.c

@@ -79,6 +79,40 @@ static int string_at(const unsigned char *tab, uint64_t tabsz, uint64_t off, cha
 	return 0;
 }
 
+/* Whether the section headers name debugging sections (.debug_*, compressed .zdebug_*):
+ * what `strip --strip-debug` would remove. The loader never reads section headers, so
+ * damaged ones only mean "no": they are no reason to refuse a program. */
+static bool has_debug_sections(const struct reader *r)
+{
+	size_t shsize = r->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+	uint64_t shoff = FIELD(r, 0, Ehdr, e_shoff);
+	uint64_t shentsize = FIELD(r, 0, Ehdr, e_shentsize);
+	uint64_t shnum = FIELD(r, 0, Ehdr, e_shnum);
+	uint64_t shstrndx = FIELD(r, 0, Ehdr, e_shstrndx);
+	/* SHN_XINDEX (a count or index in section 0) only occurs with > 65279 sections. */
+	if (shoff == 0 || shnum == 0 || shentsize < shsize || shstrndx >= shnum ||
+	    shstrndx == SHN_XINDEX || !range_ok(r->size, shoff, shnum * shentsize))
+		return false;
+	size_t strhdr = (size_t)(shoff + shstrndx * shentsize);
+	uint64_t stroff = FIELD(r, strhdr, Shdr, sh_offset);
+	uint64_t strsize = FIELD(r, strhdr, Shdr, sh_size);
+	if (!range_ok(r->size, stroff, strsize))
+		return false;
+	for (uint64_t i = 0; i < shnum; i++) {
+		size_t base = (size_t)(shoff + i * shentsize);
+		uint64_t name = FIELD(r, base, Shdr, sh_name);
+		if (name >= strsize)
+			continue;
+		const char *s = (const char *)r->p + stroff + name;
+		size_t len = strnlen(s, (size_t)(strsize - name));
+		if (len == strsize - name)
+			continue; /* unterminated */
+		if (startswith(s, ".debug_") || startswith(s, ".zdebug_"))
+			return true;
+	}
+	return false;
+}
+
 int elf_parse(const void *data, size_t size, struct elf_info *ret)
 {
 	const unsigned char *p = data;
@@ -108,6 +142,7 @@ int elf_parse(const void *data, size_t size, struct elf_info *ret)
 	uint64_t phoff = FIELD(&r, 0, Ehdr, e_phoff);
 	uint64_t phentsize = FIELD(&r, 0, Ehdr, e_phentsize);
 	uint64_t phnum = FIELD(&r, 0, Ehdr, e_phnum);
+	ret->debug_sections = has_debug_sections(&r);
 
 	if (phnum == 0)
 		return 0; /* a relocatable object or a core file: nothing to load */
@@ -439,6 +474,21 @@ static char *search_list(const char *list, const char *origin, const char *name,
 		char *cand = path_join(dir, name);
 		if (compatible(cand, prog, ret))
 			return cand;
+		free(cand);
+	}
+	return NULL;
+}
+
+char *elf_find_library(const char *name, const struct elf_info *prog,
+                       const struct strv *search_dirs)
+{
+	for (size_t d = 0; d < search_dirs->n; d++) {
+		char *cand = path_join(search_dirs->v[d], name);
+		struct elf_info info = {0};
+		if (compatible(cand, prog, &info)) {
+			elf_info_done(&info);
+			return cand;
+		}
 		free(cand);
 	}
 	return NULL;

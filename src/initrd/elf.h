@@ -25,6 +25,7 @@ struct elf_info {
 	struct strv needed;      /* DT_NEEDED, in order */
 	char *rpath;             /* DT_RPATH, ':'-separated; NULL if none */
 	char *runpath;           /* DT_RUNPATH; NULL if none */
+	bool debug_sections;     /* section headers name .debug_* (strip --strip-debug) */
 };
 
 /*
@@ -77,3 +78,10 @@ void elf_default_search_dirs(const struct elf_info *e, const char *ld_so_conf, s
  */
 int elf_collect_deps(const char *program, const struct strv *search_dirs, struct strv *files,
                      bool *ret_libs_outside, char **ret_missing, char **ret_needed_by);
+
+/*
+ * The first file named name (a soname, as a program passes it to dlopen()) in search_dirs
+ * that the loader would accept for prog (its class, byte order and machine), or NULL.
+ */
+char *elf_find_library(const char *name, const struct elf_info *prog,
+                       const struct strv *search_dirs);

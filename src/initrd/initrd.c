@@ -35,31 +35,28 @@
 
 /* The default set: what a generic machine needs to reach an image on its disk. */
 static const char *const default_storage[] = {
-    "virtio_blk",
-    "virtio_scsi",
-    "virtio_pci",
-    "ahci",
-    "ata_piix",
-    "libata",
-    "nvme",
-    "sd_mod",
-    "sr_mod",
-    "usb_storage",
-    "uas",
-    "xhci_pci",
-    "xhci_hcd",
-    "ehci_pci",
-    "ehci_hcd",
-    "ohci_pci",
-    "ohci_hcd",
-    "uhci_hcd",
-    "mmc_block",
-    "sdhci",
-    "sdhci_pci",
-    "sdhci_acpi",
-    /* A keyboard for loopboot.shell on a USB-only machine. */
-    "usbhid",
-    "hid_generic",
+    "virtio_blk", "virtio_scsi", "virtio_pci", "ahci",        "ata_piix", "libata",
+    "nvme",       "sd_mod",      "sr_mod",     "usb_storage", "uas",      "xhci_pci",
+    "xhci_hcd",   "ehci_pci",    "ehci_hcd",   "ohci_pci",    "ohci_hcd", "uhci_hcd",
+    "mmc_block",  "sdhci",       "sdhci_pci",  "sdhci_acpi",
+};
+/* A keyboard for loopboot.shell on a USB-only machine: with a shell in the archive (the
+ * engine's list, src/init.c), never without one. */
+static const char *const shell_keyboard[] = {"usbhid", "hid_generic"};
+static const char *const shell_paths[] = {"usr/bin/sh", "usr/bin/busybox"};
+/*
+ * The bundled libkmod (subprojects/kmod.wrap) is built to dlopen() a decompressor only for
+ * a module compressed in a format the kernel cannot take as it is (kmod passes the others
+ * to finit_module() compressed). These go in when modules of that format do; a libkmod
+ * linked with them names them in DT_NEEDED, and they are in anyway.
+ */
+static const struct {
+	const char *suffix;
+	const char *soname; /* as libkmod dlopen()s it */
+} module_decompressors[] = {
+    {".ko.zst", "libzstd.so.1"},
+    {".ko.xz", "liblzma.so.5"},
+    {".ko.gz", "libz.so.1"},
 };
 static const char *const default_stack[] = {"loop", "dm_mod", "overlay"};
 static const char *const default_fs[] = {
@@ -67,8 +64,18 @@ static const char *const default_fs[] = {
     "ext4",  "btrfs", "xfs",  "f2fs",      "squashfs",  "erofs",    "isofs",         "udf",
 };
 
-/* The FUSE drivers the engine can run (src/mounts.c), where it looks for them. */
-static const char *const fuse_helpers[] = {"ntfs-3g", "mount.exfat-fuse", "fusefat"};
+/* The FUSE drivers the engine can run (src/mounts.c), and the kernel file system each
+ * one stands in for. The default set has a FUSE driver only when the kernel lacks that
+ * file system; ntfs-3g always (Debian 12's kernel has no ntfs3, and `@ntfs-3g` on the
+ * command line asks for it even where the kernel has one). */
+static const struct {
+	const char *program;
+	const char *kernel_fs; /* NULL: always */
+} fuse_helpers[] = {
+    {"ntfs-3g", NULL},
+    {"mount.exfat-fuse", "exfat"},
+    {"fusefat", "vfat"},
+};
 static const char *const program_dirs[] = {"/usr/bin", "/usr/sbin", "/bin", "/sbin"};
 /* Checkers the engine runs before mounting an image read-write (src/fsck.c). */
 static const char *const fs_checkers[] = {"e2fsck", "fsck.fat", "fsck.exfat"};
@@ -84,6 +91,7 @@ struct options {
 	struct strv add_binaries;
 	int compress; /* -1: default */
 	bool host_only;
+	bool no_strip;
 	bool verbose;
 };
 
@@ -128,6 +136,8 @@ static void usage(FILE *f)
 	      "      --compress METHOD      zstd, gzip, xz or none (default: zstd if installed,\n"
 	      "                             else gzip)\n"
 	      "      --host-only            only what this machine needs to boot as it did\n"
+	      "      --no-strip             keep debugging information in programs (default:\n"
+	      "                             strip --strip-debug, when installed)\n"
 	      "  -v, --verbose              list every entry and why it is in\n"
 	      "\n"
 	      "$SOURCE_DATE_EPOCH sets the time stamp of every entry (default 0).\n",
@@ -154,6 +164,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_ADD_BINARY,
 		OPT_COMPRESS,
 		OPT_HOST_ONLY,
+		OPT_NO_STRIP,
 	};
 	static const struct option options[] = {
 	    {"output", required_argument, NULL, 'o'},
@@ -163,6 +174,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"add-binary", required_argument, NULL, OPT_ADD_BINARY},
 	    {"compress", required_argument, NULL, OPT_COMPRESS},
 	    {"host-only", no_argument, NULL, OPT_HOST_ONLY},
+	    {"no-strip", no_argument, NULL, OPT_NO_STRIP},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -204,6 +216,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		}
 		case OPT_HOST_ONLY:
 			o->host_only = true;
+			break;
+		case OPT_NO_STRIP:
+			o->no_strip = true;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -628,12 +643,20 @@ static int collect_programs(struct builder *b)
 	if (r < 0)
 		return r;
 
-	/* FUSE drivers: every installed one by default, with --host-only those in use
-	 * (already in b->binaries). */
+	/* FUSE drivers: by default each installed one whose file system the kernel lacks
+	 * (and ntfs-3g), with --host-only those in use (already in b->binaries). */
 	struct strv wanted = {0};
 	if (!b->o->host_only)
 		for (size_t i = 0; i < ARRAY_SIZE(fuse_helpers); i++) {
-			char *p = find_installed(fuse_helpers[i]);
+			const char *fs = fuse_helpers[i].kernel_fs;
+			if (fs &&
+			    (modset_find(&b->mods, fs) || strv_contains(&b->mods.builtin, fs))) {
+				verbose(
+				    b, "skipped", fuse_helpers[i].program,
+				    "the kernel has its file system (add it with --add-binary)");
+				continue;
+			}
+			char *p = find_installed(fuse_helpers[i].program);
 			if (p)
 				strv_push(&wanted, p);
 		}
@@ -692,6 +715,126 @@ static int collect_programs(struct builder *b)
 		r = add_program(b, path, "--add-binary", 0);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+/* The keyboard modules when a shell went in (--add-binary /bin/busybox, say). */
+static int add_shell_keyboard(struct builder *b)
+{
+	bool shell = false;
+	for (size_t i = 0; i < ARRAY_SIZE(shell_paths); i++)
+		shell = shell || fileset_find(&b->set, shell_paths[i]);
+	if (!shell)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keyboard); i++) {
+		int r = modset_add(&b->mods, shell_keyboard[i], "a keyboard for the shell", NULL);
+		if (r < 0)
+			return log_fail(r, "looking up the module", shell_keyboard[i], NULL,
+			                "check %s", b->modules_dir);
+	}
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && streq(s + n - m, suffix);
+}
+
+/* The decompressors libkmod dlopen()s, for the module formats in the set. */
+static int add_module_decompressors(struct builder *b)
+{
+	struct elf_info self = {0};
+	int r = elf_read(SELF, &self);
+	if (r < 0)
+		return log_fail(r, "reading", "/proc/self/exe", NULL, "this is a bug");
+	struct strv dirs = {0};
+	elf_default_search_dirs(&self, "/etc/ld.so.conf", &dirs);
+	for (size_t k = 0; k < ARRAY_SIZE(module_decompressors) && r >= 0; k++) {
+		const char *suffix = module_decompressors[k].suffix;
+		const char *soname = module_decompressors[k].soname;
+		bool used = false;
+		for (size_t i = 0; i < b->mods.n && !used; i++)
+			used = has_suffix(b->mods.v[i].path, suffix);
+		if (!used)
+			continue;
+		_cleanup_free_ char *lib = elf_find_library(soname, &self, &dirs);
+		if (!lib) {
+			fprintf(
+			    stderr,
+			    "loopboot: warning: %s: not found, for the %s modules — unless the "
+			    "kernel decompresses them itself (CONFIG_MODULE_DECOMPRESS), install "
+			    "the library\n",
+			    soname, suffix);
+			continue;
+		}
+		if (strv_contains(&b->libs, lib))
+			continue;
+		_cleanup_free_ char *why = xasprintf("decompressor for the %s modules", suffix);
+		strv_push(&b->libs, xstrdup(lib));
+		r = add_program(b, lib, why, 0);
+	}
+	strv_free(&dirs);
+	elf_info_done(&self);
+	return r;
+}
+
+/* ---- stripping --------------------------------------------------------------------- */
+
+/*
+ * Programs and libraries that carry debugging information (a loopboot built by Meson's
+ * default debugoptimized type: 1.3 MiB, 270 KiB without) go in without it, as dracut does
+ * them: `strip --strip-debug` writes a copy into the staging directory, which the archive
+ * then takes. Symbols stay, so backtraces keep their names. Modules and their indexes are
+ * never touched: a module's signature covers its bytes. Without strip (binutils), the
+ * files go in as they are.
+ */
+static int strip_programs(struct builder *b)
+{
+	if (b->o->no_strip)
+		return 0;
+	_cleanup_free_ char *strip = NULL;
+	_cleanup_free_ char *self = xasprintf("/proc/%d/exe", (int)getpid());
+	for (size_t i = 0; i < b->set.n; i++) {
+		struct fileset_entry *e = &b->set.v[i];
+		if (e->type != FILESET_FILE || !e->source ||
+		    (b->stage && startswith(e->source, b->stage)))
+			continue;
+		/* strip runs as another process: its /proc/self would be strip. */
+		const char *src = streq(e->source, SELF) ? self : e->source;
+		struct elf_info info;
+		if (elf_read(src, &info) < 0)
+			continue; /* not ELF (a script): nothing to strip */
+		bool debug = info.debug_sections;
+		elf_info_done(&info);
+		if (!debug)
+			continue;
+		if (!strip) {
+			strip = initrd_find_program("strip");
+			if (!strip) {
+				verbose(b, "note", e->path,
+				        "has debugging information; strip (binutils) is not "
+				        "installed, so it goes in as it is");
+				return 0;
+			}
+		}
+		_cleanup_free_ char *dst = xasprintf("%s/stripped/%s", b->stage, e->path);
+		_cleanup_free_ char *dir = xstrdup(dst);
+		*strrchr(dir, '/') = '\0';
+		int r = mkdir_p(dir, 0700);
+		if (r < 0)
+			return log_fail(r, "creating", dir, NULL, "check $TMPDIR");
+		char *argv[] = {strip, "--strip-debug", "-o", dst, (char *)src, NULL};
+		r = initrd_run(argv, -1, -1);
+		if (r < 0)
+			return log_fail(r, "stripping the debugging information of", src,
+			                r == -EPROTO ? "strip failed (see its message above)"
+			                             : NULL,
+			                "use --no-strip to take the file as it is");
+		free(e->source);
+		e->source = xstrdup(dst);
+		verbose(b, "stripped", e->path, "debugging information removed");
 	}
 	return 0;
 }
@@ -951,7 +1094,13 @@ static int build(struct builder *b)
 	if (r >= 0)
 		r = collect_programs(b);
 	if (r >= 0)
+		r = add_shell_keyboard(b);
+	if (r >= 0)
+		r = add_module_decompressors(b);
+	if (r >= 0)
 		r = stage_modules(b);
+	if (r >= 0)
+		r = strip_programs(b);
 	if (r < 0)
 		return r;
 

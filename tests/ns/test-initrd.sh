@@ -54,7 +54,15 @@ unpack "$IMG" "$R" zstd -dc
 ok $? "zstd -dc | cpio -idm unpacks it"
 note "$(du -sh "$R" | cut -f1) unpacked, $(stat -c %s "$IMG") bytes compressed"
 
-check "/init is loopboot itself" cmp "$R/init" "$LOOPBOOT"
+# /init is loopboot without its debugging information (Meson's debugoptimized build keeps
+# it): what strip --strip-debug makes of the binary, byte for byte.
+if command -v strip >/dev/null; then
+	strip --strip-debug -o "$WORK/loopboot.stripped" "$LOOPBOOT"
+	check "/init is loopboot itself, through strip --strip-debug" cmp "$R/init" "$WORK/loopboot.stripped"
+	check "/init has no .debug_ section left" bash -c "! readelf -S '$R/init' | grep -q '\.debug_'"
+else
+	check "/init is loopboot itself (no strip here: as it is)" cmp "$R/init" "$LOOPBOOT"
+fi
 check "/init is executable" test -x "$R/init"
 check "merged /usr: bin, sbin, lib, lib64 are symlinks into usr/" \
 	bash -c "[ \"\$(readlink '$R/bin')\" = usr/bin ] && [ \"\$(readlink '$R/sbin')\" = usr/sbin ] && [ \"\$(readlink '$R/lib')\" = usr/lib ] && [ \"\$(readlink '$R/lib64')\" = usr/lib64 ]"
@@ -91,11 +99,14 @@ if [ -x /usr/bin/ntfs-3g ]; then
 	check "its library libntfs-3g is in" bash -c "ls '$R'/usr/lib/*/libntfs-3g.so.* >/dev/null"
 	check "ntfs-3g runs from the unpacked archive (chroot)" bash -c "chroot '$R' /usr/bin/ntfs-3g --version 2>&1 | grep -q ntfs-3g"
 fi
-if [ -x /usr/sbin/mount.exfat-fuse ]; then
-	check "mount.exfat-fuse is in" test -x "$R/usr/sbin/mount.exfat-fuse"
+# Debian's kernel has exfat and vfat: their FUSE drivers stay out (the engine uses the
+# kernel's), and with them libfuse, and fusefat's glib and libm.
+if find "$MODS" -name 'exfat.ko*' | grep -q .; then
+	check "mount.exfat-fuse stays out (the kernel has exfat)" test ! -e "$R/usr/sbin/mount.exfat-fuse"
 fi
-if [ -x /usr/bin/fusefat ]; then
-	check "fusefat is in" test -x "$R/usr/bin/fusefat"
+if find "$MODS" -name 'vfat.ko*' | grep -q .; then
+	check "fusefat stays out (the kernel has vfat)" test ! -e "$R/usr/bin/fusefat"
+	check "so do libfuse and glib" bash -c "! ls '$R'/usr/lib/*/libfuse.so.* '$R'/usr/lib/*/libglib-2.0.so.* 2>/dev/null | grep -q ."
 fi
 interp=""
 for p in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1 /lib/ld-linux-armhf.so.3 /lib/ld-linux.so.2; do
@@ -105,8 +116,24 @@ if [ -n "$interp" ]; then
 	check "the ELF interpreter $interp is in (link and file)" \
 		bash -c "[ -L '$R$interp' ] && [ -f '$R$(realpath "$interp")' ]"
 fi
-check "the libraries of loopboot (libkmod, libblkid, libmount, libc) are in" \
-	bash -c "cd '$R/usr/lib' && ls */libkmod.so.2 */libblkid.so.1 */libmount.so.1 */libc.so.6 >/dev/null"
+check "the libraries of loopboot (libblkid, libmount, libc) are in" \
+	bash -c "cd '$R/usr/lib' && ls */libblkid.so.1 */libmount.so.1 */libc.so.6 >/dev/null"
+# With the bundled libkmod (meson option bundled-kmod, the default) libkmod is linked in,
+# without OpenSSL, and dlopen()s decompressors only for compressed modules: Debian's are
+# not compressed, so neither libcrypto nor libzstd, liblzma or libz goes in.
+if readelf -d "$LOOPBOOT" | grep -q 'NEEDED.*libkmod'; then
+	check "libkmod.so.2 is in (loopboot uses the system's)" bash -c "ls '$R'/usr/lib/*/libkmod.so.2 >/dev/null"
+else
+	note "libkmod is linked into loopboot (bundled-kmod)"
+	check "no libkmod.so, no libcrypto in the archive" \
+		bash -c "! ls '$R'/usr/lib/*/libkmod.so.* '$R'/usr/lib/*/libcrypto.so.* 2>/dev/null | grep -q ."
+	if ! find "$MODS" -name '*.ko.zst' -o -name '*.ko.xz' -o -name '*.ko.gz' | grep -q .; then
+		check "no module decompressor for uncompressed modules (libzstd, liblzma, libz)" \
+			bash -c "! ls '$R'/usr/lib/*/libzstd.so.* '$R'/usr/lib/*/liblzma.so.* '$R'/usr/lib/*/libz.so.* 2>/dev/null | grep -q ."
+	fi
+fi
+check "no keyboard modules without a shell (usbhid, hid_generic)" \
+	bash -c "! find '$M' -name 'usbhid.ko*' -o -name 'hid-generic.ko*' | grep -q ."
 out=$(chroot "$R" /init version 2>&1)
 ok $? "chroot DIR /init version runs (every library resolved)"
 check "it prints the version" test "$out" = "$("$LOOPBOOT" version)"
@@ -162,9 +189,60 @@ check "the script and its interpreter run in the chroot" \
 build "$OUT/busybox.img" --compress none --add-binary busybox
 if command -v busybox >/dev/null; then
 	ok $? "--add-binary NAME is looked up in \$PATH"
+	B=$WORK/busybox
+	unpack "$OUT/busybox.img" "$B" cat
+	check "with a shell (busybox) come the keyboard modules usbhid and hid_generic" \
+		bash -c "find '$B/usr/lib/modules' -name 'usbhid.ko*' | grep -q . && find '$B/usr/lib/modules' -name 'hid-generic.ko*' | grep -q ."
 else
 	fails_cleanly $?
 	ok $? "--add-binary NAME not in \$PATH fails"
+fi
+
+# ---- stripping ----------------------------------------------------------------------------
+if readelf -S "$LOOPBOOT" | grep -q '\.debug_' && command -v strip >/dev/null; then
+	build "$OUT/strip.img" --compress none -v
+	ok $? "a build with --verbose"
+	check "--verbose says that /init was stripped" grep -q '^  stripped init' "$ERR"
+	build "$OUT/nostrip.img" --compress none --no-strip
+	ok $? "--no-strip builds"
+	NS=$WORK/nostrip
+	unpack "$OUT/nostrip.img" "$NS" cat
+	check "with --no-strip, /init is loopboot byte for byte" cmp "$NS/init" "$LOOPBOOT"
+	check "--no-strip makes a bigger archive" test "$(stat -c %s "$OUT/nostrip.img")" -gt "$(stat -c %s "$OUT/strip.img")"
+	# Without strip (binutils), the files go in as they are (and --verbose says so):
+	# /dev/null, which has no execute bit, bound over it in this private mount namespace.
+	stripbin=$(readlink -f "$(command -v strip)")
+	if mount --bind /dev/null "$stripbin"; then
+		"$LOOPBOOT" initrd -o "$OUT/nostrip2.img" --modules-dir "$MODS" --compress none -v >"$ERR" 2>&1
+		ok $? "a build without strip installed succeeds"
+		umount "$stripbin"
+		check "--verbose notes that /init keeps its debugging information" grep -q '^  note *init .*strip (binutils) is not installed' "$ERR"
+		check "and /init is loopboot as it is" bash -c "cd '$WORK' && rm -rf ns2 && mkdir ns2 && cd ns2 && cpio -id --quiet init <'$OUT/nostrip2.img' && cmp init '$LOOPBOOT'"
+	fi
+fi
+
+# ---- compressed modules -------------------------------------------------------------------
+# A modules tree whose modules are zstd-compressed (as Ubuntu's, Arch's or Fedora's kernels
+# ship them): they stay compressed, and the decompressor libkmod dlopen()s comes along.
+if command -v zstd >/dev/null && ! readelf -d "$LOOPBOOT" | grep -q 'NEEDED.*libkmod'; then
+	ZR=$WORK/zroot
+	Z=$ZR/lib/modules/$VER
+	rm -rf "$ZR" && mkdir -p "$Z"
+	cp -a "$MODS"/modules.builtin* "$MODS"/modules.order "$Z"/
+	cp -a "$MODS/kernel" "$Z/" && find "$Z/kernel" -name '*.ko' -exec zstd -q -1 --rm {} + &&
+		sed -i 's/\.ko$/.ko.zst/' "$Z/modules.order" && depmod -b "$ZR" "$VER"
+	ok $? "a copy of the kernel's modules, zstd-compressed, indexed by depmod"
+	"$LOOPBOOT" initrd -o "$OUT/zmods.img" --modules-dir "$Z" --compress none >"$ERR" 2>&1
+	ok $? "a build from zstd-compressed modules succeeds"
+	ZU=$WORK/zmods-unpacked
+	unpack "$OUT/zmods.img" "$ZU" cat
+	check "the modules stay compressed (ext4.ko.zst)" bash -c "find '$ZU/usr/lib/modules' -name 'ext4.ko.zst' | grep -q ."
+	check "libzstd.so.1 comes along (libkmod dlopen()s it)" bash -c "ls '$ZU'/usr/lib/*/libzstd.so.1 >/dev/null"
+	check "liblzma and libz do not (no such modules)" \
+		bash -c "! ls '$ZU'/usr/lib/*/liblzma.so.* '$ZU'/usr/lib/*/libz.so.* 2>/dev/null | grep -q ."
+	check "the archive's indexes name ext4.ko.zst with its dependencies" \
+		bash -c "modprobe -d '$ZU' -S '$VER' --show-depends ext4 2>&1 | grep -q 'jbd2.ko.zst'"
+	check "/init runs in the chroot (libzstd is only dlopen()ed, not needed to start)" chroot "$ZU" /init version
 fi
 
 # ---- --host-only --------------------------------------------------------------------------

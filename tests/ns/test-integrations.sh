@@ -73,7 +73,7 @@ if [ -d "$BUILD_DIR/meson-private" ]; then
 	prefix=$(meson introspect "$BUILD_DIR" --buildoptions 2>/dev/null |
 		python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
 	D=$WORK/destdir
-	meson install -C "$BUILD_DIR" --no-rebuild --destdir "$D" >"$WORK/install.log" 2>&1
+	meson install -C "$BUILD_DIR" --no-rebuild --skip-subprojects --destdir "$D" >"$WORK/install.log" 2>&1
 	ok $? "meson install --destdir (prefix $prefix)"
 	if [ "$prefix" = /usr ]; then it=/usr/share/initramfs-tools ic=/usr/lib/initcpio; else it=/etc/initramfs-tools ic=/etc/initcpio; fi
 	for p in "$it/hooks/loopboot:755" "$it/scripts/init-premount/loopboot:755" \

@@ -193,6 +193,110 @@ TEST(parse_self)
 	elf_info_done(&e);
 }
 
+/* Appends section headers to a crafted file: a null section, one per name, and the
+ * section name table last (e_shstrndx). */
+#define SHSTR_OFF 1680
+#define SHDR_OFF  1728
+static void add_sections(const struct spec *s, unsigned char *buf, const char *const *names,
+                         size_t n)
+{
+	size_t shsize = s->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+	size_t strsz = 1;
+	uint64_t name_off[4];
+	for (size_t i = 0; i < n; i++) {
+		name_off[i] = strsz;
+		strcpy((char *)buf + SHSTR_OFF + strsz, names[i]);
+		strsz += strlen(names[i]) + 1;
+	}
+	uint64_t shstrtab_name = strsz;
+	strcpy((char *)buf + SHSTR_OFF + strsz, ".shstrtab");
+	strsz += sizeof(".shstrtab");
+	CHECK(SHSTR_OFF + strsz <= SHDR_OFF && SHDR_OFF + (n + 2) * shsize <= CRAFT_SIZE);
+	for (size_t i = 0; i < n; i++)
+		SET(Shdr, SHDR_OFF + (i + 1) * shsize, sh_name, name_off[i]);
+	size_t str = SHDR_OFF + (n + 1) * shsize;
+	SET(Shdr, str, sh_name, shstrtab_name);
+	SET(Shdr, str, sh_type, SHT_STRTAB);
+	SET(Shdr, str, sh_offset, SHSTR_OFF);
+	SET(Shdr, str, sh_size, strsz);
+	SET(Ehdr, 0, e_shoff, SHDR_OFF);
+	SET(Ehdr, 0, e_shentsize, shsize);
+	SET(Ehdr, 0, e_shnum, n + 2);
+	SET(Ehdr, 0, e_shstrndx, n + 1);
+}
+
+TEST(debug_sections)
+{
+	static const struct {
+		const char *names[3];
+		size_t n;
+		bool debug;
+	} cases[] = {
+	    {{".text", ".debug_info", ".symtab"}, 3, true},
+	    {{".zdebug_line"}, 1, true},
+	    {{".text", ".symtab", ".strtab"}, 3, false},
+	    {{".debugger"}, 1, false}, /* not a .debug_ section */
+	};
+	for (int layout = 0; layout < 4; layout++) {
+		const struct spec sp = {.is64 = layout & 1,
+		                        .msb = layout & 2,
+		                        .machine = EM_X86_64,
+		                        .needed = {"libc.so.6"}};
+		const struct spec *s = &sp;
+		unsigned char buf[CRAFT_SIZE];
+		struct elf_info e;
+		size_t len = craft(s, buf);
+		CHECK(parse_copy(buf, len, &e) == 0 && !e.debug_sections); /* no section headers */
+		elf_info_done(&e);
+		for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+			craft(s, buf);
+			add_sections(s, buf, cases[c].names, cases[c].n);
+			CHECK(parse_copy(buf, len, &e) == 0);
+			CHECK(e.debug_sections == cases[c].debug);
+			CHECK(e.needed.n == 1); /* the rest is read as before */
+			elf_info_done(&e);
+		}
+		/* Damaged section headers are not an error (the loader never reads them): they
+		 * only mean "no debugging information". */
+		const char *const dbg[] = {".debug_info"};
+		struct {
+			const char *what;
+			uint64_t shoff, shnum, shstrndx, name;
+		} damage[] = {
+		    {"shstrndx past the table", SHDR_OFF, 3, 7, 1},
+		    {"table past the end", CRAFT_SIZE - 8, 3, 2, 1},
+		    {"name past the strings", SHDR_OFF, 3, 2, 4000},
+		    {"SHN_XINDEX", SHDR_OFF, 3, SHN_XINDEX, 1},
+		};
+		for (size_t d = 0; d < ARRAY_SIZE(damage); d++) {
+			craft(s, buf);
+			add_sections(s, buf, dbg, 1);
+			SET(Ehdr, 0, e_shoff, damage[d].shoff);
+			SET(Ehdr, 0, e_shnum, damage[d].shnum);
+			SET(Ehdr, 0, e_shstrndx, damage[d].shstrndx);
+			size_t shsize = s->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+			SET(Shdr, SHDR_OFF + shsize, sh_name, damage[d].name);
+			int r = parse_copy(buf, len, &e);
+			CHECK(r == 0);
+			CHECK(!e.debug_sections);
+			if (r == 0)
+				elf_info_done(&e);
+		}
+		/* The name table unterminated at its end. */
+		craft(s, buf);
+		add_sections(s, buf, dbg, 1);
+		size_t shsize = s->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+		SET(Shdr, SHDR_OFF + 2 * shsize, sh_size, 5); /* cuts ".debug_info" */
+		CHECK(parse_copy(buf, len, &e) == 0 && !e.debug_sections);
+		elf_info_done(&e);
+	}
+	/* The unit tests are built with -g (Meson's debugoptimized). */
+	struct elf_info self;
+	CHECK(elf_read("/proc/self/exe", &self) == 0);
+	CHECK(self.debug_sections);
+	elf_info_done(&self);
+}
+
 static unsigned char *read_self(size_t *ret_len)
 {
 	_cleanup_free_ char *data = NULL;
@@ -516,4 +620,37 @@ TEST(collect_deps_self)
 	strv_free(&files);
 	strv_free(&dirs);
 	elf_info_done(&e);
+}
+
+TEST(find_library)
+{
+	struct elf_info self;
+	CHECK(elf_read("/proc/self/exe", &self) == 0);
+	struct strv dirs = {0};
+	elf_default_search_dirs(&self, "/etc/ld.so.conf", &dirs);
+	_cleanup_free_ char *libc = elf_find_library("libc.so.6", &self, &dirs);
+	CHECK(libc && libc[0] == '/' && access(libc, R_OK) == 0);
+	_cleanup_free_ char *none = elf_find_library("libno-such-library.so.9", &self, &dirs);
+	CHECK(none == NULL);
+	/* A file of another machine is not a match, as for the loader. */
+	char tmpl[] = "/tmp/test-elf-find.XXXXXX";
+	CHECK(mkdtemp(tmpl) != NULL);
+	struct spec s = {.is64 = true, .machine = EM_AARCH64};
+	unsigned char buf[CRAFT_SIZE];
+	size_t len = craft(&s, buf);
+	write_at(tmpl, "libfoo.so.1", buf, len);
+	struct strv only = {0};
+	strv_push(&only, xstrdup(tmpl));
+	_cleanup_free_ char *foreign = elf_find_library("libfoo.so.1", &self, &only);
+	CHECK(foreign == NULL);
+	s.machine = self.machine;
+	s.is64 = self.elf_class == ELFCLASS64;
+	len = craft(&s, buf);
+	write_at(tmpl, "libfoo.so.1", buf, len);
+	_cleanup_free_ char *native = elf_find_library("libfoo.so.1", &self, &only);
+	CHECK(native && strstr(native, "/libfoo.so.1") != NULL);
+	strv_free(&only);
+	strv_free(&dirs);
+	elf_info_done(&self);
+	CHECK(initrd_rm_rf(tmpl) == 0);
 }

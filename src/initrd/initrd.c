@@ -784,7 +784,7 @@ static int add_module_decompressors(struct builder *b)
 
 /*
  * Programs and libraries that carry debugging information (a loopboot built by Meson's
- * default debugoptimized type: 1.3 MiB, 270 KiB without) go in without it, as dracut does
+ * default debugoptimized type: 1.3 MiB, 0.36 MiB without) go in without it, as dracut does
  * them: `strip --strip-debug` writes a copy into the staging directory, which the archive
  * then takes. Symbols stay, so backtraces keep their names. Modules and their indexes are
  * never touched: a module's signature covers its bytes. Without strip (binutils), the

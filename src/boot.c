@@ -20,6 +20,7 @@
 #include "extents.h"
 #include "fsck.h"
 #include "hoststate.h"
+#include "initrd/process.h"
 #include "log.h"
 #include "loopdev.h"
 #include "modules.h"
@@ -176,6 +177,28 @@ static int host_mount_as(struct engine *e, bool read_only)
 }
 
 /* From the read-only dry run to a writable host, without writing before it is decided. */
+/*
+ * Under udev (a framework's initramfs: dracut's systemd initrd, initramfs-tools), lets it
+ * finish with the dry run's loop devices before the real pass attaches its own. They are
+ * detached by now, and the real pass gets the same numbers back. systemd stops every
+ * mount whose backing device it sees stopped (StopPropagatedFrom=): on a loaded machine
+ * it read "loop0 detached" only after the real /sysroot on the new loop0 had appeared,
+ * and unmounted the new root under the boot (the dracut VM test, FAT host). The
+ * standalone initramfs runs no udev: nothing to wait for.
+ */
+static void udev_settle(void)
+{
+	if (access("/run/udev/control", F_OK) < 0)
+		return;
+	_cleanup_free_ char *udevadm = find_program("udevadm");
+	if (!udevadm)
+		return;
+	char *argv[] = {udevadm, "settle", "--timeout=10", NULL};
+	int r = initrd_run(argv, -1, -1);
+	if (r < 0)
+		log_debug("udevadm settle: %s (going on)", strerror(-r));
+}
+
 static int host_make_writable(struct engine *e)
 {
 	if (e->host.fuse || (e->host.driver && options_no_replay(e->host.driver))) {
@@ -1056,6 +1079,7 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	if (r < 0)
 		goto fail_host;
 	log_debug("dry run passed: every file, type, mount point and the init are in place");
+	udev_settle();
 
 	if (e.linear) {
 		/* The host stays read-only: the images are written through their mappings. */

@@ -130,7 +130,7 @@ fw_root() { # FW
 	local fw=$1 key tmp lock t rc
 	fw_base "$fw" || return 1
 	key=$( (echo "$FW_BASE $FW_LAYOUT $FW_SIZE_MB" &&
-		cd "$TOP" && find src integrations meson.build meson_options.txt Makefile -type f -print0 |
+		cd "$TOP" && find src integrations meson.build meson_options.txt Makefile subprojects/kmod.wrap scripts/kmod-bundle -type f -print0 |
 		sort -z | xargs -0 cat && cat "$SD_GUEST/lbtest" "$SD_GUEST/lbtest.service" "$FW_DIR"/guest/* &&
 		declare -f fw_root fw_root_tree fw_luks_key) | sha256sum | cut -c1-16)
 	FW_IMG=$VM_CACHE/fw-$fw-$key.img

@@ -182,8 +182,8 @@ static int host_mount_as(struct engine *e, bool read_only)
  * finish with the dry run's loop devices before the real pass attaches its own. They are
  * detached by now, and the real pass gets the same numbers back. systemd stops every
  * mount whose backing device it sees stopped (StopPropagatedFrom=): on a loaded machine
- * it read "loop0 detached" only after the real /sysroot on the new loop0 had appeared,
- * and unmounted the new root under the boot (the dracut VM test, FAT host). The
+ * it unmounted the new root under the boot (the dracut VM test, FAT host), most likely
+ * on reading "loop0 detached" after the real /sysroot on the new loop0 had appeared. The
  * standalone initramfs runs no udev: nothing to wait for.
  */
 static void udev_settle(void)

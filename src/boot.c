@@ -176,7 +176,6 @@ static int host_mount_as(struct engine *e, bool read_only)
 	                  read_only, HOST_STAGING, &e->host);
 }
 
-/* From the read-only dry run to a writable host, without writing before it is decided. */
 /*
  * Under udev (a framework's initramfs: dracut's systemd initrd, initramfs-tools), lets it
  * finish with the dry run's loop devices before the real pass attaches its own. They are
@@ -199,6 +198,7 @@ static void udev_settle(void)
 		log_debug("udevadm settle: %s (going on)", strerror(-r));
 }
 
+/* From the read-only dry run to a writable host, without writing before it is decided. */
 static int host_make_writable(struct engine *e)
 {
 	if (e->host.fuse || (e->host.driver && options_no_replay(e->host.driver))) {

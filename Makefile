@@ -67,7 +67,7 @@ install: $(BUILD)/build.ninja
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild --skip-subprojects
 
 format:
-	clang-format -i src/*.[ch] src/initrd/*.[ch] tests/unit/*.[ch] tests/unit/initrd/*.[ch] fuzz/*.c
+	clang-format -i $$(git ls-files "*.c" "*.h")
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

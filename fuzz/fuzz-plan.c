@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "plan.h"
+#include "engine/cmdline.h"
+#include "engine/plan.h"
 
 static void check_path(const char *p)
 {

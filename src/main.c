@@ -8,22 +8,22 @@
 #include <libgen.h>
 #include <sys/stat.h>
 
-#include "boot.h"
-#include "check.h"
-#include "cli.h"
-#include "cmdline.h"
-#include "create.h"
-#include "grub.h"
-#include "init.h"
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/boot.h"
+#include "engine/cmdline.h"
+#include "engine/init.h"
+#include "engine/modules.h"
+#include "engine/plan.h"
+#include "engine/shutdown.h"
+#include "engine/state.h"
 #include "initrd/initrd.h"
-#include "iso.h"
-#include "log.h"
-#include "modules.h"
-#include "plan.h"
-#include "pxe.h"
-#include "shutdown.h"
-#include "state.h"
-#include "util.h"
+#include "tools/check.h"
+#include "tools/cli.h"
+#include "tools/create.h"
+#include "tools/grub.h"
+#include "tools/iso.h"
+#include "tools/pxe.h"
 
 static void usage(FILE *f)
 {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "basic/util.h"
 
 void cpio_init(struct cpio *c, int fd, uint32_t mtime)
 {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "basic/util.h"
 
 #define MAX_SYMLINKS 40 /* what the kernel allows in one path walk (MAXSYMLINKS) */
 

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "device.h"
-#include "state.h"
+#include "engine/device.h"
+#include "engine/state.h"
 
 #define MAX_DEPTH 8 /* stacked devices (dm on md on ...), loop files on loop files */
 
@@ -229,7 +229,7 @@ static int find_mount(const char *mountinfo, const char *path, struct mount_info
 	return found ? 0 : -ENOENT;
 }
 
-/* The FUSE program the engine uses for a (probed) file system type, as src/mounts.c. */
+/* The FUSE program the engine uses for a (probed) file system type, as src/engine/mounts.c. */
 static const char *fuse_program_for(const char *type)
 {
 	if (streq_ptr(type, "ntfs"))

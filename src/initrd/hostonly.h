@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include "util.h"
+#include "basic/util.h"
 
 struct hostonly {
 	/* Lookup keys for libkmod (module names, "fs-TYPE" aliases, device modaliases) and,

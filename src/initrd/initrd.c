@@ -19,16 +19,16 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "initrd/copy.h"
+#include "basic/copy.h"
+#include "basic/elf.h"
+#include "basic/log.h"
+#include "basic/process.h"
+#include "basic/util.h"
+#include "engine/state.h"
 #include "initrd/cpio.h"
-#include "initrd/elf.h"
 #include "initrd/fileset.h"
 #include "initrd/hostonly.h"
 #include "initrd/modset.h"
-#include "initrd/process.h"
-#include "log.h"
-#include "state.h"
-#include "util.h"
 
 #define SELF             "/proc/self/exe"
 #define MAX_SCRIPT_DEPTH 4 /* #! interpreters of #! interpreters */
@@ -41,7 +41,7 @@ static const char *const default_storage[] = {
     "mmc_block",  "sdhci",       "sdhci_pci",  "sdhci_acpi",
 };
 /* A keyboard for loopboot.shell on a USB-only machine: with a shell in the archive (the
- * engine's list, src/init.c), never without one. */
+ * engine's list, src/engine/init.c), never without one. */
 static const char *const shell_keyboard[] = {"usbhid", "hid_generic"};
 static const char *const shell_paths[] = {"usr/bin/sh", "usr/bin/busybox"};
 /*
@@ -64,7 +64,7 @@ static const char *const default_fs[] = {
     "ext4",  "btrfs", "xfs",  "f2fs",      "squashfs",  "erofs",    "isofs",         "udf",
 };
 
-/* The FUSE drivers the engine can run (src/mounts.c), and the kernel file system each
+/* The FUSE drivers the engine can run (src/engine/mounts.c), and the kernel file system each
  * one stands in for. The default set has a FUSE driver only when the kernel lacks that
  * file system; ntfs-3g always (Debian 12's kernel has no ntfs3, and `@ntfs-3g` on the
  * command line asks for it even where the kernel has one). */
@@ -77,7 +77,7 @@ static const struct {
     {"fusefat", "vfat"},
 };
 static const char *const program_dirs[] = {"/usr/bin", "/usr/sbin", "/bin", "/sbin"};
-/* Checkers the engine runs before mounting an image read-write (src/fsck.c). */
+/* Checkers the engine runs before mounting an image read-write (src/engine/fsck.c). */
 static const char *const fs_checkers[] = {"e2fsck", "fsck.fat", "fsck.exfat"};
 
 enum compress { COMPRESS_ZSTD, COMPRESS_GZIP, COMPRESS_XZ, COMPRESS_NONE };

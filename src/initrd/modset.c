@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "initrd/copy.h"
-#include "initrd/process.h"
-#include "log.h"
+#include "basic/copy.h"
+#include "basic/log.h"
+#include "basic/process.h"
 
 static void kmod_log_quiet(void *data, int priority, const char *file, int line, const char *fn,
                            const char *format, va_list args)

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "basic/util.h"
 
 struct kmod_ctx;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `loopboot check`: finding the host in an image's /etc/fstab; sizes for people. */
-#include "check.h"
 #include "test-main.h"
+#include "tools/check.h"
 
 static const struct check_host_names host = {
     .devnode = "/dev/sda3",

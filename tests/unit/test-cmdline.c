@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The tokenizer must split /proc/cmdline exactly as the kernel's next_arg() does. */
-#include "cmdline.h"
+#include "basic/util.h"
+#include "engine/cmdline.h"
 #include "test-main.h"
-#include "util.h"
 
 static struct cmdline split(const char *s)
 {

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "create.h"
 #include "test-main.h"
+#include "tools/create.h"
 
 static uint64_t size_ok(const char *s)
 {

@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dmlinear.h"
-#include "extents.h"
+#include "basic/util.h"
+#include "engine/dmlinear.h"
+#include "engine/extents.h"
 #include "test-main.h"
-#include "util.h"
 
 static const char *finish(struct extent_map *m, uint64_t size, uint64_t dev_size)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `loopboot grub`: the menuentry text, made from plain data (no device is looked at). */
-#include "grub.h"
 #include "test-main.h"
+#include "tools/grub.h"
 
 static bool contains(const char *hay, const char *needle)
 {

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <stdint.h>
 
-#include "hoststate.h"
+#include "basic/util.h"
+#include "engine/hoststate.h"
 #include "test-main.h"
-#include "util.h"
 
 static int temp_file(const void *data, size_t len, off_t at, off_t size)
 {

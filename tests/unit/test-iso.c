@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `loopboot iso` and `loopboot pxe`: the kernel's version, grub.cfg, the iPXE script. */
-#include "iso.h"
-#include "pxe.h"
 #include "test-main.h"
+#include "tools/iso.h"
+#include "tools/pxe.h"
 
 static bool contains(const char *hay, const char *needle)
 {

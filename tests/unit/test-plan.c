@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Command line -> plan: every accepted form, and a clear one-line error for each bad one. */
-#include "plan.h"
+#include "engine/plan.h"
 #include "test-main.h"
 
 static struct plan parse_ok(const char *s)

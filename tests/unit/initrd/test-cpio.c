@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/util.h"
 #include "cpio-read.h"
 #include "initrd/cpio.h"
 #include "test-main.h"
-#include "util.h"
 
 /* An in-memory file the writer writes to, read back whole. */
 static int mem_open(void)

@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "initrd/copy.h"
-#include "initrd/elf.h"
+#include "basic/copy.h"
+#include "basic/elf.h"
+#include "basic/util.h"
 #include "test-main.h"
-#include "util.h"
 
 /* ---- crafting small ELF files in memory -------------------------------------------- */
 

@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/copy.h"
+#include "basic/util.h"
 #include "cpio-read.h"
-#include "initrd/copy.h"
 #include "initrd/fileset.h"
 #include "test-main.h"
-#include "util.h"
 
 static const struct fileset_entry *find(const struct fileset *s, const char *path)
 {

@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "initrd/copy.h"
+#include "basic/copy.h"
+#include "basic/util.h"
 #include "initrd/hostonly.h"
 #include "test-main.h"
-#include "util.h"
 
 static void put_file(const char *root, const char *rel, const char *content)
 {

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "basic/util.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static void oom(void)
+{
+	fputs("loopboot: out of memory — the machine has too little RAM for the initramfs\n",
+	      stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s);
+	if (!r)
+		oom();
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (!r)
+		oom();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	va_start(ap, fmt);
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return r;
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			close(fd);
+			unlink(tmp);
+			return r;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		int r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+char *strip_trailing(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 &&
+	       (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+bool strcaseeq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+void strv_push(struct strv *s, char *owned)
+{
+	if (s->n + 2 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xrealloc(s->v, s->cap * sizeof(char *));
+	}
+	s->v[s->n++] = owned;
+	s->v[s->n] = NULL;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+bool strv_contains(const struct strv *s, const char *x)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (streq(s->v[i], x))
+			return true;
+	return false;
+}
+
+char *find_program(const char *name)
+{
+	static const char *const dirs[] = {"/usr/sbin", "/sbin",           "/usr/bin",
+	                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char *p = path_join(dirs[i], name);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+int open_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (unsigned long long)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) /* before 5.6 */
+		fd = openat(rootfd, path[0] == '/' ? path + 1 : path, flags | O_CLOEXEC);
+	return fd;
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/device.h"
+
+#include <blkid.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "basic/log.h"
+
+void device_info_free(struct device_info *d)
+{
+	free(d->devnode);
+	free(d->type);
+	free(d->uuid);
+	free(d->label);
+	free(d->partuuid);
+	free(d->partlabel);
+	*d = (struct device_info){0};
+}
+
+static char *probe_value(blkid_probe pr, const char *name)
+{
+	const char *v = NULL;
+	if (blkid_probe_lookup_value(pr, name, &v, NULL) == 0 && v)
+		return xstrdup(v);
+	return NULL;
+}
+
+/* Reads the tags of one device. Returns 0, or -errno when the device cannot be opened. */
+static int device_read(const char *devnode, struct device_info *d)
+{
+	*d = (struct device_info){.devnode = xstrdup(devnode)};
+	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	blkid_probe pr = blkid_new_probe();
+	if (!pr)
+		return -ENOMEM;
+	if (blkid_probe_set_device(pr, fd, 0, 0) < 0) {
+		blkid_free_probe(pr);
+		return -EIO;
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID |
+	                                          BLKID_SUBLKS_LABEL);
+	/* Partition entries come from the parent's table; ENTRY_DETAILS makes blkid read it. */
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+	if (blkid_do_safeprobe(pr) == 0) {
+		d->type = probe_value(pr, "TYPE");
+		d->uuid = probe_value(pr, "UUID");
+		d->label = probe_value(pr, "LABEL");
+	}
+	d->partuuid = probe_value(pr, "PART_ENTRY_UUID");
+	d->partlabel = probe_value(pr, "PART_ENTRY_NAME");
+	blkid_free_probe(pr);
+	return 0;
+}
+
+static int devname_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strverscmp((*a)->d_name, (*b)->d_name);
+}
+
+/* The block devices of /sys/class/block, in a stable order: vda before vda1 before vdb. */
+static int block_devices(struct strv *ret)
+{
+	struct dirent **names;
+	int n = scandir("/sys/class/block", &names, NULL, devname_cmp);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (name[0] != '.') {
+			/* An unattached loop device or empty drive has size 0: nothing to probe. */
+			_cleanup_free_ char *sizef = xasprintf("/sys/class/block/%s/size", name);
+			_cleanup_free_ char *size = NULL;
+			if (read_file(sizef, &size, NULL) == 0 && strtoull(size, NULL, 10) > 0)
+				strv_push(ret, xasprintf("/dev/%s", name));
+		}
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static const char *spec_value_of(const struct device_info *d, enum devspec_kind kind)
+{
+	switch (kind) {
+	case DEVSPEC_UUID:
+		return d->uuid;
+	case DEVSPEC_LABEL:
+		return d->label;
+	case DEVSPEC_PARTUUID:
+		return d->partuuid;
+	case DEVSPEC_PARTLABEL:
+		return d->partlabel;
+	case DEVSPEC_PATH:
+		break;
+	}
+	return NULL;
+}
+
+static bool spec_matches(const struct devspec *spec, const struct device_info *d)
+{
+	const char *v = spec_value_of(d, spec->kind);
+	if (!v)
+		return false;
+	/* UUIDs (and NTFS/FAT serials) are hex: blkid prints them upper or lower case. */
+	if (spec->kind == DEVSPEC_UUID || spec->kind == DEVSPEC_PARTUUID)
+		return strcaseeq(v, spec->value);
+	return streq(v, spec->value);
+}
+
+/*
+ * Without udev there are no /dev/disk/by-* links; a root= written with one still names a
+ * tag, so translate it rather than wait for a link that never comes.
+ */
+static bool devspec_from_by_link(const char *path, struct devspec *ret)
+{
+	static const struct {
+		const char *prefix;
+		enum devspec_kind kind;
+	} links[] = {
+	    {"/dev/disk/by-uuid/", DEVSPEC_UUID},
+	    {"/dev/disk/by-label/", DEVSPEC_LABEL},
+	    {"/dev/disk/by-partuuid/", DEVSPEC_PARTUUID},
+	    {"/dev/disk/by-partlabel/", DEVSPEC_PARTLABEL},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		const char *v = startswith(path, links[i].prefix);
+		if (v && *v) {
+			ret->kind = links[i].kind;
+			ret->value = (char *)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int device_find_path(const char *path, struct device_info *ret)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISBLK(st.st_mode))
+		return log_fail(
+		    ENOTBLK, "host device", path, "not a block device",
+		    "give root= a block device, a UUID=, LABEL=, PARTUUID= or PARTLABEL=");
+	/* An attached-but-empty device (a card reader without a card) has nothing to read. */
+	int r = device_read(path, ret);
+	if (r == -ENOMEDIUM || r == -ENXIO) {
+		device_info_free(ret);
+		return 0;
+	}
+	if (r < 0) {
+		device_info_free(ret);
+		return log_fail(r, "host device", path, NULL, "check the device and its cable");
+	}
+	return 1;
+}
+
+int device_find(const struct devspec *spec, struct device_info *ret)
+{
+	struct devspec translated;
+	if (spec->kind == DEVSPEC_PATH) {
+		if (!devspec_from_by_link(spec->value, &translated))
+			return device_find_path(spec->value, ret);
+		spec = &translated;
+	}
+
+	struct strv devs = {0};
+	int r = block_devices(&devs);
+	if (r < 0)
+		return log_fail(r, "listing block devices", "/sys/class/block", NULL,
+		                "the kernel must have sysfs mounted at /sys");
+	int found = 0;
+	for (size_t i = 0; i < devs.n; i++) {
+		struct device_info d;
+		if (device_read(devs.v[i], &d) < 0 || !spec_matches(spec, &d)) {
+			device_info_free(&d);
+			continue;
+		}
+		if (found) {
+			_cleanup_free_ char *name = devspec_to_string(spec);
+			log_warn("%s also matches %s; using %s", name, d.devnode, ret->devnode);
+			device_info_free(&d);
+			continue;
+		}
+		*ret = d;
+		found = 1;
+	}
+	strv_free(&devs);
+	return found;
+}
+
+void device_list_all(void)
+{
+	struct strv devs = {0};
+	if (block_devices(&devs) < 0 || devs.n == 0) {
+		log_info(
+		    "no block devices are visible — the storage driver may be missing from the "
+		    "initramfs");
+		strv_free(&devs);
+		return;
+	}
+	log_info("block devices seen:");
+	for (size_t i = 0; i < devs.n; i++) {
+		struct device_info d;
+		if (device_read(devs.v[i], &d) < 0) {
+			log_info("  %s (cannot be read)", devs.v[i]);
+		} else {
+			log_info("  %s TYPE=%s UUID=%s LABEL=%s PARTUUID=%s PARTLABEL=%s",
+			         d.devnode, d.type ? d.type : "-", d.uuid ? d.uuid : "-",
+			         d.label ? d.label : "-", d.partuuid ? d.partuuid : "-",
+			         d.partlabel ? d.partlabel : "-");
+		}
+		device_info_free(&d);
+	}
+	strv_free(&devs);
+}
+
+int device_probe_fd(int fd, char **ret_type)
+{
+	blkid_probe pr = blkid_new_probe();
+	if (!pr)
+		return -ENOMEM;
+	int r = blkid_probe_set_device(pr, fd, 0, 0);
+	if (r < 0) {
+		blkid_free_probe(pr);
+		return -EIO;
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE);
+	r = blkid_do_safeprobe(pr);
+	if (r == -2) {
+		blkid_free_probe(pr);
+		return -EUCLEAN; /* more than one signature */
+	}
+	if (r != 0) {
+		blkid_free_probe(pr);
+		return r == 1 ? 0 : -EIO;
+	}
+	const char *usage = NULL;
+	char *type = probe_value(pr, "TYPE");
+	/* A swap area or a RAID member is a signature, but nothing to mount. */
+	if (blkid_probe_lookup_value(pr, "USAGE", &usage, NULL) == 0 && usage &&
+	    !streq(usage, "filesystem")) {
+		blkid_free_probe(pr);
+		*ret_type = type;
+		return -EMEDIUMTYPE;
+	}
+	blkid_free_probe(pr);
+	if (!type)
+		return 0;
+	*ret_type = type;
+	return 1;
+}

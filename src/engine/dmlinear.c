@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/dmlinear.h"
+
+#include <fcntl.h>
+#include <linux/dm-ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+
+#define DM_CONTROL      "/dev/" DM_DIR "/" DM_CONTROL_NODE
+#define DM_CONTROL_ALT  "/run/loopboot/dm-control"
+#define DM_SPEC_ALIGN   8
+#define VERIFY_BYTES    4096
+#define VERIFY_MAX_HITS 4096
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* /dev/mapper/control, made by devtmpfs; or a node of our own from sysfs when /dev has
+ * none (a /dev that is not devtmpfs). */
+static int open_control(void)
+{
+	int fd = open(DM_CONTROL, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : -errno;
+	_cleanup_free_ char *dev = NULL;
+	if (read_file("/sys/class/misc/device-mapper/dev", &dev, NULL) < 0)
+		return -ENOENT;
+	unsigned ma, mi;
+	if (sscanf(dev, "%u:%u", &ma, &mi) != 2)
+		return -ENOENT;
+	(void)mkdir_p("/run/loopboot", 0755);
+	(void)unlink(DM_CONTROL_ALT);
+	if (mknod(DM_CONTROL_ALT, S_IFCHR | 0600, makedev(ma, mi)) < 0)
+		return -errno;
+	fd = open(DM_CONTROL_ALT, O_RDWR | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+static void dm_init(struct dm_ioctl *io, size_t size, const char *name)
+{
+	memset(io, 0, size);
+	/* Minor 0: every kernel with interface 4 accepts it. */
+	io->version[0] = DM_VERSION_MAJOR;
+	io->data_size = (__u32)size;
+	io->data_start = sizeof(struct dm_ioctl);
+	if (name)
+		snprintf(io->name, sizeof(io->name), "%s", name);
+}
+
+int dmlinear_available(void)
+{
+	_cleanup_close_ int fd = open_control();
+	if (fd < 0)
+		return fd;
+	struct dm_ioctl io;
+	dm_init(&io, sizeof(io), NULL);
+	if (ioctl(fd, DM_VERSION, &io) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dm_simple(int fd, unsigned long cmd, const char *name, __u32 flags)
+{
+	struct dm_ioctl io;
+	dm_init(&io, sizeof(io), name);
+	io.flags = flags;
+	return ioctl(fd, cmd, &io) < 0 ? -errno : 0;
+}
+
+static int remove_fd(int fd, const char *name)
+{
+	int r = 0;
+	for (int i = 0; i < 100; i++) {
+		r = dm_simple(fd, DM_DEV_REMOVE, name, 0);
+		if (r != -EBUSY)
+			break;
+		sleep_ms(20); /* blkid or a closing opener may hold it a moment */
+	}
+	return r;
+}
+
+int dmlinear_remove(const char *name)
+{
+	_cleanup_close_ int fd = open_control();
+	if (fd < 0)
+		return fd;
+	int r = remove_fd(fd, name);
+	if (r == 0) {
+		_cleanup_free_ char *link = xasprintf("/dev/" DM_DIR "/%s", name);
+		(void)unlink(link);
+		log_debug("removed the device-mapper device %s", name);
+	}
+	return r;
+}
+
+static int load_table(int fd, const char *name, unsigned major, unsigned minor,
+                      const struct extent_map *map, bool read_only)
+{
+	/* Each target: the spec, its parameter string, padded to 8 bytes. */
+	size_t size = sizeof(struct dm_ioctl);
+	char param[64];
+	for (size_t i = 0; i < map->n; i++) {
+		int n = snprintf(param, sizeof(param), "%u:%u %llu", major, minor,
+		                 (unsigned long long)(map->v[i].physical / EXTENT_SECTOR));
+		size += (sizeof(struct dm_target_spec) + (size_t)n + 1 + DM_SPEC_ALIGN - 1) &
+		        ~(size_t)(DM_SPEC_ALIGN - 1);
+	}
+	if (size > UINT32_MAX)
+		return -E2BIG;
+	char *buf = xcalloc(1, size);
+	struct dm_ioctl *io = (struct dm_ioctl *)buf;
+	dm_init(io, size, name);
+	io->target_count = (__u32)map->n;
+	io->flags = read_only ? DM_READONLY_FLAG : 0;
+	size_t off = sizeof(struct dm_ioctl);
+	for (size_t i = 0; i < map->n; i++) {
+		const struct extent *e = &map->v[i];
+		struct dm_target_spec *spec = (struct dm_target_spec *)(buf + off);
+		spec->sector_start = e->logical / EXTENT_SECTOR;
+		spec->length = e->length / EXTENT_SECTOR;
+		snprintf(spec->target_type, sizeof(spec->target_type), "linear");
+		char *p = (char *)(spec + 1);
+		int n = sprintf(p, "%u:%u %llu", major, minor,
+		                (unsigned long long)(e->physical / EXTENT_SECTOR));
+		size_t step = (sizeof(*spec) + (size_t)n + 1 + DM_SPEC_ALIGN - 1) &
+		              ~(size_t)(DM_SPEC_ALIGN - 1);
+		spec->next = (__u32)step;
+		off += step;
+	}
+	int r = ioctl(fd, DM_TABLE_LOAD, io) < 0 ? -errno : 0;
+	free(buf);
+	return r;
+}
+
+int dmlinear_create(const char *name, unsigned major, unsigned minor, const struct extent_map *map,
+                    bool read_only, char **ret_devnode)
+{
+	*ret_devnode = NULL;
+	if (map->n == 0)
+		return -EINVAL;
+	_cleanup_close_ int fd = open_control();
+	if (fd < 0)
+		return fd;
+	struct dm_ioctl io;
+	dm_init(&io, sizeof(io), name);
+	snprintf(io.uuid, sizeof(io.uuid), "LOOPBOOT-%s", name);
+	if (ioctl(fd, DM_DEV_CREATE, &io) < 0)
+		return errno == EBUSY ? -EEXIST : -errno;
+	unsigned dm_minor = minor(io.dev);
+	int r = load_table(fd, name, major, minor, map, read_only);
+	if (r == 0)
+		r = dm_simple(fd, DM_DEV_SUSPEND, name, 0); /* no DM_SUSPEND_FLAG: resume */
+	if (r < 0) {
+		(void)remove_fd(fd, name);
+		return r;
+	}
+	_cleanup_free_ char *node = xasprintf("/dev/dm-%u", dm_minor);
+	/* devtmpfs makes the node asynchronously. */
+	for (int i = 0; i < 500 && access(node, F_OK) < 0; i++)
+		sleep_ms(10);
+	if (access(node, F_OK) < 0) {
+		r = -errno;
+		(void)remove_fd(fd, name);
+		return r;
+	}
+	/* As udev would: ntfs-3g, for one, names dm devices by /dev/mapper/NAME. */
+	_cleanup_free_ char *link = xasprintf("/dev/" DM_DIR "/%s", name);
+	_cleanup_free_ char *rel = xasprintf("../dm-%u", dm_minor);
+	(void)mkdir("/dev/" DM_DIR, 0755);
+	(void)unlink(link);
+	if (symlink(rel, link) < 0)
+		log_debug("creating %s: %m", link);
+	log_debug("device-mapper %s is %s: %zu linear extent%s on %u:%u%s", name, node, map->n,
+	          map->n == 1 ? "" : "s", major, minor, read_only ? ", read-only" : "");
+	*ret_devnode = node;
+	node = NULL;
+	return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return -EIO;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)
+{
+	char a[VERIFY_BYTES], b[VERIFY_BYTES];
+	size_t n = size - off < VERIFY_BYTES ? (size_t)(size - off) : VERIFY_BYTES;
+	int r = pread_all(file_fd, a, n, off);
+	if (r == 0)
+		r = pread_all(dev_fd, b, n, off);
+	if (r < 0)
+		return r;
+	if (memcmp(a, b, n) != 0) {
+		log_debug("the mapped device differs from the file at byte %llu",
+		          (unsigned long long)off);
+		return -EIO;
+	}
+	return 0;
+}
+
+int dmlinear_verify(int file_fd, const char *devnode, const struct extent_map *map)
+{
+	_cleanup_close_ int dev_fd = open(devnode, O_RDONLY | O_CLOEXEC);
+	if (dev_fd < 0)
+		return -errno;
+	size_t step = map->n > VERIFY_MAX_HITS ? map->n / VERIFY_MAX_HITS : 1;
+	for (size_t i = 0; i < map->n; i += step) {
+		int r = compare_at(file_fd, dev_fd, map->v[i].logical, map->size);
+		if (r < 0)
+			return r;
+	}
+	uint64_t tail = map->size > VERIFY_BYTES ? map->size - VERIFY_BYTES : 0;
+	return compare_at(file_fd, dev_fd, tail, map->size);
+}
+
+char *dmlinear_name_for(const char *role, const char *target)
+{
+	if (!target || streq(role, "root"))
+		return xstrdup(DM_NAME_ROOT);
+	/* '-' doubled first, as LVM does, so that /a-b and /a/b get different names. */
+	size_t n = strlen(target);
+	char *s = xmalloc(sizeof("loopboot") + 2 * n);
+	char *o = stpcpy(s, "loopboot");
+	for (const char *p = target; *p; p++) {
+		if (*p == '-')
+			*o++ = '-';
+		*o++ = *p == '/' ? '-' : *p;
+	}
+	*o = '\0';
+	if (strlen(s) >= DM_NAME_LEN)
+		s[DM_NAME_LEN - 1] = '\0';
+	return s;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/fsck.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+
+char *fsck_find(const char *fstype)
+{
+	const char *prog = NULL;
+	if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4"))
+		prog = "e2fsck";
+	else if (streq(fstype, "vfat") || streq(fstype, "msdos"))
+		prog = "fsck.fat";
+	else if (streq(fstype, "exfat"))
+		prog = "fsck.exfat";
+	if (!prog)
+		return NULL;
+	return find_program(prog);
+}
+
+/* The checkers agree on the fsck(8) exit status: bit 0 corrected, bit 1 reboot advised,
+ * bit 2 errors left, bit 3 operational error. The repair flags differ a little. */
+static void build_argv(const struct plan *p, const char *prog, const char *devnode, bool dry_run,
+                       const char **argv)
+{
+	size_t n = 0;
+	argv[n++] = prog;
+	bool e2 = strstr(prog, "e2fsck") != NULL;
+	bool exfat = strstr(prog, "exfat") != NULL;
+	switch (dry_run ? PLAN_FSCK_REPAIR_NO : p->fsck_repair) {
+	case PLAN_FSCK_REPAIR_PREEN:
+		argv[n++] = e2 ? "-p" : exfat ? "-p" : "-a";
+		break;
+	case PLAN_FSCK_REPAIR_YES:
+		argv[n++] = "-y";
+		break;
+	case PLAN_FSCK_REPAIR_NO:
+		argv[n++] = "-n";
+		break;
+	}
+	if (p->fsck_mode == PLAN_FSCK_FORCE && e2)
+		argv[n++] = "-f";
+	argv[n++] = devnode;
+	argv[n] = NULL;
+}
+
+int fsck_run(const struct plan *p, const char *devnode, const char *fstype, const char *what,
+             bool dry_run)
+{
+	if (p->fsck_mode == PLAN_FSCK_SKIP)
+		return 0;
+	_cleanup_free_ char *prog = fsck_find(fstype);
+	if (!prog) {
+		log_debug("no checker for %s installed: %s not checked", fstype, what);
+		return 0;
+	}
+	const char *argv[8];
+	build_argv(p, prog, devnode, dry_run, argv);
+	log_debug("checking %s: %s %s %s", what, argv[0], argv[1], devnode);
+	pid_t pid = fork();
+	if (pid < 0)
+		return log_fail(errno, "checking", what, NULL, "out of memory?");
+	if (pid == 0) {
+		/* The checker talks to the console (stdout/stderr are ours); it must not wait
+		 * for answers. */
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return log_fail(errno, "checking", what, NULL, "retry the boot");
+	if (!WIFEXITED(status))
+		return log_fail(EIO, "checking", what, "the checker was killed",
+		                "check the image from another system");
+	int rc = WEXITSTATUS(status);
+	if (rc == 0)
+		return 0;
+	if (rc == 127)
+		return log_fail(ENOEXEC, "checking", what, "the checker would not start",
+		                "rebuild the initramfs, or boot with fsck.mode=skip");
+	if (dry_run && (rc & 4) && p->fsck_repair != PLAN_FSCK_REPAIR_NO) {
+		log_info("%s has file system errors: they will be repaired (fsck.repair=%s)", what,
+		         p->fsck_repair == PLAN_FSCK_REPAIR_YES ? "yes" : "preen");
+		return 1;
+	}
+	if (rc & 4)
+		return log_fail(
+		    EUCLEAN, "file system errors in", what, "the checker could not repair them",
+		    "repair it from another system (%s -f on the image file)%s", argv[0],
+		    p->fsck_repair == PLAN_FSCK_REPAIR_NO ? ", or boot with fsck.repair=preen"
+		                                          : "");
+	if (rc & 8)
+		return log_fail(EIO, "checking", what, "the checker failed to run",
+		                "see its messages above; fsck.mode=skip boots without the check");
+	if (rc & 3)
+		log_info("%s: file system errors were repaired", what);
+	return 0;
+}

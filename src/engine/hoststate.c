@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/hoststate.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <strings.h>
+
+#include "basic/util.h"
+
+static const char WINDOWS_TODO[] = "start Windows and shut it down fully (shutdown /s /t 0, or "
+                                   "turn Fast Startup off), or boot with loopboot.hibernated=ro "
+                                   "for a read-only session";
+
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16;
+}
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static int read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = pread(fd, buf, len, (off_t)off);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static void set(struct hoststate_result *r, enum hoststate s, const char *why, const char *todo)
+{
+	r->state = s;
+	r->why = why;
+	r->todo = todo;
+}
+
+/* ---- NTFS ------------------------------------------------------------------------------ */
+
+struct ntfs_geometry {
+	uint32_t cluster_size;
+	uint32_t record_size;
+	uint64_t mft_offset;
+};
+
+static bool ntfs_geometry(const unsigned char *bs, struct ntfs_geometry *g)
+{
+	if (memcmp(bs + 3, "NTFS    ", 8) != 0)
+		return false;
+	uint32_t sector = le16(bs + 0x0b);
+	uint8_t spc = bs[0x0d];
+	if (sector < 256 || sector > 4096 || (sector & (sector - 1)))
+		return false;
+	/* Values above 0x80 are a negative power of two (large clusters). */
+	uint64_t cluster = spc <= 0x80 ? (uint64_t)sector * spc : 1ULL << (256 - spc);
+	if (cluster == 0 || cluster > (2u << 20))
+		return false;
+	int8_t cpr = (int8_t)bs[0x40];
+	uint64_t record = cpr > 0 ? cluster * (uint64_t)cpr : 1ULL << -cpr;
+	if (cpr == 0 || -cpr > 16 || record < 256 || record > 65536)
+		return false;
+	uint64_t lcn = le64(bs + 0x30);
+	if (lcn > UINT64_MAX / cluster)
+		return false;
+	g->cluster_size = (uint32_t)cluster;
+	g->record_size = (uint32_t)record;
+	g->mft_offset = lcn * cluster;
+	return true;
+}
+
+/* Applies the update sequence ("fixups") of a multi-sector record in place. */
+static bool ntfs_fixup(unsigned char *rec, uint32_t size)
+{
+	uint16_t ofs = le16(rec + 4), count = le16(rec + 6);
+	if (count == 0 || (uint32_t)(count - 1) * 512 > size || ofs + 2u * count > size)
+		return false;
+	const unsigned char *usa = rec + ofs;
+	for (uint16_t i = 1; i < count; i++) {
+		unsigned char *end = rec + (uint32_t)i * 512 - 2;
+		if (memcmp(end, usa, 2) != 0)
+			return false; /* torn write */
+		memcpy(end, usa + 2 * i, 2);
+	}
+	return true;
+}
+
+/* Finds attribute type in an MFT record; returns its offset or 0. */
+static uint32_t ntfs_find_attr(const unsigned char *rec, uint32_t size, uint32_t type)
+{
+	uint32_t off = le16(rec + 0x14);
+	while (off + 16 <= size) {
+		uint32_t t = le32(rec + off), len = le32(rec + off + 4);
+		if (t == 0xffffffff || len < 16 || off + len > size)
+			return 0;
+		if (t == type)
+			return off;
+		off += len;
+	}
+	return 0;
+}
+
+static int ntfs_read_record(int fd, const struct ntfs_geometry *g, unsigned n, unsigned char *buf)
+{
+	int r = read_at(fd, buf, g->record_size, g->mft_offset + (uint64_t)n * g->record_size);
+	if (r < 0)
+		return r;
+	if (memcmp(buf, "FILE", 4) != 0 || !ntfs_fixup(buf, g->record_size))
+		return -EBADMSG;
+	return 0;
+}
+
+/* $Volume (record 3): VOLUME_INFORMATION (0x70) flags, bit 0 = dirty. */
+static int ntfs_volume_dirty(int fd, const struct ntfs_geometry *g, bool *dirty)
+{
+	_cleanup_free_ unsigned char *rec = xmalloc(g->record_size);
+	int r = ntfs_read_record(fd, g, 3, rec);
+	if (r < 0)
+		return r;
+	uint32_t a = ntfs_find_attr(rec, g->record_size, 0x70);
+	if (!a || rec[a + 8] != 0) /* must be resident */
+		return -EBADMSG;
+	uint32_t vlen = le32(rec + a + 0x10);
+	uint16_t voff = le16(rec + a + 0x14);
+	if (vlen < 12 || a + voff + 12u > g->record_size)
+		return -EBADMSG;
+	*dirty = le16(rec + a + voff + 10) & 0x0001;
+	return 0;
+}
+
+/* $LogFile (record 2): the restart area at the start of its data says whether the log
+ * still has to be replayed. Unclean: a client has the log open and the area is not marked
+ * RESTART_VOLUME_IS_CLEAN (Windows' own criterion, as ntfs-3g reads it too). */
+static int ntfs_log_unclean(int fd, const struct ntfs_geometry *g, bool *unclean)
+{
+	_cleanup_free_ unsigned char *rec = xmalloc(g->record_size);
+	int r = ntfs_read_record(fd, g, 2, rec);
+	if (r < 0)
+		return r;
+	uint32_t a = ntfs_find_attr(rec, g->record_size, 0x80);
+	if (!a || rec[a + 8] != 1) /* $LogFile's data is always non-resident */
+		return -EBADMSG;
+	uint16_t mp = le16(rec + a + 0x20);
+	uint32_t alen = le32(rec + a + 4);
+	if (mp >= alen)
+		return -EBADMSG;
+	/* The first run of the mapping pairs gives the first cluster. */
+	const unsigned char *run = rec + a + mp;
+	unsigned lbytes = run[0] & 0x0f, obytes = run[0] >> 4;
+	if (!lbytes || !obytes || obytes > 8 || mp + 1u + lbytes + obytes > alen)
+		return -EBADMSG;
+	int64_t lcn = 0;
+	for (unsigned i = 0; i < obytes; i++)
+		lcn |= (int64_t)run[1 + lbytes + i] << (8 * i);
+	if (run[lbytes + obytes] & 0x80) /* sign-extend */
+		for (unsigned i = obytes; i < 8; i++)
+			lcn |= (int64_t)0xff << (8 * i);
+	if (lcn <= 0)
+		return -EBADMSG;
+
+	unsigned char page[4096];
+	r = read_at(fd, page, sizeof(page), (uint64_t)lcn * g->cluster_size);
+	if (r < 0)
+		return r;
+	bool all_ff = true;
+	for (size_t i = 0; i < 512 && all_ff; i++)
+		all_ff = page[i] == 0xff;
+	if (all_ff) { /* emptied by chkdsk or ntfsfix: nothing to replay */
+		*unclean = false;
+		return 0;
+	}
+	if (memcmp(page, "RSTR", 4) != 0 && memcmp(page, "CHKD", 4) != 0)
+		return -EBADMSG;
+	uint16_t ra = le16(page + 0x18);
+	if (ra < 0x1e || ra + 16u > sizeof(page))
+		return -EBADMSG;
+	uint16_t in_use = le16(page + ra + 12), flags = le16(page + ra + 14);
+	*unclean = in_use != 0xffff && !(flags & 0x0002);
+	return 0;
+}
+
+static int check_ntfs(int fd, struct hoststate_result *ret)
+{
+	unsigned char bs[512];
+	int r = read_at(fd, bs, sizeof(bs), 0);
+	if (r < 0)
+		return r;
+	struct ntfs_geometry g;
+	if (!ntfs_geometry(bs, &g))
+		return 0;
+	bool flag = false;
+	if (ntfs_log_unclean(fd, &g, &flag) == 0 && flag) {
+		set(ret, HOSTSTATE_LOG_UNCLEAN,
+		    "the NTFS journal ($LogFile) holds changes Windows has not written back "
+		    "(Windows hibernated, Fast Startup, or a crash)",
+		    WINDOWS_TODO);
+		return 0;
+	}
+	if (ntfs_volume_dirty(fd, &g, &flag) == 0 && flag)
+		set(ret, HOSTSTATE_DIRTY, "the NTFS volume is marked dirty (not unmounted cleanly)",
+		    "let Windows check it (chkdsk /f), or run ntfsfix, then boot again; "
+		    "loopboot.hibernated=ro boots a read-only session");
+	return 0;
+}
+
+/* ---- FAT and exFAT ------------------------------------------------------------------- */
+
+static int check_fat(int fd, struct hoststate_result *ret)
+{
+	unsigned char bs[512];
+	int r = read_at(fd, bs, sizeof(bs), 0);
+	if (r < 0)
+		return r;
+	uint16_t sector = le16(bs + 0x0b), reserved = le16(bs + 0x0e);
+	uint16_t root_entries = le16(bs + 0x11);
+	uint32_t fat_size = le16(bs + 0x16) ? le16(bs + 0x16) : le32(bs + 0x24);
+	uint32_t total = le16(bs + 0x13) ? le16(bs + 0x13) : le32(bs + 0x20);
+	uint8_t spc = bs[0x0d], nfats = bs[0x10];
+	if (sector < 512 || sector > 4096 || (sector & (sector - 1)) || !spc || !nfats || !reserved)
+		return 0;
+	uint32_t root_sectors = ((uint32_t)root_entries * 32 + sector - 1) / sector;
+	uint64_t data = (uint64_t)total - reserved - (uint64_t)nfats * fat_size - root_sectors;
+	if ((uint64_t)total < reserved + (uint64_t)nfats * fat_size + root_sectors)
+		return 0;
+	uint64_t clusters = data / spc;
+	unsigned char fat[8];
+	r = read_at(fd, fat, sizeof(fat), (uint64_t)reserved * sector);
+	if (r < 0)
+		return r;
+	bool dirty;
+	if (clusters < 4085)
+		return 0; /* FAT12 has no such bit */
+	else if (clusters < 65525)
+		dirty = !(le16(fat + 2) & 0x8000) || !(le16(fat + 2) & 0x4000);
+	else
+		dirty = !(le32(fat + 4) & 0x08000000) || !(le32(fat + 4) & 0x04000000);
+	if (dirty)
+		set(ret, HOSTSTATE_DIRTY,
+		    "the FAT volume was not unmounted cleanly (or has recorded I/O errors)",
+		    "check it with fsck.fat -a (or chkdsk /f on Windows), then boot again");
+	return 0;
+}
+
+static int check_exfat(int fd, struct hoststate_result *ret)
+{
+	unsigned char bs[512];
+	int r = read_at(fd, bs, sizeof(bs), 0);
+	if (r < 0)
+		return r;
+	if (memcmp(bs + 3, "EXFAT   ", 8) != 0)
+		return 0;
+	if (le16(bs + 106) & 0x0002)
+		set(ret, HOSTSTATE_DIRTY, "the exFAT volume was not unmounted cleanly",
+		    "check it with fsck.exfat -p (or chkdsk /f on Windows), then boot again");
+	return 0;
+}
+
+/* ---- ext2/3/4 ------------------------------------------------------------------------- */
+
+static int check_ext(int fd, struct hoststate_result *ret)
+{
+	unsigned char sb[1024];
+	int r = read_at(fd, sb, sizeof(sb), 1024);
+	if (r < 0)
+		return r;
+	if (le16(sb + 0x38) != 0xef53)
+		return 0;
+	uint16_t state = le16(sb + 0x3a);
+	if (state & 0x0002)
+		set(ret, HOSTSTATE_DIRTY, "the ext file system has recorded errors",
+		    "check it with e2fsck -p, then boot again");
+	/* A journal that needs replaying (needs_recovery) is normal after a crash: the kernel
+	 * replays it when mounting read-write. */
+	return 0;
+}
+
+int hoststate_check_device(const char *devnode, const char *fstype, struct hoststate_result *ret)
+{
+	*ret = (struct hoststate_result){HOSTSTATE_CLEAN, NULL, NULL};
+	if (!fstype)
+		return 0;
+	int (*check)(int, struct hoststate_result *) = NULL;
+	if (streq(fstype, "ntfs") || streq(fstype, "ntfs3"))
+		check = check_ntfs;
+	else if (streq(fstype, "vfat") || streq(fstype, "msdos"))
+		check = check_fat;
+	else if (streq(fstype, "exfat"))
+		check = check_exfat;
+	else if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4"))
+		check = check_ext;
+	if (!check)
+		return 0;
+	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return check(fd, ret);
+}
+
+bool hoststate_hiberfil_signature(const unsigned char *buf, unsigned len)
+{
+	return len >= 4 && strncasecmp((const char *)buf, "hibr", 4) == 0;
+}
+
+int hoststate_check_hiberfile(const char *mountpoint, struct hoststate_result *ret)
+{
+	*ret = (struct hoststate_result){HOSTSTATE_CLEAN, NULL, NULL};
+	_cleanup_close_ int dfd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	int fd = -1;
+	struct dirent *de;
+	/* Windows names are case-insensitive; Linux drivers may show either case. */
+	while ((de = readdir(d)))
+		if (strcasecmp(de->d_name, "hiberfil.sys") == 0) {
+			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			break;
+		}
+	closedir(d);
+	if (fd < 0)
+		return 0;
+	unsigned char buf[4];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n == 4 && hoststate_hiberfil_signature(buf, 4))
+		set(ret, HOSTSTATE_HIBERNATED,
+		    "Windows is hibernated on it (hiberfil.sys holds a hibernation image; Fast "
+		    "Startup leaves the same)",
+		    WINDOWS_TODO);
+	return 0;
+}
+
+int image_fs_size(int fd, const char *fstype, uint64_t *ret)
+{
+	unsigned char sb[1024];
+	if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4")) {
+		int r = read_at(fd, sb, sizeof(sb), 1024);
+		if (r < 0)
+			return r;
+		if (le16(sb + 0x38) != 0xef53)
+			return -EBADMSG;
+		uint32_t log = le32(sb + 0x18);
+		if (log > 6)
+			return -EBADMSG;
+		uint64_t blocks = le32(sb + 0x04);
+		if ((le32(sb + 0x60) & 0x80) && le16(sb + 0xfe) >= 64) /* INCOMPAT_64BIT */
+			blocks |= (uint64_t)le32(sb + 0x150) << 32;
+		*ret = blocks * (1024ULL << log);
+		return 0;
+	}
+	if (streq(fstype, "xfs")) {
+		int r = read_at(fd, sb, 16, 0);
+		if (r < 0)
+			return r;
+		if (memcmp(sb, "XFSB", 4) != 0)
+			return -EBADMSG;
+		uint32_t bs = be32toh(*(const uint32_t *)(const void *)(sb + 4));
+		uint64_t blocks = be64toh(*(const uint64_t *)(const void *)(sb + 8));
+		if (bs < 512 || bs > 65536 || blocks > UINT64_MAX / bs)
+			return -EBADMSG;
+		*ret = blocks * bs;
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/init.h"
+
+#include <fcntl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/boot.h"
+#include "engine/cmdline.h"
+#include "engine/plan.h"
+#include "engine/shutdown.h"
+#include "engine/switchroot.h"
+
+#define NEWROOT "/root"
+
+/* The kernel may have found no /dev/console in the archive: give messages somewhere to go. */
+static void ensure_console(void)
+{
+	if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+		return;
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static void run_shell(void)
+{
+	static const char *const shells[] = {"/bin/sh", "/usr/bin/sh", "/bin/busybox"};
+	for (size_t i = 0; i < ARRAY_SIZE(shells); i++) {
+		if (access(shells[i], X_OK) < 0)
+			continue;
+		log_info("starting %s (loopboot.shell); the machine reboots when it exits",
+		         shells[i]);
+		pid_t pid = fork();
+		if (pid == 0) {
+			setsid();
+			/* Make the console our controlling terminal so ^C works in the shell. */
+			int fd = open("/dev/console", O_RDWR);
+			if (fd >= 0) {
+				dup2(fd, 0);
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+			/* argv[0] "sh" also makes busybox run its shell applet. */
+			execl(shells[i], "sh", (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		return;
+	}
+	log_info("loopboot.shell was given, but the initramfs has no shell — rebuild it with "
+	         "loopboot initrd --add-binary /bin/busybox");
+}
+
+/*
+ * A user's mistake must never end in a kernel panic (PID 1 exiting): say what happened,
+ * optionally give a shell, and reboot after the timeout so a remote machine comes back.
+ */
+static void __attribute__((noreturn)) fail_and_reboot(unsigned timeout, bool shell)
+{
+	log_info("the boot stopped%s", shell ? ""
+	                                     : " — fix the boot entry (add loopboot.shell "
+	                                       "for a shell here)");
+	if (shell)
+		run_shell();
+	else {
+		log_info("rebooting in %u s", timeout);
+		sleep(timeout);
+	}
+	sync();
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+int init_main(int argc, char **argv)
+{
+	ensure_console();
+	if (boot_mount_api_filesystems() < 0) {
+		ensure_console();
+		fail_and_reboot(PLAN_DEFAULT_TIMEOUT, false);
+	}
+	ensure_console();
+
+	_cleanup_free_ char *line = NULL;
+	int r = cmdline_read(NULL, &line);
+	if (r < 0) {
+		log_fail(r, "reading", "/proc/cmdline", NULL, "the kernel must have /proc");
+		fail_and_reboot(PLAN_DEFAULT_TIMEOUT, false);
+	}
+	struct plan plan;
+	_cleanup_free_ char *error = NULL;
+	r = plan_parse(line, &plan, &error);
+	if (r < 0) {
+		fprintf(stderr, "%s\n", error);
+		unsigned timeout;
+		bool shell;
+		plan_failure_policy(line, &timeout, &shell);
+		fail_and_reboot(timeout, shell);
+	}
+	log_set_debug(plan.debug);
+	for (size_t i = 0; i < plan.warnings.n; i++)
+		log_warn("%s", plan.warnings.v[i]);
+	log_debug("loopboot %s as /init; command line: %s", LOOPBOOT_VERSION, strip_trailing(line));
+
+	if (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST) {
+		log_fail(errno, "creating", NEWROOT, NULL, "the initramfs must be writable");
+		fail_and_reboot(plan.timeout, plan.shell);
+	}
+	struct boot_options opts = {.root_mnt = NEWROOT, .find_init = true};
+	struct boot_result result;
+	r = boot_run(&plan, &opts, &result);
+	if (r < 0)
+		fail_and_reboot(plan.timeout, plan.shell);
+
+	/* For systemd-shutdown (and `loopboot shutdown`) to come back to at poweroff. */
+	if (plan.has_loop && shutdown_prepare() < 0)
+		log_warn(
+		    "the stack cannot be taken down at shutdown: the host may be left unclean");
+
+	/* The kernel handed us the arguments meant for init: pass them on. */
+	char **init_argv = xcalloc((size_t)argc + 1, sizeof(char *));
+	init_argv[0] = result.init;
+	for (int i = 1; i < argc; i++)
+		init_argv[i] = argv[i];
+	log_debug("switching root to %s, executing %s", NEWROOT, result.init);
+	r = switchroot(NEWROOT, result.init, init_argv);
+	/* Past the point of no return: the initramfs may already be gone. */
+	log_fail(r, "starting init", result.init, NULL, "check the image's init program");
+	fail_and_reboot(plan.timeout, plan.shell);
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/mounts.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmount.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/modules.h"
+
+int mount_fs(const char *source, const char *target, const char *fstype, bool read_only,
+             const char *options)
+{
+	unsigned long flags = 0;
+	_cleanup_free_ char *fs_opts = NULL;
+	if (options && *options) {
+		if (mnt_optstr_get_flags(options, &flags, mnt_get_builtin_optmap(MNT_LINUX_MAP)) <
+		        0 ||
+		    mnt_split_optstr(options, NULL, NULL, &fs_opts, 0, 0) < 0)
+			return -EINVAL;
+	}
+	if (read_only)
+		flags |= MS_RDONLY;
+	if (mount(source, target, fstype, flags, fs_opts) < 0)
+		return -errno;
+	log_debug("mounted %s on %s (%s%s%s%s)", source, target, fstype, read_only ? ", ro" : "",
+	          options ? ", " : "", options ? options : "");
+	return 0;
+}
+
+char *options_join(const char *a, const char *b)
+{
+	if (!a || !*a)
+		return b && *b ? xstrdup(b) : NULL;
+	if (!b || !*b)
+		return xstrdup(a);
+	return xasprintf("%s,%s", a, b);
+}
+
+const char *options_no_replay(const char *fstype)
+{
+	if (streq(fstype, "ext3") || streq(fstype, "ext4"))
+		return "noload";
+	if (streq(fstype, "xfs"))
+		return "norecovery";
+	if (streq(fstype, "btrfs"))
+		return "rescue=nologreplay";
+	return NULL;
+}
+
+bool is_mount_point(const char *path)
+{
+	/* Comparing st_dev with the parent's misses a bind mount of a directory of the same
+	 * file system: systemd-shutdown binds /run into /run/initramfs/run, both on /run's
+	 * tmpfs. The kernel knows (5.8 and later). */
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+	struct statx sx;
+	if (statx(AT_FDCWD, path, 0, 0, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	struct stat a, b;
+	_cleanup_free_ char *parent = path_join(path, "..");
+	if (stat(path, &a) < 0 || stat(parent, &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+void fsmount_free(struct fsmount *f)
+{
+	free(f->source);
+	free(f->type);
+	free(f->driver);
+	free(f->target);
+	free(f->options);
+	*f = (struct fsmount){0};
+}
+
+/* FUSE drivers by the type blkid reports, in order of preference. */
+static const struct {
+	const char *type;
+	const char *program;
+	const char *rw_option; /* fusefat only writes when asked with "rw+" */
+} fuse_drivers[] = {
+    {"ntfs", "ntfs-3g", "rw"},
+    {"exfat", "mount.exfat-fuse", "rw"},
+    {"exfat", "exfat-fuse", "rw"},
+    {"vfat", "fusefat", "rw+"},
+};
+
+static bool has_fuse_driver(const char *type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
+		if (streq(fuse_drivers[i].type, type))
+			return true;
+	return false;
+}
+
+static bool is_fuse_program(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
+		if (streq(fuse_drivers[i].program, name))
+			return true;
+	return false;
+}
+
+/* The kernel's name for a type blkid reports. NTFS: only ntfs3 writes; the old driver can't. */
+static const char *kernel_driver_for(const char *type)
+{
+	if (streq(type, "ntfs"))
+		return "ntfs3";
+	return type;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The daemon forked away from the process we started; find it by its command line, which
+ * we chose and which names our mount point.
+ */
+static pid_t find_daemon(char *const argv[])
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("/proc/%ld/cmdline", pid);
+		_cleanup_free_ char *cmd = NULL;
+		size_t len;
+		if (read_file(path, &cmd, &len) < 0)
+			continue;
+		size_t off = 0, i = 0;
+		for (; argv[i] && off < len; i++) {
+			if (!streq(cmd + off, argv[i]))
+				break;
+			off += strlen(cmd + off) + 1;
+		}
+		if (!argv[i] && off == len)
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+static int fuse_mount(const char *program, const char *rw_option, const char *devnode,
+                      const char *target, bool read_only, const char *options, pid_t *ret_pid)
+{
+	_cleanup_free_ char *path = find_program(program);
+	if (!path)
+		return -ENOENT;
+	_cleanup_free_ char *argv0 = xasprintf("@%s", program);
+	_cleanup_free_ char *opts = options_join(read_only ? "ro" : rw_option, options);
+	char *argv[] = {argv0, "-o", opts, (char *)devnode, (char *)target, NULL};
+
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* The daemon outlives us: give it no terminal and no inherited descriptors. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			/* fusefat reports its geometry on stderr; the others only errors. */
+			if (streq(program, "fusefat"))
+				dup2(null, STDERR_FILENO);
+		}
+		setsid();
+		execv(path, argv);
+		fprintf(stderr, "loopboot: starting %s: %s: %m — the initramfs is incomplete\n",
+		        program, path);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	/* The parent exits once the mount is in place; check rather than trust. */
+	if (!is_mount_point(target))
+		return -EIO;
+	*ret_pid = find_daemon(argv);
+	log_debug("%s serves %s on %s (pid %d)", program, devnode, target, (int)*ret_pid);
+	return 0;
+}
+
+int host_mount(struct modules *m, const char *devnode, const char *probed_type,
+               const char *fstype_wanted, const char *options, bool read_only, const char *target,
+               struct fsmount *ret)
+{
+	*ret = (struct fsmount){0};
+	const char *want = fstype_wanted ? fstype_wanted : probed_type;
+	if (!want)
+		return log_fail(EMEDIUMTYPE, "host device", devnode, "no file system found on it",
+		                "check root= names the partition that holds the image, or set "
+		                "rootfstype=");
+	const char *fuse_prog = NULL, *kernel = NULL;
+	const char *p = startswith(want, "fuse.");
+	if (p)
+		fuse_prog = p;
+	else if (is_fuse_program(want))
+		fuse_prog = want;
+	else
+		kernel = kernel_driver_for(want);
+	/* rootfstype= naming a driver (ntfs3, ext4) means that driver; naming a type that
+	 * also has a FUSE driver (ntfs, vfat, exfat) lets the FUSE driver step in. */
+	bool strict = fstype_wanted && kernel && !has_fuse_driver(want);
+
+	if (kernel && modules_have_fs(m, kernel)) {
+		int r = mount_fs(devnode, target, kernel, read_only, options);
+		if (r < 0)
+			return log_fail(r, "mounting the host", devnode, NULL,
+			                "check rootfstype=%s and rootflags=%s, or the file system "
+			                "(fsck from another system)",
+			                kernel, options ? options : "");
+		*ret = (struct fsmount){.source = xstrdup(devnode),
+		                        .type = xstrdup(probed_type ? probed_type : kernel),
+		                        .driver = xstrdup(kernel),
+		                        .target = xstrdup(target),
+		                        .options = options ? xstrdup(options) : NULL,
+		                        .read_only = read_only};
+		return 0;
+	}
+	if (strict)
+		return log_fail(ENODEV, "host file system type", kernel,
+		                "the kernel has no driver for it",
+		                "rebuild the initramfs with the module, or drop rootfstype=");
+
+	/* No kernel driver: fall back to a FUSE driver for this type. */
+	const char *type = probed_type ? probed_type : want;
+	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++) {
+		if (fuse_prog && !streq(fuse_drivers[i].program, fuse_prog))
+			continue;
+		if (!fuse_prog && !streq(fuse_drivers[i].type, type))
+			continue;
+		_cleanup_free_ char *path = find_program(fuse_drivers[i].program);
+		if (!path)
+			continue;
+		if (!modules_have_fs(m, "fuse") && !modules_have_fs(m, "fuseblk"))
+			return log_fail(ENODEV, "FUSE", fuse_drivers[i].program,
+			                "the kernel has no fuse driver",
+			                "rebuild the initramfs with the fuse module");
+		pid_t pid = 0;
+		int r = fuse_mount(fuse_drivers[i].program, fuse_drivers[i].rw_option, devnode,
+		                   target, read_only, options, &pid);
+		if (r < 0)
+			return log_fail(r, "mounting the host with FUSE", devnode,
+			                r == -EIO ? "the driver refused the volume" : NULL,
+			                "see %s's message above; check the volume from another "
+			                "system (e.g. chkdsk for NTFS)",
+			                fuse_drivers[i].program);
+		*ret = (struct fsmount){.source = xstrdup(devnode),
+		                        .type = xstrdup(type),
+		                        .driver = xstrdup(fuse_drivers[i].program),
+		                        .target = xstrdup(target),
+		                        .options = options ? xstrdup(options) : NULL,
+		                        .read_only = read_only,
+		                        .fuse = true,
+		                        .daemon_pid = pid};
+		return 0;
+	}
+	if (fuse_prog)
+		return log_fail(ENOENT, "FUSE driver", fuse_prog, "not found in the initramfs",
+		                "rebuild it with loopboot initrd --add-binary /path/to/%s",
+		                fuse_prog);
+	return log_fail(ENODEV, "host file system type", type,
+	                "the kernel has no driver for it and no FUSE driver is in the initramfs",
+	                "rebuild the initramfs on a system with the driver (for NTFS: install "
+	                "ntfs-3g)");
+}
+
+int host_umount(struct fsmount *f, int timeout_ms)
+{
+	/* Busy for a moment is normal: a loop device above it finishes releasing its file
+	 * after the detach, and udev workers probing a new loop device hold it open. */
+	for (int waited = 0;; waited += 20) {
+		if (umount2(f->target, 0) == 0)
+			break;
+		int r = -errno;
+		if (r == -EINVAL || r == -ENOENT)
+			break;
+		if (r != -EBUSY || waited >= 5000)
+			return r;
+		sleep_ms(20);
+	}
+	if (!f->fuse || f->daemon_pid <= 0)
+		return 0;
+	/* The daemon flushes and exits after the unmount; the host isn't safe until it has. */
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		if (kill(f->daemon_pid, 0) < 0 && errno == ESRCH)
+			return 0;
+		(void)waitpid(f->daemon_pid, NULL, WNOHANG);
+		sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}

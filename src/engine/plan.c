@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "engine/cmdline.h"
+#include "engine/plan.h"
+
+#define MAX_PATH_LEN 4095
+#define MAX_NAME_LEN 255
+
+/* A parse error: one complete line. */
+static int fail(char **ret_error, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char **ret_error, const char *key, const char *value, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg) {
+		fputs("loopboot: out of memory\n", stderr);
+		abort();
+	}
+	if (value)
+		*ret_error =
+		    xasprintf("loopboot: bad kernel parameter: %s=%s: %s", key, value, msg);
+	else
+		*ret_error = xasprintf("loopboot: bad kernel parameter: %s: %s", key, msg);
+	return -EINVAL;
+}
+
+/* Parameter names: the kernel treats '-' and '_' alike (parameq()); so do we. */
+static bool key_eq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+/*
+ * Normalises one absolute path: collapses repeated '/', drops "." components. Returns the
+ * new string, or NULL with *ret_why set for "..", a name over 255 bytes or a path over
+ * 4095, and for a trailing '/' or the root itself unless is_dir.
+ */
+static char *normalize_path(const char *s, bool is_dir, const char **ret_why)
+{
+	size_t len = strlen(s);
+	if (len == 0) {
+		*ret_why = "the path is empty";
+		return NULL;
+	}
+	if (s[0] != '/') {
+		*ret_why = "the path must be absolute (start with '/')";
+		return NULL;
+	}
+	if (len > MAX_PATH_LEN) {
+		*ret_why = "the path is longer than 4095 bytes";
+		return NULL;
+	}
+	if (!is_dir && len > 1 && s[len - 1] == '/') {
+		*ret_why = "the path ends in '/': name a file, without the trailing '/'";
+		return NULL;
+	}
+	char *out = xmalloc(len + 2);
+	size_t o = 0;
+	const char *p = s;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if (n == 1 && p[0] == '.') {
+			p = e;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			free(out);
+			*ret_why = "the path must not contain \"..\"";
+			return NULL;
+		}
+		if (n > MAX_NAME_LEN) {
+			free(out);
+			*ret_why = "a path component is longer than 255 bytes";
+			return NULL;
+		}
+		out[o++] = '/';
+		memcpy(out + o, p, n);
+		o += n;
+		p = e;
+	}
+	if (o == 0) {
+		if (!is_dir) {
+			free(out);
+			*ret_why = "the path names the root directory, not a file";
+			return NULL;
+		}
+		out[o++] = '/';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void imagepath_free(struct imagepath *ip)
+{
+	for (unsigned i = 0; i < ip->n; i++)
+		free(ip->part[i]);
+	*ip = (struct imagepath){0};
+}
+
+/* "/a.img//b/c.img": parts separated by "//"; every part after the first is relative to
+ * the file system of the one before it, and gets its leading '/' back. On failure *ret_why
+ * says what is wrong (allocated). */
+static int imagepath_split(const char *value, struct imagepath *ret, char **ret_why)
+{
+	struct imagepath ip = {0};
+	const char *why = NULL;
+	if (!value || !*value) {
+		*ret_why = xstrdup("the image path is empty — name the image file inside the "
+		                   "host file system, e.g. /linux/root.img");
+		return -EINVAL;
+	}
+	if (value[0] != '/') {
+		*ret_why = xasprintf("the image path must be absolute inside the host file "
+		                     "system — write /%s",
+		                     value);
+		return -EINVAL;
+	}
+	const char *p = value;
+	for (;;) {
+		const char *sep = strstr(p, "//");
+		_cleanup_free_ char *raw = sep ? xstrndup(p, (size_t)(sep - p)) : xstrdup(p);
+		if (ip.n == PLAN_MAX_LAYERS) {
+			imagepath_free(&ip);
+			*ret_why = xasprintf("images are nested more than %d deep — flatten the "
+			                     "layout",
+			                     PLAN_MAX_LAYERS);
+			return -EINVAL;
+		}
+		if (!*raw) {
+			why = "an empty path before \"//\" (\"//\" separates nested images: "
+			      "/outer.img//inner.img)";
+			break;
+		}
+		/* the first part has its own '/'; later ones had theirs in the "//" */
+		_cleanup_free_ char *abs = raw[0] == '/' ? xstrdup(raw) : xasprintf("/%s", raw);
+		char *part = normalize_path(abs, false, &why);
+		if (!part)
+			break;
+		ip.part[ip.n++] = part;
+		if (!sep)
+			break;
+		p = sep + 2;
+		while (*p == '/') /* "///" is "//" then "/" */
+			p++;
+		if (!*p) {
+			why = "the path ends in \"//\" — name the file inside the image after it";
+			break;
+		}
+	}
+	if (why) {
+		imagepath_free(&ip);
+		*ret_why = xstrdup(why);
+		return -EINVAL;
+	}
+	*ret = ip;
+	return 0;
+}
+
+static int imagepath_parse(const char *key, const char *value, struct imagepath *ret,
+                           char **ret_error)
+{
+	_cleanup_free_ char *why = NULL;
+	if (imagepath_split(value, ret, &why) < 0)
+		return fail(ret_error, key, value, "%s", why);
+	return 0;
+}
+
+static bool imagepath_eq(const struct imagepath *a, const struct imagepath *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (unsigned i = 0; i < a->n; i++)
+		if (!streq(a->part[i], b->part[i]))
+			return false;
+	return true;
+}
+
+static int devspec_parse(const char *key, const char *value, struct devspec *ret, char **ret_error)
+{
+	static const struct {
+		const char *prefix;
+		enum devspec_kind kind;
+	} tags[] = {
+	    {"UUID=", DEVSPEC_UUID},
+	    {"LABEL=", DEVSPEC_LABEL},
+	    {"PARTUUID=", DEVSPEC_PARTUUID},
+	    {"PARTLABEL=", DEVSPEC_PARTLABEL},
+	};
+	if (!value || !*value)
+		return fail(ret_error, key, value,
+		            "no device named — write root=UUID=..., root=LABEL=..., "
+		            "root=PARTUUID=... or root=/dev/NAME (blkid lists them)");
+	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
+		size_t n = strlen(tags[i].prefix);
+		if (strncasecmp(value, tags[i].prefix, n) != 0)
+			continue;
+		const char *v = value + n;
+		if (!*v)
+			return fail(ret_error, key, value,
+			            "the %.*s value is empty — copy it from blkid", (int)(n - 1),
+			            tags[i].prefix);
+		if (tags[i].kind == DEVSPEC_PARTUUID && strchr(v, '/'))
+			return fail(ret_error, key, value,
+			            "PARTUUID=.../PARTNROFF= is not supported — name the partition "
+			            "itself with its own PARTUUID=");
+		*ret = (struct devspec){.kind = tags[i].kind, .value = xstrdup(v)};
+		return 0;
+	}
+	if (value[0] != '/')
+		return fail(
+		    ret_error, key, value,
+		    "not a device — write /dev/NAME, UUID=, LABEL=, PARTUUID= or PARTLABEL= "
+		    "(blkid lists them)");
+	const char *why;
+	char *path = normalize_path(value, false, &why);
+	if (!path)
+		return fail(ret_error, key, value, "%s", why);
+	*ret = (struct devspec){.kind = DEVSPEC_PATH, .value = path};
+	return 0;
+}
+
+static int parse_bool(const char *key, const char *value, bool *ret, char **ret_error)
+{
+	if (!value || streq(value, "1") || strcaseeq(value, "yes") || strcaseeq(value, "true") ||
+	    strcaseeq(value, "on")) {
+		*ret = true;
+		return 0;
+	}
+	if (streq(value, "0") || strcaseeq(value, "no") || strcaseeq(value, "false") ||
+	    strcaseeq(value, "off")) {
+		*ret = false;
+		return 0;
+	}
+	return fail(ret_error, key, value, "not a yes/no value — write %s alone, or %s=0", key,
+	            key);
+}
+
+static int parse_timeout(const char *key, const char *value, unsigned *ret, char **ret_error)
+{
+	if (!value || !*value)
+		return fail(ret_error, key, value, "no number of seconds — write %s=30", key);
+	unsigned long v = 0;
+	for (const char *p = value; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return fail(ret_error, key, value,
+			            "not a number of seconds — write %s=30 (0 to 3600)", key);
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > 3600)
+			return fail(ret_error, key, value,
+			            "more than an hour — write a number of seconds from 0 to 3600");
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* loopboot.mount=TARGET:PATH[:FSTYPE[:OPTIONS]] */
+static int mount_parse(const char *key, const char *value, struct plan_mount *ret, char **ret_error)
+{
+	const char *usage = "write TARGET:PATH[:FSTYPE[:OPTIONS]], e.g. "
+	                    "loopboot.mount=/home:/linux/home.img";
+	if (!value || !*value)
+		return fail(ret_error, key, value, "nothing to mount — %s", usage);
+	const char *c1 = strchr(value, ':');
+	if (!c1)
+		return fail(ret_error, key, value, "no ':' between target and image — %s", usage);
+	_cleanup_free_ char *target_raw = xstrndup(value, (size_t)(c1 - value));
+	const char *rest = c1 + 1;
+	const char *c2 = strchr(rest, ':');
+	_cleanup_free_ char *path_raw = c2 ? xstrndup(rest, (size_t)(c2 - rest)) : xstrdup(rest);
+	_cleanup_free_ char *fstype = NULL, *options = NULL;
+	if (c2) {
+		const char *c3 = strchr(c2 + 1, ':');
+		fstype = c3 ? xstrndup(c2 + 1, (size_t)(c3 - c2 - 1)) : xstrdup(c2 + 1);
+		if (c3 && c3[1])
+			options = xstrdup(c3 + 1);
+	}
+	if (fstype && !*fstype) {
+		free(fstype);
+		fstype = NULL;
+	}
+	const char *why;
+	if (!*target_raw)
+		return fail(ret_error, key, value, "the target is empty — %s", usage);
+	_cleanup_free_ char *target = normalize_path(target_raw, true, &why);
+	if (!target)
+		return fail(ret_error, key, value, "target %s: %s — %s", target_raw, why, usage);
+	if (streq(target, "/"))
+		return fail(ret_error, key, value,
+		            "the target is the root itself — the root image is loop=; "
+		            "loopboot.mount= is for further images such as /home");
+	struct plan_mount m = {.target = target};
+	target = NULL;
+	_cleanup_free_ char *err = NULL;
+	if (imagepath_split(path_raw, &m.image, &err) < 0) {
+		free(m.target);
+		return fail(ret_error, key, value, "image %s: %s", path_raw, err);
+	}
+	if (fstype)
+		for (const char *p = fstype; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') {
+				free(m.target);
+				imagepath_free(&m.image);
+				return fail(ret_error, key, value,
+				            "file system type %s is not a type name — e.g. ext4",
+				            fstype);
+			}
+	m.fstype = fstype;
+	m.options = options;
+	fstype = options = NULL;
+	*ret = m;
+	return 0;
+}
+
+static void mount_free(struct plan_mount *m)
+{
+	free(m->target);
+	imagepath_free(&m->image);
+	free(m->fstype);
+	free(m->options);
+	*m = (struct plan_mount){0};
+}
+
+static void set_str(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value && *value ? xstrdup(value) : NULL;
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+	/* strcmp order puts "/usr" before "/usr/local": parents come first */
+	return strcmp(((const struct plan_mount *)a)->target,
+	              ((const struct plan_mount *)b)->target);
+}
+
+static bool path_below(const char *path, const char *dir)
+{
+	const char *rest = startswith(path, dir);
+	if (!rest)
+		return false;
+	return *rest == '\0' || *rest == '/' || streq(dir, "/");
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->root.value);
+	free(p->rootfstype);
+	free(p->rootflags);
+	imagepath_free(&p->loop);
+	free(p->loopfstype);
+	free(p->loopflags);
+	free(p->init);
+	for (unsigned i = 0; i < p->n_mounts; i++)
+		mount_free(&p->mounts[i]);
+	free(p->hostdir);
+	strv_free(&p->warnings);
+	*p = (struct plan){0};
+}
+
+static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
+{
+	bool have_root = false;
+	int r;
+	for (size_t i = 0; i < c->n_params; i++) {
+		const char *k = c->params[i].key, *v = c->params[i].value;
+		if (streq(k, "root")) {
+			free(p->root.value);
+			p->root.value = NULL;
+			r = devspec_parse(k, v, &p->root, ret_error);
+			if (r < 0)
+				return r;
+			have_root = true;
+		} else if (streq(k, "rootfstype")) {
+			set_str(&p->rootfstype, v);
+		} else if (streq(k, "rootflags")) {
+			set_str(&p->rootflags, v);
+		} else if (streq(k, "loop")) {
+			imagepath_free(&p->loop);
+			r = imagepath_parse(k, v, &p->loop, ret_error);
+			if (r < 0)
+				return r;
+			p->has_loop = true;
+		} else if (streq(k, "loopfstype")) {
+			set_str(&p->loopfstype, v);
+		} else if (streq(k, "loopflags")) {
+			set_str(&p->loopflags, v);
+		} else if (streq(k, "ro") && !v) {
+			p->read_only = true;
+		} else if (streq(k, "rw") && !v) {
+			p->read_only = false;
+		} else if (streq(k, "init")) {
+			const char *why;
+			char *init = v ? normalize_path(v, false, &why) : NULL;
+			if (!init)
+				return fail(ret_error, k, v, "%s — write init=/sbin/init",
+				            v ? why : "no program named");
+			free(p->init);
+			p->init = init;
+		} else if (key_eq(k, "loopboot.mount")) {
+			if (p->n_mounts == PLAN_MAX_MOUNTS)
+				return fail(ret_error, k, v,
+				            "more than %d loopboot.mount= entries — mount the rest "
+				            "from the image's /etc/fstab",
+				            PLAN_MAX_MOUNTS);
+			struct plan_mount m;
+			r = mount_parse(k, v, &m, ret_error);
+			if (r < 0)
+				return r;
+			for (unsigned j = 0; j < p->n_mounts; j++)
+				if (streq(p->mounts[j].target, m.target)) {
+					_cleanup_free_ char *t = xstrdup(m.target);
+					mount_free(&m);
+					return fail(ret_error, k, v,
+					            "%s is already the target of another "
+					            "loopboot.mount= — keep one of them",
+					            t);
+				}
+			p->mounts[p->n_mounts++] = m;
+		} else if (key_eq(k, "loopboot.hostdir")) {
+			const char *why;
+			char *dir = v ? normalize_path(v, true, &why) : NULL;
+			if (!dir)
+				return fail(ret_error, k, v, "%s — write loopboot.hostdir=/host",
+				            v ? why : "no directory named");
+			if (streq(dir, "/")) {
+				free(dir);
+				return fail(ret_error, k, v,
+				            "the host cannot replace the root — write "
+				            "loopboot.hostdir=/host");
+			}
+			free(p->hostdir);
+			p->hostdir = dir;
+		} else if (key_eq(k, "loopboot.timeout")) {
+			r = parse_timeout(k, v, &p->timeout, ret_error);
+			if (r < 0)
+				return r;
+		} else if (key_eq(k, "loopboot.debug")) {
+			r = parse_bool(k, v, &p->debug, ret_error);
+			if (r < 0)
+				return r;
+		} else if (key_eq(k, "loopboot.shell")) {
+			r = parse_bool(k, v, &p->shell, ret_error);
+			if (r < 0)
+				return r;
+		} else if (streq(k, "fsck.mode")) {
+			/* systemd's parameters: an unknown value is a warning there too */
+			if (v && streq(v, "auto"))
+				p->fsck_mode = PLAN_FSCK_AUTO;
+			else if (v && streq(v, "force"))
+				p->fsck_mode = PLAN_FSCK_FORCE;
+			else if (v && streq(v, "skip"))
+				p->fsck_mode = PLAN_FSCK_SKIP;
+			else
+				strv_push(&p->warnings,
+				          xasprintf("fsck.mode=%s ignored — use auto, "
+				                    "force or skip",
+				                    strempty(v)));
+		} else if (streq(k, "fsck.repair")) {
+			if (v && streq(v, "preen"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_PREEN;
+			else if (v && streq(v, "yes"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_YES;
+			else if (v && streq(v, "no"))
+				p->fsck_repair = PLAN_FSCK_REPAIR_NO;
+			else
+				strv_push(&p->warnings, xasprintf("fsck.repair=%s ignored — use "
+				                                  "preen, yes or no",
+				                                  strempty(v)));
+		} else if (key_eq(k, "loopboot.hibernated")) {
+			if (v && streq(v, "ro"))
+				p->hibernated_ro = true;
+			else if (v && streq(v, "refuse"))
+				p->hibernated_ro = false;
+			else
+				return fail(
+				    ret_error, k, v,
+				    "write loopboot.hibernated=ro for a read-only session on a "
+				    "hibernated or dirty host (the default refuses to boot)");
+		} else if (key_eq(k, "loopboot.mode")) {
+			if (v && streq(v, "loop"))
+				p->mode = PLAN_MODE_LOOP;
+			else if (v && streq(v, "linear"))
+				p->mode = PLAN_MODE_LINEAR;
+			else
+				return fail(
+				    ret_error, k, v,
+				    "write loopboot.mode=linear to map the image's extents on "
+				    "the disk with device-mapper, or loopboot.mode=loop (the "
+				    "default)");
+		} else if (startswith(k, "loopboot.") || startswith(k, "loopboot_")) {
+			strv_push(
+			    &p->warnings,
+			    xasprintf(
+			        "unknown kernel parameter %s ignored — see loopboot-cmdline(7) "
+			        "for the loopboot.* options",
+			        k));
+		}
+	}
+
+	if (!have_root)
+		return fail(ret_error, "root", NULL,
+		            p->has_loop ? "missing: with loop=, root= names the host device that "
+		                          "holds the image — add root=UUID=... (blkid lists them)"
+		                        : "missing — add root=UUID=... or root=/dev/NAME");
+	if (!p->has_loop) {
+		if (p->n_mounts > 0)
+			return fail(
+			    ret_error, "loopboot.mount", p->mounts[0].target,
+			    "needs loop= — extra images live on the host named by root= with "
+			    "loop=; without loop= mount them from /etc/fstab");
+		if (p->loopfstype || p->loopflags)
+			strv_push(&p->warnings,
+			          xstrdup("loopfstype=/loopflags= without loop= ignored"));
+		return 0;
+	}
+
+	if (!p->hostdir)
+		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
+	for (unsigned i = 0; i < p->n_mounts; i++) {
+		struct plan_mount *m = &p->mounts[i];
+		if (path_below(m->target, p->hostdir))
+			return fail(ret_error, "loopboot.mount", m->target,
+			            "inside loopboot.hostdir=%s, where the host file system is — "
+			            "choose a target outside it",
+			            p->hostdir);
+		if (path_below(p->hostdir, m->target))
+			return fail(
+			    ret_error, "loopboot.mount", m->target,
+			    "would hide the host file system at %s — move loopboot.hostdir= "
+			    "elsewhere",
+			    p->hostdir);
+		if (imagepath_eq(&m->image, &p->loop)) {
+			_cleanup_free_ char *s = imagepath_to_string(&m->image);
+			return fail(ret_error, "loopboot.mount", m->target,
+			            "%s is already the root image (loop=) — one image cannot be "
+			            "mounted twice",
+			            s);
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (imagepath_eq(&m->image, &p->mounts[j].image)) {
+				_cleanup_free_ char *s = imagepath_to_string(&m->image);
+				return fail(ret_error, "loopboot.mount", m->target,
+				            "%s is already mounted at %s — one image cannot be "
+				            "mounted twice",
+				            s, p->mounts[j].target);
+			}
+	}
+	qsort(p->mounts, p->n_mounts, sizeof(p->mounts[0]), cmp_mount);
+	return 0;
+}
+
+int plan_parse(const char *cmdline, struct plan *ret, char **ret_error)
+{
+	struct cmdline c;
+	*ret_error = NULL;
+	int r = cmdline_tokenize(cmdline ? cmdline : "", &c);
+	if (r < 0) {
+		*ret_error =
+		    xasprintf("loopboot: splitting the kernel command line: %s", strerror(-r));
+		return r;
+	}
+	struct plan p = {.read_only = true, .timeout = PLAN_DEFAULT_TIMEOUT};
+	r = parse_params(&c, &p, ret_error);
+	cmdline_free(&c);
+	if (r < 0) {
+		plan_free(&p);
+		*ret = p;
+		return r;
+	}
+	if (!p.hostdir)
+		p.hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
+	*ret = p;
+	return 0;
+}
+
+void plan_failure_policy(const char *cmdline, unsigned *ret_timeout, bool *ret_shell)
+{
+	*ret_timeout = PLAN_DEFAULT_TIMEOUT;
+	*ret_shell = false;
+	struct cmdline c;
+	if (cmdline_tokenize(cmdline ? cmdline : "", &c) < 0)
+		return;
+	for (size_t i = 0; i < c.n_params; i++) {
+		const char *k = c.params[i].key, *v = c.params[i].value;
+		_cleanup_free_ char *err = NULL;
+		unsigned t;
+		bool b;
+		if (key_eq(k, "loopboot.timeout") && parse_timeout(k, v, &t, &err) == 0)
+			*ret_timeout = t;
+		else if (key_eq(k, "loopboot.shell") && parse_bool(k, v, &b, &err) == 0)
+			*ret_shell = b;
+	}
+	cmdline_free(&c);
+}
+
+char *devspec_to_string(const struct devspec *d)
+{
+	static const char *const prefix[] = {
+	    [DEVSPEC_PATH] = "",
+	    [DEVSPEC_UUID] = "UUID=",
+	    [DEVSPEC_LABEL] = "LABEL=",
+	    [DEVSPEC_PARTUUID] = "PARTUUID=",
+	    [DEVSPEC_PARTLABEL] = "PARTLABEL=",
+	};
+	return xasprintf("%s%s", prefix[d->kind], strempty(d->value));
+}
+
+char *imagepath_to_string(const struct imagepath *ip)
+{
+	size_t len = 1;
+	for (unsigned i = 0; i < ip->n; i++)
+		len += strlen(ip->part[i]) + 1;
+	char *s = xmalloc(len);
+	s[0] = '\0';
+	for (unsigned i = 0; i < ip->n; i++) {
+		if (i > 0)
+			strcat(s, "/"); /* "/" + "/inner" gives the "//" separator */
+		strcat(s, ip->part[i]);
+	}
+	return s;
+}
+
+static const char *or_detect(const char *s)
+{
+	return s ? s : "detect";
+}
+
+void plan_print(const struct plan *p, FILE *f)
+{
+	_cleanup_free_ char *root = devspec_to_string(&p->root);
+	if (!p->has_loop) {
+		fprintf(f, "root:     %s (no loop=: a plain root device)\n", root);
+		fprintf(f, "  type:   %s\n", or_detect(p->rootfstype));
+		fprintf(f, "  flags:  %s\n", p->rootflags ? p->rootflags : "-");
+		fprintf(f, "  mode:   %s\n", p->read_only ? "read-only" : "read-write");
+	} else {
+		fprintf(f, "host:     %s\n", root);
+		fprintf(f, "  type:   %s\n", or_detect(p->rootfstype));
+		fprintf(f, "  flags:  %s\n", p->rootflags ? p->rootflags : "-");
+		fprintf(f, "  at:     %s (inside the new root)\n", p->hostdir);
+		fprintf(f, "image:    /\n");
+		for (unsigned i = 0; i < p->loop.n; i++)
+			fprintf(f, "  %s %s%s\n", i == 0 ? "file:  " : "inside:", p->loop.part[i],
+			        i == 0 ? " (on the host)" : "");
+		fprintf(f, "  type:   %s\n", or_detect(p->loopfstype));
+		fprintf(f, "  flags:  %s\n", p->loopflags ? p->loopflags : "-");
+		fprintf(f, "  mode:   %s\n", p->read_only ? "read-only (ro)" : "read-write (rw)");
+		fprintf(f, "  device: %s\n",
+		        p->mode == PLAN_MODE_LINEAR
+		            ? "linear (device-mapper over the file's extents; the host read-only)"
+		            : "loop");
+		for (unsigned i = 0; i < p->n_mounts; i++) {
+			const struct plan_mount *m = &p->mounts[i];
+			_cleanup_free_ char *img = imagepath_to_string(&m->image);
+			fprintf(f, "mount:    %s\n", m->target);
+			fprintf(f, "  file:   %s (on the host)\n", img);
+			fprintf(f, "  type:   %s\n", or_detect(m->fstype));
+			fprintf(f, "  flags:  %s\n", m->options ? m->options : "-");
+		}
+	}
+	fprintf(f, "init:     %s\n",
+	        p->init ? p->init : "/sbin/init, /etc/init, /bin/init, /bin/sh");
+	fprintf(f, "timeout:  %u s\n", p->timeout);
+	fprintf(f, "debug:    %s\n", p->debug ? "yes" : "no");
+	fprintf(f, "shell:    %s\n", p->shell ? "yes, on failure" : "no");
+	static const char *const modes[] = {"auto", "force", "skip"}, *const repairs[] = {
+	                                                                  "preen", "yes", "no"};
+	fprintf(f, "fsck:     mode=%s repair=%s\n", modes[p->fsck_mode], repairs[p->fsck_repair]);
+	fprintf(f, "unsafe host: %s\n",
+	        p->hibernated_ro ? "read-only session (loopboot.hibernated=ro)" : "refuse");
+	for (size_t i = 0; i < p->warnings.n; i++)
+		fprintf(f, "warning:  %s\n", p->warnings.v[i]);
+}

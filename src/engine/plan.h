@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The plan: what the kernel command line asks for, as data. Pure: parsing touches no
+ * file, device or mount, so `loopboot plan` can print it, the tests can check it and the
+ * fuzzer can throw anything at it. The engine (boot.c) turns a plan into mounts.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "basic/util.h"
+
+#define PLAN_MAX_LAYERS      8  /* depth of nested images in one path */
+#define PLAN_MAX_MOUNTS      16 /* loopboot.mount= entries */
+#define PLAN_DEFAULT_TIMEOUT 30
+#define PLAN_DEFAULT_HOSTDIR "/host"
+
+enum devspec_kind {
+	DEVSPEC_PATH, /* /dev/sda1, /dev/disk/by-id/... */
+	DEVSPEC_UUID,
+	DEVSPEC_LABEL,
+	DEVSPEC_PARTUUID,
+	DEVSPEC_PARTLABEL,
+};
+
+struct devspec {
+	enum devspec_kind kind;
+	char *value; /* the path or the tag's value */
+};
+
+/*
+ * A path to an image: part[0] is a file on the host file system, part[i] a file inside the
+ * file system of the image part[i-1] ("//" separates them on the command line). Every
+ * part is absolute and normalised: one leading '/', no empty, "." or ".." components, no
+ * trailing '/'.
+ */
+struct imagepath {
+	unsigned n;
+	char *part[PLAN_MAX_LAYERS];
+};
+
+struct plan_mount {
+	char *target; /* absolute, normalised, inside the new root; never "/" */
+	struct imagepath image;
+	char *fstype;  /* NULL: detect */
+	char *options; /* NULL: defaults */
+};
+
+enum plan_fsck_mode { PLAN_FSCK_AUTO, PLAN_FSCK_FORCE, PLAN_FSCK_SKIP };
+/* loopboot.mode=: how host images become block devices. */
+enum plan_mode {
+	PLAN_MODE_LOOP,   /* a loop device on the file (through the host's driver) */
+	PLAN_MODE_LINEAR, /* a device-mapper linear table over the file's extents on the disk */
+};
+enum plan_fsck_repair { PLAN_FSCK_REPAIR_PREEN, PLAN_FSCK_REPAIR_YES, PLAN_FSCK_REPAIR_NO };
+
+struct plan {
+	/* root=: with loop= the HOST device, without it the root device itself. */
+	struct devspec root;
+	char *rootfstype; /* NULL: detect */
+	char *rootflags;  /* NULL: none */
+
+	bool has_loop;
+	struct imagepath loop; /* loop= */
+	char *loopfstype;      /* NULL: detect */
+	char *loopflags;       /* NULL: none */
+
+	bool
+	    read_only; /* ro / rw for the root (the image with loop=); the kernel's default is ro */
+	char *init;    /* init=, NULL: search the usual places */
+
+	struct plan_mount mounts[PLAN_MAX_MOUNTS]; /* sorted so that parents come first */
+	unsigned n_mounts;
+
+	char *hostdir;      /* loopboot.hostdir=, default /host */
+	unsigned timeout;   /* loopboot.timeout=, seconds to wait for the host device */
+	bool debug;         /* loopboot.debug */
+	bool shell;         /* loopboot.shell */
+	bool hibernated_ro; /* loopboot.hibernated=ro: an unsafe host gives a read-only session */
+	enum plan_fsck_mode fsck_mode;     /* systemd's fsck.mode= */
+	enum plan_fsck_repair fsck_repair; /* systemd's fsck.repair= */
+	enum plan_mode mode;               /* loopboot.mode=, default loop */
+
+	struct strv
+	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */
+};
+
+/*
+ * Builds the plan from a command line. Returns 0, or -EINVAL with *ret_error set to one
+ * complete message line (starting "loopboot: ") that names the bad parameter and says what
+ * to write instead. On failure *ret is left freed.
+ */
+int plan_parse(const char *cmdline, struct plan *ret, char **ret_error);
+void plan_free(struct plan *p);
+
+/*
+ * For the failure path when plan_parse() refused the line: the loopboot.timeout= and
+ * loopboot.shell the user wrote, where they are well-formed themselves (defaults
+ * otherwise), so that a mistake elsewhere still gets the wait and the shell asked for.
+ */
+void plan_failure_policy(const char *cmdline, unsigned *ret_timeout, bool *ret_shell);
+
+/* Human-readable summary, as printed by `loopboot plan`. */
+void plan_print(const struct plan *p, FILE *f);
+
+/* "UUID=...", "/dev/sda1": the devspec as it would be written on the command line. */
+char *devspec_to_string(const struct devspec *d);
+/* "/vm/outer.img//images/root.img" */
+char *imagepath_to_string(const struct imagepath *ip);

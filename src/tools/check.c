@@ -1,0 +1,1224 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/check.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libkmod.h>
+#include <libmount.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "engine/cmdline.h"
+#include "engine/fsck.h"
+#include "engine/hoststate.h"
+#include "engine/loopdev.h"
+#include "engine/modules.h"
+#include "engine/mounts.h"
+#include "engine/plan.h"
+#include "engine/switchroot.h"
+#include "tools/cli.h"
+
+/* More fragments than this in one image: worth a warning. */
+#define FRAGMENTS_WARN 1000
+
+/* ---- shared helpers ------------------------------------------------------------------- */
+
+void mountref_free(struct mountref *m)
+{
+	free(m->target);
+	free(m->source);
+	free(m->fstype);
+	free(m->root);
+	*m = (struct mountref){0};
+}
+
+static bool has_option(const char *opts, const char *name);
+
+static void mountref_set(struct mountref *m, struct libmnt_fs *fs)
+{
+	*m = (struct mountref){
+	    .target = xstrdup(strempty(mnt_fs_get_target(fs))),
+	    .source = mnt_fs_get_source(fs) ? xstrdup(mnt_fs_get_source(fs)) : NULL,
+	    .fstype = xstrdup(strempty(mnt_fs_get_fstype(fs))),
+	    .root = xstrdup(mnt_fs_get_root(fs) ? mnt_fs_get_root(fs) : "/"),
+	    .devno = mnt_fs_get_devno(fs),
+	    .read_only = has_option(mnt_fs_get_vfs_options(fs), "ro"),
+	};
+}
+
+int check_mount_of_path(const char *path, struct mountref *ret)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return -EIO;
+	struct libmnt_fs *fs = mnt_table_find_mountpoint(tb, path, MNT_ITER_BACKWARD);
+	int r = 0;
+	if (fs) {
+		mountref_set(ret, fs);
+		r = 1;
+	}
+	mnt_unref_table(tb);
+	return r;
+}
+
+int check_mount_of_device(const char *devnode, struct mountref *ret)
+{
+	struct stat st;
+	if (stat(devnode, &st) < 0)
+		return -errno;
+	_cleanup_free_ char *real = realpath(devnode, NULL);
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return -EIO;
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
+	struct libmnt_fs *fs;
+	int r = 0;
+	while (r == 0 && mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *root = mnt_fs_get_root(fs), *src = mnt_fs_get_source(fs);
+		if (root && !streq(root, "/"))
+			continue;
+		bool match = S_ISBLK(st.st_mode) && mnt_fs_get_devno(fs) == st.st_rdev;
+		if (!match && src && src[0] == '/') {
+			/* FUSE mounts carry an anonymous device number: compare the source. */
+			_cleanup_free_ char *s = realpath(src, NULL);
+			match = s && real && streq(s, real);
+		}
+		if (match) {
+			mountref_set(ret, fs);
+			r = 1;
+		}
+	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+	return r;
+}
+
+int check_fiemap_fragments(int fd, uint64_t *ret)
+{
+	enum { BATCH = 256 };
+	size_t len = sizeof(struct fiemap) + BATCH * sizeof(struct fiemap_extent);
+	_cleanup_free_ struct fiemap *fm = xcalloc(1, len);
+	uint64_t start = 0, fragments = 0, next_logical = 0, next_physical = 0;
+	bool first = true;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	for (;;) {
+		memset(fm, 0, len);
+		fm->fm_start = start;
+		fm->fm_length = FIEMAP_MAX_OFFSET - start;
+		fm->fm_flags = first ? FIEMAP_FLAG_SYNC : 0;
+		fm->fm_extent_count = BATCH;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
+			if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL ||
+			    errno == ENOSYS)
+				return -EOPNOTSUPP;
+			return -errno;
+		}
+		if (fm->fm_mapped_extents == 0)
+			break;
+		bool last = false;
+		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+			const struct fiemap_extent *e = &fm->fm_extents[i];
+			if (first || e->fe_logical != next_logical ||
+			    e->fe_physical != next_physical)
+				fragments++;
+			first = false;
+			next_logical = e->fe_logical + e->fe_length;
+			next_physical = e->fe_physical + e->fe_length;
+			if (e->fe_flags & FIEMAP_EXTENT_LAST)
+				last = true;
+		}
+		if (last || next_logical <= start)
+			break;
+		start = next_logical;
+	}
+	/* A file with data but no extents: the file system answered without knowing (FUSE). */
+	if (fragments == 0 && st.st_blocks > 0)
+		return -EOPNOTSUPP;
+	*ret = fragments;
+	return 0;
+}
+
+char *check_format_size(uint64_t bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (bytes < 1024)
+		return xasprintf("%llu bytes", (unsigned long long)bytes);
+	double v = (double)bytes;
+	unsigned u = 0;
+	v /= 1024;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (v == (double)(uint64_t)v)
+		return xasprintf("%llu %s", (unsigned long long)v, units[u]);
+	return xasprintf("%.1f %s", v, units[u]);
+}
+
+/* ---- fstab ---------------------------------------------------------------------------- */
+
+/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
+static char *fstab_unescape(const char *s, size_t len)
+{
+	char *r = xmalloc(len + 1), *o = r;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ =
+			    (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return r;
+}
+
+static void strip_slashes(char *p)
+{
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+}
+
+static bool tag_eq(const char *value, const char *want, bool fold)
+{
+	if (!want || !*want)
+		return false;
+	size_t n = strlen(value);
+	/* libmount accepts UUID="..." */
+	_cleanup_free_ char *v = n >= 2 && value[0] == '"' && value[n - 1] == '"'
+	                             ? xstrndup(value + 1, n - 2)
+	                             : xstrdup(value);
+	return fold ? strcaseeq(v, want) : streq(v, want);
+}
+
+static bool names_host(const char *spec, const struct check_host_names *h)
+{
+	static const char *const tags[] = {"UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="};
+	static const char *const links[] = {"/dev/disk/by-uuid/", "/dev/disk/by-label/",
+	                                    "/dev/disk/by-partuuid/", "/dev/disk/by-partlabel/"};
+	const char *values[] = {h->uuid, h->label, h->partuuid, h->partlabel};
+	if (h->spec && streq(spec, h->spec))
+		return true;
+	if (h->devnode && streq(spec, h->devnode))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
+		const char *v = startswith(spec, tags[i]);
+		if (!v)
+			v = startswith(spec, links[i]);
+		/* UUIDs are hex: blkid and fstab may differ in case. Labels are exact. */
+		if (v && tag_eq(v, values[i], i == 0 || i == 2))
+			return true;
+	}
+	return false;
+}
+
+static bool has_option(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = opts; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names *host,
+                                const char *hostdir, struct strv *ret_auto, struct strv *ret_noauto)
+{
+	unsigned found = 0, lineno = 0;
+	_cleanup_free_ char *want_dir = xstrdup(hostdir ? hostdir : PLAN_DEFAULT_HOSTDIR);
+	strip_slashes(want_dir);
+	for (const char *line = fstab; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		_cleanup_free_ char *text = xstrndup(line, len);
+		line = nl ? nl + 1 : NULL;
+		lineno++;
+		strip_trailing(text);
+		char *p = text;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		/* Fields: source, mount point, type, options. */
+		char *field[4] = {0};
+		char *q = p;
+		for (unsigned f = 0; f < 4 && *q; f++) {
+			size_t flen = strcspn(q, " \t");
+			field[f] = fstab_unescape(q, flen);
+			q += flen;
+			q += strspn(q, " \t");
+		}
+		bool match = false;
+		if (field[1]) {
+			strip_slashes(field[1]);
+			match = streq(field[1], want_dir);
+		}
+		if (!match && field[0])
+			match = names_host(field[0], host);
+		bool noauto = field[3] && has_option(field[3], "noauto");
+		for (unsigned f = 0; f < 4; f++)
+			free(field[f]);
+		if (!match)
+			continue;
+		found++;
+		strv_push(noauto ? ret_noauto : ret_auto, xasprintf("line %u: %s", lineno, p));
+	}
+	return found;
+}
+
+/* ---- the doctor ------------------------------------------------------------------------ */
+
+enum level { LEVEL_OK, LEVEL_WARN, LEVEL_PROBLEM };
+
+/* A directory we look into: a mount of ours (kept only by this descriptor: it was detached
+ * at once, so nothing of ours stays mounted should we die) or one the system has. */
+struct view {
+	int fd;
+	char *path; /* /proc/self/fd/N or the system's mount point */
+};
+
+struct doctor {
+	const struct plan *plan;
+	unsigned count[3];
+	char *spec;
+	struct device_info dev;
+	const char *host_type; /* what the host is mounted as: rootfstype= or blkid's type */
+	struct modules *mods;
+	struct kmod_ctx *kmod;
+	bool in_ns;
+	char *scratch; /* where our mounts are made before they are detached */
+	unsigned seq;
+	struct view views[2 * PLAN_MAX_LAYERS * (PLAN_MAX_MOUNTS + 1) + 1];
+	unsigned n_views;
+	pid_t host_daemon; /* FUSE daemon of our own host mount */
+	int host_view;     /* index in views, -1 when the host could not be looked into */
+	bool host_unsafe;
+};
+
+static void finding(struct doctor *d, enum level l, const char *what, const char *value,
+                    const char *detail, const char *fix_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void finding(struct doctor *d, enum level l, const char *what, const char *value,
+                    const char *detail, const char *fix_fmt, ...)
+{
+	static const char *const words[] = {"ok", "warning", "problem"};
+	d->count[l]++;
+	char fix[600] = "";
+	if (fix_fmt) {
+		va_list ap;
+		va_start(ap, fix_fmt);
+		vsnprintf(fix, sizeof(fix), fix_fmt, ap);
+		va_end(ap);
+	}
+	printf("%s: %s", words[l], what);
+	if (value)
+		printf(": %s", value);
+	if (detail)
+		printf(": %s", detail);
+	if (*fix)
+		printf(" — %s", fix);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static const char *view_path(const struct doctor *d, int i)
+{
+	return d->views[i].path;
+}
+
+static int view_add(struct doctor *d, int fd, const char *path)
+{
+	if (d->n_views >= ARRAY_SIZE(d->views)) {
+		close(fd);
+		return -ENOSPC;
+	}
+	struct view *v = &d->views[d->n_views];
+	v->fd = fd;
+	v->path = path ? xstrdup(path) : xasprintf("/proc/self/fd/%d", fd);
+	return (int)d->n_views++;
+}
+
+/* Our own mounts happen in a private mount namespace, so nobody else ever sees them. */
+static int enter_namespace(struct doctor *d)
+{
+	if (d->in_ns)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	d->in_ns = true;
+	const char *bases[] = {"/run", "/tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(bases) && !d->scratch; i++) {
+		_cleanup_free_ char *t = xasprintf("%s/loopboot-check.XXXXXX", bases[i]);
+		if (mkdtemp(t)) {
+			d->scratch = t;
+			t = NULL;
+		}
+	}
+	return d->scratch ? 0 : -errno;
+}
+
+/* A new directory for one mount, in the scratch directory. */
+static char *scratch_dir(struct doctor *d)
+{
+	char *p = xasprintf("%s/%u", d->scratch, ++d->seq);
+	if (mkdir(p, 0700) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Keeps the mount at dir only through a descriptor: detached now, released at close. */
+static int detach_into_view(struct doctor *d, const char *dir)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : 0;
+	if (umount2(dir, MNT_DETACH) < 0 && r == 0)
+		r = -errno;
+	rmdir(dir);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return view_add(d, fd, NULL);
+}
+
+static void release_views(struct doctor *d)
+{
+	for (unsigned i = d->n_views; i-- > 0;) {
+		close(d->views[i].fd);
+		free(d->views[i].path);
+	}
+	d->n_views = 0;
+	/* The FUSE daemon flushes nothing (read-only) and exits once its mount is gone. */
+	for (int waited = 0; d->host_daemon > 0 && waited < 10000; waited += 20) {
+		if (kill(d->host_daemon, 0) < 0 && errno == ESRCH)
+			break;
+		(void)waitpid(d->host_daemon, NULL, WNOHANG);
+		usleep(20 * 1000);
+	}
+	if (d->scratch) {
+		rmdir(d->scratch);
+		free(d->scratch);
+		d->scratch = NULL;
+	}
+}
+
+/* ---- drivers --------------------------------------------------------------------------- */
+
+static bool fs_registered(const char *fstype)
+{
+	_cleanup_free_ char *fs = NULL;
+	if (read_file("/proc/filesystems", &fs, NULL) < 0)
+		return false;
+	for (char *save = NULL, *line = strtok_r(fs, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *name = strrchr(line, '\t');
+		name = name ? name + 1 : line;
+		if (streq(name, fstype))
+			return true;
+	}
+	return false;
+}
+
+/* Whether this kernel's modules directory has name (a module or an alias such as fs-X). */
+static bool kmod_has(struct doctor *d, const char *name)
+{
+	if (!d->kmod)
+		return false;
+	struct kmod_list *list = NULL;
+	if (kmod_module_new_from_lookup(d->kmod, name, &list) < 0 || !list)
+		return false;
+	kmod_module_unref_list(list);
+	return true;
+}
+
+/* NULL when the kernel cannot have it; otherwise how it has it. */
+static const char *kernel_has_fs(struct doctor *d, const char *fstype)
+{
+	if (fs_registered(fstype))
+		return "in the running kernel";
+	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
+	if (kmod_has(d, alias) || kmod_has(d, fstype))
+		return "a module of this kernel";
+	return NULL;
+}
+
+static const struct {
+	const char *type, *kernel, *fuse[2], *package;
+} host_drivers[] = {
+    {"ntfs", "ntfs3", {"ntfs-3g"}, "ntfs-3g"},
+    {"ntfs3", "ntfs3", {"ntfs-3g"}, "ntfs-3g"},
+    {"vfat", "vfat", {"fusefat"}, "fusefat"},
+    {"msdos", "msdos", {"fusefat"}, "fusefat"},
+    {"exfat", "exfat", {"mount.exfat-fuse", "exfat-fuse"}, "exfat-fuse"},
+};
+
+static bool fuse_available(struct doctor *d)
+{
+	return fs_registered("fuse") || fs_registered("fuseblk") || kmod_has(d, "fuse");
+}
+
+static void check_host_driver(struct doctor *d)
+{
+	const struct plan *p = d->plan;
+	const char *type = d->host_type;
+	const char *prog = p->rootfstype ? startswith(p->rootfstype, "fuse.") : NULL;
+	for (size_t i = 0; !prog && p->rootfstype && i < ARRAY_SIZE(host_drivers); i++)
+		for (size_t j = 0; j < 2; j++)
+			if (host_drivers[i].fuse[j] &&
+			    streq(p->rootfstype, host_drivers[i].fuse[j]))
+				prog = p->rootfstype;
+	if (prog) { /* rootfstype= asks for FUSE */
+		_cleanup_free_ char *path = find_program(prog);
+		if (!path)
+			finding(d, LEVEL_PROBLEM, "host driver", prog, "rootfstype= asks for it",
+			        "it is not installed: install it, or drop rootfstype=");
+		else if (!fuse_available(d))
+			finding(d, LEVEL_PROBLEM, "host driver", prog, "the kernel has no fuse",
+			        "use a kernel with FUSE (module fuse)");
+		else
+			finding(d, LEVEL_OK, "host driver", prog, "FUSE, as rootfstype= asks",
+			        NULL);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(host_drivers); i++) {
+		if (!streq(type, host_drivers[i].type))
+			continue;
+		const char *how = kernel_has_fs(d, host_drivers[i].kernel);
+		if (how) {
+			_cleanup_free_ char *detail =
+			    xasprintf("the kernel's %s (%s)", host_drivers[i].kernel, how);
+			finding(d, LEVEL_OK, "host driver", type, detail, NULL);
+			return;
+		}
+		if (p->rootfstype && !streq(p->rootfstype, type)) {
+			finding(d, LEVEL_PROBLEM, "host driver", p->rootfstype,
+			        "rootfstype= asks for a kernel driver this kernel does not have",
+			        "drop rootfstype= (FUSE is then used) or use a kernel with %s",
+			        host_drivers[i].kernel);
+			return;
+		}
+		for (size_t j = 0; j < 2; j++) {
+			_cleanup_free_ char *path =
+			    host_drivers[i].fuse[j] ? find_program(host_drivers[i].fuse[j]) : NULL;
+			if (!path)
+				continue;
+			if (!fuse_available(d)) {
+				finding(d, LEVEL_PROBLEM, "host driver", type,
+				        "the kernel has neither its driver nor fuse",
+				        "use a kernel with %s or fuse", host_drivers[i].kernel);
+				return;
+			}
+			_cleanup_free_ char *detail =
+			    xasprintf("%s (FUSE); the kernel has no %s", host_drivers[i].fuse[j],
+			              host_drivers[i].kernel);
+			finding(d, LEVEL_OK, "host driver", type, detail, NULL);
+			return;
+		}
+		_cleanup_free_ char *detail =
+		    xasprintf("neither the kernel's %s nor %s is available", host_drivers[i].kernel,
+		              host_drivers[i].fuse[0]);
+		finding(d, LEVEL_PROBLEM, "host driver", type, detail,
+		        "install %s (apt-get install %s), then rebuild the initramfs",
+		        host_drivers[i].fuse[0], host_drivers[i].package);
+		return;
+	}
+	const char *kernel = p->rootfstype ? p->rootfstype : type;
+	const char *how = kernel_has_fs(d, kernel);
+	if (how) {
+		_cleanup_free_ char *detail = xasprintf("the kernel's %s (%s)", kernel, how);
+		finding(d, LEVEL_OK, "host driver", kernel, detail, NULL);
+	} else {
+		finding(d, LEVEL_PROBLEM, "host driver", kernel, "the kernel has no driver for it",
+		        "use a kernel with the %s module", kernel);
+	}
+}
+
+static void check_kernel_fs(struct doctor *d, const char *what, const char *fstype)
+{
+	const char *how = kernel_has_fs(d, fstype);
+	if (how) {
+		_cleanup_free_ char *detail = xasprintf("%s (%s)", what, how);
+		finding(d, LEVEL_OK, "driver", fstype, detail, NULL);
+	} else {
+		_cleanup_free_ char *detail =
+		    xasprintf("%s: the kernel has no driver for it", what);
+		finding(d, LEVEL_PROBLEM, "driver", fstype, detail,
+		        "use a kernel with the %s module, or another file system in the image",
+		        fstype);
+	}
+}
+
+static void check_loop_driver(struct doctor *d)
+{
+	if (access("/dev/loop-control", F_OK) == 0 || access("/sys/module/loop", F_OK) == 0)
+		finding(d, LEVEL_OK, "driver", "loop", "loop devices (in the running kernel)",
+		        NULL);
+	else if (kmod_has(d, "loop"))
+		finding(d, LEVEL_OK, "driver", "loop", "loop devices (a module of this kernel)",
+		        NULL);
+	else
+		finding(d, LEVEL_PROBLEM, "driver", "loop", "the kernel has no loop devices",
+		        "use a kernel with loop support (module loop)");
+}
+
+/* ---- the host -------------------------------------------------------------------------- */
+
+static void report_host_state(struct doctor *d, const struct hoststate_result *hs)
+{
+	if (hs->state == HOSTSTATE_CLEAN)
+		return;
+	d->host_unsafe = true;
+	if (d->plan->hibernated_ro)
+		finding(d, LEVEL_WARN, "host not safe to write", d->spec, hs->why,
+		        "loopboot.hibernated=ro boots it as a read-only volatile session; to keep "
+		        "changes: %s",
+		        hs->todo);
+	else
+		finding(d, LEVEL_PROBLEM, "host not safe to write", d->spec, hs->why, "%s",
+		        hs->todo);
+}
+
+/* Finds the host's files: an existing mount of the whole volume, or a read-only mount of
+ * our own. Returns the view index, or -errno after a finding. */
+static int open_host(struct doctor *d)
+{
+	struct mountref m = {0};
+	if (check_mount_of_device(d->dev.devnode, &m) > 0) {
+		int fd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			int i = view_add(d, fd, m.target);
+			_cleanup_free_ char *detail =
+			    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
+			finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
+			mountref_free(&m);
+			return i;
+		}
+	}
+	mountref_free(&m);
+
+	int r = enter_namespace(d);
+	if (r < 0) {
+		finding(d, LEVEL_WARN, "looking inside the host", d->spec, strerror(-r),
+		        "run loopboot check as root");
+		return r;
+	}
+	_cleanup_free_ char *dir = scratch_dir(d);
+	if (!dir)
+		return -errno;
+	_cleanup_free_ char *opts = options_join(
+	    d->plan->rootflags,
+	    options_no_replay(d->plan->rootfstype ? d->plan->rootfstype : d->host_type));
+	struct fsmount fm;
+	/* host_mount() prints its own loopboot: line when it fails. */
+	r = host_mount(d->mods, d->dev.devnode, d->dev.type, d->plan->rootfstype, opts, true, dir,
+	               &fm);
+	if (r < 0) {
+		rmdir(dir);
+		finding(d, LEVEL_PROBLEM, "mounting the host read-only", d->spec, strerror(-r),
+		        "see the message above: the boot would fail the same way");
+		return r;
+	}
+	d->host_daemon = fm.daemon_pid;
+	_cleanup_free_ char *detail =
+	    xasprintf("mounted read-only with %s for this check", fm.driver);
+	fsmount_free(&fm);
+	r = detach_into_view(d, dir);
+	if (r < 0) {
+		finding(d, LEVEL_WARN, "looking inside the host", d->spec, strerror(-r),
+		        "report this as a bug");
+		return r;
+	}
+	finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
+	return r;
+}
+
+/* ---- images ---------------------------------------------------------------------------- */
+
+char *check_loop_of_file(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	DIR *dir = opendir("/sys/block");
+	if (!dir)
+		return NULL;
+	char *found = NULL;
+	struct dirent *de;
+	while (!found && (de = readdir(dir))) {
+		if (!startswith(de->d_name, "loop"))
+			continue;
+		_cleanup_free_ char *sys = xasprintf("/sys/block/%s/loop", de->d_name);
+		if (access(sys, F_OK) < 0)
+			continue;
+		_cleanup_free_ char *node = xasprintf("/dev/%s", de->d_name);
+		_cleanup_close_ int lfd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		struct loop_info64 info;
+		if (lfd < 0 || ioctl(lfd, LOOP_GET_STATUS64, &info) < 0)
+			continue;
+		if (info.lo_device == (__u64)st.st_dev && info.lo_inode == (__u64)st.st_ino)
+			found = xstrdup(node);
+	}
+	closedir(dir);
+	return found;
+}
+
+struct ext_state {
+	bool valid, errors, needs_recovery;
+};
+
+static bool read_ext_state(int fd, struct ext_state *ret)
+{
+	unsigned char sb[1024];
+	if (pread(fd, sb, sizeof(sb), 1024) != (ssize_t)sizeof(sb))
+		return false;
+	if ((sb[0x38] | sb[0x39] << 8) != 0xef53)
+		return false;
+	unsigned state = sb[0x3a] | sb[0x3b] << 8;
+	uint32_t incompat = (uint32_t)sb[0x60] | (uint32_t)sb[0x61] << 8 |
+	                    (uint32_t)sb[0x62] << 16 | (uint32_t)sb[0x63] << 24;
+	*ret = (struct ext_state){
+	    .valid = state & 1, .errors = state & 2, .needs_recovery = incompat & 0x4};
+	return true;
+}
+
+/* Runs the checker read-only (-n). Returns its exit status, or -errno. */
+static int run_checker(const char *prog, const char *devnode)
+{
+	bool e2 = strstr(prog, "e2fsck") != NULL;
+	const char *argv[] = {prog, "-n", e2 ? "-f" : devnode, e2 ? devnode : NULL, NULL};
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
+static const char *type_word(const char *t)
+{
+	return t ? t : "?";
+}
+
+/* The file system's own state: superblock flags for ext*, then the checker when installed. */
+static void check_fs_state(struct doctor *d, int fd, const char *devnode, const char *path,
+                           const char *type, bool written)
+{
+	const struct plan *p = d->plan;
+	struct ext_state es;
+	bool is_ext = startswith(type, "ext") && read_ext_state(fd, &es);
+	/* Errors matter most when the image is written: the engine checks it then (fsck.repair=)
+	 * and refuses what it may not repair. */
+	enum level err_level =
+	    written && p->fsck_repair == PLAN_FSCK_REPAIR_NO ? LEVEL_PROBLEM : LEVEL_WARN;
+	const char *err_fix =
+	    written && p->fsck_repair != PLAN_FSCK_REPAIR_NO
+	        ? "the boot repairs what fsck can repair safely (fsck.repair=); to be sure, run "
+	          "e2fsck -f on the image file first (fsck.fat/fsck.exfat for those)"
+	        : "repair it: run e2fsck -f (fsck.fat/fsck.exfat for those) on the image file "
+	          "while it is not in use";
+	if (is_ext && es.errors) {
+		finding(d, err_level, "file system errors in", path,
+		        "the ext superblock records errors", "%s", err_fix);
+		return;
+	}
+	_cleanup_free_ char *prog = fsck_find(type);
+	if (prog) {
+		int rc = run_checker(prog, devnode);
+		const char *name = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
+		if (rc == 0) {
+			_cleanup_free_ char *detail =
+			    xasprintf("%s, clean (%s %s, read-only)", type, name,
+			              strstr(name, "e2fsck") ? "-fn" : "-n");
+			finding(d, LEVEL_OK, "file system", path, detail, NULL);
+		} else if (rc > 0 && (rc & 4)) {
+			_cleanup_free_ char *detail =
+			    xasprintf("%s -n found errors in the %s file system", name, type);
+			finding(d, err_level, "file system errors in", path, detail, "%s", err_fix);
+		} else if (rc > 0 && (rc & 3) && !(rc & 8)) {
+			_cleanup_free_ char *detail = xasprintf(
+			    "%s -n reports it needs attention (exit status %d)", name, rc);
+			finding(d, LEVEL_WARN, "file system", path, detail,
+			        "run %s on the image file while it is not in use", name);
+		} else {
+			_cleanup_free_ char *detail =
+			    xasprintf("%s could not check it (exit status %d)", name, rc);
+			finding(d, LEVEL_WARN, "file system", path, detail,
+			        "check the image file with %s by hand", name);
+		}
+		return;
+	}
+	if (is_ext) {
+		_cleanup_free_ char *detail =
+		    xasprintf("%s, %s (superblock; e2fsck is not installed)", type,
+		              es.valid ? "clean" : "not unmounted cleanly: it is checked at boot");
+		finding(d, LEVEL_OK, "file system", path, detail, NULL);
+		return;
+	}
+	_cleanup_free_ char *detail =
+	    xasprintf("%s (no checker installed: its state not read)", type);
+	finding(d, LEVEL_OK, "file system", path, detail, NULL);
+}
+
+/*
+ * Looks at one image path, layer by layer: the file, its type and state, fragmentation,
+ * the driver. Layers that lead further (and the last one when keep_last) are mounted
+ * read-only; returns the view index of the last layer (-1 when not mounted) or -errno.
+ */
+static int check_image(struct doctor *d, const struct imagepath *ip, const char *fstype,
+                       bool written, bool keep_last)
+{
+	int dirv = d->host_view;
+	_cleanup_free_ char *where = xasprintf("the host %s", d->spec);
+	for (unsigned i = 0; i < ip->n; i++) {
+		bool last = i + 1 == ip->n;
+		const char *path = ip->part[i];
+		_cleanup_close_ int fd =
+		    open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
+		if (fd < 0) {
+			int e = errno;
+			_cleanup_free_ char *reason = xasprintf("no such file on %s", where);
+			if (e == ENOENT || e == ENOTDIR)
+				finding(
+				    d, LEVEL_PROBLEM, "image file not found", path, reason,
+				    "check loop= or loopboot.mount= (paths are case-sensitive on "
+				    "Linux file systems)");
+			else if (e == EISDIR)
+				finding(d, LEVEL_PROBLEM, "image file", path, "it is a directory",
+				        "name the image file itself");
+			else
+				finding(d, LEVEL_PROBLEM, "opening the image", path, strerror(e),
+				        "check the host file system");
+			return -e;
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			finding(d, LEVEL_PROBLEM, "image file", path, "not a regular file",
+			        "name an image file");
+			return -EINVAL;
+		}
+		{
+			_cleanup_free_ char *sz = check_format_size((uint64_t)st.st_size);
+			_cleanup_free_ char *detail = xasprintf("%s on %s", sz, where);
+			finding(d, LEVEL_OK, "image", path, detail, NULL);
+		}
+		if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+			_cleanup_free_ char *a = check_format_size((uint64_t)st.st_blocks * 512);
+			_cleanup_free_ char *detail =
+			    xasprintf("it is sparse: only %s of it is allocated", a);
+			finding(d, LEVEL_WARN, "image", path, detail,
+			        "writes inside it fail when the host fills up; make a full copy "
+			        "(loopboot create a new image and copy the files over, or cp "
+			        "--sparse=never)");
+		}
+		uint64_t frags;
+		int r = check_fiemap_fragments(fd, &frags);
+		if (r == 0 && frags > FRAGMENTS_WARN) {
+			_cleanup_free_ char *detail =
+			    xasprintf("%llu extents: the file is badly fragmented",
+			              (unsigned long long)frags);
+			finding(
+			    d, LEVEL_WARN, "fragmentation", path, detail,
+			    "copy it to a new image made with loopboot create (after defragmenting "
+			    "the host, e.g. defrag in Windows)");
+		} else if (r == 0) {
+			_cleanup_free_ char *detail = xasprintf(
+			    "%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s");
+			finding(d, LEVEL_OK, "fragmentation", path, detail, NULL);
+		} else {
+			finding(d, LEVEL_OK, "fragmentation", path,
+			        "not reported by the host file system (no FIEMAP)", NULL);
+		}
+
+		_cleanup_free_ char *type = NULL;
+		r = device_probe_fd(fd, &type);
+		if (r == -EUCLEAN) {
+			finding(d, LEVEL_PROBLEM, "image", path,
+			        "it carries signatures of two file systems",
+			        "wipe the stale one (wipefs) or set loopfstype=");
+			return r;
+		}
+		if (r == -EMEDIUMTYPE) {
+			_cleanup_free_ char *detail =
+			    xasprintf("it is not a file system (%s)", type);
+			finding(d, LEVEL_PROBLEM, "image", path, detail,
+			        "point at a file system image");
+			return r;
+		}
+		if (r <= 0) {
+			finding(
+			    d, LEVEL_PROBLEM, "image", path,
+			    r == 0 ? "no file system found in it" : strerror(-r),
+			    "check the path, or make a file system in the image (e.g. mkfs.ext4)");
+			return r < 0 ? r : -EMEDIUMTYPE;
+		}
+		if (last && fstype &&
+		    !(streq(fstype, type) || (streq(fstype, "ext4") && startswith(type, "ext")))) {
+			_cleanup_free_ char *detail =
+			    xasprintf("it holds %s, the command line says %s", type, fstype);
+			finding(d, LEVEL_PROBLEM, "image type", path, detail,
+			        "fix loopfstype= (or the FSTYPE of loopboot.mount=), or drop it");
+			return -EMEDIUMTYPE;
+		}
+		uint64_t fs_size;
+		if (image_fs_size(fd, type, &fs_size) == 0 && (uint64_t)st.st_size < fs_size) {
+			_cleanup_free_ char *detail = xasprintf(
+			    "it is truncated: the file holds %llu bytes, its %s file "
+			    "system %llu",
+			    (unsigned long long)st.st_size, type, (unsigned long long)fs_size);
+			finding(
+			    d, LEVEL_PROBLEM, "image", path, detail,
+			    "copy the image again (an interrupted copy, or FAT32's 4 GiB limit?)");
+			return -EFBIG;
+		}
+		const char *mount_type = last && fstype ? fstype : type;
+		_cleanup_free_ char *what = xasprintf("for %s", path);
+		check_kernel_fs(d, what, mount_type);
+
+		/* In use already (the running system's root): look at it where it is mounted. */
+		_cleanup_free_ char *busy = check_loop_of_file(fd);
+		if (busy) {
+			struct mountref m = {0};
+			if (check_mount_of_device(busy, &m) > 0) {
+				_cleanup_free_ char *detail = xasprintf(
+				    "in use: %s, mounted at %s; not checked while mounted", busy,
+				    m.target);
+				finding(d, LEVEL_OK, "file system", path, detail, NULL);
+				int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+				int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
+				mountref_free(&m);
+				if (v < 0)
+					return v;
+				dirv = v;
+				free(where);
+				where = xasprintf("the image %s", path);
+				continue;
+			}
+			mountref_free(&m);
+		}
+
+		struct loopdev loop;
+		r = loopdev_attach(fd, path, true, &loop);
+		if (r < 0) {
+			finding(d, LEVEL_PROBLEM, "attaching a read-only loop device to", path,
+			        strerror(-r), "the kernel needs loop support (module loop)");
+			return r;
+		}
+		check_fs_state(d, fd, loop.devnode, path, mount_type,
+		               last ? written : !d->host_unsafe);
+		if (last && !keep_last) {
+			loopdev_release(&loop);
+			return -1;
+		}
+		r = enter_namespace(d);
+		_cleanup_free_ char *dir = r < 0 ? NULL : scratch_dir(d);
+		if (dir)
+			r = mount_fs(loop.devnode, dir, mount_type, true,
+			             options_no_replay(mount_type));
+		else if (r >= 0)
+			r = -errno;
+		loopdev_release(&loop); /* the mount holds the device now; autoclear frees it */
+		if (r < 0) {
+			if (dir)
+				rmdir(dir);
+			_cleanup_free_ char *detail =
+			    xasprintf("a read-only %s mount failed: %s", mount_type, strerror(-r));
+			finding(d, LEVEL_PROBLEM, "mounting the image", path, detail,
+			        "the file system may be damaged: check it with fsck");
+			return r;
+		}
+		r = detach_into_view(d, dir);
+		if (r < 0)
+			return r;
+		dirv = r;
+		free(where);
+		where = xasprintf("the image %s", path);
+	}
+	return dirv;
+}
+
+/* ---- inside the root image --------------------------------------------------------------- */
+
+static bool dir_in(int rootfd, const char *path)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY);
+	return fd >= 0;
+}
+
+static void check_root_contents(struct doctor *d, int rootv)
+{
+	const struct plan *p = d->plan;
+	int rootfd = d->views[rootv].fd;
+	_cleanup_free_ char *init = NULL;
+	if (switchroot_find_init(view_path(d, rootv), p->init, &init) == 0)
+		finding(d, LEVEL_OK, "init", init, "found in the root image", NULL);
+	else
+		finding(d, LEVEL_PROBLEM, "init program", p->init ? p->init : "/sbin/init",
+		        "not found or not executable in the root image",
+		        p->init ? "fix init= or install it in the image"
+		                : "install an init system in the image, or set init=");
+
+	if (dir_in(rootfd, p->hostdir))
+		finding(d, LEVEL_OK, "host directory", p->hostdir, "present in the root image",
+		        NULL);
+	else if (!p->read_only)
+		finding(d, LEVEL_OK, "host directory", p->hostdir,
+		        "missing in the root image: created at boot (rw)", NULL);
+	else
+		finding(d, LEVEL_WARN, "host directory", p->hostdir,
+		        "missing in the read-only root image: the host stays at /run/loopboot/host",
+		        "create %s in the image", p->hostdir);
+
+	for (unsigned i = 0; i < p->n_mounts; i++) {
+		const char *t = p->mounts[i].target;
+		bool nested = false;
+		for (unsigned j = 0; j < i; j++) {
+			const char *rest = startswith(t, p->mounts[j].target);
+			if (rest && *rest == '/')
+				nested = true;
+		}
+		if (nested || dir_in(rootfd, t))
+			finding(d, LEVEL_OK, "mount point", t,
+			        nested ? "inside another extra image" : "present in the root image",
+			        NULL);
+		else if (!p->read_only)
+			finding(d, LEVEL_OK, "mount point", t,
+			        "missing in the root image: created at boot (rw)", NULL);
+		else
+			finding(d, LEVEL_PROBLEM, "mount point", t,
+			        "the directory is missing in the read-only root image",
+			        "create it in the image, or boot with rw");
+	}
+
+	_cleanup_close_ int ffd = open_in_root(rootfd, "/etc/fstab", O_RDONLY);
+	_cleanup_free_ char *fstab = NULL;
+	if (ffd >= 0) {
+		_cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", ffd);
+		(void)read_file(path, &fstab, NULL);
+	}
+	if (!fstab) {
+		finding(d, LEVEL_OK, "fstab", "/etc/fstab", "none in the root image", NULL);
+		return;
+	}
+	struct check_host_names names = {
+	    .devnode = d->dev.devnode,
+	    .uuid = d->dev.uuid,
+	    .label = d->dev.label,
+	    .partuuid = d->dev.partuuid,
+	    .partlabel = d->dev.partlabel,
+	    .spec = d->spec,
+	};
+	struct strv bad = {0}, noauto = {0};
+	check_fstab_host_lines(fstab, &names, p->hostdir, &bad, &noauto);
+	for (size_t i = 0; i < bad.n; i++)
+		finding(d, LEVEL_PROBLEM, "the image's /etc/fstab mounts the host", bad.v[i], NULL,
+		        "loopboot mounts the host at %s already, and a second mount of the same "
+		        "volume can corrupt it: remove the line",
+		        p->hostdir);
+	for (size_t i = 0; i < noauto.n; i++)
+		finding(d, LEVEL_WARN, "the image's /etc/fstab names the host", noauto.v[i], NULL,
+		        "it is noauto, but mounting it by hand while loopboot has it at %s can "
+		        "corrupt it: remove the line",
+		        p->hostdir);
+	if (!bad.n && !noauto.n)
+		finding(d, LEVEL_OK, "fstab", "/etc/fstab", "does not mount the host again", NULL);
+	strv_free(&bad);
+	strv_free(&noauto);
+}
+
+/* ---- the whole entry ------------------------------------------------------------------- */
+
+static void doctor_run(struct doctor *d)
+{
+	const struct plan *p = d->plan;
+	for (size_t i = 0; i < p->warnings.n; i++)
+		finding(d, LEVEL_WARN, "kernel parameter", NULL, p->warnings.v[i], NULL);
+
+	int r = device_find(&p->root, &d->dev);
+	if (r <= 0) {
+		finding(d, LEVEL_PROBLEM, "host device not found", d->spec,
+		        r < 0 ? strerror(-r) : "no block device matches it",
+		        "check root= against the list below (blkid shows the same values)");
+		device_list_all();
+		return;
+	}
+	{
+		_cleanup_free_ char *detail =
+		    xasprintf("%s, %s%s%s", d->dev.devnode, type_word(d->dev.type),
+		              d->dev.label ? ", label " : "", strempty(d->dev.label));
+		finding(d, LEVEL_OK, "host", d->spec, detail, NULL);
+	}
+	d->host_type = d->dev.type;
+	if (!d->host_type && !p->rootfstype) {
+		finding(d, LEVEL_PROBLEM, "host", d->spec, "no file system found on it",
+		        "check root= names the partition that holds the image, or set rootfstype=");
+		return;
+	}
+	if (!d->host_type)
+		d->host_type = p->rootfstype;
+	check_host_driver(d);
+	if (!p->has_loop) {
+		finding(d, LEVEL_WARN, "loop=", "(none)",
+		        "no loop= on the command line: root= itself is mounted as the root",
+		        "add loop=/path/to/root.img to boot an image on this host");
+		return;
+	}
+	check_loop_driver(d);
+
+	/* Mounted read-write here (the running loopboot system's /host): the dirty flags on
+	 * the device are the mounted driver's own (ntfs3, vfat and exfat set them while
+	 * mounted), not a sign of Windows or a crash. */
+	struct hoststate_result hs;
+	struct mountref hm = {0};
+	_cleanup_free_ char *rw_at = NULL;
+	if (check_mount_of_device(d->dev.devnode, &hm) > 0 && !hm.read_only)
+		rw_at = xstrdup(hm.target);
+	mountref_free(&hm);
+	r = rw_at ? 0 : hoststate_check_device(d->dev.devnode, d->dev.type, &hs);
+	if (r < 0)
+		finding(d, LEVEL_WARN, "reading the host's state", d->dev.devnode, strerror(-r),
+		        "run loopboot check as root");
+	else if (!rw_at)
+		report_host_state(d, &hs);
+
+	d->host_view = open_host(d);
+	if (d->host_view < 0) {
+		d->host_view = -1;
+		return;
+	}
+	if (!d->host_unsafe && d->dev.type &&
+	    (streq(d->dev.type, "ntfs") || streq(d->dev.type, "ntfs3")) &&
+	    hoststate_check_hiberfile(view_path(d, d->host_view), &hs) == 0)
+		report_host_state(d, &hs);
+	if (!d->host_unsafe && rw_at) {
+		_cleanup_free_ char *detail = xasprintf(
+		    "not hibernated; mounted read-write at %s, so its dirty flags are not read",
+		    rw_at);
+		finding(d, LEVEL_OK, "host state", d->spec, detail, NULL);
+	} else if (!d->host_unsafe) {
+		finding(d, LEVEL_OK, "host state", d->spec,
+		        "safe to write (not hibernated, no dirty flag)", NULL);
+	} else if (p->hibernated_ro)
+		check_kernel_fs(d, "for the volatile session", "overlay");
+
+	bool root_written = !p->read_only && !(d->host_unsafe && p->hibernated_ro);
+	int rootv = check_image(d, &p->loop, p->loopfstype, root_written, true);
+	if (rootv >= 0)
+		check_root_contents(d, rootv);
+	for (unsigned i = 0; i < p->n_mounts; i++)
+		(void)check_image(d, &p->mounts[i].image, p->mounts[i].fstype, !d->host_unsafe,
+		                  false);
+}
+
+int check_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *cmdline = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			cmdline = optarg;
+			break;
+		case 'h':
+			puts("Usage: loopboot check [--cmdline STRING]\n"
+			     "Checks, without writing anything, whether a boot entry (default: "
+			     "/proc/cmdline) would boot\non this machine: the host, its state, the "
+			     "images, drivers, init and the image's /etc/fstab.\nEach finding is "
+			     "one line; exit status 0 when the entry would boot, 1 when not.");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		        "loopboot: check: unexpected argument: %s — quote the command line and "
+		        "pass it with --cmdline\n",
+		        argv[optind]);
+		return 2;
+	}
+	_cleanup_free_ char *line = NULL;
+	struct plan plan;
+	int lr = cli_load_plan("check", cmdline, &plan, &line);
+	if (lr)
+		return lr;
+	cmdline = line;
+	if (geteuid() != 0) {
+		log_fail(EPERM, "check", "not root",
+		         "it reads block devices and mounts read-only in a private namespace",
+		         "run it as root (it writes nothing)");
+		plan_free(&plan);
+		return 1;
+	}
+	struct doctor d = {.plan = &plan, .host_view = -1};
+	d.spec = devspec_to_string(&plan.root);
+	d.mods = modules_new();
+	d.kmod = kmod_new(NULL, NULL);
+	if (d.kmod && kmod_load_resources(d.kmod) < 0) {
+		kmod_unref(d.kmod);
+		d.kmod = NULL;
+	}
+	printf("checking: %s\n", cmdline);
+	fflush(stdout);
+	doctor_run(&d);
+	release_views(&d);
+
+	unsigned ok = d.count[LEVEL_OK], warn = d.count[LEVEL_WARN], bad = d.count[LEVEL_PROBLEM];
+	printf("summary: %u ok, %u warning%s, %u problem%s — %s\n", ok, warn, warn == 1 ? "" : "s",
+	       bad, bad == 1 ? "" : "s",
+	       bad    ? "this entry would not boot: fix the problems above"
+	       : warn ? "this entry would boot; see the warnings"
+	              : "this entry would boot");
+	device_info_free(&d.dev);
+	modules_free(d.mods);
+	if (d.kmod)
+		kmod_unref(d.kmod);
+	free(d.spec);
+	plan_free(&plan);
+	return bad ? 1 : 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `loopboot check`: the doctor. Reads, never writes: finds the host of a boot entry, reads
+ * its state, looks at every image (type, state, fragmentation), the drivers an initramfs
+ * would need, and the root image's init and /etc/fstab. Where a file system has to be
+ * mounted to look inside, it is mounted read-only (read-only loop devices, journals not
+ * replayed) in a private mount namespace that vanishes with the process.
+ *
+ * Also the helpers `loopboot create` and `loopboot grub` share with it: where a file or a
+ * device is mounted, FIEMAP fragment counts, sizes for people.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/util.h"
+#include "engine/device.h"
+
+int check_main(int argc, char **argv);
+
+/* ---- shared helpers ------------------------------------------------------------------- */
+
+/* One line of /proc/self/mountinfo. */
+struct mountref {
+	char *target; /* where it is mounted */
+	char *source; /* /dev/sda1, a file for ntfs-3g on a file, "fusefat" */
+	char *fstype; /* ext4, fuseblk, fuse.fusefat */
+	char *root;   /* the directory of the file system that is mounted there ("/": all) */
+	dev_t devno;
+	bool read_only;
+};
+void mountref_free(struct mountref *m);
+
+/* The mount that holds path (its nearest mount point at or above it). 1, 0 or -errno. */
+int check_mount_of_path(const char *path, struct mountref *ret);
+
+/*
+ * A mount of the whole file system on devnode (root "/"): kernel mounts are matched by
+ * device number, FUSE mounts (fuseblk) by their source. Returns 1, 0 (not mounted), -errno.
+ */
+int check_mount_of_device(const char *devnode, struct mountref *ret);
+
+/*
+ * Counts the fragments of an open file with FIEMAP: runs of extents that are contiguous
+ * on the disk count once. Returns 0, or -EOPNOTSUPP when the file system does not report
+ * extents (FUSE: ntfs-3g, fusefat).
+ */
+int check_fiemap_fragments(int fd, uint64_t *ret);
+
+/* The loop device already attached to this open file ("/dev/loop0"), or NULL: how the
+ * running system's own root image is recognised. */
+char *check_loop_of_file(int fd);
+
+/* "8 GiB", "1.5 GiB", "300 MiB", "4096 bytes" */
+char *check_format_size(uint64_t bytes);
+
+/* ---- pure parts, for the unit tests --------------------------------------------------- */
+
+/* What names the host in an fstab line. */
+struct check_host_names {
+	const char *devnode; /* /dev/sda3 */
+	const char *uuid, *label, *partuuid, *partlabel;
+	const char *spec; /* root= as written: "UUID=0123..." */
+};
+
+/*
+ * Scans an fstab text for lines that would mount the host a second time: a source naming
+ * it (UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/disk/by-*, the device node, root= as
+ * written) or a mount point equal to hostdir. Appends "line N: <the line>" for each to
+ * ret_auto, or to ret_noauto for lines with the noauto option (they are not mounted at
+ * boot). Returns how many lines it found in all.
+ */
+unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names *host,
+                                const char *hostdir, struct strv *ret_auto,
+                                struct strv *ret_noauto);

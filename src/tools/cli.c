@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/cli.h"
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/cmdline.h"
+
+int cli_load_plan(const char *cmd, const char *cmdline, struct plan *ret, char **ret_line)
+{
+	_cleanup_free_ char *line = NULL;
+	bool from_proc = !cmdline;
+	if (from_proc) {
+		int r = cmdline_read(NULL, &line);
+		if (r < 0) {
+			log_fail(r, "reading", "/proc/cmdline", NULL,
+			         "mount /proc, or use --cmdline");
+			return 1;
+		}
+	} else {
+		line = xstrdup(cmdline);
+	}
+	_cleanup_free_ char *error = NULL;
+	if (plan_parse(line, ret, &error) < 0) {
+		if (from_proc) /* most likely not a loopboot system */
+			fprintf(stderr,
+			        "loopboot: %s: /proc/cmdline: not a loopboot entry (%s) — give one "
+			        "with --cmdline 'root=... loop=...'\n",
+			        cmd, startswith(error, "loopboot: ") ? error + 10 : error);
+		else
+			fprintf(stderr, "%s\n", error);
+		return 2;
+	}
+	if (ret_line)
+		*ret_line = line, line = NULL;
+	return 0;
+}

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/create.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/device.h"
+#include "tools/check.h"
+
+#define ALIGN           4096ULL
+#define ZERO_CHUNK      (8u << 20) /* bytes per write when the host cannot preallocate */
+#define FAT_MAX_FILE    0xffffffffULL
+#define PROGRESS_TTY_MS 100
+#define PROGRESS_LOG_MS 5000
+
+int create_parse_size(const char *s, uint64_t *ret, const char **ret_why)
+{
+	if (!s || !isdigit((unsigned char)*s)) {
+		*ret_why = "a size is digits with an optional K, M, G or T suffix, e.g. 8G";
+		return -EINVAL;
+	}
+	uint64_t n = 0;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (n > (UINT64_MAX - d) / 10) {
+			*ret_why = "the size is too large";
+			return -ERANGE;
+		}
+		n = n * 10 + d;
+	}
+	unsigned shift = 0;
+	switch (toupper((unsigned char)*s)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		*ret_why = "unknown suffix: use K, M, G or T (powers of 1024), e.g. 8G";
+		return -EINVAL;
+	}
+	if (*s) {
+		s++;
+		/* "8G", "8GiB", "8GB", "8g" all mean 8 * 1024^3. */
+		if (*s == 'i' || *s == 'I')
+			s++;
+		if (*s == 'B' || *s == 'b')
+			s++;
+		if (*s) {
+			*ret_why = "unknown suffix: use K, M, G or T (powers of 1024), e.g. 8G";
+			return -EINVAL;
+		}
+	}
+	if (shift && n > (UINT64_MAX >> shift)) {
+		*ret_why = "the size is too large";
+		return -ERANGE;
+	}
+	n <<= shift;
+	if (n == 0) {
+		*ret_why = "the size must be more than 0";
+		return -EINVAL;
+	}
+	/* off_t is signed: files end below 2^63. */
+	if (n > (uint64_t)INT64_MAX) {
+		*ret_why = "the size is too large";
+		return -ERANGE;
+	}
+	*ret = n;
+	return 0;
+}
+
+/* ---- making the file ------------------------------------------------------------------- */
+
+struct fs_kind {
+	const char *name;
+	const char *mkfs;
+	unsigned max_label;
+	const char *package; /* Debian's, for the message when mkfs is missing */
+};
+
+static const struct fs_kind fs_kinds[] = {
+    {"ext4", "mkfs.ext4", 16, "e2fsprogs"},
+    {"xfs", "mkfs.xfs", 12, "xfsprogs"},
+    {"btrfs", "mkfs.btrfs", 255, "btrfs-progs"},
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct progress {
+	bool tty;
+	uint64_t total;
+	long long start, last;
+};
+
+static void progress_show(struct progress *p, uint64_t done, bool final)
+{
+	long long now = now_ms();
+	if (!final && now - p->last < (p->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS))
+		return;
+	p->last = now;
+	unsigned pct = p->total ? (unsigned)(done * 100 / p->total) : 100;
+	_cleanup_free_ char *d = check_format_size(done), *t = check_format_size(p->total);
+	double secs = (double)(now - p->start) / 1000.0;
+	_cleanup_free_ char *rate = check_format_size(secs > 0.1 ? (uint64_t)(done / secs) : 0);
+	if (p->tty) {
+		char bar[31];
+		unsigned fill = pct * 30 / 100;
+		for (unsigned i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\r  writing zeros [%s] %3u%%  %s of %s  %s/s\033[K%s", bar, pct, d,
+		        t, rate, final ? "\n" : "");
+		fflush(stderr);
+	} else {
+		log_info("create: %u%% written (%s of %s, %s/s)", pct, d, t, rate);
+	}
+}
+
+/* The host cannot preallocate (FUSE, FAT): every block is written, so none is a hole. */
+static int write_zeros(int fd, uint64_t size)
+{
+	_cleanup_free_ char *buf = xcalloc(1, ZERO_CHUNK);
+	struct progress p = {.tty = isatty(STDERR_FILENO), .total = size};
+	p.start = p.last = now_ms();
+	if (!p.tty) {
+		_cleanup_free_ char *s = check_format_size(size);
+		log_info("create: the host cannot preallocate: writing %s of zeros", s);
+	}
+	uint64_t done = 0;
+	while (done < size) {
+		if (interrupted) {
+			if (p.tty)
+				fputc('\n', stderr);
+			return -EINTR;
+		}
+		size_t len = size - done < ZERO_CHUNK ? (size_t)(size - done) : ZERO_CHUNK;
+		ssize_t n = pwrite(fd, buf, len, (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			if (p.tty)
+				fputc('\n', stderr);
+			return r;
+		}
+		if (n == 0) {
+			if (p.tty)
+				fputc('\n', stderr);
+			return -ENOSPC;
+		}
+		done += (uint64_t)n;
+		progress_show(&p, done, false);
+	}
+	progress_show(&p, done, true);
+	return 0;
+}
+
+/* Runs mkfs on the file; its messages go to our stderr, so stdout stays the summary. */
+static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *label, const char *path)
+{
+	const char *argv[12];
+	size_t n = 0;
+	argv[n++] = prog;
+	argv[n++] = "-q";
+	if (streq(fs->name, "ext4")) {
+		/* mke2fs "discards" a regular file by punching holes: it would make the file
+		 * sparse again. */
+		argv[n++] = "-F";
+		argv[n++] = "-E";
+		argv[n++] = "nodiscard";
+	} else {
+		argv[n++] = "-K"; /* xfs, btrfs: no discard */
+	}
+	if (label) {
+		argv[n++] = "-L";
+		argv[n++] = label;
+	}
+	argv[n++] = path;
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static bool host_is_fat(const struct mountref *m)
+{
+	return m && m->fstype &&
+	       (streq(m->fstype, "vfat") || streq(m->fstype, "msdos") ||
+	        streq(m->fstype, "fuse.fusefat") || streq(m->fstype, "fusefat"));
+}
+
+/* "root=UUID=... loop=/path" for the file, when it is on a block device's file system. */
+static char *boot_hint(const char *path)
+{
+	_cleanup_free_ char *real = realpath(path, NULL);
+	if (!real)
+		return NULL;
+	struct mountref m = {0};
+	if (check_mount_of_path(real, &m) <= 0) {
+		mountref_free(&m);
+		return NULL;
+	}
+	char *hint = NULL;
+	struct stat st;
+	const char *rest = startswith(real, m.target);
+	if (streq(m.target, "/"))
+		rest = real;
+	if (rest && m.source && stat(m.source, &st) == 0 && S_ISBLK(st.st_mode)) {
+		struct devspec spec = {DEVSPEC_PATH, m.source};
+		struct device_info d = {0};
+		if (device_find(&spec, &d) > 0 && d.uuid) {
+			/* A bind mount of a subdirectory shows the file system from m.root. */
+			_cleanup_free_ char *inner =
+			    path_join(streq(m.root, "/") ? "" : m.root, *rest ? rest : "/");
+			/* The kernel's quoting: a value with blanks is quoted as a whole word. */
+			bool blank = strpbrk(inner, " \t") != NULL;
+			hint = xasprintf("root=UUID=%s %sloop=%s%s", d.uuid, blank ? "\"" : "",
+			                 inner, blank ? "\"" : "");
+		}
+		device_info_free(&d);
+	}
+	mountref_free(&m);
+	return hint;
+}
+
+/* Allocates the whole file (closing fd is the caller's), then makes the file system. */
+static int fill_file(int fd, uint64_t size, const struct fs_kind *fs, const char *mkfs,
+                     const char *label, const char *path, const char **ret_how)
+{
+	*ret_how = "preallocated with fallocate";
+	int r = fallocate(fd, 0, 0, (off_t)size);
+	if (r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+		*ret_how = "written with zeros (the host cannot preallocate)";
+		r = write_zeros(fd, size);
+	} else if (r < 0) {
+		r = -errno;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (r == -EINTR && interrupted)
+			return log_fail(EINTR, "create", path, "interrupted",
+			                "nothing is left behind");
+		return log_fail(r, "create: allocating", path, NULL,
+		                r == -ENOSPC ? "free space on the host or choose a smaller --size"
+		                             : "check the host file system");
+	}
+	r = run_mkfs(fs, mkfs, label, path);
+	if (r < 0)
+		return log_fail(r, "create: making the file system", path,
+		                r == -EIO ? "mkfs failed (its message is above)" : NULL, "%s",
+		                streq(fs->name, "xfs")
+		                    ? "xfs needs at least 300 MiB; see the message above"
+		                    : "see the message above; a larger --size may help");
+	return 0;
+}
+
+/* The summary on stdout: size, type, how it was allocated, fragments, a boot entry. */
+static int report(int dirfd, const char *base, const char *path, uint64_t size,
+                  const struct fs_kind *fs, const char *label, const char *how)
+{
+	_cleanup_close_ int fd = openat(dirfd, base, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return log_fail(errno, "create: reopening", path, NULL,
+		                "check the host file system");
+	uint64_t frags = 0;
+	int fr = check_fiemap_fragments(fd, &frags);
+	_cleanup_free_ char *sz = check_format_size(size);
+	_cleanup_free_ char *extents =
+	    fr == 0 ? xasprintf("%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s")
+	            : xstrdup("extents not reported by the host file system (no FIEMAP)");
+	_cleanup_free_ char *lab = label ? xasprintf(" labelled \"%s\"", label) : xstrdup("");
+	printf("%s: %s %s image%s, %s, %s\n", path, sz, fs->name, lab, how, extents);
+	if ((uint64_t)st.st_blocks * 512 < size)
+		log_warn("create: %s is sparse on this host (%llu of %llu bytes allocated)", path,
+		         (unsigned long long)st.st_blocks * 512, (unsigned long long)size);
+	_cleanup_free_ char *hint = boot_hint(path);
+	if (hint)
+		printf("boot it with: %s\n", hint);
+	fflush(stdout);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
+	      "Creates a fully allocated image file (never sparse) with a file system in it.\n"
+	      "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n",
+	      f);
+}
+
+int create_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"size", required_argument, NULL, 's'},
+	    {"fs", required_argument, NULL, 't'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *size_arg = NULL, *fs_arg = "ext4", *label = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "s:t:L:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			size_arg = optarg;
+			break;
+		case 't':
+			fs_arg = optarg;
+			break;
+		case 'L':
+			label = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr,
+		        "loopboot: create: %s — give one FILE, e.g. loopboot create "
+		        "/mnt/win/linux/root.img --size 16G\n",
+		        optind >= argc ? "the image FILE is missing" : "more than one FILE");
+		return 2;
+	}
+	const char *path = argv[optind];
+	if (!size_arg) {
+		fputs("loopboot: create: --size is missing — give the image's size, e.g. --size "
+		      "16G\n",
+		      stderr);
+		return 2;
+	}
+	uint64_t size;
+	const char *why;
+	if (create_parse_size(size_arg, &size, &why) < 0) {
+		fprintf(stderr, "loopboot: create: --size %s: %s\n", size_arg, why);
+		return 2;
+	}
+	if (size % ALIGN) {
+		uint64_t up = (size + ALIGN - 1) / ALIGN * ALIGN;
+		fprintf(stderr,
+		        "loopboot: create: --size %s: %llu bytes is not a multiple of 4096 — use "
+		        "--size %lluK\n",
+		        size_arg, (unsigned long long)size, (unsigned long long)(up >> 10));
+		return 2;
+	}
+	const struct fs_kind *fs = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(fs_kinds); i++)
+		if (streq(fs_kinds[i].name, fs_arg))
+			fs = &fs_kinds[i];
+	if (!fs) {
+		fprintf(stderr,
+		        "loopboot: create: --fs %s: not supported — use ext4, xfs or btrfs\n",
+		        fs_arg);
+		return 2;
+	}
+	if (label && (!*label || strlen(label) > fs->max_label)) {
+		fprintf(stderr,
+		        "loopboot: create: --label %s: %s labels are 1 to %u bytes — use a "
+		        "shorter label\n",
+		        label, fs->name, fs->max_label);
+		return 2;
+	}
+
+	/* Everything that can be refused is refused before the file exists. */
+	_cleanup_free_ char *mkfs = find_program(fs->mkfs);
+	if (!mkfs) {
+		log_fail(ENOENT, "create", fs->mkfs, "not installed",
+		         "install it (Debian: apt-get install %s), or choose another --fs",
+		         fs->package);
+		return 1;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		log_fail(EEXIST, "create", path, "the file already exists",
+		         "loopboot never overwrites: remove it first or choose another name");
+		return 1;
+	}
+	_cleanup_free_ char *pathcopy = xstrdup(path), *basecopy = xstrdup(path);
+	const char *dir = dirname(pathcopy), *base = basename(basecopy);
+	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		log_fail(errno, "create: the directory", dir, NULL,
+		         "create it first (mkdir -p %s), or check the host is mounted", dir);
+		return 1;
+	}
+	struct mountref host = {0};
+	_cleanup_free_ char *realdir = realpath(dir, NULL);
+	if (realdir)
+		(void)check_mount_of_path(realdir, &host);
+	if (size > FAT_MAX_FILE && host_is_fat(&host)) {
+		_cleanup_free_ char *s = check_format_size(size);
+		log_fail(
+		    EFBIG, "create: too large for a FAT host", path,
+		    "FAT files hold at most 4 GiB - 1 byte",
+		    "choose --size 4194300K or less, or put the image on an NTFS, exFAT or ext4 "
+		    "host (asked: %s)",
+		    s);
+		mountref_free(&host);
+		return 1;
+	}
+	struct statvfs sv;
+	if (fstatvfs(dirfd, &sv) < 0) {
+		log_fail(errno, "create: reading the free space of", dir, NULL,
+		         "check the host file system");
+		mountref_free(&host);
+		return 1;
+	}
+	if (sv.f_blocks == 0) {
+		/* fusefat reports nothing: writing will tell. */
+		log_warn("create: %s (%s) does not report its free space: not checked", dir,
+		         host.fstype ? host.fstype : "?");
+	} else if ((uint64_t)sv.f_bavail * sv.f_frsize < size) {
+		_cleanup_free_ char *have = check_format_size((uint64_t)sv.f_bavail * sv.f_frsize);
+		_cleanup_free_ char *want = check_format_size(size);
+		_cleanup_free_ char *reason =
+		    xasprintf("the host has %s free, the image needs %s", have, want);
+		log_fail(ENOSPC, "create: not enough room", dir, reason,
+		         "free space on the host or choose a smaller --size");
+		mountref_free(&host);
+		return 1;
+	}
+
+	int fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_fail(errno, "create", path, NULL,
+		         errno == EEXIST ? "remove it first or choose another name"
+		                         : "check the directory is writable");
+		mountref_free(&host);
+		return 1;
+	}
+	const char *how_done = NULL;
+	struct sigaction sa = {.sa_handler = on_signal}, old[3];
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, &old[i]);
+
+	/* A copy-on-write host would fragment the image with every write inside it. */
+	struct statfs sf;
+	if (fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)BTRFS_SUPER_MAGIC) {
+		int flags = 0;
+		if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+			flags |= FS_NOCOW_FL;
+			(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		}
+	}
+
+	int r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
+	close(fd);
+	if (r == 0)
+		r = report(dirfd, base, path, size, fs, label, how_done);
+	if (r < 0 && unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
+		log_warn("create: removing the partial file %s: %m", path);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &old[i], NULL);
+	mountref_free(&host);
+	return r < 0 ? 1 : 0;
+}

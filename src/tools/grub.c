@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/grub.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "basic/log.h"
+#include "engine/cmdline.h"
+#include "engine/device.h"
+#include "tools/check.h"
+#include "tools/cli.h"
+
+/* ---- the pure part ---------------------------------------------------------------------- */
+
+/* Characters GRUB's parser takes literally outside quotes. Parentheses are included so
+ * that device paths such as (loop0)/boot/vmlinuz stay as people write them. */
+static bool grub_plain(char c)
+{
+	return isalnum((unsigned char)c) || strchr("-_./=:,+@%()", c);
+}
+
+char *grub_quote(const char *word)
+{
+	bool plain = *word != '\0';
+	for (const char *p = word; *p && plain; p++)
+		plain = grub_plain(*p);
+	if (plain)
+		return xstrdup(word);
+	/* Single quotes keep everything; a single quote itself is closed, escaped, reopened. */
+	size_t n = 3;
+	for (const char *p = word; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	char *r = xmalloc(n), *o = r;
+	*o++ = '\'';
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return r;
+}
+
+const char *grub_module_for(const char *fstype)
+{
+	static const struct {
+		const char *type, *module;
+	} map[] = {
+	    {"ext2", "ext2"},        {"ext3", "ext2"},   {"ext4", "ext2"},
+	    {"ntfs", "ntfs"},        {"ntfs3", "ntfs"},  {"vfat", "fat"},
+	    {"msdos", "fat"},        {"exfat", "exfat"}, {"btrfs", "btrfs"},
+	    {"xfs", "xfs"},          {"f2fs", "f2fs"},   {"iso9660", "iso9660"},
+	    {"squashfs", "squash4"}, {"udf", "udf"},     {"hfsplus", "hfsplus"},
+	};
+	for (size_t i = 0; fstype && i < ARRAY_SIZE(map); i++)
+		if (streq(map[i].type, fstype))
+			return map[i].module;
+	return NULL;
+}
+
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void add(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *t = NULL;
+	if (vasprintf(&t, fmt, ap) < 0)
+		t = NULL;
+	va_end(ap);
+	if (!t)
+		abort();
+	size_t n = strlen(t);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, t, n + 1);
+	b->len += n;
+}
+
+static void add_module(struct buf *b, struct strv *seen, const char *module)
+{
+	if (!module || strv_contains(seen, module))
+		return;
+	strv_push(seen, xstrdup(module));
+	add(b, "\tinsmod %s\n", module);
+}
+
+char *grub_format_entry(const struct grub_entry *e)
+{
+	struct buf b = {0};
+	struct strv seen = {0};
+	_cleanup_free_ char *title = grub_quote(e->title);
+	add(&b, "menuentry %s --class gnu-linux --class os {\n", title);
+	add_module(&b, &seen, "part_gpt");
+	add_module(&b, &seen, "part_msdos");
+	if (grub_module_for(e->host_fstype)) {
+		add_module(&b, &seen, grub_module_for(e->host_fstype));
+	} else {
+		/* Not known here: the hosts loopboot is made for. */
+		static const char *const usual[] = {"ntfs", "fat", "exfat", "ext2"};
+		for (size_t i = 0; i < ARRAY_SIZE(usual); i++)
+			add_module(&b, &seen, usual[i]);
+	}
+	_cleanup_free_ char *value = grub_quote(e->search_value);
+	add(&b, "\tsearch --no-floppy %s --set=root %s\n",
+	    e->search == GRUB_SEARCH_LABEL ? "--label" : "--fs-uuid", value);
+
+	_cleanup_free_ char *prefix = xstrdup(""); /* where the kernel is read from */
+	if (!e->kernel_from_host) {
+		add_module(&b, &seen, "loopback");
+		for (unsigned i = 0; i < e->n_layers; i++) {
+			const char *m = grub_module_for(e->layers[i].fstype);
+			add_module(&b, &seen, m ? m : "ext2");
+		}
+		for (unsigned i = 0; i < e->n_layers; i++) {
+			_cleanup_free_ char *file = xasprintf("%s%s", prefix, e->layers[i].path);
+			_cleanup_free_ char *q = grub_quote(file);
+			add(&b, "\tloopback loop%u %s\n", i, q);
+			free(prefix);
+			prefix = xasprintf("(loop%u)", i);
+		}
+	}
+	_cleanup_free_ char *kernel = xasprintf("%s%s", prefix, e->kernel);
+	_cleanup_free_ char *qk = grub_quote(kernel);
+	add(&b, "\tlinux %s", qk);
+	for (size_t i = 0; i < e->n_args; i++) {
+		_cleanup_free_ char *q = grub_quote(e->args[i]);
+		add(&b, " %s", q);
+	}
+	add(&b, "\n");
+	if (e->initrd) {
+		_cleanup_free_ char *initrd = xasprintf("%s%s", prefix, e->initrd);
+		_cleanup_free_ char *qi = grub_quote(initrd);
+		add(&b, "\tinitrd %s\n", qi);
+	}
+	add(&b, "}\n");
+	strv_free(&seen);
+	return b.s;
+}
+
+static bool key_is(const char *key, const char *name)
+{
+	return streq(key, name);
+}
+
+int grub_kernel_words(const char *cmdline, struct strv *ret)
+{
+	struct cmdline c;
+	int r = cmdline_tokenize(cmdline ? cmdline : "", &c);
+	if (r < 0)
+		return r;
+	const struct cmdline_param *root = NULL, *loop = NULL;
+	for (size_t i = 0; i < c.n_params; i++) {
+		if (key_is(c.params[i].key, "root"))
+			root = &c.params[i];
+		else if (key_is(c.params[i].key, "loop"))
+			loop = &c.params[i];
+	}
+	const struct cmdline_param *first[] = {root, loop};
+	for (size_t i = 0; i < ARRAY_SIZE(first); i++)
+		if (first[i])
+			strv_push(ret, first[i]->value
+			                   ? xasprintf("%s=%s", first[i]->key, first[i]->value)
+			                   : xstrdup(first[i]->key));
+	for (size_t i = 0; i < c.n_params; i++) {
+		const struct cmdline_param *p = &c.params[i];
+		if (key_is(p->key, "root") || key_is(p->key, "loop") ||
+		    key_is(p->key, "BOOT_IMAGE") || key_is(p->key, "initrd"))
+			continue;
+		strv_push(ret, p->value ? xasprintf("%s=%s", p->key, p->value) : xstrdup(p->key));
+	}
+	if (c.n_init_args) {
+		strv_push(ret, xstrdup("--"));
+		for (size_t i = 0; i < c.n_init_args; i++)
+			strv_push(ret, xstrdup(c.init_args[i]));
+	}
+	cmdline_free(&c);
+	return 0;
+}
+
+/* ---- from a command line and this machine ---------------------------------------------- */
+
+static bool exists_in(int rootfd, const char *path)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
+	return fd >= 0;
+}
+
+/*
+ * With the host mounted on this machine, reads the images' types (and follows images in
+ * use, such as the running system's root). Returns a descriptor of the innermost image's
+ * root directory when it could be reached, else -1.
+ */
+static int probe_layers(const struct device_info *dev, const struct plan *p, struct grub_entry *e,
+                        struct strv *keep)
+{
+	struct mountref m = {0};
+	if (!dev->devnode || check_mount_of_device(dev->devnode, &m) <= 0) {
+		mountref_free(&m);
+		return -1;
+	}
+	int dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mountref_free(&m);
+	for (unsigned i = 0; dirfd >= 0 && i < p->loop.n; i++) {
+		int fd = open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
+		close(dirfd);
+		dirfd = -1;
+		if (fd < 0) {
+			log_warn("grub: %s is not on the host (it is mounted here): check loop=",
+			         p->loop.part[i]);
+			break;
+		}
+		char *type = NULL;
+		if (device_probe_fd(fd, &type) > 0) {
+			strv_push(keep, type);
+			e->layers[i].fstype = type;
+		} else {
+			free(type);
+		}
+		_cleanup_free_ char *busy = check_loop_of_file(fd);
+		close(fd);
+		if (busy && check_mount_of_device(busy, &m) > 0)
+			dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		mountref_free(&m);
+	}
+	return dirfd;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot grub [--kernel-from image|host] [--cmdline STRING] [--title TITLE]\n"
+	      "                     [--kernel PATH] [--initrd PATH]\n"
+	      "Prints a GRUB menuentry for a boot entry (default: /proc/cmdline, the running "
+	      "system).\n"
+	      "--kernel-from image (default): GRUB loads the kernel and initramfs from inside "
+	      "the image\n"
+	      "  (--kernel/--initrd: paths in the image, default /boot/vmlinuz, "
+	      "/boot/initrd.img);\n"
+	      "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
+	      "image).\n",
+	      f);
+}
+
+struct grub_options {
+	const char *cmdline, *title, *kernel, *initrd;
+	bool from_host;
+};
+
+static int grub_run(const struct plan *p, const struct grub_options *o, struct device_info *dev,
+                    struct strv *keep, struct strv *words, int *rootfd)
+{
+	_cleanup_free_ char *spec = devspec_to_string(&p->root);
+	if (!p->has_loop) {
+		log_fail(EINVAL, "grub: no loop= in", o->cmdline, "this is not a loopboot entry",
+		         "give the entry with --cmdline 'root=... loop=/path/to/root.img ...'");
+		return 1;
+	}
+	struct grub_entry e = {.kernel_from_host = o->from_host, .n_layers = p->loop.n};
+	for (unsigned i = 0; i < p->loop.n; i++)
+		e.layers[i].path = p->loop.part[i];
+	if (p->loopfstype)
+		e.layers[p->loop.n - 1].fstype = p->loopfstype;
+
+	/* The host: GRUB finds it by its file system's UUID or label. */
+	int found = device_find(&p->root, dev);
+	if (found < 0)
+		return 1;
+	if (p->root.kind == DEVSPEC_UUID) {
+		e.search = GRUB_SEARCH_FS_UUID;
+		e.search_value = p->root.value;
+	} else if (p->root.kind == DEVSPEC_LABEL) {
+		e.search = GRUB_SEARCH_LABEL;
+		e.search_value = p->root.value;
+	} else if (!found) {
+		log_fail(ENODEV, "grub: host device not found", spec,
+		         "GRUB needs its file system UUID, and no block device here matches",
+		         "attach the host, or write root=UUID=... (blkid shows it)");
+		return 1;
+	} else if (!dev->uuid) {
+		log_fail(ENODEV, "grub: the host has no file system UUID", spec,
+		         "GRUB finds a volume by its file system UUID or label",
+		         "check root= names the volume that holds the image");
+		return 1;
+	} else {
+		e.search = GRUB_SEARCH_FS_UUID;
+		e.search_value = dev->uuid;
+	}
+	if (!found)
+		log_warn("grub: the host %s is not on this machine: the entry is written without "
+		         "checking it",
+		         spec);
+	e.host_fstype = found ? dev->type : NULL;
+	if (p->rootfstype && grub_module_for(p->rootfstype))
+		e.host_fstype = p->rootfstype;
+	if (found)
+		*rootfd = probe_layers(dev, p, &e, keep);
+
+	/* Where the kernel is: inside the image (a kernel upgraded there boots), or on the
+	 * host beside the image. */
+	_cleanup_free_ char *kdef = NULL, *idef = NULL;
+	if (e.kernel_from_host) {
+		_cleanup_free_ char *dir = xstrdup(p->loop.part[0]);
+		*strrchr(dir, '/') = '\0';
+		kdef = xasprintf("%s/vmlinuz", dir);
+		idef = xasprintf("%s/initrd.img", dir);
+		e.kernel = o->kernel ? o->kernel : kdef;
+		e.initrd = o->initrd ? o->initrd : idef;
+		if (*rootfd >= 0)
+			close(*rootfd);
+		*rootfd = -1;
+		struct mountref m = {0};
+		if (found && check_mount_of_device(dev->devnode, &m) > 0)
+			*rootfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		mountref_free(&m);
+	} else {
+		/* Debian links /vmlinuz, Ubuntu /boot/vmlinuz: when the image can be looked
+		 * into, take the one it has. */
+		bool boot = *rootfd < 0 || exists_in(*rootfd, "/boot/vmlinuz") ||
+		            !exists_in(*rootfd, "/vmlinuz");
+		e.kernel = o->kernel ? o->kernel : boot ? "/boot/vmlinuz" : "/vmlinuz";
+		e.initrd = o->initrd ? o->initrd : boot ? "/boot/initrd.img" : "/initrd.img";
+	}
+	if (*rootfd >= 0) {
+		const char *where = e.kernel_from_host ? "on the host" : "in the image";
+		if (!exists_in(*rootfd, e.kernel))
+			log_warn("grub: the kernel %s is not %s — give --kernel PATH", e.kernel,
+			         where);
+		if (!exists_in(*rootfd, e.initrd))
+			log_warn("grub: the initramfs %s is not %s — give --initrd PATH", e.initrd,
+			         where);
+	}
+
+	if (grub_kernel_words(o->cmdline, words) < 0)
+		return 1;
+	e.args = words->v;
+	e.n_args = words->n;
+	_cleanup_free_ char *image = imagepath_to_string(&p->loop);
+	_cleanup_free_ char *deftitle = xasprintf("Linux from %s (loopboot)", image);
+	e.title = o->title ? o->title : deftitle;
+	_cleanup_free_ char *text = grub_format_entry(&e);
+	fputs(text, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int grub_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"kernel-from", required_argument, NULL, 'f'},
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"title", required_argument, NULL, 't'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *cmdline = NULL, *from = "image", *title = NULL, *kernel = NULL, *initrd = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "f:c:t:k:i:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'f':
+			from = optarg;
+			break;
+		case 'c':
+			cmdline = optarg;
+			break;
+		case 't':
+			title = optarg;
+			break;
+		case 'k':
+			kernel = optarg;
+			break;
+		case 'i':
+			initrd = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		        "loopboot: grub: unexpected argument: %s — quote the command line and pass "
+		        "it with --cmdline\n",
+		        argv[optind]);
+		return 2;
+	}
+	if (!streq(from, "image") && !streq(from, "host")) {
+		fprintf(stderr, "loopboot: grub: --kernel-from %s: unknown — use image or host\n",
+		        from);
+		return 2;
+	}
+	if ((kernel && kernel[0] != '/') || (initrd && initrd[0] != '/')) {
+		fprintf(stderr,
+		        "loopboot: grub: --kernel/--initrd: %s: the path must be absolute — start "
+		        "it with /\n",
+		        kernel && kernel[0] != '/' ? kernel : initrd);
+		return 2;
+	}
+	_cleanup_free_ char *line = NULL;
+	struct plan p;
+	int lr = cli_load_plan("grub", cmdline, &p, &line);
+	if (lr)
+		return lr;
+	cmdline = line;
+	struct grub_options o = {.cmdline = cmdline,
+	                         .title = title,
+	                         .kernel = kernel,
+	                         .initrd = initrd,
+	                         .from_host = streq(from, "host")};
+	struct device_info dev = {0};
+	struct strv keep = {0}, words = {0};
+	int rootfd = -1;
+	int ret = grub_run(&p, &o, &dev, &keep, &words, &rootfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	strv_free(&words);
+	strv_free(&keep);
+	device_info_free(&dev);
+	plan_free(&p);
+	return ret;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `loopboot grub`: a GRUB menuentry for a loopboot boot entry. GRUB finds the host by its
+ * file system UUID (or label), opens the image with its loopback command (nested images
+ * chained: loop1 inside loop0) and by default loads the kernel and initramfs from inside
+ * the image, so that a kernel upgraded in the image is the one that boots.
+ *
+ * The text is made by a pure formatter (grub_format_entry) from plain data; grub_main()
+ * fills the data from the command line, libblkid and, when the host is mounted, the
+ * images themselves.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "basic/util.h"
+#include "engine/plan.h"
+
+int grub_main(int argc, char **argv);
+
+enum grub_search { GRUB_SEARCH_FS_UUID, GRUB_SEARCH_LABEL };
+
+struct grub_layer {
+	const char *path;   /* inside the previous layer (the host for the first) */
+	const char *fstype; /* blkid's name; NULL when not known (GRUB's ext2 is assumed) */
+};
+
+struct grub_entry {
+	const char *title;
+	enum grub_search search;
+	const char *search_value; /* the host's file system UUID, or its label */
+	const char *host_fstype;  /* NULL: not known, modules for the usual hosts are loaded */
+	bool kernel_from_host;    /* false: from inside the (innermost) image */
+	unsigned n_layers;
+	struct grub_layer layers[PLAN_MAX_LAYERS];
+	const char *kernel, *initrd; /* paths in the innermost image, or on the host */
+	char *const *args;           /* the kernel's words, unquoted, as the kernel sees them */
+	size_t n_args;
+};
+
+/* The menuentry, ending in "}\n". */
+char *grub_format_entry(const struct grub_entry *e);
+
+/* One word for GRUB's shell-like parser: as is when it is plain, else in single quotes. */
+char *grub_quote(const char *word);
+
+/* GRUB's module for a file system type as blkid names it ("ext4" -> "ext2"); NULL: none. */
+const char *grub_module_for(const char *fstype);
+
+/*
+ * The kernel's words of a command line for the linux command: root= and loop= first, then
+ * the others in order; BOOT_IMAGE= and initrd= (added by the boot loader) are dropped.
+ * Returns 0 or -ENOMEM.
+ */
+int grub_kernel_words(const char *cmdline, struct strv *ret);

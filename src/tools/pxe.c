@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/pxe.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "basic/copy.h"
+#include "basic/log.h"
+#include "basic/util.h"
+#include "tools/iso.h"
+
+#define DEFAULT_TIMEOUT 5
+#define SUBDIR          "grub" /* GRUB's files in DIR: grub-mknetdir --subdir */
+
+/* ---- the pure part ---------------------------------------------------------------------- */
+
+static bool ipxe_piece_ok(const char *piece, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (piece[0] == '#')
+		return false; /* a comment to the end of the line */
+	return !((n == 2 && (!strncmp(piece, "||", 2) || !strncmp(piece, "&&", 2))) ||
+	         (n == 1 && piece[0] == ';'));
+}
+
+static bool ipxe_word_ok(const char *w)
+{
+	if (!*w || strchr(w, '"') || strstr(w, "${") || strstr(w, "  "))
+		return false;
+	for (const char *p = w; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return false;
+	/* The pieces iPXE will see between spaces (the first one after the opening quote). */
+	const char *start = w;
+	for (const char *p = w;; p++) {
+		if (*p == ' ' || !*p) {
+			if (!ipxe_piece_ok(start, (size_t)(p - start)))
+				return false;
+			if (!*p)
+				break;
+			start = p + 1;
+		}
+	}
+	return true;
+}
+
+int pxe_ipxe_script(const char *kernel, const char *initrd, char *const *args, size_t n_args,
+                    char **ret, const char **ret_bad)
+{
+	*ret = NULL;
+	*ret_bad = NULL;
+	for (size_t i = 0; i < n_args; i++) {
+		if (!ipxe_word_ok(args[i])) {
+			*ret_bad = args[i];
+			return -EINVAL;
+		}
+	}
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		abort();
+	/* initrd= lets the kernel's EFI stub find the initramfs when iPXE runs under UEFI. */
+	fprintf(f, "#!ipxe\n# Written by loopboot pxe.\nkernel %s initrd=%s", kernel, initrd);
+	for (size_t i = 0; i < n_args; i++)
+		fprintf(f, strchr(args[i], ' ') ? " \"%s\"" : " %s", args[i]);
+	fprintf(f, "\ninitrd %s\nboot\n", initrd);
+	if (fclose(f) != 0 || !s)
+		abort();
+	*ret = s;
+	return 0;
+}
+
+/* ---- loopboot pxe ----------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot pxe DIR [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
+	      "                  [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
+	      "Fills DIR, the root of a TFTP server, with a netboot tree for the entry: vmlinuz,\n"
+	      "initrd.img, GRUB's network boot images (grub/i386-pc/core.0 for BIOS,\n"
+	      "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE).\n"
+	      "The options are those of loopboot iso.\n",
+	      f);
+}
+
+/* Copies src into the work directory and returns the copy's path, or NULL after a message. */
+static char *stage_copy(const char *src, const char *work, const char *name)
+{
+	char *dst = path_join(work, name);
+	int r = initrd_copy_file(src, dst, 0644);
+	if (r < 0) {
+		log_fail(r, "pxe: copying", src, NULL, "check the space in %s", work);
+		free(dst);
+		return NULL;
+	}
+	return dst;
+}
+
+static int stage_text(const char *work, const char *name, const char *text, char **ret)
+{
+	*ret = path_join(work, name);
+	int r = write_file_atomic(*ret, text, strlen(text), 0644);
+	if (r < 0)
+		return log_fail(r, "pxe: writing", *ret, NULL, "check the space in %s", work);
+	return 0;
+}
+
+static int pxe_build(const struct media_options *o, const struct media *m, const char *dir,
+                     const char *work, const char *ipxe_text)
+{
+	/* Everything is made in the work directory first, then renamed into place: a tree
+	 * that a TFTP server serves meanwhile has the old files or the new ones. */
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *cfg = NULL, *ipxe = NULL;
+	struct media_entry e = {
+	    .title = m->title,
+	    .kernel = "/vmlinuz",
+	    .initrd = "/initrd.img",
+	    .args = m->words.v,
+	    .n_args = m->words.n,
+	    .timeout = o->timeout,
+	};
+	_cleanup_free_ char *cfg_text = media_grub_cfg(&e);
+	int r = stage_text(work, "grub.cfg", cfg_text, &cfg);
+	if (r >= 0)
+		r = stage_text(work, "boot.ipxe", ipxe_text, &ipxe);
+	if (r < 0)
+		return -1;
+
+	kernel = stage_copy(m->kernel, work, "vmlinuz");
+	if (!kernel)
+		return -1;
+	if (m->initrd) {
+		initrd = stage_copy(m->initrd, work, "initrd.img");
+		if (!initrd)
+			return -1;
+	} else {
+		initrd = path_join(work, "initrd.img");
+		printf("loopboot: pxe: building the initramfs for %s with loopboot initrd\n",
+		       m->kernel_version);
+		fflush(stdout);
+		if (media_build_initrd(o, m, initrd) < 0)
+			return -1;
+	}
+
+	_cleanup_free_ char *logpath = path_join(work, "grub-mknetdir.log");
+	_cleanup_free_ char *netdir = xasprintf("--net-directory=%s", dir);
+	char *argv[] = {"grub-mknetdir", netdir, "--subdir=" SUBDIR, NULL};
+	_cleanup_close_ int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (log < 0) {
+		log_fail(errno, "pxe: creating", logpath, NULL, "check the space in %s", work);
+		return -1;
+	}
+	if (media_run("pxe: making GRUB's netboot images", argv, log) < 0)
+		return -1;
+	static const char *const cores[] = {SUBDIR "/i386-pc/core.0",
+	                                    SUBDIR "/x86_64-efi/core.efi"};
+	for (size_t i = 0; i < ARRAY_SIZE(cores); i++) {
+		_cleanup_free_ char *core = path_join(dir, cores[i]);
+		if (access(core, R_OK) < 0) {
+			log_fail(errno, "pxe: grub-mknetdir did not write", core, NULL,
+			         "run grub-mknetdir --net-directory=%s --subdir=" SUBDIR
+			         " by hand to see why",
+			         dir);
+			return -1;
+		}
+	}
+
+	const struct {
+		const char *from, *to;
+	} moves[] = {
+	    {kernel, "vmlinuz"},
+	    {initrd, "initrd.img"},
+	    {cfg, SUBDIR "/grub.cfg"},
+	    {ipxe, "boot.ipxe"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(moves); i++) {
+		_cleanup_free_ char *to = path_join(dir, moves[i].to);
+		if (chmod(moves[i].from, 0644) < 0 || rename(moves[i].from, to) < 0) {
+			log_fail(errno, "pxe: moving into place", to, NULL,
+			         "check that %s is writable", dir);
+			return -1;
+		}
+	}
+
+	_cleanup_free_ char *abs = realpath(dir, NULL);
+	printf("loopboot: wrote the netboot tree %s: vmlinuz (%s), initrd.img, " SUBDIR
+	       "/grub.cfg, boot.ipxe\n",
+	       dir, m->kernel_version ? m->kernel_version : m->kernel);
+	printf("  serve it as the TFTP server's root; the boot file to give in DHCP (next-server: "
+	       "the TFTP server):\n"
+	       "    BIOS PXE   " SUBDIR "/i386-pc/core.0\n"
+	       "    UEFI PXE   " SUBDIR "/x86_64-efi/core.efi\n"
+	       "    iPXE       boot.ipxe\n"
+	       "  with dnsmasq: enable-tftp\n"
+	       "                tftp-root=%s\n"
+	       "                dhcp-match=set:efi64,option:client-arch,7\n"
+	       "                dhcp-boot=tag:!efi64," SUBDIR "/i386-pc/core.0\n"
+	       "                dhcp-boot=tag:efi64," SUBDIR "/x86_64-efi/core.efi\n",
+	       abs ? abs : dir);
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int pxe_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"kernel", required_argument, NULL, MEDIA_OPT_KERNEL},
+	    {"initrd", required_argument, NULL, MEDIA_OPT_INITRD},
+	    {"cmdline", required_argument, NULL, MEDIA_OPT_CMDLINE},
+	    {"title", required_argument, NULL, MEDIA_OPT_TITLE},
+	    {"timeout", required_argument, NULL, MEDIA_OPT_TIMEOUT},
+	    {"modules-dir", required_argument, NULL, MEDIA_OPT_MODULES_DIR},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	struct media_options o = {.cmd = "pxe", .timeout = DEFAULT_TIMEOUT};
+	int c;
+	optind = 0;
+	opterr = 0;
+	/* Options may follow DIR. */
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		int r = media_option(c, optarg, &o);
+		if (r >= 0) {
+			if (r)
+				return r;
+			continue;
+		}
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(
+			    stderr,
+			    "loopboot: pxe: option %s needs a value — see loopboot pxe --help\n",
+			    argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr,
+			        "loopboot: pxe: unknown option: %s — see loopboot pxe --help\n",
+			        argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs("loopboot: pxe: DIR is missing — name the TFTP server's root directory to "
+		      "fill\n",
+		      stderr);
+		return 2;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr,
+		        "loopboot: pxe: unexpected argument: %s — give one directory; pass the "
+		        "command line quoted with --cmdline\n",
+		        argv[optind + 1]);
+		return 2;
+	}
+	const char *dir = argv[optind];
+	struct stat st;
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		log_fail(ENOTDIR, "pxe", dir, NULL,
+		         "give a directory (it is created when missing)");
+		return 2;
+	}
+
+	static const char *const progs[] = {"grub-mknetdir", NULL};
+	struct media m;
+	int r = media_prepare(&o, progs, &m);
+	if (r)
+		return r;
+	/* Before anything is written: the iPXE script must carry the entry unchanged. */
+	_cleanup_free_ char *ipxe_text = NULL;
+	const char *bad = NULL;
+	if (pxe_ipxe_script("vmlinuz", "initrd.img", m.words.v, m.words.n, &ipxe_text, &bad) < 0) {
+		log_fail(EINVAL, "pxe: the kernel command line has a word iPXE cannot pass", bad,
+		         "iPXE splits its lines at blanks and has no quoting",
+		         "leave out double quotes, \"${\", repeated blanks and pieces beginning "
+		         "with #");
+		media_free(&m);
+		return 1;
+	}
+	r = mkdir_p(dir, 0755);
+	if (r < 0) {
+		log_fail(r, "pxe: creating", dir, NULL, "check the path and the permissions");
+		media_free(&m);
+		return 1;
+	}
+	media_signals_catch();
+	signal(SIGPIPE, SIG_IGN);
+	_cleanup_free_ char *work = path_join(dir, ".loopboot-pxe.XXXXXX");
+	if (!mkdtemp(work)) {
+		log_fail(errno, "pxe: creating a directory in", dir, NULL,
+		         "check that it is writable and has room");
+		r = -1;
+	} else {
+		r = pxe_build(&o, &m, dir, work, ipxe_text);
+		(void)initrd_rm_rf(work);
+	}
+	media_free(&m);
+	media_signals_done();
+	return r < 0 ? 1 : 0;
+}

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void oom(void)
 {
@@ -76,6 +77,25 @@ char *path_join(const char *a, const char *b)
 	while (*b == '/')
 		b++;
 	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+const char *path_startswith(const char *path, const char *prefix)
+{
+	if ((*path == '/') != (*prefix == '/'))
+		return NULL;
+	for (;;) {
+		path += strspn(path, "/");
+		prefix += strspn(prefix, "/");
+		if (!*prefix)
+			return path;
+		if (!*path)
+			return NULL;
+		size_t a = strcspn(path, "/"), b = strcspn(prefix, "/");
+		if (a != b || memcmp(path, prefix, a) != 0)
+			return NULL;
+		path += a;
+		prefix += b;
+	}
 }
 
 int mkdir_p(const char *path, mode_t mode)
@@ -157,6 +177,37 @@ char *strip_trailing(char *s)
 	       (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		s[--n] = '\0';
 	return s;
+}
+
+char *octal_unescape(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ =
+			    (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool strcaseeq(const char *a, const char *b)

@@ -33,12 +33,3 @@ void boot_result_free(struct boot_result *r);
 
 /* Mounts /proc, /sys, /dev (devtmpfs) and /run (tmpfs) where they are missing. */
 int boot_mount_api_filesystems(void);
-
-/*
- * Takes a recorded stack down in reverse (used by the failure path and by shutdown):
- * unmounts, detaches loop devices, unmounts the host and waits for FUSE daemons.
- * prefix is prepended to recorded mount points ("" after switch_root). Returns 0 or the
- * first error; goes on after errors so that as much as possible is released.
- */
-struct state;
-int boot_teardown(const struct state *s, const char *prefix);

@@ -19,12 +19,6 @@ struct loop_config {
 };
 #endif
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* devtmpfs creates the node asynchronously after LOOP_CTL_GET_FREE adds a device. */
 static int open_loop_node(const char *devnode, bool read_only)
 {

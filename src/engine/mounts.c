@@ -12,6 +12,7 @@
 
 #include "basic/log.h"
 #include "basic/util.h"
+#include "engine/layer.h"
 #include "engine/modules.h"
 
 int mount_fs(const char *source, const char *target, const char *fstype, bool read_only,
@@ -73,16 +74,6 @@ bool is_mount_point(const char *path)
 	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
 
-void fsmount_free(struct fsmount *f)
-{
-	free(f->source);
-	free(f->type);
-	free(f->driver);
-	free(f->target);
-	free(f->options);
-	*f = (struct fsmount){0};
-}
-
 /* FUSE drivers by the type blkid reports, in order of preference. */
 static const struct {
 	const char *type;
@@ -117,12 +108,6 @@ static const char *kernel_driver_for(const char *type)
 	if (streq(type, "ntfs"))
 		return "ntfs3";
 	return type;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 /*
@@ -202,11 +187,28 @@ static int fuse_mount(const char *program, const char *rw_option, const char *de
 	return 0;
 }
 
+static void host_set(struct layer_host *h, const char *source, const char *type, const char *driver,
+                     const char *target, const char *options, bool read_only, pid_t pid)
+{
+	free(h->source);
+	free(h->type);
+	free(h->driver);
+	free(h->target);
+	free(h->options);
+	h->source = xstrdup(source);
+	h->type = xstrdup(type);
+	h->driver = xstrdup(driver);
+	h->target = xstrdup(target);
+	h->options = options ? xstrdup(options) : NULL;
+	h->read_only = read_only;
+	h->fuse = false;
+	h->daemon_pid = pid;
+}
+
 int host_mount(struct modules *m, const char *devnode, const char *probed_type,
                const char *fstype_wanted, const char *options, bool read_only, const char *target,
-               struct fsmount *ret)
+               struct layer_host *ret)
 {
-	*ret = (struct fsmount){0};
 	const char *want = fstype_wanted ? fstype_wanted : probed_type;
 	if (!want)
 		return log_fail(EMEDIUMTYPE, "host device", devnode, "no file system found on it",
@@ -231,12 +233,8 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 			                "check rootfstype=%s and rootflags=%s, or the file system "
 			                "(fsck from another system)",
 			                kernel, options ? options : "");
-		*ret = (struct fsmount){.source = xstrdup(devnode),
-		                        .type = xstrdup(probed_type ? probed_type : kernel),
-		                        .driver = xstrdup(kernel),
-		                        .target = xstrdup(target),
-		                        .options = options ? xstrdup(options) : NULL,
-		                        .read_only = read_only};
+		host_set(ret, devnode, probed_type ? probed_type : kernel, kernel, target, options,
+		         read_only, 0);
 		return 0;
 	}
 	if (strict)
@@ -267,14 +265,9 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 			                "see %s's message above; check the volume from another "
 			                "system (e.g. chkdsk for NTFS)",
 			                fuse_drivers[i].program);
-		*ret = (struct fsmount){.source = xstrdup(devnode),
-		                        .type = xstrdup(type),
-		                        .driver = xstrdup(fuse_drivers[i].program),
-		                        .target = xstrdup(target),
-		                        .options = options ? xstrdup(options) : NULL,
-		                        .read_only = read_only,
-		                        .fuse = true,
-		                        .daemon_pid = pid};
+		host_set(ret, devnode, type, fuse_drivers[i].program, target, options, read_only,
+		         pid);
+		ret->fuse = true;
 		return 0;
 	}
 	if (fuse_prog)
@@ -287,7 +280,7 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 	                "ntfs-3g)");
 }
 
-int host_umount(struct fsmount *f, int timeout_ms)
+int host_umount(const struct layer_host *f, int timeout_ms)
 {
 	/* Busy for a moment is normal: a loop device above it finishes releasing its file
 	 * after the detach, and udev workers probing a new loop device hold it open. */

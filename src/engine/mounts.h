@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 struct modules;
+struct layer_host;
 
 /*
  * mount(2) with a user's option string ("noatime,errors=remount-ro"): libmount splits it
@@ -23,29 +24,18 @@ const char *options_no_replay(const char *fstype);
 /* Whether path is a mount point (its device differs from its parent's, or it is "/"). */
 bool is_mount_point(const char *path);
 
-/* A mounted file system that may be served by a FUSE daemon. */
-struct fsmount {
-	char *source;  /* /dev/vda1 */
-	char *type;    /* what blkid says: ntfs, vfat, ext4 */
-	char *driver;  /* what mounted it: ntfs3, vfat, ntfs-3g (a FUSE program) */
-	char *target;  /* where it is mounted now */
-	char *options; /* the option string given */
-	bool read_only;
-	bool fuse;
-	pid_t daemon_pid; /* FUSE daemon, 0 when unknown or not FUSE */
-};
-void fsmount_free(struct fsmount *f);
-
 /*
  * Mounts a host block device. fstype_wanted is rootfstype= (NULL: use probed_type).
  * The kernel's driver is used when the kernel has one (loading it if needed); otherwise the
  * FUSE driver for the type (ntfs-3g for NTFS, exfat-fuse, fusefat), started as a root
  * storage daemon: argv[0] begins with '@' so that systemd's final kill spares it.
- * Returns 0, or a negative errno after printing the one-line failure.
+ * Fills source, type, driver, target, options, read_only, fuse and daemon_pid of *ret
+ * (the other fields are the caller's). Returns 0, or a negative errno after printing the
+ * one-line failure.
  */
 int host_mount(struct modules *m, const char *devnode, const char *probed_type,
                const char *fstype_wanted, const char *options, bool read_only, const char *target,
-               struct fsmount *ret);
+               struct layer_host *ret);
 
 /* Unmounts a host; for FUSE waits (up to timeout_ms) for the daemon to exit. 0 or -errno. */
-int host_umount(struct fsmount *f, int timeout_ms);
+int host_umount(const struct layer_host *h, int timeout_ms);

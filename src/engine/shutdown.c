@@ -19,6 +19,7 @@
 #include "engine/boot.h"
 #include "engine/mounts.h"
 #include "engine/state.h"
+#include "engine/teardown.h"
 
 /* ---- at boot: a shutdown root in /run/initramfs ------------------------------------- */
 
@@ -176,13 +177,6 @@ static void console_stdio(void)
 		close(fd);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A process to spare: a kernel thread (empty command line), a root storage daemon whose
  * argv[0] starts with '@' (systemd's convention, which our FUSE hosts follow), or us. */
 static bool spared(pid_t pid)
@@ -269,22 +263,24 @@ static _Noreturn void finish(const char *verb)
 /* In the shutdown root, with the old root at /oldroot. */
 static _Noreturn void take_down(const char *verb)
 {
-	struct state s;
-	int r = state_load(STATE_FILE, &s);
+	struct stack s;
+	_cleanup_free_ char *error = NULL;
+	int r = state_load(STATE_FILE, &s, &error);
 	if (r == -ENOENT) {
 		log_warn("no state record %s: nothing of loopboot's to take down", STATE_FILE);
 		finish(verb);
 	}
 	if (r < 0) {
-		log_fail(r, "reading the state record", STATE_FILE, NULL,
-		         "the host may be left unclean; check it at the next boot");
+		log_fail(r, "reading the state record", STATE_FILE, error,
+		         "nothing was taken down: the host may be left unclean; check it at the "
+		         "next boot");
 		finish(verb);
 	}
 	const char *host = "";
 	for (size_t i = 0; i < s.n; i++)
-		if (streq(s.v[i].kind, "host"))
-			host = strempty(state_get(&s.v[i], "source"));
-	r = boot_teardown(&s, SHUTDOWN_OLDROOT);
+		if (s.v[i].kind == LAYER_HOST)
+			host = strempty(s.v[i].host.source);
+	r = teardown_stack(&s, SHUTDOWN_OLDROOT);
 	if (r < 0)
 		log_fail(r, "taking the stack down before", verb, NULL,
 		         "see the warnings above; the images are read-only but the host %s may "
@@ -292,7 +288,7 @@ static _Noreturn void take_down(const char *verb)
 		         host);
 	else
 		log_info("images unmounted, loop devices detached, host %s unmounted", host);
-	state_free(&s);
+	stack_free(&s);
 	finish(verb);
 }
 

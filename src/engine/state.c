@@ -2,154 +2,334 @@
 #include "engine/state.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
 
-struct state_record *state_add(struct state *s, const char *kind)
-{
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	struct state_record *r = &s->v[s->n++];
-	*r = (struct state_record){.kind = xstrdup(kind)};
-	return r;
-}
+#include "basic/strbuf.h"
+#include "basic/util.h"
 
-static void record_free(struct state_record *r)
-{
-	free(r->kind);
-	strv_free(&r->keys);
-	strv_free(&r->values);
-}
+/* ---- the fields of each kind, as libmount annotates its struct with mountinfo's columns */
 
-void state_set(struct state_record *r, const char *key, const char *value)
-{
-	for (size_t i = 0; i < r->keys.n; i++) {
-		if (!streq(r->keys.v[i], key))
-			continue;
-		free(r->values.v[i]);
-		if (value) {
-			r->values.v[i] = xstrdup(value);
-			return;
-		}
-		/* Remove by moving the last pair into this slot. */
-		free(r->keys.v[i]);
-		r->keys.n--;
-		r->values.n--;
-		r->keys.v[i] = r->keys.v[r->keys.n];
-		r->values.v[i] = r->values.v[r->values.n];
-		r->keys.v[r->keys.n] = r->values.v[r->values.n] = NULL;
-		return;
-	}
-	if (value) {
-		strv_push(&r->keys, xstrdup(key));
-		strv_push(&r->values, xstrdup(value));
-	}
-}
+enum field_type {
+	FIELD_STRING, /* char *, NULL: not written */
+	FIELD_BOOL,   /* bool, "0" or "1" */
+	FIELD_PID,    /* pid_t, not written when 0 */
+	FIELD_COUNT,  /* unsigned long */
+	FIELD_ROLE,   /* enum mount_role, by name */
+	FIELD_MODE,   /* enum plan_mode, by name */
+};
 
-const char *state_get(const struct state_record *r, const char *key)
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t offset; /* in struct layer */
+	bool required; /* a record without it cannot be undone */
+};
+
+#define AT(member) offsetof(struct layer, member)
+
+/* In the order they are written: tests and people read the file. */
+static const struct field host_fields[] = {
+    {"spec", FIELD_STRING, AT(host.spec), false},
+    {"source", FIELD_STRING, AT(host.source), false},
+    {"type", FIELD_STRING, AT(host.type), false},
+    {"driver", FIELD_STRING, AT(host.driver), false},
+    {"target", FIELD_STRING, AT(host.target), true},
+    {"options", FIELD_STRING, AT(host.options), false},
+    {"ro", FIELD_BOOL, AT(host.read_only), false},
+    {"fuse", FIELD_BOOL, AT(host.fuse), false},
+    {"mode", FIELD_MODE, AT(host.mode), false},
+    {"linear_refused", FIELD_STRING, AT(host.linear_refused), false},
+    {"dm", FIELD_STRING, AT(host.dm), false},
+    {"device", FIELD_STRING, AT(host.device), false},
+    {"pid", FIELD_PID, AT(host.daemon_pid), false},
+};
+static const struct field loop_fields[] = {
+    {"device", FIELD_STRING, AT(loop.device), true},  {"file", FIELD_STRING, AT(loop.file), false},
+    {"parent", FIELD_STRING, AT(loop.parent), false}, {"ro", FIELD_BOOL, AT(loop.read_only), false},
+    {"dio", FIELD_BOOL, AT(loop.direct_io), false},
+};
+static const struct field dm_fields[] = {
+    {"device", FIELD_STRING, AT(dm.device), false},  {"name", FIELD_STRING, AT(dm.name), true},
+    {"extents", FIELD_COUNT, AT(dm.extents), false}, {"file", FIELD_STRING, AT(dm.file), false},
+    {"parent", FIELD_STRING, AT(dm.parent), false},  {"on", FIELD_STRING, AT(dm.on), false},
+    {"ro", FIELD_BOOL, AT(dm.read_only), false},
+};
+static const struct field mount_fields[] = {
+    {"role", FIELD_ROLE, AT(mount.role), true},
+    {"source", FIELD_STRING, AT(mount.source), false},
+    {"target", FIELD_STRING, AT(mount.target), true},
+    {"type", FIELD_STRING, AT(mount.type), false},
+    {"image", FIELD_STRING, AT(mount.image), false},
+    {"ro", FIELD_BOOL, AT(mount.read_only), false},
+    {"options", FIELD_STRING, AT(mount.options), false},
+};
+
+static const struct {
+	const struct field *fields;
+	size_t n;
+} kinds[_LAYER_KIND_MAX] = {
+    [LAYER_HOST] = {host_fields, ARRAY_SIZE(host_fields)},
+    [LAYER_LOOP] = {loop_fields, ARRAY_SIZE(loop_fields)},
+    [LAYER_DM] = {dm_fields, ARRAY_SIZE(dm_fields)},
+    [LAYER_MOUNT] = {mount_fields, ARRAY_SIZE(mount_fields)},
+};
+
+static const char *const mode_names[] = {[PLAN_MODE_LOOP] = "loop", [PLAN_MODE_LINEAR] = "linear"};
+
+#define FIELD_PTR(l, f, type) ((type *)((char *)(l) + (f)->offset))
+
+static const struct field *field_find(enum layer_kind k, const char *key)
 {
-	for (size_t i = 0; i < r->keys.n; i++)
-		if (streq(r->keys.v[i], key))
-			return r->values.v[i];
+	for (size_t i = 0; i < kinds[k].n; i++)
+		if (streq(kinds[k].fields[i].key, key))
+			return &kinds[k].fields[i];
 	return NULL;
 }
 
-void state_remove_last(struct state *s)
+static int kind_find(const char *name, enum layer_kind *ret)
 {
-	if (s->n > 0)
-		record_free(&s->v[--s->n]);
+	for (int k = 0; k < _LAYER_KIND_MAX; k++)
+		if (streq(layer_kind_name((enum layer_kind)k), name)) {
+			*ret = (enum layer_kind)k;
+			return 0;
+		}
+	return -ENOENT;
 }
 
-void state_free(struct state *s)
+/* The field's value as text (allocated), or NULL when it is not set (not written). */
+static char *field_value(const struct layer *l, const struct field *f)
 {
-	for (size_t i = 0; i < s->n; i++)
-		record_free(&s->v[i]);
-	free(s->v);
-	*s = (struct state){0};
+	switch (f->type) {
+	case FIELD_STRING: {
+		const char *s = *FIELD_PTR(l, f, char *const);
+		return s ? xstrdup(s) : NULL;
+	}
+	case FIELD_BOOL:
+		return xstrdup(*FIELD_PTR(l, f, const bool) ? "1" : "0");
+	case FIELD_PID: {
+		pid_t pid = *FIELD_PTR(l, f, const pid_t);
+		return pid > 0 ? xasprintf("%d", (int)pid) : NULL;
+	}
+	case FIELD_COUNT:
+		return xasprintf("%lu", *FIELD_PTR(l, f, const unsigned long));
+	case FIELD_ROLE:
+		return xstrdup(mount_role_name(*FIELD_PTR(l, f, const enum mount_role)));
+	case FIELD_MODE: {
+		enum plan_mode m = *FIELD_PTR(l, f, const enum plan_mode);
+		return xstrdup((unsigned)m < ARRAY_SIZE(mode_names) ? mode_names[m] : "loop");
+	}
+	}
+	return NULL;
 }
 
-static void put_escaped(FILE *f, const char *v)
+static int parse_number(const char *v, unsigned long max, unsigned long *ret)
+{
+	if (!*v || *v < '0' || *v > '9')
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || *end || n > max)
+		return -EINVAL;
+	*ret = n;
+	return 0;
+}
+
+/* Sets the field from its text. -EINVAL when the text is not a value of its type. */
+static int field_set(struct layer *l, const struct field *f, const char *v)
+{
+	unsigned long n;
+	switch (f->type) {
+	case FIELD_STRING: {
+		char **p = FIELD_PTR(l, f, char *);
+		free(*p);
+		*p = xstrdup(v);
+		return 0;
+	}
+	case FIELD_BOOL:
+		if (!streq(v, "0") && !streq(v, "1"))
+			return -EINVAL;
+		*FIELD_PTR(l, f, bool) = streq(v, "1");
+		return 0;
+	case FIELD_PID:
+		if (parse_number(v, INT_MAX, &n) < 0 || n == 0)
+			return -EINVAL;
+		*FIELD_PTR(l, f, pid_t) = (pid_t)n;
+		return 0;
+	case FIELD_COUNT:
+		if (parse_number(v, ULONG_MAX, &n) < 0)
+			return -EINVAL;
+		*FIELD_PTR(l, f, unsigned long) = n;
+		return 0;
+	case FIELD_ROLE:
+		for (int r = 0; r < _MOUNT_ROLE_MAX; r++)
+			if (streq(v, mount_role_name((enum mount_role)r))) {
+				*FIELD_PTR(l, f, enum mount_role) = (enum mount_role)r;
+				return 0;
+			}
+		return -EINVAL;
+	case FIELD_MODE:
+		for (size_t m = 0; m < ARRAY_SIZE(mode_names); m++)
+			if (streq(v, mode_names[m])) {
+				*FIELD_PTR(l, f, enum plan_mode) = (enum plan_mode)m;
+				return 0;
+			}
+		return -EINVAL;
+	}
+	return -EINVAL;
+}
+
+/* ---- text ---------------------------------------------------------------------------- */
+
+static void put_escaped(struct strbuf *b, const char *v)
 {
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\\' || *p < 0x20)
-			fprintf(f, "\\%03o", *p);
+			strbuf_printf(b, "\\%03o", *p);
 		else
-			fputc(*p, f);
+			strbuf_putc(b, (char)*p);
 	}
 }
 
-int state_save(const struct state *s, const char *path)
+char *state_format(const struct stack *s)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return -ENOMEM;
-	fputs("# loopboot state 1: what the boot built, in order; read by loopboot status and "
-	      "shutdown\n",
-	      f);
+	struct strbuf b = {0};
+	strbuf_printf(&b,
+	              "# loopboot state: what the boot built, in order; read by loopboot "
+	              "status and shutdown\nversion %d\n",
+	              STATE_VERSION);
 	for (size_t i = 0; i < s->n; i++) {
-		const struct state_record *r = &s->v[i];
-		fputs(r->kind, f);
-		for (size_t k = 0; k < r->keys.n; k++) {
-			fprintf(f, " %s=", r->keys.v[k]);
-			put_escaped(f, r->values.v[k]);
+		const struct layer *l = &s->v[i];
+		strbuf_printf(&b, "%s", layer_kind_name(l->kind));
+		for (size_t k = 0; k < kinds[l->kind].n; k++) {
+			const struct field *f = &kinds[l->kind].fields[k];
+			_cleanup_free_ char *v = field_value(l, f);
+			if (!v)
+				continue;
+			strbuf_printf(&b, " %s=", f->key);
+			put_escaped(&b, v);
 		}
-		fputc('\n', f);
+		strbuf_putc(&b, '\n');
 	}
-	fclose(f);
-	int r = write_file_atomic(path, buf, len, 0644);
-	free(buf);
-	return r;
+	return strbuf_steal(&b);
 }
 
-static char *unescape(const char *v, size_t n)
+int state_save(const struct stack *s, const char *path)
 {
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == '\\' && i + 3 < n && v[i + 1] >= '0' && v[i + 1] <= '3' &&
-		    v[i + 2] >= '0' && v[i + 2] <= '7' && v[i + 3] >= '0' && v[i + 3] <= '7') {
-			*o++ =
-			    (char)((v[i + 1] - '0') * 64 + (v[i + 2] - '0') * 8 + (v[i + 3] - '0'));
-			i += 3;
-		} else {
-			*o++ = v[i];
-		}
-	}
-	*o = '\0';
-	return out;
+	_cleanup_free_ char *text = state_format(s);
+	return write_file_atomic(path, text, strlen(text), 0644);
 }
 
-int state_load(const char *path, struct state *ret)
+/* One "KIND key=value ..." line into a new record of s. */
+static int parse_record(char *line, unsigned lineno, struct stack *s, char **ret_error)
 {
-	_cleanup_free_ char *data = NULL;
-	int r = read_file(path, &data, NULL);
-	if (r < 0)
-		return r;
-	*ret = (struct state){0};
-	char *save = NULL;
-	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		size_t klen = strcspn(line, " ");
-		_cleanup_free_ char *kind = xstrndup(line, klen);
-		struct state_record *rec = state_add(ret, kind);
-		char *p = line + klen;
-		while (*p == ' ')
-			p++;
-		while (*p) {
-			size_t flen = strcspn(p, " ");
-			char *eq = memchr(p, '=', flen);
-			if (eq) {
-				_cleanup_free_ char *key = xstrndup(p, (size_t)(eq - p));
-				_cleanup_free_ char *val =
-				    unescape(eq + 1, flen - (size_t)(eq - p) - 1);
-				state_set(rec, key, val);
-			}
-			p += flen;
-			while (*p == ' ')
-				p++;
+	size_t klen = strcspn(line, " ");
+	_cleanup_free_ char *kind_name = xstrndup(line, klen);
+	enum layer_kind kind;
+	if (kind_find(kind_name, &kind) < 0) {
+		*ret_error = xasprintf("line %u: unknown kind of record \"%s\"", lineno, kind_name);
+		return -EBADMSG;
+	}
+	struct layer *l = stack_push(s, kind);
+	bool seen[16] = {false};
+	_Static_assert(ARRAY_SIZE(host_fields) <= ARRAY_SIZE(seen), "seen[] too small");
+	for (char *p = line + klen; *p;) {
+		p += strspn(p, " ");
+		if (!*p)
+			break;
+		size_t flen = strcspn(p, " ");
+		char *eq = memchr(p, '=', flen);
+		_cleanup_free_ char *key = xstrndup(p, eq ? (size_t)(eq - p) : flen);
+		const struct field *f = eq ? field_find(kind, key) : NULL;
+		if (!f) {
+			*ret_error = xasprintf("line %u: %s: %s \"%s\"", lineno, kind_name,
+			                       eq ? "unknown key" : "not key=value", key);
+			return -EBADMSG;
 		}
+		size_t idx = (size_t)(f - kinds[kind].fields);
+		_cleanup_free_ char *value = octal_unescape(eq + 1, flen - (size_t)(eq - p) - 1);
+		if (seen[idx] || field_set(l, f, value) < 0) {
+			*ret_error =
+			    xasprintf("line %u: %s: %s %s=%s", lineno, kind_name,
+			              seen[idx] ? "repeated key" : "bad value", key, value);
+			return -EBADMSG;
+		}
+		seen[idx] = true;
+		p += flen;
+	}
+	for (size_t k = 0; k < kinds[kind].n; k++)
+		if (kinds[kind].fields[k].required && !seen[k]) {
+			*ret_error = xasprintf("line %u: %s: %s= is missing", lineno, kind_name,
+			                       kinds[kind].fields[k].key);
+			return -EBADMSG;
+		}
+	return 0;
+}
+
+static int parse_version(const char *line, unsigned lineno, char **ret_error)
+{
+	const char *v = startswith(line, "version ");
+	unsigned long n;
+	if (!v || parse_number(v, UINT_MAX, &n) < 0) {
+		*ret_error = xasprintf("line %u: not a version line: %s", lineno, line);
+		return -EBADMSG;
+	}
+	if (n != STATE_VERSION) {
+		*ret_error = xasprintf("version %lu of the record: this loopboot reads version %d "
+		                       "(another loopboot wrote it)",
+		                       n, STATE_VERSION);
+		return -EPROTONOSUPPORT;
 	}
 	return 0;
 }
+
+int state_parse(const char *text, struct stack *ret, char **ret_error)
+{
+	_cleanup_free_ char *data = xstrdup(text);
+	*ret = (struct stack){0};
+	*ret_error = NULL;
+	unsigned lineno = 0;
+	bool first = true;
+	int r = 0;
+	for (char *line = data, *next; line && r >= 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (startswith(line, "version") && (line[7] == ' ' || !line[7]))
+			r = first ? parse_version(line, lineno, ret_error) : -EBADMSG;
+		else
+			r = parse_record(line, lineno, ret, ret_error);
+		if (r == -EBADMSG && !*ret_error)
+			*ret_error = xasprintf("line %u: the version line must come first", lineno);
+		first = false;
+	}
+	if (r < 0)
+		stack_free(ret);
+	return r < 0 ? r : 0;
+}
+
+int state_load(const char *path, struct stack *ret, char **ret_error)
+{
+	*ret = (struct stack){0};
+	*ret_error = NULL;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_file(path, &data, &len);
+	if (r < 0)
+		return r;
+	if (strlen(data) != len) {
+		*ret_error = xstrdup("it holds a NUL byte");
+		return -EBADMSG;
+	}
+	return state_parse(data, ret, ret_error);
+}
+
+/* ---- for other programs --------------------------------------------------------------- */
 
 static void put_json_string(FILE *f, const char *s)
 {
@@ -165,21 +345,64 @@ static void put_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void state_print_json(const struct state *s, FILE *f)
+void state_print_json(const struct stack *s, FILE *f)
 {
 	fputs("[", f);
 	for (size_t i = 0; i < s->n; i++) {
-		const struct state_record *r = &s->v[i];
-		fputs(i ? ",\n {" : "\n {", f);
-		fputs("\"kind\": ", f);
-		put_json_string(f, r->kind);
-		for (size_t k = 0; k < r->keys.n; k++) {
-			fputs(", ", f);
-			put_json_string(f, r->keys.v[k]);
-			fputs(": ", f);
-			put_json_string(f, r->values.v[k]);
+		const struct layer *l = &s->v[i];
+		fputs(i ? ",\n {\"kind\": " : "\n {\"kind\": ", f);
+		put_json_string(f, layer_kind_name(l->kind));
+		for (size_t k = 0; k < kinds[l->kind].n; k++) {
+			const struct field *fd = &kinds[l->kind].fields[k];
+			_cleanup_free_ char *v = field_value(l, fd);
+			if (!v)
+				continue;
+			fprintf(f, ", \"%s\": ", fd->key);
+			if (fd->type == FIELD_BOOL)
+				fputs(streq(v, "1") ? "true" : "false", f);
+			else if (fd->type == FIELD_PID || fd->type == FIELD_COUNT)
+				fputs(v, f);
+			else
+				put_json_string(f, v);
 		}
 		fputs("}", f);
 	}
 	fputs("\n]\n", f);
+}
+
+int state_print_field(const struct stack *s, const char *field, FILE *f)
+{
+	const char *dot = strchr(field, '.');
+	_cleanup_free_ char *kind_name = dot ? xstrndup(field, (size_t)(dot - field)) : NULL;
+	enum layer_kind kind;
+	const struct field *fd = NULL;
+	if (kind_name && kind_find(kind_name, &kind) == 0)
+		fd = field_find(kind, dot + 1);
+	if (!fd)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].kind != kind)
+			continue;
+		_cleanup_free_ char *v = field_value(&s->v[i], fd);
+		if (!v)
+			continue;
+		/* One value a line, whatever it holds. */
+		for (const char *p = v; *p; p++)
+			if (*p == '\n' || *p == '\\')
+				fprintf(f, "\\%03o", (unsigned char)*p);
+			else
+				fputc(*p, f);
+		fputc('\n', f);
+	}
+	return 0;
+}
+
+char *state_field_names(void)
+{
+	struct strbuf b = {0};
+	for (int k = 0; k < _LAYER_KIND_MAX; k++)
+		for (size_t i = 0; i < kinds[k].n; i++)
+			strbuf_printf(&b, "%s%s.%s", b.len ? " " : "",
+			              layer_kind_name((enum layer_kind)k), kinds[k].fields[i].key);
+	return strbuf_steal(&b);
 }

@@ -1,40 +1,51 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The state record: what the boot built, in the order it built it, under /run/loopboot/.
- * /run survives switch_root, so `loopboot status` and the shutdown side read exactly what
- * was made instead of guessing from mount tables.
+ * The state record: the stack the boot built (engine/layer.h), in the order it built it,
+ * in /run/loopboot/state. /run survives switch_root, so `loopboot status` and the shutdown
+ * side read exactly what was made instead of guessing from mount tables. This file is the
+ * only code that turns records into text and back.
  *
- * Format: one record per line, "KIND key=value key=value ...", values escaped like
- * /proc/self/mountinfo (\040 space, \011 tab, \012 newline, \134 backslash). Lines
- * starting with '#' are comments.
+ * Format, version 1: a line "version 1", then one record per line,
+ * "KIND key=value key=value ...", values escaped like /proc/self/mountinfo (\040 space,
+ * \011 tab, \012 newline, \134 backslash). Lines starting with '#' are comments. A file
+ * without a version line is version 1 (the format before the line was added). A record of
+ * another version, of a kind or with a key this loopboot does not know, or without a field
+ * its kind needs, is refused as a whole: never half-read.
  */
 #pragma once
 
 #include <stdio.h>
 
-#include "basic/util.h"
+#include "engine/layer.h"
 
-#define STATE_DIR  "/run/loopboot"
-#define STATE_FILE STATE_DIR "/state"
+#define STATE_DIR     "/run/loopboot"
+#define STATE_FILE    STATE_DIR "/state"
+#define STATE_VERSION 1
 
-struct state_record {
-	char *kind;       /* "host", "loop", "mount" */
-	struct strv keys; /* parallel to values */
-	struct strv values;
-};
+/* The text of a stack. Allocated. */
+char *state_format(const struct stack *s);
 
-struct state {
-	struct state_record *v;
-	size_t n;
-};
+/*
+ * Parses a state text. Returns 0 with *ret filled, or -EBADMSG (a malformed or unknown
+ * record) or -EPROTONOSUPPORT (another version) with *ret empty and *ret_error set to one
+ * line saying what and where (allocated).
+ */
+int state_parse(const char *text, struct stack *ret, char **ret_error);
 
-struct state_record *state_add(struct state *s, const char *kind);
-/* Sets (or replaces) a key; value NULL removes it. */
-void state_set(struct state_record *r, const char *key, const char *value);
-const char *state_get(const struct state_record *r, const char *key);
-void state_remove_last(struct state *s);
-void state_free(struct state *s);
+/* Writes the record atomically. 0 or -errno. */
+int state_save(const struct stack *s, const char *path);
+/* Reads and parses path; as state_parse, plus -errno of reading (-ENOENT: no record).
+ * *ret_error is set for parse errors only (NULL otherwise). */
+int state_load(const char *path, struct stack *ret, char **ret_error);
 
-int state_save(const struct state *s, const char *path);
-int state_load(const char *path, struct state *ret);
-void state_print_json(const struct state *s, FILE *f);
+/* `loopboot status --json`: an array of objects, one per record, typed values. */
+void state_print_json(const struct stack *s, FILE *f);
+
+/*
+ * `loopboot status --get KIND.KEY`: the value of that field in every record of KIND that
+ * has it, one per line (so shell code never parses the file). Returns 0, or -EINVAL when
+ * no kind has that key (nothing printed).
+ */
+int state_print_field(const struct stack *s, const char *field, FILE *f);
+/* The fields --get takes, "host.spec host.source ...", for help texts. Allocated. */
+char *state_field_names(void);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "basic/log.h"
 #include "engine/device.h"
 #include "engine/state.h"
 
@@ -310,29 +311,28 @@ static void add_state_device(struct hostonly *h, const char *sysfs, const char *
 	hostonly_add_block_device(h, sysfs, major(st.st_rdev), minor(st.st_rdev), what, NULL);
 }
 
-static void add_from_state(struct hostonly *h, const struct state *s, const char *sysfs,
+static void add_from_state(struct hostonly *h, const struct stack *s, const char *sysfs,
                            const char *dev_root)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const struct state_record *r = &s->v[i];
-		if (streq(r->kind, "host")) {
-			const char *driver = state_get(r, "driver");
-			if (streq_ptr(state_get(r, "fuse"), "1")) {
+		const struct layer *l = &s->v[i];
+		if (l->kind == LAYER_HOST) {
+			const char *driver = l->host.driver;
+			if (l->host.fuse) {
 				_cleanup_free_ char *reason =
 				    xasprintf("FUSE driver of the host (%s)", strempty(driver));
 				want(h, "fuse", reason);
 				want_program(h, driver);
 			} else {
-				hostonly_add_fstype(h, driver ? driver : state_get(r, "type"),
+				hostonly_add_fstype(h, driver ? driver : l->host.type,
 				                    "file system of the host");
 			}
-			add_state_device(h, sysfs, dev_root, state_get(r, "source"), "the host");
-		} else if (streq(r->kind, "mount")) {
-			const char *role = state_get(r, "role");
-			_cleanup_free_ char *what =
-			    xasprintf("file system of the %s image", role ? role : "mounted");
-			hostonly_add_fstype(h, state_get(r, "type"), what);
-			add_state_device(h, sysfs, dev_root, state_get(r, "source"), what);
+			add_state_device(h, sysfs, dev_root, l->host.source, "the host");
+		} else if (l->kind == LAYER_MOUNT) {
+			_cleanup_free_ char *what = xasprintf("file system of the %s image",
+			                                      mount_role_name(l->mount.role));
+			hostonly_add_fstype(h, l->mount.type, what);
+			add_state_device(h, sysfs, dev_root, l->mount.source, what);
 		}
 	}
 }
@@ -344,15 +344,19 @@ int hostonly_detect(struct hostonly *h, const char *state_file, const char *moun
 	/* Every loopboot boot attaches the image to a loop device. */
 	want(h, "loop", "loopboot attaches the image to a loop device");
 
-	struct state s;
-	int r = state_load(state_file, &s);
+	struct stack s;
+	_cleanup_free_ char *error = NULL;
+	int r = state_load(state_file, &s, &error);
 	if (r >= 0) {
 		h->source = "the state record";
 		add_from_state(h, &s, sysfs, dev_root);
-		state_free(&s);
+		stack_free(&s);
 		return 0;
 	}
-	if (r != -ENOENT)
+	if (error) /* refused whole, never half-read: the mounts say what they can */
+		log_warn("--host-only: the state record %s: %s — reading the mounts instead",
+		         state_file, error);
+	else if (r != -ENOENT)
 		return r;
 
 	h->source = "the root mount (no state record)";

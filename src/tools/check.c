@@ -26,6 +26,7 @@
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
 #include "engine/hoststate.h"
+#include "engine/layer.h"
 #include "engine/loopdev.h"
 #include "engine/modules.h"
 #include "engine/mounts.h"
@@ -637,7 +638,7 @@ static int open_host(struct doctor *d)
 	_cleanup_free_ char *opts = options_join(
 	    d->plan->rootflags,
 	    options_no_replay(d->plan->rootfstype ? d->plan->rootfstype : d->host_type));
-	struct fsmount fm;
+	struct layer_host fm = {0};
 	/* host_mount() prints its own loopboot: line when it fails. */
 	r = host_mount(d->mods, d->dev.devnode, d->dev.type, d->plan->rootfstype, opts, true, dir,
 	               &fm);
@@ -650,7 +651,7 @@ static int open_host(struct doctor *d)
 	d->host_daemon = fm.daemon_pid;
 	_cleanup_free_ char *detail =
 	    xasprintf("mounted read-only with %s for this check", fm.driver);
-	fsmount_free(&fm);
+	layer_host_done(&fm);
 	r = detach_into_view(d, dir);
 	if (r < 0) {
 		finding(d, LEVEL_WARN, "looking inside the host", d->spec, strerror(-r),

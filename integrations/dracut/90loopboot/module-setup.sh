@@ -47,13 +47,12 @@ depends() {
 # called by dracut
 installkernel() {
     local -a mods=(loop fuse overlay nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii)
-    if [[ $hostonly ]] && [[ -r /run/loopboot/state ]]; then
+    local lb
+    if [[ $hostonly ]] && [[ -s /run/loopboot/state ]] && lb=$(loopboot_binary); then
         # What this machine booted with: the host's file system (or its FUSE driver's
-        # module, fuse) and each image's.
-        mapfile -t -O "${#mods[@]}" mods < <({
-            sed -n 's/.* type=\([^ ]*\).*/\1/p' /run/loopboot/state
-            sed -n 's/.* driver=\([^ ]*\).*/\1/p' /run/loopboot/state
-        } | sort -u)
+        # module, fuse) and each image's, as the engine recorded them.
+        mapfile -t -O "${#mods[@]}" mods < <(
+            "$lb" status --get host.type --get host.driver --get mount.type | sort -u)
     else
         mods+=(vfat exfat ntfs3 ext4 btrfs xfs squashfs isofs udf)
     fi

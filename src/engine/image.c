@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Image layers: an image path opened part by part inside the file system below it,
+ * judged, attached (a loop device, or a linear mapping), checked and mounted; and the
+ * volatile session's overlay. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "basic/log.h"
+#include "engine/engine.h"
+#include "engine/fsck.h"
+#include "engine/hoststate.h"
+#include "engine/loopdev.h"
+#include "engine/modules.h"
+#include "engine/mounts.h"
+#include "engine/verdict.h"
+
+/* The final path of something mounted now at path, as seen from the new root. */
+char *engine_final_path(const struct engine *e, const char *path)
+{
+	const char *rest =
+	    streq(e->opts->root_mnt, "/") ? NULL : path_startswith(path, e->opts->root_mnt);
+	if (rest)
+		return xasprintf("/%s", rest);
+	return xstrdup(path);
+}
+
+/* Which file system a path is in, the same in the dry run and the real pass. */
+static const char *dir_key(struct engine *e, const char *dir)
+{
+	if (streq(dir, engine_host(e)->target))
+		return "host";
+	const char *slash = strrchr(dir, '/');
+	return slash ? slash + 1 : dir;
+}
+
+/* For "file not found": show what the nearest existing directory holds. */
+static void list_nearest_dir(int rootfd, const char *path, const char *where)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			return;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		int fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY);
+		if (fd >= 0) {
+			DIR *d = fdopendir(fd);
+			if (!d) {
+				close(fd);
+				return;
+			}
+			char line[900] = "";
+			size_t len = 0;
+			unsigned count = 0;
+			struct dirent *de;
+			while ((de = readdir(d))) {
+				if (de->d_name[0] == '.' &&
+				    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+					continue;
+				count++;
+				if (len < sizeof(line) - 80)
+					len +=
+					    (size_t)snprintf(line + len, sizeof(line) - len, "%s%s",
+					                     len ? ", " : "", de->d_name);
+			}
+			closedir(d);
+			if (len >= sizeof(line) - 80)
+				snprintf(line + len, sizeof(line) - len, ", …");
+			log_info("%s on %s holds %u entr%s%s%s", dir, where, count,
+			         count == 1 ? "y" : "ies", count ? ": " : "", line);
+			return;
+		}
+		if (streq(dir, "/"))
+			return;
+	}
+}
+
+/*
+ * Opens one image file inside the file system mounted at dir and judges it (verdict.c):
+ * returns 0 with *ret_fd and *ret_type (what it holds), or -errno after the one-line
+ * failure. wanted: the type asked for, or NULL.
+ */
+static int image_open(const char *dir, const char *path, const char *where, bool writable,
+                      const char *wanted, int *ret_fd, char **ret_type)
+{
+	_cleanup_close_ int rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return log_fail(errno, "opening", dir, NULL, "report this as a bug");
+	struct image_facts f = {.path = path, .where = where, .for_writing = writable};
+	_cleanup_close_ int fd = open_in_root(rootfd, path, writable ? O_RDWR : O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		f.open_errno = errno;
+	_cleanup_free_ char *type = NULL;
+	if (!f.open_errno) {
+		f.mode = st.st_mode;
+		f.size = (uint64_t)st.st_size;
+		if (S_ISREG(st.st_mode))
+			f.probe = device_probe_fd(fd, &type);
+		f.type = type;
+		f.wanted = wanted;
+		f.fs_size_known = f.probe > 0 && image_fs_size(fd, type, &f.fs_size) == 0;
+	}
+	struct verdict v;
+	int r = image_verdict(&f, &v);
+	if (r < 0) {
+		log_fail(v.err, v.what, v.value, v.reason, "%s", v.todo);
+		if (v.code == VERDICT_NOT_FOUND)
+			list_nearest_dir(rootfd, path, where);
+		verdict_done(&v);
+		return r;
+	}
+	*ret_fd = fd;
+	fd = -1;
+	*ret_type = type;
+	type = NULL;
+	return 0;
+}
+
+/* A loop device on fd, recorded; or with linear mode the file's extents mapped. */
+static int image_attach(struct engine *e, int fd, const char *path, const char *dir,
+                        const struct layer_choice *c, enum mount_role role, const char *target,
+                        struct loopdev *ret)
+{
+	*ret = (struct loopdev){.fd = -1};
+	if (c->map) {
+		int r = linear_map(e, fd, path, dir, role, target, c->device_ro, &ret->devnode);
+		if (r < 0 || ret->devnode)
+			return r;
+	}
+	int r = loopdev_attach(fd, path, c->device_ro, ret);
+	if (r < 0)
+		return log_fail(r, "attaching a loop device to", path, NULL,
+		                "the kernel needs loop support (module loop)");
+	struct layer *l = stack_push(&e->stack, LAYER_LOOP);
+	l->loop = (struct layer_loop){.device = xstrdup(ret->devnode),
+	                              .file = xstrdup(path),
+	                              .parent = xstrdup(dir),
+	                              .read_only = c->device_ro,
+	                              .direct_io = ret->direct_io};
+	return 0;
+}
+
+/* The checker, where the image will be written: the dry run only looks, and the real
+ * pass skips what the dry run found clean. */
+static int image_check(struct engine *e, const struct layer_choice *c, const char *devnode,
+                       const char *type, const char *dir, const char *path)
+{
+	if (!c->check)
+		return 0;
+	_cleanup_free_ char *key = xasprintf("%s:%s", dir_key(e, dir), path);
+	if (c->check_ro) {
+		int r = fsck_run(e->plan, devnode, type, path, true);
+		if (r == 0)
+			strv_push(&e->fsck_clean, xstrdup(key));
+		return r;
+	}
+	return strv_contains(&e->fsck_clean, key) ? 0
+	                                          : fsck_run(e->plan, devnode, type, path, false);
+}
+
+/* Where a part of an image path is mounted: the target for the last, a numbered layer
+ * directory under /run for the others. */
+static char *image_mount_point(struct engine *e, bool last, const char *target)
+{
+	if (last)
+		return xstrdup(target);
+	char *mnt = xasprintf("%s/%u", e->probe ? PROBE_DIR "/layers" : LAYER_DIR, ++e->seq);
+	int r = mkdir_p(mnt, 0700);
+	if (r < 0) {
+		log_fail(r, "creating", mnt, NULL, "/run must be writable");
+		free(mnt);
+		return NULL;
+	}
+	return mnt;
+}
+
+/* One part of an image path: the file path in the file system at dir. Mounts it at
+ * *ret_mnt (allocated). */
+static int image_layer(struct engine *e, const char *dir, const char *where, const char *path,
+                       const struct layer_facts *lf, const char *fstype, const char *options,
+                       const char *target, enum mount_role role, char **ret_mnt)
+{
+	struct layer_choice c = decide_layer(lf);
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *type = NULL;
+	int r = image_open(dir, path, where, c.open_rw, lf->last ? fstype : NULL, &fd, &type);
+	if (r < 0)
+		return r;
+	const char *mount_type = lf->last && fstype ? fstype : type;
+	if (!modules_have_fs(e->mods, mount_type))
+		return log_fail(ENODEV, "image file system type", mount_type,
+		                "the kernel has no driver for it",
+		                "rebuild the initramfs with the %s module", mount_type);
+
+	struct loopdev dev;
+	r = image_attach(e, fd, path, dir, &c, role, target, &dev);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *mnt = image_mount_point(e, lf->last, target);
+	r = mnt ? image_check(e, &c, dev.devnode, mount_type, dir, path) : -ENOMEM;
+	_cleanup_free_ char *opts = options_join(
+	    lf->last ? options : NULL, c.no_replay ? options_no_replay(mount_type) : NULL);
+	if (r >= 0) {
+		r = mount_fs(dev.devnode, mnt, mount_type, c.mount_ro, opts);
+		if (r < 0)
+			log_fail(
+			    r, "mounting the image", path, NULL,
+			    "the %s file system may be damaged (check it with fsck from another "
+			    "system) or the options \"%s\" are wrong",
+			    mount_type, strempty(opts));
+	}
+	if (r >= 0) {
+		struct layer *l = stack_push(&e->stack, LAYER_MOUNT);
+		l->mount = (struct layer_mount){.role = lf->last ? role : MOUNT_ROLE_LAYER,
+		                                .source = xstrdup(dev.devnode),
+		                                .target = xstrdup(mnt),
+		                                .type = xstrdup(mount_type),
+		                                .image = xstrdup(path),
+		                                .read_only = c.mount_ro,
+		                                .options = opts ? xstrdup(opts) : NULL};
+		*ret_mnt = mnt;
+		mnt = NULL;
+	}
+	loopdev_release(&dev); /* the mount holds the device now */
+	return r;
+}
+
+int image_build(struct engine *e, const struct imagepath *ip, const char *fstype,
+                const char *options, bool read_only, const char *target, enum mount_role role)
+{
+	_cleanup_free_ char *dir = xstrdup(engine_host(e)->target);
+	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+	for (unsigned i = 0; i < ip->n; i++) {
+		struct layer_facts lf = {.probe = e->probe,
+		                         .host_ro = e->hc.host_ro,
+		                         .linear = e->linear,
+		                         .on_host = i == 0,
+		                         .last = i + 1 == ip->n,
+		                         .read_only = read_only};
+		char *mnt = NULL;
+		int r = image_layer(e, dir, where, ip->part[i], &lf, fstype, options, target, role,
+		                    &mnt);
+		if (r < 0)
+			return r;
+		free(where);
+		where = xasprintf("the image %s", ip->part[i]);
+		free(dir);
+		dir = mnt;
+	}
+	return 0;
+}
+
+/*
+ * loopboot.hibernated=ro on an unsafe host: the image read-only, with a tmpfs overlay on
+ * top so that the system can run; every change is lost at shutdown.
+ */
+int image_build_volatile_root(struct engine *e, const char *root)
+{
+	const struct plan *p = e->plan;
+	static const char lower[] = LAYER_DIR "/volatile-lower", tmp[] = STATE_DIR "/volatile";
+	int r = mkdir_p(lower, 0700);
+	if (r >= 0)
+		r = mkdir_p(tmp, 0700);
+	if (r < 0)
+		return log_fail(r, "creating", lower, NULL, "/run must be writable");
+	r = image_build(e, &p->loop, p->loopfstype, p->loopflags, true, lower, MOUNT_ROLE_LAYER);
+	if (r < 0)
+		return r;
+	if (!modules_have_fs(e->mods, "overlay"))
+		return log_fail(ENODEV, "volatile session", "overlay",
+		                "the kernel has no overlay file system",
+		                "rebuild the initramfs with the overlay module");
+	r = mount_fs("tmpfs", tmp, "tmpfs", false, "mode=0755");
+	if (r < 0)
+		return log_fail(r, "mounting a tmpfs at", tmp, NULL, "check the kernel's tmpfs");
+	struct layer *l = stack_push(&e->stack, LAYER_MOUNT);
+	l->mount = (struct layer_mount){.role = MOUNT_ROLE_LAYER,
+	                                .source = xstrdup("tmpfs"),
+	                                .target = xstrdup(tmp),
+	                                .type = xstrdup("tmpfs")};
+	_cleanup_free_ char *upper = xasprintf("%s/upper", tmp), *work = xasprintf("%s/work", tmp);
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0)
+		return log_fail(errno, "creating", upper, NULL, "check the kernel's tmpfs");
+	_cleanup_free_ char *opts =
+	    xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	r = mount_fs("overlay", root, "overlay", false, opts);
+	if (r < 0)
+		return log_fail(r, "mounting the overlay at", root, NULL,
+		                "the kernel's overlay file system must be available");
+	l = stack_push(&e->stack, LAYER_MOUNT);
+	l->mount = (struct layer_mount){.role = MOUNT_ROLE_ROOT,
+	                                .source = xstrdup("overlay"),
+	                                .target = xstrdup(root),
+	                                .type = xstrdup("overlay"),
+	                                .options = xstrdup("volatile")};
+	return 0;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/status.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "basic/log.h"
+#include "basic/util.h"
+#include "engine/state.h"
+
+static void print_layer(const struct layer *l)
+{
+	switch (l->kind) {
+	case LAYER_HOST: {
+		const struct layer_host *h = &l->host;
+		printf("host:   %s = %s (%s via %s%s) at %s%s\n", strempty(h->spec),
+		       strempty(h->source), strempty(h->type), strempty(h->driver),
+		       h->fuse ? ", FUSE" : "", strempty(h->target),
+		       h->read_only ? ", read-only" : "");
+		if (h->daemon_pid > 0)
+			printf("        daemon pid %d\n", (int)h->daemon_pid);
+		if (h->dm)
+			printf("        mounted from %s, a read-only mapping of %s\n",
+			       strempty(h->source), strempty(h->device));
+		break;
+	}
+	case LAYER_LOOP:
+		printf("loop:   %s ← %s (in %s%s%s)\n", strempty(l->loop.device),
+		       strempty(l->loop.file), strempty(l->loop.parent),
+		       l->loop.direct_io ? ", direct I/O" : "",
+		       l->loop.read_only ? ", read-only" : "");
+		break;
+	case LAYER_DM:
+		printf("dm:     %s (%s) ← %s (in %s): %lu extent%s on %s, linear%s\n",
+		       strempty(l->dm.device), strempty(l->dm.name), strempty(l->dm.file),
+		       strempty(l->dm.parent), l->dm.extents, l->dm.extents == 1 ? "" : "s",
+		       strempty(l->dm.on), l->dm.read_only ? ", read-only" : "");
+		break;
+	case LAYER_MOUNT:
+		printf("mount:  %s on %s (%s, %s%s%s) [%s]\n", strempty(l->mount.source),
+		       strempty(l->mount.target), strempty(l->mount.type),
+		       l->mount.read_only ? "ro" : "rw", l->mount.options ? "," : "",
+		       strempty(l->mount.options), mount_role_name(l->mount.role));
+		break;
+	case _LAYER_KIND_MAX:
+		break;
+	}
+}
+
+/* loopboot.mode: what the images are on, and how many pieces were mapped. */
+static void print_mode(const struct stack *s)
+{
+	const struct layer_host *host = NULL;
+	unsigned long extents = 0, mapped = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].kind == LAYER_HOST)
+			host = &s->v[i].host;
+		else if (s->v[i].kind == LAYER_DM) {
+			extents += s->v[i].dm.extents;
+			mapped++;
+		}
+	}
+	if (!host)
+		return;
+	if (host->mode == PLAN_MODE_LINEAR)
+		printf("mode:   linear: %lu image%s mapped, %lu extent%s\n", mapped,
+		       mapped == 1 ? "" : "s", extents, extents == 1 ? "" : "s");
+	else
+		printf("mode:   loop%s%s%s\n", host->linear_refused ? " (linear refused: " : "",
+		       strempty(host->linear_refused), host->linear_refused ? ")" : "");
+}
+
+static void usage(FILE *f)
+{
+	_cleanup_free_ char *fields = state_field_names();
+	fprintf(f,
+	        "Usage: loopboot status [--json] [--get KIND.KEY]...\n"
+	        "Shows the running system's stack, from the state record %s.\n"
+	        "  --json          as a JSON array, one object per layer\n"
+	        "  --get KIND.KEY  that field of every layer of KIND, one value a line (for "
+	        "scripts)\n"
+	        "fields: %s\n",
+	        STATE_FILE, fields);
+}
+
+int status_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"get", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	bool json = false;
+	struct strv get = {0};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'g':
+			strv_push(&get, xstrdup(optarg));
+			break;
+		case 'h':
+			usage(stdout);
+			strv_free(&get);
+			return 0;
+		default:
+			usage(stderr);
+			strv_free(&get);
+			return 2;
+		}
+	}
+	if (optind < argc || (json && get.n)) {
+		usage(stderr);
+		strv_free(&get);
+		return 2;
+	}
+	struct stack s;
+	_cleanup_free_ char *error = NULL;
+	int r = state_load(STATE_FILE, &s, &error);
+	if (r == -ENOENT) {
+		fprintf(stderr,
+		        "loopboot: no state record: %s: this system was not booted by "
+		        "loopboot — nothing to show\n",
+		        STATE_FILE);
+		strv_free(&get);
+		return 1;
+	}
+	if (r < 0) {
+		log_fail(r, "reading the state record", STATE_FILE, error,
+		         error
+		             ? "it was written by another loopboot: use that one (the initramfs's "
+		               "/run/initramfs/shutdown)"
+		             : "check /run");
+		strv_free(&get);
+		return 1;
+	}
+	int ret = 0;
+	for (size_t i = 0; i < get.n && ret == 0; i++)
+		if (state_print_field(&s, get.v[i], stdout) < 0) {
+			_cleanup_free_ char *fields = state_field_names();
+			fprintf(stderr,
+			        "loopboot: status: --get %s: no such field — use one of: %s\n",
+			        get.v[i], fields);
+			ret = 2;
+		}
+	if (json) {
+		state_print_json(&s, stdout);
+	} else if (!get.n) {
+		print_mode(&s);
+		for (size_t i = 0; i < s.n; i++)
+			print_layer(&s.v[i]);
+	}
+	stack_free(&s);
+	strv_free(&get);
+	return ret;
+}

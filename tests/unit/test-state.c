@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The state record: typed layers to text and back, and what is refused. */
+#include "engine/state.h"
+#include "test-main.h"
+
+/* A stack as a linear boot on NTFS with a nested /home image builds it. */
+static void sample(struct stack *s)
+{
+	*s = (struct stack){0};
+	struct layer *l = stack_push(s, LAYER_HOST);
+	l->host = (struct layer_host){.spec = xstrdup("UUID=0123456789ABCDEF"),
+	                              .source = xstrdup("/dev/dm-0"),
+	                              .type = xstrdup("ntfs"),
+	                              .driver = xstrdup("ntfs-3g"),
+	                              .target = xstrdup("/host"),
+	                              .options = xstrdup("uid=0,big_writes"),
+	                              .read_only = true,
+	                              .fuse = true,
+	                              .daemon_pid = 321,
+	                              .mode = PLAN_MODE_LINEAR,
+	                              .linear_refused = NULL,
+	                              .dm = xstrdup("loopboot-host"),
+	                              .device = xstrdup("/dev/vda2")};
+	l = stack_push(s, LAYER_DM);
+	l->dm = (struct layer_dm){.device = xstrdup("/dev/dm-1"),
+	                          .name = xstrdup("loopboot-root"),
+	                          .extents = 7,
+	                          .file = xstrdup("/My Linux/root.img"),
+	                          .parent = xstrdup("/host"),
+	                          .on = xstrdup("/dev/vda2")};
+	l = stack_push(s, LAYER_MOUNT);
+	l->mount = (struct layer_mount){.role = MOUNT_ROLE_ROOT,
+	                                .source = xstrdup("/dev/dm-1"),
+	                                .target = xstrdup("/"),
+	                                .type = xstrdup("ext4"),
+	                                .image = xstrdup("/My Linux/root.img"),
+	                                .options = xstrdup("noatime")};
+	l = stack_push(s, LAYER_LOOP);
+	l->loop = (struct layer_loop){.device = xstrdup("/dev/loop0"),
+	                              .file = xstrdup("/a\\b\tc\nd"),
+	                              .parent = xstrdup("/"),
+	                              .read_only = true,
+	                              .direct_io = true};
+	l = stack_push(s, LAYER_MOUNT);
+	l->mount = (struct layer_mount){.role = MOUNT_ROLE_MOUNT,
+	                                .source = xstrdup("/dev/loop0"),
+	                                .target = xstrdup("/home"),
+	                                .type = xstrdup("ext4"),
+	                                .image = xstrdup("/a\\b\tc\nd"),
+	                                .read_only = false};
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return streq_ptr(a, b);
+}
+
+static bool same_layer(const struct layer *a, const struct layer *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case LAYER_HOST:
+		return same_string(a->host.spec, b->host.spec) &&
+		       same_string(a->host.source, b->host.source) &&
+		       same_string(a->host.type, b->host.type) &&
+		       same_string(a->host.driver, b->host.driver) &&
+		       same_string(a->host.target, b->host.target) &&
+		       same_string(a->host.options, b->host.options) &&
+		       a->host.read_only == b->host.read_only && a->host.fuse == b->host.fuse &&
+		       a->host.daemon_pid == b->host.daemon_pid && a->host.mode == b->host.mode &&
+		       same_string(a->host.linear_refused, b->host.linear_refused) &&
+		       same_string(a->host.dm, b->host.dm) &&
+		       same_string(a->host.device, b->host.device);
+	case LAYER_LOOP:
+		return same_string(a->loop.device, b->loop.device) &&
+		       same_string(a->loop.file, b->loop.file) &&
+		       same_string(a->loop.parent, b->loop.parent) &&
+		       a->loop.read_only == b->loop.read_only &&
+		       a->loop.direct_io == b->loop.direct_io;
+	case LAYER_DM:
+		return same_string(a->dm.device, b->dm.device) &&
+		       same_string(a->dm.name, b->dm.name) && a->dm.extents == b->dm.extents &&
+		       same_string(a->dm.file, b->dm.file) &&
+		       same_string(a->dm.parent, b->dm.parent) && same_string(a->dm.on, b->dm.on) &&
+		       a->dm.read_only == b->dm.read_only;
+	case LAYER_MOUNT:
+		return a->mount.role == b->mount.role &&
+		       same_string(a->mount.source, b->mount.source) &&
+		       same_string(a->mount.target, b->mount.target) &&
+		       same_string(a->mount.type, b->mount.type) &&
+		       same_string(a->mount.image, b->mount.image) &&
+		       same_string(a->mount.options, b->mount.options) &&
+		       a->mount.read_only == b->mount.read_only;
+	case _LAYER_KIND_MAX:
+		break;
+	}
+	return false;
+}
+
+TEST(round_trip)
+{
+	struct stack s, back;
+	sample(&s);
+	char *text = state_format(&s);
+	char *error = NULL;
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(!error);
+	CHECK(back.n == s.n);
+	for (size_t i = 0; i < s.n && i < back.n; i++)
+		CHECK(same_layer(&s.v[i], &back.v[i]));
+	/* Formatting what was parsed gives the same text again. */
+	char *again = state_format(&back);
+	CHECK_STREQ(again, text);
+	/* Blanks and backslashes are escaped: one record a line, one field a word. */
+	CHECK(strstr(text, "file=/My\\040Linux/root.img"));
+	CHECK(strstr(text, "file=/a\\134b\\011c\\012d "));
+	CHECK(strncmp(text, "# ", 2) == 0 && strstr(text, "\nversion 1\nhost spec="));
+	free(text);
+	free(again);
+	stack_free(&s);
+	stack_free(&back);
+}
+
+TEST(copy_is_deep)
+{
+	struct stack s;
+	sample(&s);
+	struct layer c;
+	for (size_t i = 0; i < s.n; i++) {
+		layer_copy(&c, &s.v[i]);
+		CHECK(same_layer(&c, &s.v[i]));
+		if (c.kind == LAYER_HOST)
+			CHECK(c.host.spec != s.v[i].host.spec);
+		layer_done(&c);
+	}
+	stack_free(&s);
+}
+
+/* What the tests and the integrations of the first format wrote: no version line. */
+TEST(legacy_without_version)
+{
+	struct stack s;
+	char *error = NULL;
+	CHECK(
+	    state_parse("# loopboot state 1: what the boot built\n"
+	                "host spec=UUID=0 source=/dev/nonexistent type=ntfs driver=ntfs-3g "
+	                "target=/host ro=0 fuse=1\n"
+	                "mount role=root source=/dev/loop9 target=/ type=ext4 image=/r.img ro=0\n",
+	                &s, &error) == 0);
+	CHECK(!error && s.n == 2);
+	CHECK(s.n == 2 && s.v[0].kind == LAYER_HOST && s.v[0].host.fuse &&
+	      s.v[0].host.mode == PLAN_MODE_LOOP && s.v[0].host.daemon_pid == 0);
+	CHECK(s.n == 2 && s.v[1].kind == LAYER_MOUNT && s.v[1].mount.role == MOUNT_ROLE_ROOT);
+	stack_free(&s);
+	CHECK(state_parse("", &s, &error) == 0 && s.n == 0 && !error);
+	stack_free(&s);
+}
+
+TEST(refused_whole)
+{
+	static const struct {
+		const char *text;
+		int error;
+		const char *says; /* in the message */
+	} cases[] = {
+	    {"version 2\nloop device=/dev/loop0\n", -EPROTONOSUPPORT, "version 2"},
+	    {"version one\n", -EBADMSG, "not a version line"},
+	    {"loop device=/dev/loop0\nversion 1\n", -EBADMSG, "line 2"},
+	    {"version 1\nloop device=/dev/loop0\noverlay lower=/x\n", -EBADMSG, "\"overlay\""},
+	    {"version 1\nloop device=/dev/loop0 colour=blue\n", -EBADMSG, "unknown key \"colour\""},
+	    {"version 1\nloop device=/dev/loop0 ro\n", -EBADMSG, "not key=value"},
+	    {"version 1\nloop device=/dev/loop0 ro=yes\n", -EBADMSG, "bad value ro=yes"},
+	    {"version 1\nloop file=/a.img\n", -EBADMSG, "device= is missing"},
+	    {"version 1\nmount role=root source=/dev/loop0\n", -EBADMSG, "target= is missing"},
+	    {"version 1\nmount role=top target=/\n", -EBADMSG, "bad value role=top"},
+	    {"version 1\nhost target=/host pid=0\n", -EBADMSG, "bad value pid=0"},
+	    {"version 1\nhost target=/host pid=12x\n", -EBADMSG, "bad value pid=12x"},
+	    {"version 1\nhost target=/host mode=fast\n", -EBADMSG, "bad value mode=fast"},
+	    {"version 1\ndm name=x extents=-1\n", -EBADMSG, "bad value extents=-1"},
+	    {"version 1\nloop device=/a device=/b\n", -EBADMSG, "repeated key device"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct stack s = {.n = 99};
+		char *error = NULL;
+		int r = state_parse(cases[i].text, &s, &error);
+		if (r != cases[i].error || !error || !strstr(error, cases[i].says) || s.n != 0 ||
+		    s.v)
+			printf("# case %zu: r=%d error=%s\n", i, r, error ? error : "(none)");
+		CHECK(r == cases[i].error);
+		CHECK(error && strstr(error, cases[i].says));
+		CHECK(s.n == 0 && !s.v);
+		free(error);
+	}
+}
+
+TEST(fields_for_scripts)
+{
+	struct stack s;
+	sample(&s);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	CHECK(state_print_field(&s, "host.pid", f) == 0);
+	CHECK(state_print_field(&s, "mount.type", f) == 0);
+	CHECK(state_print_field(&s, "loop.file", f) == 0);
+	CHECK(state_print_field(&s, "host.linear_refused", f) == 0); /* not set: nothing */
+	CHECK(state_print_field(&s, "host.colour", f) == -EINVAL);
+	CHECK(state_print_field(&s, "overlay.lower", f) == -EINVAL);
+	CHECK(state_print_field(&s, "pid", f) == -EINVAL);
+	fclose(f);
+	CHECK_STREQ(out, "321\next4\next4\n/a\\134b\tc\\012d\n");
+	free(out);
+	char *names = state_field_names();
+	CHECK(strstr(names, "host.spec host.source") && strstr(names, "mount.options"));
+	free(names);
+	stack_free(&s);
+}
+
+TEST(json_is_typed)
+{
+	struct stack s;
+	sample(&s);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	state_print_json(&s, f);
+	fclose(f);
+	CHECK(strstr(out, "{\"kind\": \"host\", \"spec\": \"UUID=0123456789ABCDEF\""));
+	CHECK(strstr(out, "\"ro\": true, \"fuse\": true, \"mode\": \"linear\""));
+	CHECK(strstr(out, "\"pid\": 321}"));
+	CHECK(strstr(out, "\"extents\": 7,"));
+	CHECK(strstr(out, "\"file\": \"/a\\\\b\\u0009c\\u000ad\""));
+	free(out);
+	stack_free(&s);
+}
+
+TEST(save_and_load)
+{
+	struct stack s, back;
+	sample(&s);
+	char dir[] = "/tmp/loopboot-test-state.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *path = path_join(dir, "state");
+	char *error = NULL;
+	CHECK(state_save(&s, path) == 0);
+	CHECK(state_load(path, &back, &error) == 0 && back.n == s.n);
+	stack_free(&back);
+	/* A NUL inside the file is not text: refused, not cut short. */
+	CHECK(write_file_atomic(path, "version 1\n\0loop device=/x\n", 26, 0644) == 0);
+	CHECK(state_load(path, &back, &error) == -EBADMSG && error);
+	free(error);
+	error = NULL;
+	unlink(path);
+	CHECK(state_load(path, &back, &error) == -ENOENT && !error);
+	rmdir(dir);
+	free(path);
+	stack_free(&s);
+}

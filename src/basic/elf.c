@@ -113,97 +113,73 @@ static bool has_debug_sections(const struct reader *r)
 	return false;
 }
 
-int elf_parse(const void *data, size_t size, struct elf_info *ret)
+/* Where the program headers say the dynamic section is. */
+struct segments {
+	struct load *loads;
+	size_t n_loads;
+	bool have_dynamic;
+	uint64_t dyn_off, dyn_size;
+};
+
+/* PT_LOAD (for addresses), PT_INTERP, PT_DYNAMIC. -EBADMSG on a malformed one. */
+static int parse_program_headers(const struct reader *r, uint64_t phoff, uint64_t phentsize,
+                                 uint64_t phnum, struct segments *seg, struct elf_info *ret)
 {
-	const unsigned char *p = data;
-	*ret = (struct elf_info){0};
-
-	if (size < EI_NIDENT || memcmp(p, ELFMAG, SELFMAG) != 0)
-		return -ENOEXEC;
-	if ((p[EI_CLASS] != ELFCLASS32 && p[EI_CLASS] != ELFCLASS64) ||
-	    (p[EI_DATA] != ELFDATA2LSB && p[EI_DATA] != ELFDATA2MSB) || p[EI_VERSION] != EV_CURRENT)
-		return -EBADMSG;
-
-	struct reader r = {.p = p,
-	                   .size = size,
-	                   .is64 = p[EI_CLASS] == ELFCLASS64,
-	                   .msb = p[EI_DATA] == ELFDATA2MSB};
-	size_t ehsize = r.is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
-	size_t phsize = r.is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
-	size_t dynsize = r.is64 ? sizeof(Elf64_Dyn) : sizeof(Elf32_Dyn);
-	size_t word = r.is64 ? 8 : 4;
-	if (size < ehsize)
-		return -EBADMSG;
-
-	ret->elf_class = p[EI_CLASS];
-	ret->data = p[EI_DATA];
-	ret->type = (uint16_t)FIELD(&r, 0, Ehdr, e_type);
-	ret->machine = (uint16_t)FIELD(&r, 0, Ehdr, e_machine);
-	uint64_t phoff = FIELD(&r, 0, Ehdr, e_phoff);
-	uint64_t phentsize = FIELD(&r, 0, Ehdr, e_phentsize);
-	uint64_t phnum = FIELD(&r, 0, Ehdr, e_phnum);
-	ret->debug_sections = has_debug_sections(&r);
-
-	if (phnum == 0)
-		return 0; /* a relocatable object or a core file: nothing to load */
-	/* PN_XNUM (the count moved to section 0) only occurs in core files. */
-	if (phnum == PN_XNUM || phentsize < phsize || !range_ok(size, phoff, phnum * phentsize))
-		return -EBADMSG;
-
-	_cleanup_free_ struct load *loads = xcalloc(phnum, sizeof(struct load));
-	size_t n_loads = 0;
-	bool have_dynamic = false;
-	uint64_t dyn_off = 0, dyn_size = 0;
-	int rv = 0;
-
 	for (uint64_t i = 0; i < phnum; i++) {
 		size_t base = (size_t)(phoff + i * phentsize);
-		uint64_t type = FIELD(&r, base, Phdr, p_type);
-		uint64_t off = FIELD(&r, base, Phdr, p_offset);
-		uint64_t filesz = FIELD(&r, base, Phdr, p_filesz);
+		uint64_t type = FIELD(r, base, Phdr, p_type);
+		uint64_t off = FIELD(r, base, Phdr, p_offset);
+		uint64_t filesz = FIELD(r, base, Phdr, p_filesz);
 		switch (type) {
 		case PT_LOAD:
-			loads[n_loads++] = (struct load){.vaddr = FIELD(&r, base, Phdr, p_vaddr),
-			                                 .offset = off,
-			                                 .filesz = filesz};
+			seg->loads[seg->n_loads++] =
+			    (struct load){.vaddr = FIELD(r, base, Phdr, p_vaddr),
+			                  .offset = off,
+			                  .filesz = filesz};
 			break;
 		case PT_INTERP: {
-			if (ret->interp || !range_ok(size, off, filesz) || filesz == 0 ||
+			if (ret->interp || !range_ok(r->size, off, filesz) || filesz == 0 ||
 			    filesz > PATH_MAX)
-				goto bad;
-			const char *s = (const char *)p + off;
+				return -EBADMSG;
+			const char *s = (const char *)r->p + off;
 			size_t len = strnlen(s, (size_t)filesz);
 			if (len == filesz || len == 0)
-				goto bad;
+				return -EBADMSG;
 			ret->interp = xstrndup(s, len);
 			break;
 		}
 		case PT_DYNAMIC:
-			if (have_dynamic || !range_ok(size, off, filesz))
-				goto bad;
-			have_dynamic = true;
-			dyn_off = off;
-			dyn_size = filesz;
+			if (seg->have_dynamic || !range_ok(r->size, off, filesz))
+				return -EBADMSG;
+			seg->have_dynamic = true;
+			seg->dyn_off = off;
+			seg->dyn_size = filesz;
 			break;
 		}
 	}
-	if (!have_dynamic)
-		return 0; /* statically linked */
+	return 0;
+}
 
+/* DT_NEEDED, DT_RPATH and DT_RUNPATH, as strings of DT_STRTAB. */
+static int parse_dynamic(const struct reader *r, const struct segments *seg, struct elf_info *ret)
+{
+	size_t dynsize = r->is64 ? sizeof(Elf64_Dyn) : sizeof(Elf32_Dyn);
+	size_t word = r->is64 ? 8 : 4;
 	/* Collect the string offsets first: DT_STRTAB may come after the entries using it. */
 	uint64_t needed[MAX_NEEDED];
 	size_t n_needed = 0;
 	bool have_strtab = false, have_rpath = false, have_runpath = false;
 	uint64_t strtab = 0, strsz = 0, rpath = 0, runpath = 0;
-	for (uint64_t off = dyn_off; off + dynsize <= dyn_off + dyn_size; off += dynsize) {
-		uint64_t tag = rd(&r, (size_t)off, word);
-		uint64_t val = rd(&r, (size_t)off + word, word);
+	uint64_t end = seg->dyn_off + seg->dyn_size;
+	for (uint64_t off = seg->dyn_off; off + dynsize <= end; off += dynsize) {
+		uint64_t tag = rd(r, (size_t)off, word);
+		uint64_t val = rd(r, (size_t)off + word, word);
 		if (tag == DT_NULL)
 			break;
 		switch (tag) {
 		case DT_NEEDED:
 			if (n_needed == MAX_NEEDED)
-				goto bad;
+				return -EBADMSG;
 			needed[n_needed++] = val;
 			break;
 		case DT_STRTAB:
@@ -226,35 +202,73 @@ int elf_parse(const void *data, size_t size, struct elf_info *ret)
 	if (n_needed == 0 && !have_rpath && !have_runpath)
 		return 0;
 	if (!have_strtab)
-		goto bad;
+		return -EBADMSG;
 
 	uint64_t tab_off, avail;
-	if (vaddr_to_offset(loads, n_loads, strtab, &tab_off, &avail) < 0)
-		goto bad;
+	if (vaddr_to_offset(seg->loads, seg->n_loads, strtab, &tab_off, &avail) < 0)
+		return -EBADMSG;
 	if (strsz == 0 || strsz > avail)
 		strsz = avail;
-	if (!range_ok(size, tab_off, strsz))
-		goto bad;
-	const unsigned char *tab = p + tab_off;
-
-	for (size_t i = 0; i < n_needed; i++) {
+	if (!range_ok(r->size, tab_off, strsz))
+		return -EBADMSG;
+	const unsigned char *tab = r->p + tab_off;
+	int rv = 0;
+	for (size_t i = 0; i < n_needed && rv >= 0; i++) {
 		char *name;
 		rv = string_at(tab, strsz, needed[i], &name);
-		if (rv < 0)
-			goto fail;
-		strv_push(&ret->needed, name);
+		if (rv >= 0)
+			strv_push(&ret->needed, name);
 	}
-	if (have_rpath && (rv = string_at(tab, strsz, rpath, &ret->rpath)) < 0)
-		goto fail;
-	if (have_runpath && (rv = string_at(tab, strsz, runpath, &ret->runpath)) < 0)
-		goto fail;
-	return 0;
-
-bad:
-	rv = -EBADMSG;
-fail:
-	elf_info_done(ret);
+	if (rv >= 0 && have_rpath)
+		rv = string_at(tab, strsz, rpath, &ret->rpath);
+	if (rv >= 0 && have_runpath)
+		rv = string_at(tab, strsz, runpath, &ret->runpath);
 	return rv;
+}
+
+int elf_parse(const void *data, size_t size, struct elf_info *ret)
+{
+	const unsigned char *p = data;
+	*ret = (struct elf_info){0};
+
+	if (size < EI_NIDENT || memcmp(p, ELFMAG, SELFMAG) != 0)
+		return -ENOEXEC;
+	if ((p[EI_CLASS] != ELFCLASS32 && p[EI_CLASS] != ELFCLASS64) ||
+	    (p[EI_DATA] != ELFDATA2LSB && p[EI_DATA] != ELFDATA2MSB) || p[EI_VERSION] != EV_CURRENT)
+		return -EBADMSG;
+
+	struct reader r = {.p = p,
+	                   .size = size,
+	                   .is64 = p[EI_CLASS] == ELFCLASS64,
+	                   .msb = p[EI_DATA] == ELFDATA2MSB};
+	size_t ehsize = r.is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	size_t phsize = r.is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	if (size < ehsize)
+		return -EBADMSG;
+
+	ret->elf_class = p[EI_CLASS];
+	ret->data = p[EI_DATA];
+	ret->type = (uint16_t)FIELD(&r, 0, Ehdr, e_type);
+	ret->machine = (uint16_t)FIELD(&r, 0, Ehdr, e_machine);
+	uint64_t phoff = FIELD(&r, 0, Ehdr, e_phoff);
+	uint64_t phentsize = FIELD(&r, 0, Ehdr, e_phentsize);
+	uint64_t phnum = FIELD(&r, 0, Ehdr, e_phnum);
+	ret->debug_sections = has_debug_sections(&r);
+
+	if (phnum == 0)
+		return 0; /* a relocatable object or a core file: nothing to load */
+	/* PN_XNUM (the count moved to section 0) only occurs in core files. */
+	if (phnum == PN_XNUM || phentsize < phsize || !range_ok(size, phoff, phnum * phentsize))
+		return -EBADMSG;
+
+	_cleanup_free_ struct load *loads = xcalloc(phnum, sizeof(struct load));
+	struct segments seg = {.loads = loads};
+	int rv = parse_program_headers(&r, phoff, phentsize, phnum, &seg, ret);
+	if (rv >= 0 && seg.have_dynamic) /* else statically linked */
+		rv = parse_dynamic(&r, &seg, ret);
+	if (rv < 0)
+		elf_info_done(ret);
+	return rv < 0 ? rv : 0;
 }
 
 int elf_read(const char *path, struct elf_info *ret)

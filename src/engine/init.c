@@ -134,8 +134,7 @@ int init_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		init_argv[i] = argv[i];
 	log_debug("switching root to %s, executing %s", NEWROOT, result.init);
-	r = switchroot(NEWROOT, result.init, init_argv);
+	(void)switchroot(NEWROOT, result.init, init_argv); /* it said what failed */
 	/* Past the point of no return: the initramfs may already be gone. */
-	log_fail(r, "starting init", result.init, NULL, "check the image's init program");
 	fail_and_reboot(plan.timeout, plan.shell);
 }

@@ -376,165 +376,229 @@ void plan_free(struct plan *p)
 	*p = (struct plan){0};
 }
 
-static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
+/* ---- one function a parameter: k is the name as written, v its value (NULL: none) ---- */
+
+struct plan_parser {
+	struct plan *p;
+	bool have_root;
+};
+
+static int set_root(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
-	bool have_root = false;
-	int r;
-	for (size_t i = 0; i < c->n_params; i++) {
-		const char *k = c->params[i].key, *v = c->params[i].value;
-		if (streq(k, "root")) {
-			free(p->root.value);
-			p->root.value = NULL;
-			r = devspec_parse(k, v, &p->root, ret_error);
-			if (r < 0)
-				return r;
-			have_root = true;
-		} else if (streq(k, "rootfstype")) {
-			set_str(&p->rootfstype, v);
-		} else if (streq(k, "rootflags")) {
-			set_str(&p->rootflags, v);
-		} else if (streq(k, "loop")) {
-			imagepath_free(&p->loop);
-			r = imagepath_parse(k, v, &p->loop, ret_error);
-			if (r < 0)
-				return r;
-			p->has_loop = true;
-		} else if (streq(k, "loopfstype")) {
-			set_str(&p->loopfstype, v);
-		} else if (streq(k, "loopflags")) {
-			set_str(&p->loopflags, v);
-		} else if (streq(k, "ro") && !v) {
-			p->read_only = true;
-		} else if (streq(k, "rw") && !v) {
-			p->read_only = false;
-		} else if (streq(k, "init")) {
-			const char *why;
-			char *init = v ? normalize_path(v, false, &why) : NULL;
-			if (!init)
-				return fail(ret_error, k, v, "%s — write init=/sbin/init",
-				            v ? why : "no program named");
-			free(p->init);
-			p->init = init;
-		} else if (key_eq(k, "loopboot.mount")) {
-			if (p->n_mounts == PLAN_MAX_MOUNTS)
-				return fail(ret_error, k, v,
-				            "more than %d loopboot.mount= entries — mount the rest "
-				            "from the image's /etc/fstab",
-				            PLAN_MAX_MOUNTS);
-			struct plan_mount m;
-			r = mount_parse(k, v, &m, ret_error);
-			if (r < 0)
-				return r;
-			for (unsigned j = 0; j < p->n_mounts; j++)
-				if (streq(p->mounts[j].target, m.target)) {
-					_cleanup_free_ char *t = xstrdup(m.target);
-					mount_free(&m);
-					return fail(ret_error, k, v,
-					            "%s is already the target of another "
-					            "loopboot.mount= — keep one of them",
-					            t);
-				}
-			p->mounts[p->n_mounts++] = m;
-		} else if (key_eq(k, "loopboot.hostdir")) {
-			const char *why;
-			char *dir = v ? normalize_path(v, true, &why) : NULL;
-			if (!dir)
-				return fail(ret_error, k, v, "%s — write loopboot.hostdir=/host",
-				            v ? why : "no directory named");
-			if (streq(dir, "/")) {
-				free(dir);
-				return fail(ret_error, k, v,
-				            "the host cannot replace the root — write "
-				            "loopboot.hostdir=/host");
-			}
-			free(p->hostdir);
-			p->hostdir = dir;
-		} else if (key_eq(k, "loopboot.timeout")) {
-			r = parse_timeout(k, v, &p->timeout, ret_error);
-			if (r < 0)
-				return r;
-		} else if (key_eq(k, "loopboot.debug")) {
-			r = parse_bool(k, v, &p->debug, ret_error);
-			if (r < 0)
-				return r;
-		} else if (key_eq(k, "loopboot.shell")) {
-			r = parse_bool(k, v, &p->shell, ret_error);
-			if (r < 0)
-				return r;
-		} else if (streq(k, "fsck.mode")) {
-			/* systemd's parameters: an unknown value is a warning there too */
-			if (v && streq(v, "auto"))
-				p->fsck_mode = PLAN_FSCK_AUTO;
-			else if (v && streq(v, "force"))
-				p->fsck_mode = PLAN_FSCK_FORCE;
-			else if (v && streq(v, "skip"))
-				p->fsck_mode = PLAN_FSCK_SKIP;
-			else
-				strv_push(&p->warnings,
-				          xasprintf("fsck.mode=%s ignored — use auto, "
-				                    "force or skip",
-				                    strempty(v)));
-		} else if (streq(k, "fsck.repair")) {
-			if (v && streq(v, "preen"))
-				p->fsck_repair = PLAN_FSCK_REPAIR_PREEN;
-			else if (v && streq(v, "yes"))
-				p->fsck_repair = PLAN_FSCK_REPAIR_YES;
-			else if (v && streq(v, "no"))
-				p->fsck_repair = PLAN_FSCK_REPAIR_NO;
-			else
-				strv_push(&p->warnings, xasprintf("fsck.repair=%s ignored — use "
-				                                  "preen, yes or no",
-				                                  strempty(v)));
-		} else if (key_eq(k, "loopboot.hibernated")) {
-			if (v && streq(v, "ro"))
-				p->hibernated_ro = true;
-			else if (v && streq(v, "refuse"))
-				p->hibernated_ro = false;
-			else
-				return fail(
-				    ret_error, k, v,
-				    "write loopboot.hibernated=ro for a read-only session on a "
-				    "hibernated or dirty host (the default refuses to boot)");
-		} else if (key_eq(k, "loopboot.mode")) {
-			if (v && streq(v, "loop"))
-				p->mode = PLAN_MODE_LOOP;
-			else if (v && streq(v, "linear"))
-				p->mode = PLAN_MODE_LINEAR;
-			else
-				return fail(
-				    ret_error, k, v,
-				    "write loopboot.mode=linear to map the image's extents on "
-				    "the disk with device-mapper, or loopboot.mode=loop (the "
-				    "default)");
-		} else if (startswith(k, "loopboot.") || startswith(k, "loopboot_")) {
-			strv_push(
-			    &p->warnings,
-			    xasprintf(
-			        "unknown kernel parameter %s ignored — see loopboot-cmdline(7) "
-			        "for the loopboot.* options",
-			        k));
+	free(pp->p->root.value);
+	pp->p->root.value = NULL;
+	pp->have_root = true;
+	return devspec_parse(k, v, &pp->p->root, ret_error);
+}
+
+static int set_loop(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	imagepath_free(&pp->p->loop);
+	pp->p->has_loop = true;
+	return imagepath_parse(k, v, &pp->p->loop, ret_error);
+}
+
+#define STRING_PARAM(name, field)                                                                  \
+	static int set_##name(struct plan_parser *pp, const char *k, const char *v,                \
+	                      char **ret_error)                                                    \
+	{                                                                                          \
+		(void)k, (void)ret_error;                                                          \
+		set_str(&pp->p->field, v);                                                         \
+		return 0;                                                                          \
+	}
+STRING_PARAM(rootfstype, rootfstype)
+STRING_PARAM(rootflags, rootflags)
+STRING_PARAM(loopfstype, loopfstype)
+STRING_PARAM(loopflags, loopflags)
+
+static int set_ro(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	(void)v, (void)ret_error;
+	pp->p->read_only = streq(k, "ro");
+	return 0;
+}
+
+static int set_init(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	const char *why;
+	char *init = v ? normalize_path(v, false, &why) : NULL;
+	if (!init)
+		return fail(ret_error, k, v, "%s — write init=/sbin/init",
+		            v ? why : "no program named");
+	free(pp->p->init);
+	pp->p->init = init;
+	return 0;
+}
+
+static int add_mount(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	struct plan *p = pp->p;
+	if (p->n_mounts == PLAN_MAX_MOUNTS)
+		return fail(ret_error, k, v,
+		            "more than %d loopboot.mount= entries — mount the rest from the "
+		            "image's /etc/fstab",
+		            PLAN_MAX_MOUNTS);
+	struct plan_mount m;
+	int r = mount_parse(k, v, &m, ret_error);
+	if (r < 0)
+		return r;
+	for (unsigned j = 0; j < p->n_mounts; j++)
+		if (streq(p->mounts[j].target, m.target)) {
+			_cleanup_free_ char *t = xstrdup(m.target);
+			mount_free(&m);
+			return fail(ret_error, k, v,
+			            "%s is already the target of another loopboot.mount= — keep "
+			            "one of them",
+			            t);
 		}
-	}
+	p->mounts[p->n_mounts++] = m;
+	return 0;
+}
 
-	if (!have_root)
-		return fail(ret_error, "root", NULL,
-		            p->has_loop ? "missing: with loop=, root= names the host device that "
-		                          "holds the image — add root=UUID=... (blkid lists them)"
-		                        : "missing — add root=UUID=... or root=/dev/NAME");
-	if (!p->has_loop) {
-		if (p->n_mounts > 0)
-			return fail(
-			    ret_error, "loopboot.mount", p->mounts[0].target,
-			    "needs loop= — extra images live on the host named by root= with "
-			    "loop=; without loop= mount them from /etc/fstab");
-		if (p->loopfstype || p->loopflags)
-			strv_push(&p->warnings,
-			          xstrdup("loopfstype=/loopflags= without loop= ignored"));
-		return 0;
+static int set_hostdir(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	const char *why;
+	char *dir = v ? normalize_path(v, true, &why) : NULL;
+	if (!dir)
+		return fail(ret_error, k, v, "%s — write loopboot.hostdir=/host",
+		            v ? why : "no directory named");
+	if (streq(dir, "/")) {
+		free(dir);
+		return fail(ret_error, k, v,
+		            "the host cannot replace the root — write loopboot.hostdir=/host");
 	}
+	free(pp->p->hostdir);
+	pp->p->hostdir = dir;
+	return 0;
+}
 
-	if (!p->hostdir)
-		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
+static int set_timeout(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_timeout(k, v, &pp->p->timeout, ret_error);
+}
+
+static int set_debug(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->debug, ret_error);
+}
+
+static int set_shell(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->shell, ret_error);
+}
+
+/* A value out of a list of names; -1 when v is none of them. */
+static int choice(const char *v, const char *const *names, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		if (streq(v, names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* systemd's fsck.mode= and fsck.repair=: an unknown value is a warning there too. */
+static int set_fsck_mode(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char *const names[] = {
+	    [PLAN_FSCK_AUTO] = "auto", [PLAN_FSCK_FORCE] = "force", [PLAN_FSCK_SKIP] = "skip"};
+	(void)k, (void)ret_error;
+	int i = choice(v, names, ARRAY_SIZE(names));
+	if (i >= 0)
+		pp->p->fsck_mode = (enum plan_fsck_mode)i;
+	else
+		strv_push(&pp->p->warnings,
+		          xasprintf("fsck.mode=%s ignored — use auto, force or skip", strempty(v)));
+	return 0;
+}
+
+static int set_fsck_repair(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char *const names[] = {[PLAN_FSCK_REPAIR_PREEN] = "preen",
+	                                    [PLAN_FSCK_REPAIR_YES] = "yes",
+	                                    [PLAN_FSCK_REPAIR_NO] = "no"};
+	(void)k, (void)ret_error;
+	int i = choice(v, names, ARRAY_SIZE(names));
+	if (i >= 0)
+		pp->p->fsck_repair = (enum plan_fsck_repair)i;
+	else
+		strv_push(&pp->p->warnings,
+		          xasprintf("fsck.repair=%s ignored — use preen, yes or no", strempty(v)));
+	return 0;
+}
+
+static int set_hibernated(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char *const names[] = {"refuse", "ro"};
+	int i = choice(v, names, ARRAY_SIZE(names));
+	if (i < 0)
+		return fail(ret_error, k, v,
+		            "write loopboot.hibernated=ro for a read-only session on a hibernated "
+		            "or dirty host (the default refuses to boot)");
+	pp->p->hibernated_ro = i == 1;
+	return 0;
+}
+
+static int set_mode(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char *const names[] = {
+	    [PLAN_MODE_LOOP] = "loop", [PLAN_MODE_LINEAR] = "linear"};
+	int i = choice(v, names, ARRAY_SIZE(names));
+	if (i < 0)
+		return fail(ret_error, k, v,
+		            "write loopboot.mode=linear to map the image's extents on the disk "
+		            "with device-mapper, or loopboot.mode=loop (the default)");
+	pp->p->mode = (enum plan_mode)i;
+	return 0;
+}
+
+/* The parameters loopboot reads. Names are compared as the kernel's parameq() does for
+ * loopboot.* ('-' and '_' alike); the kernel's own ones exactly. */
+static const struct {
+	const char *name;
+	bool flag; /* only without a value ("ro", not "ro=1") */
+	int (*set)(struct plan_parser *pp, const char *k, const char *v, char **ret_error);
+} params[] = {
+    {"root", false, set_root},
+    {"rootfstype", false, set_rootfstype},
+    {"rootflags", false, set_rootflags},
+    {"loop", false, set_loop},
+    {"loopfstype", false, set_loopfstype},
+    {"loopflags", false, set_loopflags},
+    {"ro", true, set_ro},
+    {"rw", true, set_ro},
+    {"init", false, set_init},
+    {"fsck.mode", false, set_fsck_mode},
+    {"fsck.repair", false, set_fsck_repair},
+    {"loopboot.mount", false, add_mount},
+    {"loopboot.hostdir", false, set_hostdir},
+    {"loopboot.timeout", false, set_timeout},
+    {"loopboot.debug", false, set_debug},
+    {"loopboot.shell", false, set_shell},
+    {"loopboot.hibernated", false, set_hibernated},
+    {"loopboot.mode", false, set_mode},
+};
+
+static int parse_param(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(params); i++) {
+		bool ours = startswith(params[i].name, "loopboot.");
+		if (!(ours ? key_eq(k, params[i].name) : streq(k, params[i].name)))
+			continue;
+		if (params[i].flag && v)
+			return 0; /* "ro=..." is not ro */
+		return params[i].set(pp, k, v, ret_error);
+	}
+	if (startswith(k, "loopboot.") || startswith(k, "loopboot_"))
+		strv_push(&pp->p->warnings,
+		          xasprintf("unknown kernel parameter %s ignored — see loopboot-cmdline(7) "
+		                    "for the loopboot.* options",
+		                    k));
+	return 0;
+}
+
+/* What no single parameter can judge: the parameters together. */
+static int check_mounts(struct plan *p, char **ret_error)
+{
 	for (unsigned i = 0; i < p->n_mounts; i++) {
 		struct plan_mount *m = &p->mounts[i];
 		if (path_below(m->target, p->hostdir))
@@ -566,6 +630,35 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 	}
 	qsort(p->mounts, p->n_mounts, sizeof(p->mounts[0]), cmp_mount);
 	return 0;
+}
+
+static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
+{
+	struct plan_parser pp = {.p = p};
+	for (size_t i = 0; i < c->n_params; i++) {
+		int r = parse_param(&pp, c->params[i].key, c->params[i].value, ret_error);
+		if (r < 0)
+			return r;
+	}
+	if (!pp.have_root)
+		return fail(ret_error, "root", NULL,
+		            p->has_loop ? "missing: with loop=, root= names the host device that "
+		                          "holds the image — add root=UUID=... (blkid lists them)"
+		                        : "missing — add root=UUID=... or root=/dev/NAME");
+	if (!p->has_loop) {
+		if (p->n_mounts > 0)
+			return fail(
+			    ret_error, "loopboot.mount", p->mounts[0].target,
+			    "needs loop= — extra images live on the host named by root= with "
+			    "loop=; without loop= mount them from /etc/fstab");
+		if (p->loopfstype || p->loopflags)
+			strv_push(&p->warnings,
+			          xstrdup("loopfstype=/loopflags= without loop= ignored"));
+		return 0;
+	}
+	if (!p->hostdir)
+		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
+	return check_mounts(p, ret_error);
 }
 
 int plan_parse(const char *cmdline, struct plan *ret, char **ret_error)

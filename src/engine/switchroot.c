@@ -72,22 +72,23 @@ static void remove_tree(int dfd, dev_t rootdev)
 	closedir(d);
 }
 
-int switchroot(const char *newroot, const char *init, char **argv)
+/* stdio still points at the initramfs's console node: the new root's own. */
+static void reopen_console(void)
+{
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* /dev, /proc, /sys and /run go along into the new root. */
+static void move_api_mounts(const char *newroot)
 {
 	static const char *const api_mounts[] = {"/dev", "/proc", "/sys", "/run"};
-	struct stat rootst, newst;
-	struct statfs sfs;
-
-	if (stat("/", &rootst) < 0 || stat(newroot, &newst) < 0)
-		return -errno;
-	if (rootst.st_dev == newst.st_dev)
-		return -EINVAL; /* newroot is not mounted */
-	/* Only ever empty an initramfs: deleting a real root's files would be a disaster. */
-	if (statfs("/", &sfs) < 0)
-		return -errno;
-	bool initramfs =
-	    (unsigned long)sfs.f_type == RAMFS_MAGIC || (unsigned long)sfs.f_type == TMPFS_MAGIC;
-
 	for (size_t i = 0; i < ARRAY_SIZE(api_mounts); i++) {
 		_cleanup_free_ char *target = path_join(newroot, api_mounts[i]);
 		struct stat st;
@@ -102,28 +103,50 @@ int switchroot(const char *newroot, const char *init, char **argv)
 			umount2(api_mounts[i], MNT_DETACH);
 		}
 	}
+}
 
+int switchroot(const char *newroot, const char *init, char **argv)
+{
+	struct stat rootst, newst;
+	if (stat("/", &rootst) < 0)
+		return log_fail(errno, "switching root: reading", "/", NULL,
+		                "report this as a bug");
+	if (stat(newroot, &newst) < 0)
+		return log_fail(errno, "switching root: reading", newroot, NULL,
+		                "report this as a bug");
+	if (rootst.st_dev == newst.st_dev)
+		return log_fail(EINVAL, "switching root", newroot, "nothing is mounted there",
+		                "report this as a bug");
+	/* The old root stays reachable through this descriptor once the new one is "/":
+	 * its files are deleted from there, after the switch, as util-linux and systemd do,
+	 * so that a failure on the way leaves the initramfs whole. */
+	_cleanup_close_ int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot < 0)
+		return log_fail(errno, "switching root: opening", "/", NULL,
+		                "report this as a bug");
+
+	move_api_mounts(newroot);
 	if (chdir(newroot) < 0)
-		return -errno;
-	if (initramfs) {
-		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			remove_tree(fd, rootst.st_dev);
-	}
+		return log_fail(errno, "switching root: entering", newroot, NULL,
+		                "report this as a bug");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
-		return -errno;
+		return log_fail(errno, "switching root: moving the new root over /", newroot, NULL,
+		                "the initramfs must be a ramfs or tmpfs (the kernel's rootfs)");
 	if (chroot(".") < 0 || chdir("/") < 0)
-		return -errno;
+		return log_fail(errno, "switching root: entering the new root", newroot, NULL,
+		                "report this as a bug");
 
-	/* stdio still points at the initramfs's console node: reopen the real one. */
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
+	/* Only ever empty an initramfs: deleting a real root's files would be a disaster. */
+	struct statfs sfs;
+	if (fstatfs(oldroot, &sfs) == 0 && ((unsigned long)sfs.f_type == RAMFS_MAGIC ||
+	                                    (unsigned long)sfs.f_type == TMPFS_MAGIC)) {
+		remove_tree(oldroot, rootst.st_dev);
+		oldroot = -1; /* remove_tree closed it */
+	} else {
+		log_warn("the old root is not an initramfs: its files are left alone");
 	}
+
+	reopen_console();
 	execv(init, argv);
-	return -errno;
+	return log_fail(errno, "starting init", init, NULL, "check the image's init program");
 }

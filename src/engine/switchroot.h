@@ -10,8 +10,9 @@ int switchroot_find_init(const char *newroot, const char *wanted, char **ret);
 
 /*
  * Hands the machine over, as the kernel's initramfs documentation asks: moves /dev, /proc,
- * /sys and /run into newroot, deletes the initramfs's files (they would pin memory forever),
- * moves newroot over /, chroots into it and executes init with argv. Returns only on
- * failure, with -errno, before anything irreversible when it can.
+ * /sys and /run into newroot, moves newroot over /, chroots into it, deletes the
+ * initramfs's files (they would pin memory forever) and executes init with argv. Returns
+ * only on failure, with -errno after a one-line message naming the step that failed;
+ * before the move over / nothing irreversible has happened.
  */
 int switchroot(const char *newroot, const char *init, char **argv);

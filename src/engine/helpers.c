@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/helpers.h"
+
+#include <stdio.h>
+
+/* The code pages FAT mounts with by default (Debian's kernel: cp437 and utf8; other
+ * builds iso8859-1 or ascii); the others need UTF-8 for file names. */
+static const char *const nls_fat[] = {"nls_cp437", "nls_utf8", "nls_iso8859_1", "nls_ascii", NULL};
+static const char *const nls_utf8[] = {"nls_utf8", NULL};
+
+static const struct fs_helper table[] = {
+    /* NTFS: only ntfs3 writes (the old ntfs driver cannot). ntfs-3g always goes into the
+     * initramfs: Debian 12's kernel has no ntfs3, and rootfstype=ntfs-3g asks for it. */
+    {"ntfs", "ntfs3", "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
+    {"ntfs3", "ntfs3", "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
+    /* fusefat writes only when asked with "rw+". */
+    {"vfat", "vfat", NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
+    {"msdos", NULL, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
+    {"exfat",
+     "exfat",
+     NULL,
+     {"mount.exfat-fuse", "exfat-fuse"},
+     NULL,
+     false,
+     "exfat-fuse",
+     "fsck.exfat",
+     nls_utf8},
+    {"ext4", "ext4", NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"ext3", NULL, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"ext2", NULL, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"btrfs", "btrfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"xfs", "xfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"f2fs", "f2fs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"squashfs", "squashfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"erofs", "erofs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"iso9660", "isofs", NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
+    {"udf", "udf", NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
+};
+
+const char *const helper_stack_modules[] = {"loop", "dm_mod", "overlay", "fuse", NULL};
+
+const struct fs_helper *fs_helpers(size_t *n)
+{
+	*n = ARRAY_SIZE(table);
+	return table;
+}
+
+const struct fs_helper *fs_helper_for(const char *type)
+{
+	for (size_t i = 0; type && i < ARRAY_SIZE(table); i++)
+		if (streq(table[i].type, type))
+			return &table[i];
+	return NULL;
+}
+
+const char *fs_kernel_driver(const char *type)
+{
+	const struct fs_helper *h = fs_helper_for(type);
+	return h && h->kernel ? h->kernel : type;
+}
+
+const struct fs_helper *fs_helper_for_fuse_program(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(table); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(table[i].fuse); j++)
+			if (table[i].fuse[j] && streq(table[i].fuse[j], name))
+				return &table[i];
+	return NULL;
+}
+
+static void add_once(struct strv *v, const char *s)
+{
+	if (s && !strv_contains(v, s))
+		strv_push(v, xstrdup(s));
+}
+
+void helpers_programs(struct strv *ret)
+{
+	/* The preferred FUSE program of each type: the others are fallbacks of older
+	 * packages (exfat-fuse's own name), found when present. */
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		add_once(ret, table[i].fuse[0]);
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		add_once(ret, table[i].fsck);
+}
+
+void helpers_modules(struct strv *ret)
+{
+	for (size_t i = 0; helper_stack_modules[i]; i++)
+		add_once(ret, helper_stack_modules[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+		add_once(ret, table[i].module);
+		for (size_t j = 0; table[i].nls && table[i].nls[j]; j++)
+			add_once(ret, table[i].nls[j]);
+	}
+}
+
+int helpers_main(int argc, char **argv)
+{
+	bool programs = argc == 2 && streq(argv[1], "programs");
+	bool modules = argc == 2 && streq(argv[1], "modules");
+	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+		puts("Usage: loopboot helpers programs|modules\n"
+		     "Lists, one a line, the programs (FUSE drivers, checkers) or the kernel "
+		     "modules an initramfs needs for the engine to boot an image on any host it "
+		     "knows. The initramfs frameworks' hooks read this list.");
+		return 0;
+	}
+	if (!programs && !modules) {
+		fprintf(stderr,
+		        "loopboot: helpers: %s — use loopboot helpers programs, or "
+		        "loopboot helpers modules\n",
+		        argc < 2 ? "what to list is missing" : "unknown list");
+		return 2;
+	}
+	struct strv v = {0};
+	if (programs)
+		helpers_programs(&v);
+	else
+		helpers_modules(&v);
+	for (size_t i = 0; i < v.n; i++)
+		puts(v.v[i]);
+	strv_free(&v);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

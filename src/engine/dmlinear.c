@@ -6,7 +6,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -16,12 +15,6 @@
 #define DM_SPEC_ALIGN   8
 #define VERIFY_BYTES    4096
 #define VERIFY_MAX_HITS 4096
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 /* /dev/mapper/control, made by devtmpfs; or a node of our own from sysfs when /dev has
  * none (a /dev that is not devtmpfs). */

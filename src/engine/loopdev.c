@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -18,12 +17,6 @@ struct loop_config {
 	__u64 __reserved[8];
 };
 #endif
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 /* devtmpfs creates the node asynchronously after LOOP_CTL_GET_FREE adds a device. */
 static int open_loop_node(const char *devnode, bool read_only)
@@ -153,7 +146,7 @@ int loopdev_detach(const char *devnode)
 	/* Releasing the file finishes after our close; whoever unmounts the file system
 	 * that holds it next must not find it busy. */
 	for (int i = 0; i < 100 && loopdev_bound(devnode); i++)
-		usleep(20 * 1000);
+		sleep_ms(20);
 	if (r == 0 && loopdev_bound(devnode))
 		r = -EBUSY;
 	return r;

@@ -119,12 +119,6 @@ static const char *kernel_driver_for(const char *type)
 	return type;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /*
  * The daemon forked away from the process we started; find it by its command line, which
  * we chose and which names our mount point.

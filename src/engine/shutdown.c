@@ -176,13 +176,6 @@ static void console_stdio(void)
 		close(fd);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A process to spare: a kernel thread (empty command line), a root storage daemon whose
  * argv[0] starts with '@' (systemd's convention, which our FUSE hosts follow), or us. */
 static bool spared(pid_t pid)

@@ -84,6 +84,13 @@ static char *link_name(const char *dir, const char *name)
 	return xstrdup(slash ? slash + 1 : buf);
 }
 
+/* Whether path is inside dir, not dir itself. */
+static bool below(const char *path, const char *dir)
+{
+	const char *rest = path_startswith(path, dir);
+	return rest && *rest;
+}
+
 static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
                             const char *what, char **ret_backing_file, unsigned depth)
 {
@@ -124,8 +131,7 @@ static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj,
 	 * (sd_mod), the host adapter (ahci), the USB interface (uas), the controller
 	 * (xhci_pci)... each by the module of the driver bound to it and by its modalias,
 	 * which also finds the module of a driver that is built into the running kernel. */
-	size_t toplen = strlen(top);
-	for (char *p = real; strncmp(p, top, toplen) == 0 && p[toplen] == '/';) {
+	for (char *p = real; below(p, top);) {
 		_cleanup_free_ char *drv = path_join(p, "driver");
 		_cleanup_free_ char *mod = link_name(drv, "module");
 		if (!mod)

@@ -174,24 +174,6 @@ char *check_format_size(uint64_t bytes)
 
 /* ---- fstab ---------------------------------------------------------------------------- */
 
-/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
-static char *fstab_unescape(const char *s, size_t len)
-{
-	char *r = xmalloc(len + 1), *o = r;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			*o++ =
-			    (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return r;
-}
-
 static void strip_slashes(char *p)
 {
 	size_t n = strlen(p);
@@ -268,7 +250,8 @@ unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names
 		char *q = p;
 		for (unsigned f = 0; f < 4 && *q; f++) {
 			size_t flen = strcspn(q, " \t");
-			field[f] = fstab_unescape(q, flen);
+			/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
+			field[f] = octal_unescape(q, flen);
 			q += flen;
 			q += strspn(q, " \t");
 		}
@@ -422,7 +405,7 @@ static void release_views(struct doctor *d)
 		if (kill(d->host_daemon, 0) < 0 && errno == ESRCH)
 			break;
 		(void)waitpid(d->host_daemon, NULL, WNOHANG);
-		usleep(20 * 1000);
+		sleep_ms(20);
 	}
 	if (d->scratch) {
 		rmdir(d->scratch);
@@ -1013,8 +996,8 @@ static void check_root_contents(struct doctor *d, int rootv)
 		const char *t = p->mounts[i].target;
 		bool nested = false;
 		for (unsigned j = 0; j < i; j++) {
-			const char *rest = startswith(t, p->mounts[j].target);
-			if (rest && *rest == '/')
+			const char *rest = path_startswith(t, p->mounts[j].target);
+			if (rest && *rest)
 				nested = true;
 		}
 		if (nested || dir_in(rootfd, t))

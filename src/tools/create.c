@@ -113,13 +113,6 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct progress {
 	bool tty;
 	uint64_t total;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "basic/process.h"
 #include "engine/device.h"
 #include "engine/dmlinear.h"

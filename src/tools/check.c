@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libkmod.h>
-#include <libmount.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
 #include "engine/hoststate.h"
@@ -37,76 +37,6 @@
 #define FRAGMENTS_WARN 1000
 
 /* ---- shared helpers ------------------------------------------------------------------- */
-
-void mountref_free(struct mountref *m)
-{
-	free(m->target);
-	free(m->source);
-	free(m->fstype);
-	free(m->root);
-	*m = (struct mountref){0};
-}
-
-static bool has_option(const char *opts, const char *name);
-
-static void mountref_set(struct mountref *m, struct libmnt_fs *fs)
-{
-	*m = (struct mountref){
-	    .target = xstrdup(strempty(mnt_fs_get_target(fs))),
-	    .source = mnt_fs_get_source(fs) ? xstrdup(mnt_fs_get_source(fs)) : NULL,
-	    .fstype = xstrdup(strempty(mnt_fs_get_fstype(fs))),
-	    .root = xstrdup(mnt_fs_get_root(fs) ? mnt_fs_get_root(fs) : "/"),
-	    .devno = mnt_fs_get_devno(fs),
-	    .read_only = has_option(mnt_fs_get_vfs_options(fs), "ro"),
-	};
-}
-
-int check_mount_of_path(const char *path, struct mountref *ret)
-{
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	if (!tb)
-		return -EIO;
-	struct libmnt_fs *fs = mnt_table_find_mountpoint(tb, path, MNT_ITER_BACKWARD);
-	int r = 0;
-	if (fs) {
-		mountref_set(ret, fs);
-		r = 1;
-	}
-	mnt_unref_table(tb);
-	return r;
-}
-
-int check_mount_of_device(const char *devnode, struct mountref *ret)
-{
-	struct stat st;
-	if (stat(devnode, &st) < 0)
-		return -errno;
-	_cleanup_free_ char *real = realpath(devnode, NULL);
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	if (!tb)
-		return -EIO;
-	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
-	struct libmnt_fs *fs;
-	int r = 0;
-	while (r == 0 && mnt_table_next_fs(tb, it, &fs) == 0) {
-		const char *root = mnt_fs_get_root(fs), *src = mnt_fs_get_source(fs);
-		if (root && !streq(root, "/"))
-			continue;
-		bool match = S_ISBLK(st.st_mode) && mnt_fs_get_devno(fs) == st.st_rdev;
-		if (!match && src && src[0] == '/') {
-			/* FUSE mounts carry an anonymous device number: compare the source. */
-			_cleanup_free_ char *s = realpath(src, NULL);
-			match = s && real && streq(s, real);
-		}
-		if (match) {
-			mountref_set(ret, fs);
-			r = 1;
-		}
-	}
-	mnt_free_iter(it);
-	mnt_unref_table(tb);
-	return r;
-}
 
 int check_fiemap_fragments(int fd, uint64_t *ret)
 {
@@ -594,19 +524,15 @@ static void report_host_state(struct doctor *d, const struct hoststate_result *h
  * our own. Returns the view index, or -errno after a finding. */
 static int open_host(struct doctor *d)
 {
-	struct mountref m = {0};
-	if (check_mount_of_device(d->dev.devnode, &m) > 0) {
-		int fd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			int i = view_add(d, fd, m.target);
-			_cleanup_free_ char *detail =
-			    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
-			finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
-			mountref_free(&m);
-			return i;
-		}
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	int fd = mount_open_device(d->dev.devnode, &m);
+	if (fd >= 0) {
+		int i = view_add(d, fd, m.target);
+		_cleanup_free_ char *detail =
+		    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
+		finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
+		return i;
 	}
-	mountref_free(&m);
 
 	int r = enter_namespace(d);
 	if (r < 0) {
@@ -900,24 +826,19 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 
 		/* In use already (the running system's root): look at it where it is mounted. */
 		_cleanup_free_ char *busy = check_loop_of_file(fd);
-		if (busy) {
-			struct mountref m = {0};
-			if (check_mount_of_device(busy, &m) > 0) {
-				_cleanup_free_ char *detail = xasprintf(
-				    "in use: %s, mounted at %s; not checked while mounted", busy,
-				    m.target);
-				finding(d, LEVEL_OK, "file system", path, detail, NULL);
-				int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-				int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
-				mountref_free(&m);
-				if (v < 0)
-					return v;
-				dirv = v;
-				free(where);
-				where = xasprintf("the image %s", path);
-				continue;
-			}
-			mountref_free(&m);
+		_cleanup_(mount_entry_free) struct mount_entry m = {0};
+		if (busy && mount_find_device(NULL, busy, &m) > 0) {
+			_cleanup_free_ char *detail = xasprintf(
+			    "in use: %s, mounted at %s; not checked while mounted", busy, m.target);
+			finding(d, LEVEL_OK, "file system", path, detail, NULL);
+			int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
+			if (v < 0)
+				return v;
+			dirv = v;
+			free(where);
+			where = xasprintf("the image %s", path);
+			continue;
 		}
 
 		struct loopdev loop;
@@ -1092,11 +1013,10 @@ static void doctor_run(struct doctor *d)
 	 * the device are the mounted driver's own (ntfs3, vfat and exfat set them while
 	 * mounted), not a sign of Windows or a crash. */
 	struct hoststate_result hs;
-	struct mountref hm = {0};
-	_cleanup_free_ char *rw_at = NULL;
-	if (check_mount_of_device(d->dev.devnode, &hm) > 0 && !hm.read_only)
-		rw_at = xstrdup(hm.target);
-	mountref_free(&hm);
+	_cleanup_(mount_entry_free) struct mount_entry hm = {0};
+	const char *rw_at = NULL;
+	if (mount_find_device(NULL, d->dev.devnode, &hm) > 0 && !hm.read_only)
+		rw_at = hm.target;
 	r = rw_at ? 0 : hoststate_check_device(d->dev.devnode, d->dev.type, &hs);
 	if (r < 0)
 		finding(d, LEVEL_WARN, "reading the host's state", d->dev.devnode, strerror(-r),

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/cmdline.h"
 #include "engine/device.h"
 #include "tools/check.h"
@@ -207,13 +208,9 @@ static bool exists_in(int rootfd, const char *path)
 static int probe_layers(const struct device_info *dev, const struct plan *p, struct grub_entry *e,
                         struct strv *keep)
 {
-	struct mountref m = {0};
-	if (!dev->devnode || check_mount_of_device(dev->devnode, &m) <= 0) {
-		mountref_free(&m);
+	if (!dev->devnode)
 		return -1;
-	}
-	int dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	mountref_free(&m);
+	int dirfd = mount_open_device(dev->devnode, NULL);
 	for (unsigned i = 0; dirfd >= 0 && i < p->loop.n; i++) {
 		int fd = open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
 		close(dirfd);
@@ -232,11 +229,10 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 		}
 		_cleanup_free_ char *busy = check_loop_of_file(fd);
 		close(fd);
-		if (busy && check_mount_of_device(busy, &m) > 0)
-			dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		mountref_free(&m);
+		if (busy)
+			dirfd = mount_open_device(busy, NULL);
 	}
-	return dirfd;
+	return dirfd < 0 ? -1 : dirfd;
 }
 
 static void usage(FILE *f)
@@ -321,10 +317,8 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		if (*rootfd >= 0)
 			close(*rootfd);
 		*rootfd = -1;
-		struct mountref m = {0};
-		if (found && check_mount_of_device(dev->devnode, &m) > 0)
-			*rootfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		mountref_free(&m);
+		if (found)
+			*rootfd = mount_open_device(dev->devnode, NULL); /* < 0: not reachable */
 	} else {
 		/* Debian links /vmlinuz, Ubuntu /boot/vmlinuz: when the image can be looked
 		 * into, take the one it has. */

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* src/basic: path prefixes, octal escapes, the clock. */
+/* src/basic: path prefixes, octal escapes, the clock; the mount table on fake mountinfo. */
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "basic/copy.h"
+#include "basic/mounttable.h"
 #include "basic/util.h"
 #include "test-main.h"
 
@@ -85,4 +91,133 @@ TEST(clock)
 		CHECK(elapsed >= waits[i]);
 		CHECK(elapsed < waits[i] + 1000);
 	}
+}
+
+static char *temp_dir(void)
+{
+	char tmpl[] = "/tmp/test-basic.XXXXXX";
+	CHECK(mkdtemp(tmpl) != NULL);
+	return xstrdup(tmpl);
+}
+
+static char *put(const char *dir, const char *name, const char *content)
+{
+	char *p = path_join(dir, name);
+	CHECK(write_file_atomic(p, content, strlen(content), 0644) == 0);
+	return p;
+}
+
+static const char fake_mountinfo[] =
+    "20 1 0:5 / /proc rw,nosuid - proc proc rw\n"
+    "25 1 7:0 / / rw,relatime - ext4 /dev/loop0 rw\n"
+    "30 25 8:1 / /host rw - fuseblk /dev/sda1 rw,user_id=0\n"
+    "31 25 0:40 / /with\\040space ro,nosuid - tmpfs tmp\\040fs rw\n"
+    "32 25 8:1 /sub /bind rw - ext4 /dev/sda1 rw\n"
+    "33 30 0:41 / /host/inner rw - tmpfs below rw\n"
+    "34 30 0:42 / /host/inner rw - tmpfs stacked rw\n"
+    "this line is not mountinfo\n";
+
+TEST(mount_find_path)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	_cleanup_free_ char *mi = put(dir, "mountinfo", fake_mountinfo);
+	static const struct {
+		const char *path, *target, *source, *fstype, *root;
+		unsigned maj, min;
+		bool read_only;
+	} cases[] = {
+	    {"/", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/etc/fstab", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/hostx/a", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/host", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/host/images/root.img", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/host//images/", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/with space/f", "/with space", "tmp fs", "tmpfs", "/", 0, 40, true},
+	    {"/bind/x", "/bind", "/dev/sda1", "ext4", "/sub", 8, 1, false},
+	    {"/host/inner/x", "/host/inner", "stacked", "tmpfs", "/", 0, 42, false},
+	    {"/proc/self", "/proc", "proc", "proc", "/", 0, 5, false},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_(mount_entry_free) struct mount_entry m = {0};
+		CHECK(mount_find_path(mi, cases[i].path, &m) == 1);
+		CHECK_STREQ(m.target, cases[i].target);
+		CHECK_STREQ(m.source, cases[i].source);
+		CHECK_STREQ(m.fstype, cases[i].fstype);
+		CHECK_STREQ(m.root, cases[i].root);
+		CHECK(m.devno == makedev(cases[i].maj, cases[i].min));
+		CHECK(m.read_only == cases[i].read_only);
+	}
+
+	_cleanup_(mount_entry_free) struct mount_entry root = {0};
+	CHECK(mount_find_root(mi, &root) == 1);
+	CHECK_STREQ(root.target, "/");
+	CHECK_STREQ(root.fstype, "ext4");
+
+	/* No mount holds a relative path; an empty table has no root; no file: -ENOENT. */
+	struct mount_entry none = {0};
+	CHECK(mount_find_path(mi, "host/x", &none) == 0);
+	_cleanup_free_ char *empty = put(dir, "empty", "");
+	CHECK(mount_find_root(empty, &none) == 0);
+	CHECK(none.target == NULL);
+	_cleanup_free_ char *missing = path_join(dir, "missing");
+	CHECK(mount_find_root(missing, &none) == -ENOENT);
+	CHECK(initrd_rm_rf(dir) == 0);
+}
+
+TEST(mount_find_device)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	/* A FUSE host mounted from a file (ntfs-3g on an image): found by its source, not by
+	 * its anonymous device number; a later bind mount of a directory in it is not the whole
+	 * file system. */
+	_cleanup_free_ char *image = put(dir, "host.img", "");
+	_cleanup_free_ char *other = put(dir, "other.img", "");
+	_cleanup_free_ char *blk = path_join(dir, "blk");
+	_cleanup_free_ char *text = xasprintf("25 1 7:0 / / rw - ext4 /dev/loop0 rw\n"
+	                                      "40 25 0:50 / /fusehost ro - fuseblk %s ro\n"
+	                                      "41 25 0:50 /dir /fusebind rw - fuseblk %s rw\n"
+	                                      "42 25 0:51 / /other rw - fuseblk %s/./blk rw\n",
+	                                      image, image, dir);
+	_cleanup_free_ char *mi = put(dir, "mountinfo", text);
+
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	CHECK(mount_find_device(mi, image, &m) == 1);
+	CHECK_STREQ(m.target, "/fusehost");
+	CHECK(m.read_only);
+	struct mount_entry none = {0};
+	CHECK(mount_find_device(mi, other, &none) == 0);
+	CHECK(mount_find_device(mi, blk, &none) == -ENOENT);
+	CHECK(none.target == NULL);
+
+	/* A kernel mount: by the device number, whatever its source says. Making a device
+	 * node needs CAP_MKNOD. */
+	if (mknod(blk, S_IFBLK | 0600, makedev(7, 0)) == 0) {
+		_cleanup_(mount_entry_free) struct mount_entry k = {0};
+		CHECK(mount_find_device(mi, blk, &k) == 1);
+		CHECK_STREQ(k.target, "/other"); /* listed last: its source names blk */
+		_cleanup_free_ char *text2 =
+		    xasprintf("25 1 7:0 / / rw - ext4 /dev/loop0 rw\n"
+		              "40 25 0:50 / /fusehost ro - fuseblk %s ro\n",
+		              image);
+		_cleanup_free_ char *mi2 = put(dir, "mountinfo2", text2);
+		_cleanup_(mount_entry_free) struct mount_entry k2 = {0};
+		CHECK(mount_find_device(mi2, blk, &k2) == 1);
+		CHECK_STREQ(k2.target, "/");
+	} else {
+		printf("# no block device node made (%s): the device number case is not run\n",
+		       strerror(errno));
+	}
+	CHECK(initrd_rm_rf(dir) == 0);
+}
+
+TEST(is_mount_point)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	_cleanup_free_ char *sub = path_join(dir, "sub");
+	CHECK(mkdir(sub, 0755) == 0);
+	CHECK(is_mount_point("/"));
+	CHECK(!is_mount_point(dir));
+	CHECK(!is_mount_point(sub));
+	CHECK(!is_mount_point("/nonexistent/path"));
+	CHECK(initrd_rm_rf(dir) == 0);
 }

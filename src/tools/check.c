@@ -1053,44 +1053,27 @@ static void doctor_run(struct doctor *d)
 		                  false);
 }
 
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot check [--cmdline STRING]\n"
+	      "Checks, without writing anything, whether a boot entry (default: /proc/cmdline) "
+	      "would boot\non this machine: the host, its state, the images, drivers, init and "
+	      "the image's /etc/fstab.\nEach finding is one line; exit status 0 when the entry "
+	      "would boot, 1 when not.\n",
+	      f);
+}
+
 int check_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *cmdline = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			cmdline = optarg;
-			break;
-		case 'h':
-			puts("Usage: loopboot check [--cmdline STRING]\n"
-			     "Checks, without writing anything, whether a boot entry (default: "
-			     "/proc/cmdline) would boot\non this machine: the host, its state, the "
-			     "images, drivers, init and the image's /etc/fstab.\nEach finding is "
-			     "one line; exit status 0 when the entry would boot, 1 when not.");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr,
-		        "loopboot: check: unexpected argument: %s — quote the command line and "
-		        "pass it with --cmdline\n",
-		        argv[optind]);
-		return 2;
-	}
-	_cleanup_free_ char *line = NULL;
+	int r = cli_parse_cmdline_only(argc, argv, usage, &cmdline);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
+	_cleanup_free_ char *line = NULL; /* the command line checked: cmdline or /proc's */
 	struct plan plan;
-	int lr = cli_load_plan("check", cmdline, &plan, &line);
-	if (lr)
-		return lr;
-	cmdline = line;
+	r = cli_load_plan("check", cmdline, &plan, &line);
+	if (r)
+		return r;
 	if (geteuid() != 0) {
 		log_fail(EPERM, "check", "not root",
 		         "it reads block devices and mounts read-only in a private namespace",
@@ -1106,7 +1089,7 @@ int check_main(int argc, char **argv)
 		kmod_unref(d.kmod);
 		d.kmod = NULL;
 	}
-	printf("checking: %s\n", cmdline);
+	printf("checking: %s\n", line);
 	fflush(stdout);
 	doctor_run(&d);
 	release_views(&d);

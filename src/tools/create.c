@@ -20,6 +20,7 @@
 #include "basic/util.h"
 #include "engine/device.h"
 #include "tools/check.h"
+#include "tools/cli.h"
 
 #define ALIGN           4096ULL
 #define ZERO_CHUNK      (8u << 20) /* bytes per write when the host cannot preallocate */
@@ -330,34 +331,17 @@ static void usage(FILE *f)
 
 int create_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"size", required_argument, NULL, 's'},
-	    {"fs", required_argument, NULL, 't'},
-	    {"label", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *size_arg = NULL, *fs_arg = "ext4", *label = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "s:t:L:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 's':
-			size_arg = optarg;
-			break;
-		case 't':
-			fs_arg = optarg;
-			break;
-		case 'L':
-			label = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	const struct cli_option options[] = {
+	    {"size", 's', &size_arg},
+	    {"fs", 't', &fs_arg},
+	    {"label", 'L', &label},
+	};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
+	if (r < 0)
+		usage(stderr);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "loopboot: create: %s — give one FILE, e.g. loopboot create "
@@ -483,7 +467,7 @@ int create_main(int argc, char **argv)
 		}
 	}
 
-	int r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
+	r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
 	close(fd);
 	if (r == 0)
 		r = report(dirfd, base, path, size, fs, label, how_done);

@@ -2,16 +2,18 @@
 /*
  * loopboot: boot a root file system stored in an image file on another file system.
  * One binary: as /init (PID 1) it is the engine; otherwise the first argument names a
- * subcommand.
+ * verb, looked up in the table below.
  */
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
 #include "engine/boot.h"
 #include "engine/cmdline.h"
+#include "engine/helpers.h"
 #include "engine/init.h"
 #include "engine/modules.h"
 #include "engine/plan.h"
@@ -27,74 +29,24 @@
 #include "tools/pxe.h"
 #include "tools/status.h"
 
-static void usage(FILE *f)
+/* ---- the verbs implemented here: plan, boot, teardown, prepare-shutdown, version, help -- */
+
+static void plan_usage(FILE *f)
 {
-	fputs("Usage: loopboot COMMAND [OPTIONS]\n"
-	      "\n"
-	      "Boots a root file system that is an image file on another file system.\n"
-	      "\n"
-	      "Commands:\n"
-	      "  plan [--cmdline STRING]        print what a kernel command line asks for\n"
-	      "  boot --root-mnt DIR [--cmdline STRING]\n"
-	      "                                 mount the root (and /host, extra images) at DIR\n"
-	      "  initrd -o FILE [OPTIONS]       build a standalone initramfs (see loopboot(8))\n"
-	      "  teardown --root-mnt DIR        take down what boot --root-mnt DIR built\n"
-	      "  shutdown VERB                  as PID 1: take the stack down, then VERB\n"
-	      "                                 (poweroff, reboot, halt, kexec)\n"
-	      "  prepare-shutdown               fill /run/initramfs for the shutdown side\n"
-	      "                                 (initramfs frameworks, before switching root)\n"
-	      "  status [--json] [--get KIND.KEY]\n"
-	      "                                 show the running system's stack\n"
-	      "  create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
-	      "                                 make a fully allocated image file\n"
-	      "  check [--cmdline STRING]       check, writing nothing, that an entry would boot\n"
-	      "  grub [--kernel-from image|host] [--cmdline STRING]\n"
-	      "                                 print a GRUB menuentry for an entry\n"
-	      "  iso -o FILE [--kernel K --initrd I] [--cmdline STRING]\n"
-	      "                                 a hybrid ISO (BIOS and UEFI, CD or USB stick)\n"
-	      "                                 that boots the entry\n"
-	      "  pxe DIR [--kernel K --initrd I] [--cmdline STRING]\n"
-	      "                                 a netboot tree: GRUB for PXE and an iPXE script\n"
-	      "  version                        print the version\n"
-	      "\n"
-	      "As /init of an initramfs, loopboot reads root=, loop= and loopboot.* from the\n"
-	      "kernel command line: see loopboot-cmdline(7).\n",
+	fputs("Usage: loopboot plan [--cmdline STRING]\n"
+	      "Prints what the kernel command line (default: /proc/cmdline) asks for. Touches "
+	      "nothing.\n",
 	      f);
 }
 
 static int cmd_plan(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *cmdline = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			cmdline = optarg;
-			break;
-		case 'h':
-			puts("Usage: loopboot plan [--cmdline STRING]\n"
-			     "Prints what the kernel command line (default: /proc/cmdline) asks "
-			     "for. "
-			     "Touches nothing.");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr,
-		        "loopboot: plan: unexpected argument: %s — quote the command line "
-		        "and pass it with --cmdline\n",
-		        argv[optind]);
-		return 2;
-	}
+	int r = cli_parse_cmdline_only(argc, argv, plan_usage, &cmdline);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
 	struct plan plan;
-	int r = cli_load_plan(argv[0], cmdline, &plan, NULL);
+	r = cli_load_plan(argv[0], cmdline, &plan, NULL);
 	if (r)
 		return r;
 	plan_print(&plan, stdout);
@@ -102,33 +54,22 @@ static int cmd_plan(int argc, char **argv)
 	return 0;
 }
 
+static void boot_usage(FILE *f)
+{
+	fputs("Usage: loopboot boot --root-mnt DIR [--cmdline STRING]\n"
+	      "Mounts the root image at DIR, extra images inside it and the host at DIR/host, as "
+	      "an initramfs framework's root mounting step.\n",
+	      f);
+}
+
 static int cmd_boot(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"root-mnt", required_argument, NULL, 'r'},
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
-	const char *cmdline = NULL, *root_mnt = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "r:c:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'r':
-			root_mnt = optarg;
-			break;
-		case 'c':
-			cmdline = optarg;
-			break;
-		case 'h':
-			puts("Usage: loopboot boot --root-mnt DIR [--cmdline STRING]\n"
-			     "Mounts the root image at DIR, extra images inside it and the host at "
-			     "DIR/host, as an initramfs framework's root mounting step.");
-			return 0;
-		default:
-			return 2;
-		}
-	}
+	const char *root_mnt = NULL, *cmdline = NULL;
+	const struct cli_option options[] = {{"root-mnt", 'r', &root_mnt},
+	                                     {"cmdline", 'c', &cmdline}};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), boot_usage);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
 	if (!root_mnt) {
 		fputs("loopboot: boot: --root-mnt is missing — give the directory where the root "
 		      "is to be mounted\n",
@@ -143,7 +84,7 @@ static int cmd_boot(int argc, char **argv)
 	}
 	_cleanup_free_ char *root = realpath(root_mnt, NULL);
 	struct plan plan;
-	int r = cli_load_plan(argv[0], cmdline, &plan, NULL);
+	r = cli_load_plan(argv[0], cmdline, &plan, NULL);
 	if (r)
 		return r;
 	log_set_debug(plan.debug);
@@ -155,34 +96,24 @@ static int cmd_boot(int argc, char **argv)
 		r = boot_run(&plan, &opts, NULL);
 	}
 	plan_free(&plan);
-	return r < 0 ? 1 : 0;
+	return r < 0 ? r : 0;
+}
+
+static void teardown_usage(FILE *f)
+{
+	fputs("Usage: loopboot teardown --root-mnt DIR\n"
+	      "Takes down what `loopboot boot --root-mnt DIR` built, in reverse order: extra "
+	      "images, the root, loop devices, then the host (flushed, FUSE daemon waited for).\n",
+	      f);
 }
 
 static int cmd_teardown(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"root-mnt", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *root_mnt = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "r:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'r':
-			root_mnt = optarg;
-			break;
-		case 'h':
-			puts("Usage: loopboot teardown --root-mnt DIR\n"
-			     "Takes down what `loopboot boot --root-mnt DIR` built, in reverse "
-			     "order: "
-			     "extra images, the root, loop devices, then the host (flushed, FUSE "
-			     "daemon waited for).");
-			return 0;
-		default:
-			return 2;
-		}
-	}
+	const struct cli_option options[] = {{"root-mnt", 'r', &root_mnt}};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), teardown_usage);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
 	if (!root_mnt || optind < argc) {
 		fputs("loopboot: teardown: --root-mnt is missing — give the directory the root "
 		      "is mounted at\n",
@@ -196,23 +127,172 @@ static int cmd_teardown(int argc, char **argv)
 	}
 	struct stack s;
 	_cleanup_free_ char *error = NULL;
-	int r = state_load(STATE_FILE, &s, &error);
-	if (r < 0) {
-		log_fail(r, "reading the state record", STATE_FILE, error,
-		         r == -ENOENT ? "nothing was booted by loopboot here"
-		         : error ? "another loopboot wrote it: take the stack down with that one"
-		                 : "check /run");
-		return 1;
-	}
+	r = state_load(STATE_FILE, &s, &error);
+	if (r < 0)
+		return log_fail(r, "reading the state record", STATE_FILE, error,
+		                r == -ENOENT ? "nothing was booted by loopboot here"
+		                : error ? "another loopboot wrote it: take the stack down with "
+		                          "that one"
+		                        : "check /run");
 	r = teardown_stack(&s, root);
 	stack_free(&s);
-	if (r < 0) {
-		log_fail(r, "taking down the stack at", root, NULL,
-		         "see the warnings above; close what uses it and run this again");
-		return 1;
-	}
+	if (r < 0)
+		return log_fail(r, "taking down the stack at", root, NULL,
+		                "see the warnings above; close what uses it and run this again");
 	unlink(STATE_FILE);
 	return 0;
+}
+
+/* For initramfs frameworks: our own /init does this before switching root. */
+static int cmd_prepare_shutdown(int argc, char **argv)
+{
+	if (argc > 1) {
+		puts("Usage: loopboot prepare-shutdown\n"
+		     "Copies this initramfs (without kernel modules) to /run/initramfs with "
+		     "loopboot as its shutdown program. Run it in the initramfs, after "
+		     "`loopboot boot`, before switching root.");
+		return streq(argv[1], "--help") ? 0 : 2;
+	}
+	int r = shutdown_prepare();
+	return r < 0 ? r : 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("loopboot %s\n", LOOPBOOT_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+/* ---- the table -------------------------------------------------------------------------- */
+
+#define VERB_ANY UINT_MAX
+
+struct verb {
+	const char *name;
+	/* How many words may follow the name. The verbs that take options count them here
+	 * too, so those take any number and look at their words themselves. */
+	unsigned min_args, max_args;
+	/* argv[0] is the name. Returns 0, a negative errno (exit status 1), or an exit status
+	 * of the verb's contract: 2 for input it cannot take, 1 for a check that failed. */
+	int (*run)(int argc, char **argv);
+	const char *synopsis; /* NULL: another name of a verb, not in the usage text */
+	const char *help;     /* for the usage text; '\n' continues it in its column */
+};
+
+static const struct verb verbs[] = {
+    {"plan", 0, VERB_ANY, cmd_plan, "plan [--cmdline STRING]",
+     "print what a kernel command line asks for"},
+    {"boot", 0, VERB_ANY, cmd_boot, "boot --root-mnt DIR [--cmdline STRING]",
+     "mount the root (and /host, extra images) at DIR"},
+    {"initrd", 0, VERB_ANY, initrd_main, "initrd -o FILE [OPTIONS]",
+     "build a standalone initramfs (see loopboot(8))"},
+    {"teardown", 0, VERB_ANY, cmd_teardown, "teardown --root-mnt DIR",
+     "take down what boot --root-mnt DIR built"},
+    /* As PID 1 an exit is a kernel panic with the host still mounted: extra words after
+     * VERB are not worth one. */
+    {"shutdown", 1, VERB_ANY, shutdown_main, "shutdown VERB",
+     "as PID 1: take the stack down, then VERB\n(poweroff, reboot, halt, kexec)"},
+    {"prepare-shutdown", 0, 1, cmd_prepare_shutdown, "prepare-shutdown",
+     "fill /run/initramfs for the shutdown side\n(initramfs frameworks, before switching root)"},
+    {"status", 0, VERB_ANY, status_main, "status [--json] [--get KIND.KEY]...",
+     "show the running system's stack"},
+    {"helpers", 1, 1, helpers_main, "helpers programs|modules",
+     "what an initramfs needs, one a line\n(for the initramfs frameworks' hooks)"},
+    {"create", 0, VERB_ANY, create_main,
+     "create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]",
+     "make a fully allocated image file"},
+    {"check", 0, VERB_ANY, check_main, "check [--cmdline STRING]",
+     "check, writing nothing, that an entry would boot"},
+    {"grub", 0, VERB_ANY, grub_main, "grub [--kernel-from image|host] [--cmdline STRING]",
+     "print a GRUB menuentry for an entry"},
+    {"iso", 0, VERB_ANY, iso_main, "iso -o FILE [--kernel K --initrd I] [--cmdline STRING]",
+     "a hybrid ISO (BIOS and UEFI, CD or USB stick)\nthat boots the entry"},
+    {"pxe", 0, VERB_ANY, pxe_main, "pxe DIR [--kernel K --initrd I] [--cmdline STRING]",
+     "a netboot tree: GRUB for PXE and an iPXE script"},
+    {"version", 0, 0, cmd_version, "version", "print the version"},
+    {"--version", 0, 0, cmd_version, NULL, NULL},
+    {"help", 0, 0, cmd_help, NULL, NULL},
+    {"--help", 0, 0, cmd_help, NULL, NULL},
+    {"-h", 0, 0, cmd_help, NULL, NULL},
+};
+
+static const struct verb *verb_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (streq(verbs[i].name, name))
+			return &verbs[i];
+	return NULL;
+}
+
+/* The help column: a synopsis that reaches it gets a line of its own. */
+#define HELP_COLUMN 33
+
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Boots a root file system that is an image file on another file system.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		const struct verb *v = &verbs[i];
+		if (!v->synopsis)
+			continue;
+		int width = fprintf(f, "  %s", v->synopsis);
+		for (const char *line = v->help; line;) {
+			const char *nl = strchr(line, '\n');
+			if (width >= HELP_COLUMN) { /* a long synopsis, or the help's next line */
+				fputc('\n', f);
+				width = 0;
+			}
+			fprintf(f, "%*s%.*s", HELP_COLUMN - width, "",
+			        nl ? (int)(nl - line) : (int)strlen(line), line);
+			width = HELP_COLUMN;
+			line = nl ? nl + 1 : NULL;
+		}
+		fputc('\n', f);
+	}
+	fputs("\n"
+	      "As /init of an initramfs, loopboot reads root=, loop= and loopboot.* from the\n"
+	      "kernel command line: see loopboot-cmdline(7).\n",
+	      f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	usage(stdout);
+	return 0;
+}
+
+/* Finds the verb, checks how many words follow it, runs it. Returns the exit status. */
+static int run_verb(int argc, char **argv)
+{
+	const struct verb *v = verb_find(argv[0]);
+	if (!v) {
+		fprintf(stderr, "loopboot: unknown command: %s — see loopboot --help\n", argv[0]);
+		return 2;
+	}
+	unsigned n = (unsigned)argc - 1;
+	const char *synopsis = v->synopsis ? v->synopsis : v->name;
+	if (n < v->min_args) {
+		fprintf(stderr,
+		        "loopboot: %s: an argument is missing — usage: loopboot %s (see loopboot "
+		        "--help)\n",
+		        v->name, synopsis);
+		return 2;
+	}
+	if (n > v->max_args) {
+		fprintf(stderr, "loopboot: %s: unexpected argument: %s — usage: loopboot %s\n",
+		        v->name, argv[1 + v->max_args], synopsis);
+		return 2;
+	}
+	int r = v->run(argc, argv);
+	return r < 0 ? EXIT_FAILURE : r;
 }
 
 /* The kernel runs "modprobe -q -- NAME" for request_module(); as /sbin/modprobe in the
@@ -255,49 +335,5 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	const char *cmd = argv[1];
-	if (streq(cmd, "plan"))
-		return cmd_plan(argc - 1, argv + 1);
-	if (streq(cmd, "boot"))
-		return cmd_boot(argc - 1, argv + 1);
-	if (streq(cmd, "initrd"))
-		return initrd_main(argc - 1, argv + 1);
-	if (streq(cmd, "shutdown"))
-		return shutdown_main(argc - 1, argv + 1);
-	if (streq(cmd, "prepare-shutdown")) {
-		/* For initramfs frameworks: our own /init does this before switching root. */
-		if (argc > 2) {
-			puts(
-			    "Usage: loopboot prepare-shutdown\n"
-			    "Copies this initramfs (without kernel modules) to /run/initramfs with "
-			    "loopboot as its shutdown program. Run it in the initramfs, after "
-			    "`loopboot boot`, before switching root.");
-			return streq(argv[2], "--help") ? 0 : 2;
-		}
-		return shutdown_prepare() < 0 ? 1 : 0;
-	}
-	if (streq(cmd, "teardown"))
-		return cmd_teardown(argc - 1, argv + 1);
-	if (streq(cmd, "status"))
-		return status_main(argc - 1, argv + 1);
-	if (streq(cmd, "create"))
-		return create_main(argc - 1, argv + 1);
-	if (streq(cmd, "check"))
-		return check_main(argc - 1, argv + 1);
-	if (streq(cmd, "grub"))
-		return grub_main(argc - 1, argv + 1);
-	if (streq(cmd, "iso"))
-		return iso_main(argc - 1, argv + 1);
-	if (streq(cmd, "pxe"))
-		return pxe_main(argc - 1, argv + 1);
-	if (streq(cmd, "version") || streq(cmd, "--version")) {
-		printf("loopboot %s\n", LOOPBOOT_VERSION);
-		return 0;
-	}
-	if (streq(cmd, "help") || streq(cmd, "--help") || streq(cmd, "-h")) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "loopboot: unknown command: %s — see loopboot --help\n", cmd);
-	return 2;
+	return run_verb(argc - 1, argv + 1);
 }

@@ -3,12 +3,10 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <sys/syscall.h>
-
-#include <fcntl.h>
 #include <stdarg.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 static void oom(void)
@@ -81,21 +79,43 @@ char *path_join(const char *a, const char *b)
 
 const char *path_startswith(const char *path, const char *prefix)
 {
-	if ((*path == '/') != (*prefix == '/'))
+	if ((path[0] == '/') != (prefix[0] == '/'))
 		return NULL;
 	for (;;) {
 		path += strspn(path, "/");
 		prefix += strspn(prefix, "/");
 		if (!*prefix)
 			return path;
-		if (!*path)
+		size_t n = strcspn(prefix, "/");
+		/* The component must end where the prefix's does: "usr" does not match "usrx". */
+		if (strncmp(path, prefix, n) != 0 || (path[n] != '/' && path[n] != '\0'))
 			return NULL;
-		size_t a = strcspn(path, "/"), b = strcspn(prefix, "/");
-		if (a != b || memcmp(path, prefix, a) != 0)
-			return NULL;
-		path += a;
-		prefix += b;
+		path += n;
+		prefix += n;
 	}
+}
+
+static bool is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+char *octal_unescape(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		/* At most \377: one byte. */
+		if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+			*o++ = (char)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 |
+			              (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 int mkdir_p(const char *path, mode_t mode)
@@ -179,37 +199,6 @@ char *strip_trailing(char *s)
 	return s;
 }
 
-char *octal_unescape(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			*o++ =
-			    (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool strcaseeq(const char *a, const char *b)
 {
 	return strcasecmp(a, b) == 0;
@@ -240,6 +229,19 @@ bool strv_contains(const struct strv *s, const char *x)
 		if (streq(s->v[i], x))
 			return true;
 	return false;
+}
+
+void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 char *find_program(const char *name)

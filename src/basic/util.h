@@ -62,15 +62,19 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * Whether path is prefix or below it, compared component by component (repeated slashes
- * are one): returns the rest of path after prefix without its leading slashes ("" when
- * they are the same), or NULL. "/a/bc" is not below "/a/b".
- */
-const char *path_startswith(const char *path, const char *prefix);
-
 /* Join two path parts with exactly one '/' between them. */
 char *path_join(const char *a, const char *b);
+/*
+ * Whether path is prefix or below it, compared by whole components ("/usr" is not a prefix
+ * of "/usrx"; repeated slashes count as one; both absolute or both relative). Returns the
+ * rest of path without its leading slashes ("" when both name the same directory), or NULL.
+ */
+const char *path_startswith(const char *path, const char *prefix);
+/*
+ * Undoes the octal escapes of fstab and mountinfo ("\040" is a space) in the first n bytes
+ * of s; a backslash that does not start three octal digits stays as it is. Allocated.
+ */
+char *octal_unescape(const char *s, size_t n);
 /* mkdir -p; returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 /* Reads a whole (small) file into a NUL-terminated string; returns 0 or -errno. */
@@ -79,13 +83,12 @@ int read_file(const char *path, char **ret, size_t *ret_len);
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Strips trailing whitespace in place. */
 char *strip_trailing(char *s);
-/* Undoes mountinfo/fstab escapes (\040 is a space) in the n bytes at s. Allocated. */
-char *octal_unescape(const char *s, size_t n);
 /* Case-insensitive comparison for UUIDs and serials. */
 bool strcaseeq(const char *a, const char *b);
 
+/* Sleeps ms milliseconds (signals may end it early). */
 void sleep_ms(long ms);
-/* CLOCK_MONOTONIC in milliseconds. */
+/* Milliseconds on the monotonic clock: for deadlines and rates, not for dates. */
 long long now_ms(void);
 
 /* A program in the usual places (sbin first: a user's $PATH may lack it, and the

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/dmlinear.h"
 #include "engine/engine.h"
 #include "engine/hoststate.h"

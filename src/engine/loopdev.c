@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -147,7 +146,7 @@ int loopdev_detach(const char *devnode)
 	/* Releasing the file finishes after our close; whoever unmounts the file system
 	 * that holds it next must not find it busy. */
 	for (int i = 0; i < 100 && loopdev_bound(devnode); i++)
-		usleep(20 * 1000);
+		sleep_ms(20);
 	if (r == 0 && loopdev_bound(devnode))
 		r = -EBUSY;
 	return r;

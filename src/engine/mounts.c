@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "basic/util.h"
 #include "engine/layer.h"
 #include "engine/modules.h"
@@ -53,25 +54,6 @@ const char *options_no_replay(const char *fstype)
 	if (streq(fstype, "btrfs"))
 		return "rescue=nologreplay";
 	return NULL;
-}
-
-bool is_mount_point(const char *path)
-{
-	/* Comparing st_dev with the parent's misses a bind mount of a directory of the same
-	 * file system: systemd-shutdown binds /run into /run/initramfs/run, both on /run's
-	 * tmpfs. The kernel knows (5.8 and later). */
-#ifndef STATX_ATTR_MOUNT_ROOT
-#define STATX_ATTR_MOUNT_ROOT 0x00002000
-#endif
-	struct statx sx;
-	if (statx(AT_FDCWD, path, 0, 0, &sx) == 0 &&
-	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-	struct stat a, b;
-	_cleanup_free_ char *parent = path_join(path, "..");
-	if (stat(path, &a) < 0 || stat(parent, &b) < 0)
-		return false;
-	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
 
 /* FUSE drivers by the type blkid reports, in order of preference. */

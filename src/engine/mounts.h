@@ -21,8 +21,6 @@ char *options_join(const char *a, const char *b);
 /* Options that let a file system be mounted read-only without replaying its journal. */
 const char *options_no_replay(const char *fstype);
 
-/* Whether path is a mount point (its device differs from its parent's, or it is "/"). */
-bool is_mount_point(const char *path);
 
 /*
  * Mounts a host block device. fstype_wanted is rootfstype= (NULL: use probed_type).

@@ -354,10 +354,7 @@ static int cmp_mount(const void *a, const void *b)
 
 static bool path_below(const char *path, const char *dir)
 {
-	const char *rest = startswith(path, dir);
-	if (!rest)
-		return false;
-	return *rest == '\0' || *rest == '/' || streq(dir, "/");
+	return path_startswith(path, dir) != NULL;
 }
 
 void plan_free(struct plan *p)

@@ -15,6 +15,7 @@
 
 #include "basic/elf.h"
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "basic/util.h"
 #include "engine/boot.h"
 #include "engine/mounts.h"

@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "basic/util.h"
 #include "engine/mounts.h"
 #include "engine/state.h"

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/device.h"
 #include "engine/state.h"
 
@@ -85,6 +86,13 @@ static char *link_name(const char *dir, const char *name)
 	return xstrdup(slash ? slash + 1 : buf);
 }
 
+/* Whether path is inside dir, not dir itself. */
+static bool below(const char *path, const char *dir)
+{
+	const char *rest = path_startswith(path, dir);
+	return rest && *rest;
+}
+
 static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj, unsigned min,
                             const char *what, char **ret_backing_file, unsigned depth)
 {
@@ -125,8 +133,7 @@ static void add_device_tree(struct hostonly *h, const char *sysfs, unsigned maj,
 	 * (sd_mod), the host adapter (ahci), the USB interface (uas), the controller
 	 * (xhci_pci)... each by the module of the driver bound to it and by its modalias,
 	 * which also finds the module of a driver that is built into the running kernel. */
-	size_t toplen = strlen(top);
-	for (char *p = real; strncmp(p, top, toplen) == 0 && p[toplen] == '/';) {
+	for (char *p = real; below(p, top);) {
 		_cleanup_free_ char *drv = path_join(p, "driver");
 		_cleanup_free_ char *mod = link_name(drv, "module");
 		if (!mod)
@@ -150,84 +157,6 @@ void hostonly_add_block_device(struct hostonly *h, const char *sysfs, unsigned m
 	if (ret_backing_file)
 		*ret_backing_file = NULL;
 	add_device_tree(h, sysfs, maj, min, what, ret_backing_file, 0);
-}
-
-struct mount_info {
-	unsigned maj, min;
-	char *target, *fstype, *source;
-};
-
-static void mount_info_done(struct mount_info *m)
-{
-	free(m->target);
-	free(m->fstype);
-	free(m->source);
-	*m = (struct mount_info){0};
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static char *unoctal(const char *s)
-{
-	char *out = xmalloc(strlen(s) + 1), *o = out;
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static bool path_below(const char *path, const char *dir)
-{
-	if (streq(dir, "/"))
-		return path[0] == '/';
-	const char *rest = startswith(path, dir);
-	return rest && (*rest == '\0' || *rest == '/');
-}
-
-/*
- * The mount that holds path (absolute, symlink-free): the longest mount point above it,
- * the last one listed when several are stacked on the same point. Returns 0 or -ENOENT.
- */
-static int find_mount(const char *mountinfo, const char *path, struct mount_info *ret)
-{
-	*ret = (struct mount_info){0};
-	_cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
-	if (!f)
-		return -errno;
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0, best = 0;
-	bool found = false;
-	while (getline(&line, &cap, f) >= 0) {
-		unsigned maj, min;
-		char target[4096];
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, target) != 3)
-			continue;
-		char *sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		char fstype[256], source[4096];
-		if (sscanf(sep + 3, "%255s %4095s", fstype, source) != 2)
-			continue;
-		_cleanup_free_ char *t = unoctal(target);
-		size_t len = strlen(t);
-		if (!path_below(path, t) || len < best)
-			continue;
-		mount_info_done(ret);
-		*ret = (struct mount_info){.maj = maj,
-		                           .min = min,
-		                           .target = xstrdup(t),
-		                           .fstype = unoctal(fstype),
-		                           .source = unoctal(source)};
-		best = len;
-		found = true;
-	}
-	return found ? 0 : -ENOENT;
 }
 
 /* The FUSE program the engine uses for a (probed) file system type, as src/engine/mounts.c. */
@@ -260,7 +189,7 @@ static bool mount_device(const char *devnode, unsigned fallback_maj, unsigned fa
 }
 
 static void add_mount(struct hostonly *h, const char *mountinfo, const char *sysfs,
-                      const struct mount_info *m, const char *what, unsigned depth)
+                      const struct mount_entry *m, const char *what, unsigned depth)
 {
 	if (is_fuse_type(m->fstype)) {
 		hostonly_add_fstype(h, m->fstype, what);
@@ -269,7 +198,8 @@ static void add_mount(struct hostonly *h, const char *mountinfo, const char *sys
 			want_program(h, sub);
 		} else {
 			/* fuseblk hides which driver serves it: the volume's type tells. */
-			_cleanup_close_ int fd = open(m->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			_cleanup_close_ int fd =
+			    m->source ? open(m->source, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
 			_cleanup_free_ char *type = NULL;
 			if (fd >= 0 && device_probe_fd(fd, &type) > 0)
 				want_program(h, fuse_program_for(type));
@@ -279,7 +209,7 @@ static void add_mount(struct hostonly *h, const char *mountinfo, const char *sys
 	}
 
 	unsigned maj, min;
-	if (!mount_device(m->source, m->maj, m->min, &maj, &min))
+	if (!mount_device(m->source, major(m->devno), minor(m->devno), &maj, &min))
 		return;
 	_cleanup_free_ char *dev_what = xasprintf("the device of %s", what);
 	_cleanup_free_ char *backing = NULL;
@@ -288,13 +218,12 @@ static void add_mount(struct hostonly *h, const char *mountinfo, const char *sys
 		return;
 	/* A root on a loop device: its file lives on another file system, which the boot
 	 * has to mount first (this is the machine loopboot booted, seen from outside). */
-	struct mount_info host;
+	_cleanup_(mount_entry_free) struct mount_entry host = {0};
 	char real[PATH_MAX];
-	if (find_mount(mountinfo, realpath(backing, real) ? real : backing, &host) < 0)
+	if (mount_find_path(mountinfo, realpath(backing, real) ? real : backing, &host) <= 0)
 		return;
 	_cleanup_free_ char *host_what = xasprintf("host of %s", backing);
 	add_mount(h, mountinfo, sysfs, &host, host_what, depth + 1);
-	mount_info_done(&host);
 }
 
 static void add_state_device(struct hostonly *h, const char *sysfs, const char *dev_root,
@@ -360,12 +289,11 @@ int hostonly_detect(struct hostonly *h, const char *state_file, const char *moun
 		return r;
 
 	h->source = "the root mount (no state record)";
-	struct mount_info root;
-	r = find_mount(mountinfo, "/", &root);
-	if (r < 0)
-		return r;
+	_cleanup_(mount_entry_free) struct mount_entry root = {0};
+	r = mount_find_root(mountinfo, &root);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
 	add_mount(h, mountinfo, sysfs, &root, "the root file system", 0);
-	mount_info_done(&root);
 	return 0;
 }
 

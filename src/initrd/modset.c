@@ -195,9 +195,9 @@ static int cmp_str(const void *a, const void *b)
 /* The module's path relative to the modules directory, where depmod will look for it. */
 static char *relative_path(const struct modset *s, const struct modset_entry *e)
 {
-	const char *rel = startswith(e->path, s->dir);
-	if (rel && rel[0] == '/')
-		return xstrdup(rel + 1);
+	const char *rel = path_startswith(e->path, s->dir);
+	if (rel && *rel)
+		return xstrdup(rel);
 	/* modules.dep may name a file outside the directory (an absolute path written by a
 	 * tool that installs out-of-tree modules): keep it under extra/, which depmod
 	 * searches like any other subdirectory. */

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libkmod.h>
-#include <libmount.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
 #include "engine/hoststate.h"
@@ -38,76 +38,6 @@
 #define FRAGMENTS_WARN 1000
 
 /* ---- shared helpers ------------------------------------------------------------------- */
-
-void mountref_free(struct mountref *m)
-{
-	free(m->target);
-	free(m->source);
-	free(m->fstype);
-	free(m->root);
-	*m = (struct mountref){0};
-}
-
-static bool has_option(const char *opts, const char *name);
-
-static void mountref_set(struct mountref *m, struct libmnt_fs *fs)
-{
-	*m = (struct mountref){
-	    .target = xstrdup(strempty(mnt_fs_get_target(fs))),
-	    .source = mnt_fs_get_source(fs) ? xstrdup(mnt_fs_get_source(fs)) : NULL,
-	    .fstype = xstrdup(strempty(mnt_fs_get_fstype(fs))),
-	    .root = xstrdup(mnt_fs_get_root(fs) ? mnt_fs_get_root(fs) : "/"),
-	    .devno = mnt_fs_get_devno(fs),
-	    .read_only = has_option(mnt_fs_get_vfs_options(fs), "ro"),
-	};
-}
-
-int check_mount_of_path(const char *path, struct mountref *ret)
-{
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	if (!tb)
-		return -EIO;
-	struct libmnt_fs *fs = mnt_table_find_mountpoint(tb, path, MNT_ITER_BACKWARD);
-	int r = 0;
-	if (fs) {
-		mountref_set(ret, fs);
-		r = 1;
-	}
-	mnt_unref_table(tb);
-	return r;
-}
-
-int check_mount_of_device(const char *devnode, struct mountref *ret)
-{
-	struct stat st;
-	if (stat(devnode, &st) < 0)
-		return -errno;
-	_cleanup_free_ char *real = realpath(devnode, NULL);
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	if (!tb)
-		return -EIO;
-	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
-	struct libmnt_fs *fs;
-	int r = 0;
-	while (r == 0 && mnt_table_next_fs(tb, it, &fs) == 0) {
-		const char *root = mnt_fs_get_root(fs), *src = mnt_fs_get_source(fs);
-		if (root && !streq(root, "/"))
-			continue;
-		bool match = S_ISBLK(st.st_mode) && mnt_fs_get_devno(fs) == st.st_rdev;
-		if (!match && src && src[0] == '/') {
-			/* FUSE mounts carry an anonymous device number: compare the source. */
-			_cleanup_free_ char *s = realpath(src, NULL);
-			match = s && real && streq(s, real);
-		}
-		if (match) {
-			mountref_set(ret, fs);
-			r = 1;
-		}
-	}
-	mnt_free_iter(it);
-	mnt_unref_table(tb);
-	return r;
-}
 
 int check_fiemap_fragments(int fd, uint64_t *ret)
 {
@@ -174,24 +104,6 @@ char *check_format_size(uint64_t bytes)
 }
 
 /* ---- fstab ---------------------------------------------------------------------------- */
-
-/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
-static char *fstab_unescape(const char *s, size_t len)
-{
-	char *r = xmalloc(len + 1), *o = r;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-			*o++ =
-			    (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-			i += 3;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return r;
-}
 
 static void strip_slashes(char *p)
 {
@@ -269,7 +181,8 @@ unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names
 		char *q = p;
 		for (unsigned f = 0; f < 4 && *q; f++) {
 			size_t flen = strcspn(q, " \t");
-			field[f] = fstab_unescape(q, flen);
+			/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
+			field[f] = octal_unescape(q, flen);
 			q += flen;
 			q += strspn(q, " \t");
 		}
@@ -423,7 +336,7 @@ static void release_views(struct doctor *d)
 		if (kill(d->host_daemon, 0) < 0 && errno == ESRCH)
 			break;
 		(void)waitpid(d->host_daemon, NULL, WNOHANG);
-		usleep(20 * 1000);
+		sleep_ms(20);
 	}
 	if (d->scratch) {
 		rmdir(d->scratch);
@@ -612,19 +525,15 @@ static void report_host_state(struct doctor *d, const struct hoststate_result *h
  * our own. Returns the view index, or -errno after a finding. */
 static int open_host(struct doctor *d)
 {
-	struct mountref m = {0};
-	if (check_mount_of_device(d->dev.devnode, &m) > 0) {
-		int fd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			int i = view_add(d, fd, m.target);
-			_cleanup_free_ char *detail =
-			    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
-			finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
-			mountref_free(&m);
-			return i;
-		}
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	int fd = mount_open_device(d->dev.devnode, &m);
+	if (fd >= 0) {
+		int i = view_add(d, fd, m.target);
+		_cleanup_free_ char *detail =
+		    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
+		finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
+		return i;
 	}
-	mountref_free(&m);
 
 	int r = enter_namespace(d);
 	if (r < 0) {
@@ -918,24 +827,19 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 
 		/* In use already (the running system's root): look at it where it is mounted. */
 		_cleanup_free_ char *busy = check_loop_of_file(fd);
-		if (busy) {
-			struct mountref m = {0};
-			if (check_mount_of_device(busy, &m) > 0) {
-				_cleanup_free_ char *detail = xasprintf(
-				    "in use: %s, mounted at %s; not checked while mounted", busy,
-				    m.target);
-				finding(d, LEVEL_OK, "file system", path, detail, NULL);
-				int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-				int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
-				mountref_free(&m);
-				if (v < 0)
-					return v;
-				dirv = v;
-				free(where);
-				where = xasprintf("the image %s", path);
-				continue;
-			}
-			mountref_free(&m);
+		_cleanup_(mount_entry_free) struct mount_entry m = {0};
+		if (busy && mount_find_device(NULL, busy, &m) > 0) {
+			_cleanup_free_ char *detail = xasprintf(
+			    "in use: %s, mounted at %s; not checked while mounted", busy, m.target);
+			finding(d, LEVEL_OK, "file system", path, detail, NULL);
+			int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
+			if (v < 0)
+				return v;
+			dirv = v;
+			free(where);
+			where = xasprintf("the image %s", path);
+			continue;
 		}
 
 		struct loopdev loop;
@@ -1014,8 +918,8 @@ static void check_root_contents(struct doctor *d, int rootv)
 		const char *t = p->mounts[i].target;
 		bool nested = false;
 		for (unsigned j = 0; j < i; j++) {
-			const char *rest = startswith(t, p->mounts[j].target);
-			if (rest && *rest == '/')
+			const char *rest = path_startswith(t, p->mounts[j].target);
+			if (rest && *rest)
 				nested = true;
 		}
 		if (nested || dir_in(rootfd, t))
@@ -1110,11 +1014,10 @@ static void doctor_run(struct doctor *d)
 	 * the device are the mounted driver's own (ntfs3, vfat and exfat set them while
 	 * mounted), not a sign of Windows or a crash. */
 	struct hoststate_result hs;
-	struct mountref hm = {0};
-	_cleanup_free_ char *rw_at = NULL;
-	if (check_mount_of_device(d->dev.devnode, &hm) > 0 && !hm.read_only)
-		rw_at = xstrdup(hm.target);
-	mountref_free(&hm);
+	_cleanup_(mount_entry_free) struct mount_entry hm = {0};
+	const char *rw_at = NULL;
+	if (mount_find_device(NULL, d->dev.devnode, &hm) > 0 && !hm.read_only)
+		rw_at = hm.target;
 	r = rw_at ? 0 : hoststate_check_device(d->dev.devnode, d->dev.type, &hs);
 	if (r < 0)
 		finding(d, LEVEL_WARN, "reading the host's state", d->dev.devnode, strerror(-r),
@@ -1151,44 +1054,27 @@ static void doctor_run(struct doctor *d)
 		                  false);
 }
 
+static void usage(FILE *f)
+{
+	fputs("Usage: loopboot check [--cmdline STRING]\n"
+	      "Checks, without writing anything, whether a boot entry (default: /proc/cmdline) "
+	      "would boot\non this machine: the host, its state, the images, drivers, init and "
+	      "the image's /etc/fstab.\nEach finding is one line; exit status 0 when the entry "
+	      "would boot, 1 when not.\n",
+	      f);
+}
+
 int check_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *cmdline = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'c':
-			cmdline = optarg;
-			break;
-		case 'h':
-			puts("Usage: loopboot check [--cmdline STRING]\n"
-			     "Checks, without writing anything, whether a boot entry (default: "
-			     "/proc/cmdline) would boot\non this machine: the host, its state, the "
-			     "images, drivers, init and the image's /etc/fstab.\nEach finding is "
-			     "one line; exit status 0 when the entry would boot, 1 when not.");
-			return 0;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr,
-		        "loopboot: check: unexpected argument: %s — quote the command line and "
-		        "pass it with --cmdline\n",
-		        argv[optind]);
-		return 2;
-	}
-	_cleanup_free_ char *line = NULL;
+	int r = cli_parse_cmdline_only(argc, argv, usage, &cmdline);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
+	_cleanup_free_ char *line = NULL; /* the command line checked: cmdline or /proc's */
 	struct plan plan;
-	int lr = cli_load_plan("check", cmdline, &plan, &line);
-	if (lr)
-		return lr;
-	cmdline = line;
+	r = cli_load_plan("check", cmdline, &plan, &line);
+	if (r)
+		return r;
 	if (geteuid() != 0) {
 		log_fail(EPERM, "check", "not root",
 		         "it reads block devices and mounts read-only in a private namespace",
@@ -1204,7 +1090,7 @@ int check_main(int argc, char **argv)
 		kmod_unref(d.kmod);
 		d.kmod = NULL;
 	}
-	printf("checking: %s\n", cmdline);
+	printf("checking: %s\n", line);
 	fflush(stdout);
 	doctor_run(&d);
 	release_views(&d);

@@ -6,8 +6,8 @@
  * mounted to look inside, it is mounted read-only (read-only loop devices, journals not
  * replayed) in a private mount namespace that vanishes with the process.
  *
- * Also the helpers `loopboot create` and `loopboot grub` share with it: where a file or a
- * device is mounted, FIEMAP fragment counts, sizes for people.
+ * Also the helpers `loopboot create` and `loopboot grub` share with it: FIEMAP fragment
+ * counts, the loop device of a file, sizes for people.
  */
 #pragma once
 
@@ -21,26 +21,6 @@
 int check_main(int argc, char **argv);
 
 /* ---- shared helpers ------------------------------------------------------------------- */
-
-/* One line of /proc/self/mountinfo. */
-struct mountref {
-	char *target; /* where it is mounted */
-	char *source; /* /dev/sda1, a file for ntfs-3g on a file, "fusefat" */
-	char *fstype; /* ext4, fuseblk, fuse.fusefat */
-	char *root;   /* the directory of the file system that is mounted there ("/": all) */
-	dev_t devno;
-	bool read_only;
-};
-void mountref_free(struct mountref *m);
-
-/* The mount that holds path (its nearest mount point at or above it). 1, 0 or -errno. */
-int check_mount_of_path(const char *path, struct mountref *ret);
-
-/*
- * A mount of the whole file system on devnode (root "/"): kernel mounts are matched by
- * device number, FUSE mounts (fuseblk) by their source. Returns 1, 0 (not mounted), -errno.
- */
-int check_mount_of_device(const char *devnode, struct mountref *ret);
 
 /*
  * Counts the fragments of an open file with FIEMAP: runs of extents that are contiguous

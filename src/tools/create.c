@@ -16,9 +16,11 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "basic/util.h"
 #include "engine/device.h"
 #include "tools/check.h"
+#include "tools/cli.h"
 
 #define ALIGN           4096ULL
 #define ZERO_CHUNK      (8u << 20) /* bytes per write when the host cannot preallocate */
@@ -224,7 +226,7 @@ static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *labe
 	return WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-static bool host_is_fat(const struct mountref *m)
+static bool host_is_fat(const struct mount_entry *m)
 {
 	return m && m->fstype &&
 	       (streq(m->fstype, "vfat") || streq(m->fstype, "msdos") ||
@@ -237,23 +239,19 @@ static char *boot_hint(const char *path)
 	_cleanup_free_ char *real = realpath(path, NULL);
 	if (!real)
 		return NULL;
-	struct mountref m = {0};
-	if (check_mount_of_path(real, &m) <= 0) {
-		mountref_free(&m);
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	if (mount_find_path(NULL, real, &m) <= 0)
 		return NULL;
-	}
 	char *hint = NULL;
 	struct stat st;
-	const char *rest = startswith(real, m.target);
-	if (streq(m.target, "/"))
-		rest = real;
+	const char *rest = path_startswith(real, m.target);
 	if (rest && m.source && stat(m.source, &st) == 0 && S_ISBLK(st.st_mode)) {
 		struct devspec spec = {DEVSPEC_PATH, m.source};
 		struct device_info d = {0};
 		if (device_find(&spec, &d) > 0 && d.uuid) {
 			/* A bind mount of a subdirectory shows the file system from m.root. */
 			_cleanup_free_ char *inner =
-			    path_join(streq(m.root, "/") ? "" : m.root, *rest ? rest : "/");
+			    path_join(streq(m.root, "/") ? "" : m.root, rest);
 			/* The kernel's quoting: a value with blanks is quoted as a whole word. */
 			bool blank = strpbrk(inner, " \t") != NULL;
 			hint = xasprintf("root=UUID=%s %sloop=%s%s", d.uuid, blank ? "\"" : "",
@@ -261,7 +259,6 @@ static char *boot_hint(const char *path)
 		}
 		device_info_free(&d);
 	}
-	mountref_free(&m);
 	return hint;
 }
 
@@ -334,34 +331,17 @@ static void usage(FILE *f)
 
 int create_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"size", required_argument, NULL, 's'},
-	    {"fs", required_argument, NULL, 't'},
-	    {"label", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *size_arg = NULL, *fs_arg = "ext4", *label = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "s:t:L:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 's':
-			size_arg = optarg;
-			break;
-		case 't':
-			fs_arg = optarg;
-			break;
-		case 'L':
-			label = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	const struct cli_option options[] = {
+	    {"size", 's', &size_arg},
+	    {"fs", 't', &fs_arg},
+	    {"label", 'L', &label},
+	};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
+	if (r < 0)
+		usage(stderr);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "loopboot: create: %s — give one FILE, e.g. loopboot create "
@@ -430,10 +410,10 @@ int create_main(int argc, char **argv)
 		         "create it first (mkdir -p %s), or check the host is mounted", dir);
 		return 1;
 	}
-	struct mountref host = {0};
+	_cleanup_(mount_entry_free) struct mount_entry host = {0};
 	_cleanup_free_ char *realdir = realpath(dir, NULL);
 	if (realdir)
-		(void)check_mount_of_path(realdir, &host);
+		(void)mount_find_path(NULL, realdir, &host);
 	if (size > FAT_MAX_FILE && host_is_fat(&host)) {
 		_cleanup_free_ char *s = check_format_size(size);
 		log_fail(
@@ -442,14 +422,12 @@ int create_main(int argc, char **argv)
 		    "choose --size 4194300K or less, or put the image on an NTFS, exFAT or ext4 "
 		    "host (asked: %s)",
 		    s);
-		mountref_free(&host);
 		return 1;
 	}
 	struct statvfs sv;
 	if (fstatvfs(dirfd, &sv) < 0) {
 		log_fail(errno, "create: reading the free space of", dir, NULL,
 		         "check the host file system");
-		mountref_free(&host);
 		return 1;
 	}
 	if (sv.f_blocks == 0) {
@@ -463,7 +441,6 @@ int create_main(int argc, char **argv)
 		    xasprintf("the host has %s free, the image needs %s", have, want);
 		log_fail(ENOSPC, "create: not enough room", dir, reason,
 		         "free space on the host or choose a smaller --size");
-		mountref_free(&host);
 		return 1;
 	}
 
@@ -472,7 +449,6 @@ int create_main(int argc, char **argv)
 		log_fail(errno, "create", path, NULL,
 		         errno == EEXIST ? "remove it first or choose another name"
 		                         : "check the directory is writable");
-		mountref_free(&host);
 		return 1;
 	}
 	const char *how_done = NULL;
@@ -491,7 +467,7 @@ int create_main(int argc, char **argv)
 		}
 	}
 
-	int r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
+	r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
 	close(fd);
 	if (r == 0)
 		r = report(dirfd, base, path, size, fs, label, how_done);
@@ -499,6 +475,5 @@ int create_main(int argc, char **argv)
 		log_warn("create: removing the partial file %s: %m", path);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &old[i], NULL);
-	mountref_free(&host);
 	return r < 0 ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "basic/log.h"
+#include "basic/mounttable.h"
 #include "engine/cmdline.h"
 #include "engine/device.h"
 #include "tools/check.h"
@@ -207,13 +208,9 @@ static bool exists_in(int rootfd, const char *path)
 static int probe_layers(const struct device_info *dev, const struct plan *p, struct grub_entry *e,
                         struct strv *keep)
 {
-	struct mountref m = {0};
-	if (!dev->devnode || check_mount_of_device(dev->devnode, &m) <= 0) {
-		mountref_free(&m);
+	if (!dev->devnode)
 		return -1;
-	}
-	int dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	mountref_free(&m);
+	int dirfd = mount_open_device(dev->devnode, NULL);
 	for (unsigned i = 0; dirfd >= 0 && i < p->loop.n; i++) {
 		int fd = open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
 		close(dirfd);
@@ -232,11 +229,10 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 		}
 		_cleanup_free_ char *busy = check_loop_of_file(fd);
 		close(fd);
-		if (busy && check_mount_of_device(busy, &m) > 0)
-			dirfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		mountref_free(&m);
+		if (busy)
+			dirfd = mount_open_device(busy, NULL);
 	}
-	return dirfd;
+	return dirfd < 0 ? -1 : dirfd;
 }
 
 static void usage(FILE *f)
@@ -321,10 +317,8 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		if (*rootfd >= 0)
 			close(*rootfd);
 		*rootfd = -1;
-		struct mountref m = {0};
-		if (found && check_mount_of_device(dev->devnode, &m) > 0)
-			*rootfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		mountref_free(&m);
+		if (found)
+			*rootfd = mount_open_device(dev->devnode, NULL); /* < 0: not reachable */
 	} else {
 		/* Debian links /vmlinuz, Ubuntu /boot/vmlinuz: when the image can be looked
 		 * into, take the one it has. */
@@ -357,49 +351,18 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 
 int grub_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"kernel-from", required_argument, NULL, 'f'},
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"title", required_argument, NULL, 't'},
-	    {"kernel", required_argument, NULL, 'k'},
-	    {"initrd", required_argument, NULL, 'i'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	const char *cmdline = NULL, *from = "image", *title = NULL, *kernel = NULL, *initrd = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "f:c:t:k:i:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'f':
-			from = optarg;
-			break;
-		case 'c':
-			cmdline = optarg;
-			break;
-		case 't':
-			title = optarg;
-			break;
-		case 'k':
-			kernel = optarg;
-			break;
-		case 'i':
-			initrd = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr,
-		        "loopboot: grub: unexpected argument: %s — quote the command line and pass "
-		        "it with --cmdline\n",
-		        argv[optind]);
+	const struct cli_option options[] = {
+	    {"kernel-from", 'f', &from}, {"cmdline", 'c', &cmdline}, {"title", 't', &title},
+	    {"kernel", 'k', &kernel},    {"initrd", 'i', &initrd},
+	};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
+	if (r < 0)
+		usage(stderr);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
+	if (cli_refuse_words(argc, argv) < 0)
 		return 2;
-	}
 	if (!streq(from, "image") && !streq(from, "host")) {
 		fprintf(stderr, "loopboot: grub: --kernel-from %s: unknown — use image or host\n",
 		        from);
@@ -412,13 +375,12 @@ int grub_main(int argc, char **argv)
 		        kernel && kernel[0] != '/' ? kernel : initrd);
 		return 2;
 	}
-	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *line = NULL; /* the entry's command line: cmdline or /proc's */
 	struct plan p;
-	int lr = cli_load_plan("grub", cmdline, &p, &line);
-	if (lr)
-		return lr;
-	cmdline = line;
-	struct grub_options o = {.cmdline = cmdline,
+	r = cli_load_plan("grub", cmdline, &p, &line);
+	if (r)
+		return r;
+	struct grub_options o = {.cmdline = line,
 	                         .title = title,
 	                         .kernel = kernel,
 	                         .initrd = initrd,

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* src/basic: path prefixes, octal escapes, the clock; the mount table on fake mountinfo. */
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "basic/copy.h"
+#include "basic/mounttable.h"
+#include "basic/util.h"
+#include "test-main.h"
+
+TEST(path_startswith)
+{
+	static const struct {
+		const char *path, *prefix, *rest; /* rest NULL: not a prefix */
+	} cases[] = {
+	    {"/usr/lib", "/usr", "lib"},
+	    {"/usr", "/usr", ""},
+	    {"/usr/", "/usr", ""},
+	    {"/usr", "/usr/", ""},
+	    {"/usr//lib/x", "/usr/", "lib/x"},
+	    {"//usr///lib", "/usr//lib", ""},
+	    {"/usrx", "/usr", NULL},
+	    {"/usr", "/usrx", NULL},
+	    {"/us", "/usr", NULL},
+	    {"/usr", "/usr/lib", NULL},
+	    {"/", "/", ""},
+	    {"/a/b", "/", "a/b"},
+	    {"/", "/a", NULL},
+	    {"usr/lib", "usr", "lib"},
+	    {"/usr/lib", "usr", NULL},
+	    {"usr/lib", "/usr", NULL},
+	    {"a", "", "a"},
+	    {"/host/images/root.img", "/host", "images/root.img"},
+	    {"/run/loopboot/host", "/run/loopboot", "host"},
+	    {"/run/loopboot-x", "/run/loopboot", NULL},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *rest = path_startswith(cases[i].path, cases[i].prefix);
+		if (!cases[i].rest) {
+			if (rest)
+				printf("# case %zu: %s, %s: \"%s\", expected NULL\n", i,
+				       cases[i].path, cases[i].prefix, rest);
+			CHECK(rest == NULL);
+		} else {
+			CHECK_STREQ(rest, cases[i].rest);
+		}
+	}
+}
+
+TEST(octal_unescape)
+{
+	static const struct {
+		const char *in;
+		size_t n; /* 0: all of in */
+		const char *out;
+	} cases[] = {
+	    {"plain", 0, "plain"},
+	    {"", 0, ""},
+	    {"a\\040b", 0, "a b"},
+	    {"\\040lead", 0, " lead"},
+	    {"trail\\040", 0, "trail "},
+	    {"tab\\011nl\\012", 0, "tab\tnl\n"},
+	    {"back\\134slash", 0, "back\\slash"},
+	    {"\\101\\102\\103", 0, "ABC"},
+	    {"\\377", 0, "\377"},
+	    {"\\400", 0, "\\400"}, /* more than a byte: not an escape */
+	    {"\\08", 0, "\\08"},
+	    {"\\04", 0, "\\04"},
+	    {"\\", 0, "\\"},
+	    {"\\\\040", 0, "\\ "},
+	    {"a\\040b c", 6, "a b"}, /* one field of a line */
+	    {"a\\040b", 4, "a\\04"}, /* an escape cut by n stays */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t n = cases[i].n ? cases[i].n : strlen(cases[i].in);
+		_cleanup_free_ char *out = octal_unescape(cases[i].in, n);
+		CHECK_STREQ(out, cases[i].out);
+	}
+}
+
+TEST(clock)
+{
+	/* 1005: the whole seconds and the rest go to different fields of the timespec. */
+	static const long waits[] = {0, 1, 20, 1005};
+	for (size_t i = 0; i < ARRAY_SIZE(waits); i++) {
+		long long before = now_ms();
+		sleep_ms(waits[i]);
+		long long elapsed = now_ms() - before;
+		CHECK(before > 0);
+		CHECK(elapsed >= waits[i]);
+		CHECK(elapsed < waits[i] + 1000);
+	}
+}
+
+static char *temp_dir(void)
+{
+	char tmpl[] = "/tmp/test-basic.XXXXXX";
+	CHECK(mkdtemp(tmpl) != NULL);
+	return xstrdup(tmpl);
+}
+
+static char *put(const char *dir, const char *name, const char *content)
+{
+	char *p = path_join(dir, name);
+	CHECK(write_file_atomic(p, content, strlen(content), 0644) == 0);
+	return p;
+}
+
+static const char fake_mountinfo[] =
+    "20 1 0:5 / /proc rw,nosuid - proc proc rw\n"
+    "25 1 7:0 / / rw,relatime - ext4 /dev/loop0 rw\n"
+    "30 25 8:1 / /host rw - fuseblk /dev/sda1 rw,user_id=0\n"
+    "31 25 0:40 / /with\\040space ro,nosuid - tmpfs tmp\\040fs rw\n"
+    "32 25 8:1 /sub /bind rw - ext4 /dev/sda1 rw\n"
+    "33 30 0:41 / /host/inner rw - tmpfs below rw\n"
+    "34 30 0:42 / /host/inner rw - tmpfs stacked rw\n"
+    "this line is not mountinfo\n";
+
+TEST(mount_find_path)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	_cleanup_free_ char *mi = put(dir, "mountinfo", fake_mountinfo);
+	static const struct {
+		const char *path, *target, *source, *fstype, *root;
+		unsigned maj, min;
+		bool read_only;
+	} cases[] = {
+	    {"/", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/etc/fstab", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/hostx/a", "/", "/dev/loop0", "ext4", "/", 7, 0, false},
+	    {"/host", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/host/images/root.img", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/host//images/", "/host", "/dev/sda1", "fuseblk", "/", 8, 1, false},
+	    {"/with space/f", "/with space", "tmp fs", "tmpfs", "/", 0, 40, true},
+	    {"/bind/x", "/bind", "/dev/sda1", "ext4", "/sub", 8, 1, false},
+	    {"/host/inner/x", "/host/inner", "stacked", "tmpfs", "/", 0, 42, false},
+	    {"/proc/self", "/proc", "proc", "proc", "/", 0, 5, false},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_(mount_entry_free) struct mount_entry m = {0};
+		CHECK(mount_find_path(mi, cases[i].path, &m) == 1);
+		CHECK_STREQ(m.target, cases[i].target);
+		CHECK_STREQ(m.source, cases[i].source);
+		CHECK_STREQ(m.fstype, cases[i].fstype);
+		CHECK_STREQ(m.root, cases[i].root);
+		CHECK(m.devno == makedev(cases[i].maj, cases[i].min));
+		CHECK(m.read_only == cases[i].read_only);
+	}
+
+	_cleanup_(mount_entry_free) struct mount_entry root = {0};
+	CHECK(mount_find_root(mi, &root) == 1);
+	CHECK_STREQ(root.target, "/");
+	CHECK_STREQ(root.fstype, "ext4");
+
+	/* No mount holds a relative path; an empty table has no root; no file: -ENOENT. */
+	struct mount_entry none = {0};
+	CHECK(mount_find_path(mi, "host/x", &none) == 0);
+	_cleanup_free_ char *empty = put(dir, "empty", "");
+	CHECK(mount_find_root(empty, &none) == 0);
+	CHECK(none.target == NULL);
+	_cleanup_free_ char *missing = path_join(dir, "missing");
+	CHECK(mount_find_root(missing, &none) == -ENOENT);
+	CHECK(initrd_rm_rf(dir) == 0);
+}
+
+TEST(mount_find_device)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	/* A FUSE host mounted from a file (ntfs-3g on an image): found by its source, not by
+	 * its anonymous device number; a later bind mount of a directory in it is not the whole
+	 * file system. */
+	_cleanup_free_ char *image = put(dir, "host.img", "");
+	_cleanup_free_ char *other = put(dir, "other.img", "");
+	_cleanup_free_ char *blk = path_join(dir, "blk");
+	_cleanup_free_ char *text = xasprintf("25 1 7:0 / / rw - ext4 /dev/loop0 rw\n"
+	                                      "40 25 0:50 / /fusehost ro - fuseblk %s ro\n"
+	                                      "41 25 0:50 /dir /fusebind rw - fuseblk %s rw\n"
+	                                      "42 25 0:51 / /other rw - fuseblk %s/./blk rw\n",
+	                                      image, image, dir);
+	_cleanup_free_ char *mi = put(dir, "mountinfo", text);
+
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	CHECK(mount_find_device(mi, image, &m) == 1);
+	CHECK_STREQ(m.target, "/fusehost");
+	CHECK(m.read_only);
+	struct mount_entry none = {0};
+	CHECK(mount_find_device(mi, other, &none) == 0);
+	CHECK(mount_find_device(mi, blk, &none) == -ENOENT);
+	CHECK(none.target == NULL);
+
+	/* A kernel mount: by the device number, whatever its source says. Making a device
+	 * node needs CAP_MKNOD. */
+	if (mknod(blk, S_IFBLK | 0600, makedev(7, 0)) == 0) {
+		_cleanup_(mount_entry_free) struct mount_entry k = {0};
+		CHECK(mount_find_device(mi, blk, &k) == 1);
+		CHECK_STREQ(k.target, "/other"); /* listed last: its source names blk */
+		_cleanup_free_ char *text2 =
+		    xasprintf("25 1 7:0 / / rw - ext4 /dev/loop0 rw\n"
+		              "40 25 0:50 / /fusehost ro - fuseblk %s ro\n",
+		              image);
+		_cleanup_free_ char *mi2 = put(dir, "mountinfo2", text2);
+		_cleanup_(mount_entry_free) struct mount_entry k2 = {0};
+		CHECK(mount_find_device(mi2, blk, &k2) == 1);
+		CHECK_STREQ(k2.target, "/");
+	} else {
+		printf("# no block device node made (%s): the device number case is not run\n",
+		       strerror(errno));
+	}
+	CHECK(initrd_rm_rf(dir) == 0);
+}
+
+TEST(is_mount_point)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	_cleanup_free_ char *sub = path_join(dir, "sub");
+	CHECK(mkdir(sub, 0755) == 0);
+	CHECK(is_mount_point("/"));
+	CHECK(!is_mount_point(dir));
+	CHECK(!is_mount_point(sub));
+	CHECK(!is_mount_point("/nonexistent/path"));
+	CHECK(initrd_rm_rf(dir) == 0);
+}

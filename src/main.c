@@ -199,7 +199,7 @@ static const struct verb verbs[] = {
      "fill /run/initramfs for the shutdown side\n(initramfs frameworks, before switching root)"},
     {"status", 0, VERB_ANY, status_main, "status [--json] [--get KIND.KEY]...",
      "show the running system's stack"},
-    {"helpers", 1, 1, helpers_main, "helpers programs|modules",
+    {"helpers", 1, VERB_ANY, helpers_main, "helpers programs|modules [TYPE...]",
      "what an initramfs needs, one a line\n(for the initramfs frameworks' hooks)"},
     {"create", 0, VERB_ANY, create_main,
      "create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]",

@@ -11,13 +11,14 @@ static const char *const nls_utf8[] = {"nls_utf8", NULL};
 static const struct fs_helper table[] = {
     /* NTFS: only ntfs3 writes (the old ntfs driver cannot). ntfs-3g always goes into the
      * initramfs: Debian 12's kernel has no ntfs3, and rootfstype=ntfs-3g asks for it. */
-    {"ntfs", "ntfs3", "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
-    {"ntfs3", "ntfs3", "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
+    {"ntfs", "ntfs3", false, "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
+    {"ntfs3", "ntfs3", false, "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
     /* fusefat writes only when asked with "rw+". */
-    {"vfat", "vfat", NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
-    {"msdos", NULL, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
+    {"vfat", "vfat", true, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
+    {"msdos", NULL, false, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
     {"exfat",
      "exfat",
+     false,
      NULL,
      {"mount.exfat-fuse", "exfat-fuse"},
      NULL,
@@ -25,19 +26,20 @@ static const struct fs_helper table[] = {
      "exfat-fuse",
      "fsck.exfat",
      nls_utf8},
-    {"ext4", "ext4", NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
-    {"ext3", NULL, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
-    {"ext2", NULL, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
-    {"btrfs", "btrfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
-    {"xfs", "xfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
-    {"f2fs", "f2fs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
-    {"squashfs", "squashfs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
-    {"erofs", "erofs", NULL, {NULL}, NULL, false, NULL, NULL, NULL},
-    {"iso9660", "isofs", NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
-    {"udf", "udf", NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
+    {"ext4", "ext4", true, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"ext3", NULL, false, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"ext2", NULL, false, NULL, {NULL}, NULL, false, NULL, "e2fsck", NULL},
+    {"btrfs", "btrfs", false, NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"xfs", "xfs", false, NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"f2fs", "f2fs", false, NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"squashfs", "squashfs", false, NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"erofs", "erofs", false, NULL, {NULL}, NULL, false, NULL, NULL, NULL},
+    {"iso9660", "isofs", false, NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
+    {"udf", "udf", false, NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
 };
 
-const char *const helper_stack_modules[] = {"loop", "dm_mod", "overlay", "fuse", NULL};
+const struct stack_module helper_stack_modules[] = {
+    {"loop", true}, {"dm_mod", false}, {"overlay", true}, {"fuse", true}, {NULL, false}};
 
 const struct fs_helper *fs_helpers(size_t *n)
 {
@@ -84,26 +86,57 @@ void helpers_programs(struct strv *ret)
 		add_once(ret, table[i].fsck);
 }
 
+static void add_type_modules(struct strv *ret, const struct fs_helper *h)
+{
+	add_once(ret, h->module);
+	for (size_t j = 0; h->nls && h->nls[j]; j++)
+		add_once(ret, h->nls[j]);
+}
+
 void helpers_modules(struct strv *ret)
 {
-	for (size_t i = 0; helper_stack_modules[i]; i++)
-		add_once(ret, helper_stack_modules[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
-		add_once(ret, table[i].module);
-		for (size_t j = 0; table[i].nls && table[i].nls[j]; j++)
-			add_once(ret, table[i].nls[j]);
+	for (size_t i = 0; helper_stack_modules[i].name; i++)
+		add_once(ret, helper_stack_modules[i].name);
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		add_type_modules(ret, &table[i]);
+}
+
+void helpers_required_modules(struct strv *ret)
+{
+	for (size_t i = 0; helper_stack_modules[i].name; i++)
+		if (helper_stack_modules[i].required)
+			add_once(ret, helper_stack_modules[i].name);
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (table[i].required)
+			add_once(ret, table[i].module);
+}
+
+void helpers_modules_for(char *const *types, size_t n, struct strv *ret)
+{
+	for (size_t i = 0; helper_stack_modules[i].name; i++)
+		add_once(ret, helper_stack_modules[i].name);
+	for (size_t i = 0; i < n; i++) {
+		const struct fs_helper *h = fs_helper_for(types[i]);
+		if (h)
+			add_type_modules(ret, h);
+		else if (!fs_helper_for_fuse_program(types[i])) /* FUSE: "fuse" is in */
+			add_once(ret,
+			         types[i]); /* a module of the same name, if the kernel has one */
 	}
 }
 
 int helpers_main(int argc, char **argv)
 {
 	bool programs = argc == 2 && streq(argv[1], "programs");
-	bool modules = argc == 2 && streq(argv[1], "modules");
+	bool modules = argc >= 2 && streq(argv[1], "modules");
 	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
-		puts("Usage: loopboot helpers programs|modules\n"
+		puts("Usage: loopboot helpers programs|modules [--required|TYPE...]\n"
 		     "Lists, one a line, the programs (FUSE drivers, checkers) or the kernel "
 		     "modules an initramfs needs for the engine to boot an image on any host it "
-		     "knows. The initramfs frameworks' hooks read this list.");
+		     "knows; with TYPEs (file system types or drivers, as loopboot status --get "
+		     "prints them), the modules for those only; with --required, only those a "
+		     "kernel for loopboot has (the others are optional). The initramfs "
+		     "frameworks' hooks read these lists.");
 		return 0;
 	}
 	if (!programs && !modules) {
@@ -116,6 +149,10 @@ int helpers_main(int argc, char **argv)
 	struct strv v = {0};
 	if (programs)
 		helpers_programs(&v);
+	else if (argc == 3 && streq(argv[2], "--required"))
+		helpers_required_modules(&v);
+	else if (argc > 2)
+		helpers_modules_for(argv + 2, (size_t)argc - 2, &v);
 	else
 		helpers_modules(&v);
 	for (size_t i = 0; i < v.n; i++)

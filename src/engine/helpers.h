@@ -14,8 +14,9 @@
 #include "basic/util.h"
 
 struct fs_helper {
-	const char *type;    /* blkid's name */
-	const char *module;  /* the kernel module that has it; NULL: none of its own */
+	const char *type;   /* blkid's name */
+	const char *module; /* the kernel module that has it; NULL: none of its own */
+	bool required; /* a kernel for loopboot has it (vfat, ext4): a build without it fails */
 	const char *kernel;  /* the kernel's driver name for mount(2); NULL: type */
 	const char *fuse[2]; /* FUSE programs, in order of preference */
 	const char *fuse_rw; /* the option that makes the FUSE program write; NULL: "rw" */
@@ -35,8 +36,12 @@ const char *fs_kernel_driver(const char *type);
 /* Whether name is one of the FUSE programs; the row it serves, or NULL. */
 const struct fs_helper *fs_helper_for_fuse_program(const char *name);
 
-/* The modules every boot from an image uses: loop, device-mapper, overlay, FUSE. */
-extern const char *const helper_stack_modules[];
+/* The modules every boot from an image may use: loop, device-mapper, overlay, FUSE. */
+struct stack_module {
+	const char *name;
+	bool required;
+};
+extern const struct stack_module helper_stack_modules[];
 
 /*
  * The lists the initramfs builders take, without repeats, in table order: every program
@@ -45,6 +50,12 @@ extern const char *const helper_stack_modules[];
  */
 void helpers_programs(struct strv *ret);
 void helpers_modules(struct strv *ret);
+/* Only those a kernel for loopboot has: loop, overlay, fuse, vfat, ext4. */
+void helpers_required_modules(struct strv *ret);
+/* The stack's modules and those of the given types (blkid's types, kernel drivers, FUSE
+ * programs: what the state record names). */
+void helpers_modules_for(char *const *types, size_t n, struct strv *ret);
 
-/* `loopboot helpers programs|modules`: the lists, one a line, for the frameworks' hooks. */
+/* `loopboot helpers programs|modules [--required|TYPE...]`: the lists, one a line, for
+ * the frameworks' hooks. */
 int helpers_main(int argc, char **argv);

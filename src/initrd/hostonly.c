@@ -10,6 +10,7 @@
 #include "basic/log.h"
 #include "basic/mounttable.h"
 #include "engine/device.h"
+#include "engine/helpers.h"
 #include "engine/state.h"
 
 #define MAX_DEPTH 8 /* stacked devices (dm on md on ...), loop files on loop files */
@@ -46,17 +47,11 @@ void hostonly_add_fstype(struct hostonly *h, const char *fstype, const char *wha
 	 * that alias (ext4 also for ext2 and ext3); the builder falls back to the plain name. */
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	want(h, alias, reason);
-	if (streq(fstype, "vfat") || streq(fstype, "msdos")) {
-		/* The code page and character set FAT mounts with by default (Debian's kernel:
-		 * cp437 and utf8; other builds iso8859-1 or ascii). */
-		static const char *const nls[] = {"nls_cp437", "nls_utf8", "nls_iso8859_1",
-		                                  "nls_ascii"};
-		for (size_t i = 0; i < ARRAY_SIZE(nls); i++)
-			want(h, nls[i], reason);
-	} else if (streq(fstype, "exfat") || streq(fstype, "ntfs3") || streq(fstype, "iso9660") ||
-	           streq(fstype, "udf")) {
-		want(h, "nls_utf8", reason);
-	}
+	/* The code pages its mounts use (vfat: the kernel's default cp437 and utf8, or
+	 * iso8859-1 and ascii in other builds). */
+	const struct fs_helper *fh = fs_helper_for(fstype);
+	for (size_t i = 0; fh && fh->nls && fh->nls[i]; i++)
+		want(h, fh->nls[i], reason);
 }
 
 static char *read_attr(const char *dir, const char *name)
@@ -159,16 +154,11 @@ void hostonly_add_block_device(struct hostonly *h, const char *sysfs, unsigned m
 	add_device_tree(h, sysfs, maj, min, what, ret_backing_file, 0);
 }
 
-/* The FUSE program the engine uses for a (probed) file system type, as src/engine/mounts.c. */
+/* The FUSE program the engine uses for a (probed) file system type. */
 static const char *fuse_program_for(const char *type)
 {
-	if (streq_ptr(type, "ntfs"))
-		return "ntfs-3g";
-	if (streq_ptr(type, "exfat"))
-		return "mount.exfat-fuse";
-	if (streq_ptr(type, "vfat"))
-		return "fusefat";
-	return NULL;
+	const struct fs_helper *fh = fs_helper_for(type);
+	return fh ? fh->fuse[0] : NULL;
 }
 
 /* The block device behind a mount source: the node's rdev, else the mount's st_dev. */

@@ -46,15 +46,17 @@ depends() {
 
 # called by dracut
 installkernel() {
-    local -a mods=(loop fuse overlay nls_cp437 nls_iso8859-1 nls_utf8 nls_ascii)
     local lb
-    if [[ $hostonly ]] && [[ -s /run/loopboot/state ]] && lb=$(loopboot_binary); then
+    local -a mods
+    lb=$(loopboot_binary) || return 1
+    if [[ $hostonly ]] && [[ -s /run/loopboot/state ]]; then
         # What this machine booted with: the host's file system (or its FUSE driver's
         # module, fuse) and each image's, as the engine recorded them.
-        mapfile -t -O "${#mods[@]}" mods < <(
-            "$lb" status --get host.type --get host.driver --get mount.type | sort -u)
+        # shellcheck disable=SC2046 # one word per type
+        mapfile -t mods < <("${dracutsysrootdir-}$lb" helpers modules $("$lb" status --get host.type \
+            --get host.driver --get mount.type | sort -u))
     else
-        mods+=(vfat exfat ntfs3 ext4 btrfs xfs squashfs isofs udf)
+        mapfile -t mods < <("${dracutsysrootdir-}$lb" helpers modules)
     fi
     # Not filtered by host-only: an image's file system is not the host's root file system
     # dracut would detect. Modules this kernel lacks (ntfs3 in Debian's) are skipped.
@@ -68,8 +70,9 @@ install() {
     # On the initramfs's PATH, wherever it was installed.
     inst_binary "$lb" /usr/sbin/loopboot
     # The FUSE drivers the engine falls back to (Debian's kernel has no ntfs3) and the
-    # checkers it runs before mounting an image read-write.
-    inst_multiple -o ntfs-3g mount.exfat-fuse fusefat e2fsck fsck.fat fsck.exfat
+    # checkers it runs before mounting an image read-write, as the engine lists them.
+    # shellcheck disable=SC2046 # one word per program
+    inst_multiple -o $("${dracutsysrootdir-}$lb" helpers programs)
 
     inst_script "$moddir/loopboot-dracut-root.sh" /usr/lib/loopboot/dracut-root
     inst_multiple mountpoint tr cp chmod mkdir rm mount

@@ -32,6 +32,7 @@
 #include "engine/mounts.h"
 #include "engine/plan.h"
 #include "engine/switchroot.h"
+#include "engine/verdict.h"
 #include "tools/cli.h"
 
 /* More fragments than this in one image: worth a warning. */
@@ -710,6 +711,128 @@ static void check_fs_state(struct doctor *d, int fd, const char *devnode, const 
 	finding(d, LEVEL_OK, "file system", path, detail, NULL);
 }
 
+/* A verdict against the image, as a problem: the same rules and words as the boot's. */
+static void verdict_finding(struct doctor *d, const struct verdict *v, const struct image_facts *f)
+{
+	if (v->code == VERDICT_TYPE_MISMATCH) {
+		/* check's own wording, which its tests pin (docs/design.md) */
+		_cleanup_free_ char *detail =
+		    xasprintf("it holds %s, the command line says %s", f->type, f->wanted);
+		finding(d, LEVEL_PROBLEM, "image type", v->value, detail,
+		        "fix loopfstype= (or the FSTYPE of loopboot.mount=), or drop it");
+		return;
+	}
+	finding(d, LEVEL_PROBLEM, v->what, v->value, v->reason, "%s", v->todo);
+}
+
+/* What check says of the file beyond the verdict: its size, holes, fragments. */
+static void file_findings(struct doctor *d, int fd, const struct stat *st, const char *path,
+                          const char *where)
+{
+	_cleanup_free_ char *sz = check_format_size((uint64_t)st->st_size);
+	_cleanup_free_ char *detail = xasprintf("%s on %s", sz, where);
+	finding(d, LEVEL_OK, "image", path, detail, NULL);
+	if ((uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size) {
+		_cleanup_free_ char *a = check_format_size((uint64_t)st->st_blocks * 512);
+		_cleanup_free_ char *sparse =
+		    xasprintf("it is sparse: only %s of it is allocated", a);
+		finding(d, LEVEL_WARN, "image", path, sparse,
+		        "writes inside it fail when the host fills up; make a full copy (loopboot "
+		        "create a new image and copy the files over, or cp --sparse=never)");
+	}
+	uint64_t frags;
+	int r = check_fiemap_fragments(fd, &frags);
+	if (r == 0 && frags > FRAGMENTS_WARN) {
+		_cleanup_free_ char *many = xasprintf("%llu extents: the file is badly fragmented",
+		                                      (unsigned long long)frags);
+		finding(d, LEVEL_WARN, "fragmentation", path, many,
+		        "copy it to a new image made with loopboot create (after defragmenting the "
+		        "host, e.g. defrag in Windows)");
+	} else if (r == 0) {
+		_cleanup_free_ char *n =
+		    xasprintf("%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s");
+		finding(d, LEVEL_OK, "fragmentation", path, n, NULL);
+	} else {
+		finding(d, LEVEL_OK, "fragmentation", path,
+		        "not reported by the host file system (no FIEMAP)", NULL);
+	}
+}
+
+/*
+ * Opens one image file in the view dirv and judges it as the boot would (verdict.c),
+ * with check's own findings about the file on the way. Returns 0 with *ret_fd and
+ * *ret_type, or -errno after the problem was reported.
+ */
+static int image_judged(struct doctor *d, int dirv, const char *path, const char *where,
+                        const char *wanted, int *ret_fd, char **ret_type)
+{
+	_cleanup_close_ int fd = open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
+	struct image_facts f = {.path = path, .where = where};
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		f.open_errno = errno;
+	else
+		f.mode = st.st_mode, f.size = (uint64_t)st.st_size;
+	_cleanup_free_ char *type = NULL;
+	if (!f.open_errno && S_ISREG(f.mode)) {
+		file_findings(d, fd, &st, path, where);
+		f.probe = device_probe_fd(fd, &type);
+		f.type = type;
+		f.wanted = wanted;
+		f.fs_size_known = f.probe > 0 && image_fs_size(fd, type, &f.fs_size) == 0;
+	}
+	struct verdict v;
+	int r = image_verdict(&f, &v);
+	if (r < 0) {
+		verdict_finding(d, &v, &f);
+		verdict_done(&v);
+		return r;
+	}
+	*ret_fd = fd;
+	fd = -1;
+	*ret_type = type;
+	type = NULL;
+	return 0;
+}
+
+/* An image in use already (the running system's root): looked at where it is mounted.
+ * Returns 1 with *ret_view, 0 when it is not in use, or -errno. */
+static int image_in_use(struct doctor *d, int fd, const char *path, int *ret_view)
+{
+	_cleanup_free_ char *busy = check_loop_of_file(fd);
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	if (!busy || mount_find_device(NULL, busy, &m) <= 0)
+		return 0;
+	_cleanup_free_ char *detail =
+	    xasprintf("in use: %s, mounted at %s; not checked while mounted", busy, m.target);
+	finding(d, LEVEL_OK, "file system", path, detail, NULL);
+	int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	*ret_view = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
+	return *ret_view < 0 ? *ret_view : 1;
+}
+
+/* A read-only mount of the image's loop device, kept as a view. Returns it or -errno. */
+static int image_view(struct doctor *d, const struct loopdev *loop, const char *path,
+                      const char *type)
+{
+	int r = enter_namespace(d);
+	_cleanup_free_ char *dir = r < 0 ? NULL : scratch_dir(d);
+	if (dir)
+		r = mount_fs(loop->devnode, dir, type, true, options_no_replay(type));
+	else if (r >= 0)
+		r = -errno;
+	if (r < 0) {
+		if (dir)
+			rmdir(dir);
+		_cleanup_free_ char *detail =
+		    xasprintf("a read-only %s mount failed: %s", type, strerror(-r));
+		finding(d, LEVEL_PROBLEM, "mounting the image", path, detail,
+		        "the file system may be damaged: check it with fsck");
+		return r;
+	}
+	return detach_into_view(d, dir);
+}
+
 /*
  * Looks at one image path, layer by layer: the file, its type and state, fragmentation,
  * the driver. Layers that lead further (and the last one when keep_last) are mounted
@@ -723,159 +846,39 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 	for (unsigned i = 0; i < ip->n; i++) {
 		bool last = i + 1 == ip->n;
 		const char *path = ip->part[i];
-		_cleanup_close_ int fd =
-		    open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
-		if (fd < 0) {
-			int e = errno;
-			_cleanup_free_ char *reason = xasprintf("no such file on %s", where);
-			if (e == ENOENT || e == ENOTDIR)
-				finding(
-				    d, LEVEL_PROBLEM, "image file not found", path, reason,
-				    "check loop= or loopboot.mount= (paths are case-sensitive on "
-				    "Linux file systems)");
-			else if (e == EISDIR)
-				finding(d, LEVEL_PROBLEM, "image file", path, "it is a directory",
-				        "name the image file itself");
-			else
-				finding(d, LEVEL_PROBLEM, "opening the image", path, strerror(e),
-				        "check the host file system");
-			return -e;
-		}
-		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			finding(d, LEVEL_PROBLEM, "image file", path, "not a regular file",
-			        "name an image file");
-			return -EINVAL;
-		}
-		{
-			_cleanup_free_ char *sz = check_format_size((uint64_t)st.st_size);
-			_cleanup_free_ char *detail = xasprintf("%s on %s", sz, where);
-			finding(d, LEVEL_OK, "image", path, detail, NULL);
-		}
-		if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
-			_cleanup_free_ char *a = check_format_size((uint64_t)st.st_blocks * 512);
-			_cleanup_free_ char *detail =
-			    xasprintf("it is sparse: only %s of it is allocated", a);
-			finding(d, LEVEL_WARN, "image", path, detail,
-			        "writes inside it fail when the host fills up; make a full copy "
-			        "(loopboot create a new image and copy the files over, or cp "
-			        "--sparse=never)");
-		}
-		uint64_t frags;
-		int r = check_fiemap_fragments(fd, &frags);
-		if (r == 0 && frags > FRAGMENTS_WARN) {
-			_cleanup_free_ char *detail =
-			    xasprintf("%llu extents: the file is badly fragmented",
-			              (unsigned long long)frags);
-			finding(
-			    d, LEVEL_WARN, "fragmentation", path, detail,
-			    "copy it to a new image made with loopboot create (after defragmenting "
-			    "the host, e.g. defrag in Windows)");
-		} else if (r == 0) {
-			_cleanup_free_ char *detail = xasprintf(
-			    "%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s");
-			finding(d, LEVEL_OK, "fragmentation", path, detail, NULL);
-		} else {
-			finding(d, LEVEL_OK, "fragmentation", path,
-			        "not reported by the host file system (no FIEMAP)", NULL);
-		}
-
+		_cleanup_close_ int fd = -1;
 		_cleanup_free_ char *type = NULL;
-		r = device_probe_fd(fd, &type);
-		if (r == -EUCLEAN) {
-			finding(d, LEVEL_PROBLEM, "image", path,
-			        "it carries signatures of two file systems",
-			        "wipe the stale one (wipefs) or set loopfstype=");
+		int r = image_judged(d, dirv, path, where, last ? fstype : NULL, &fd, &type);
+		if (r < 0)
 			return r;
-		}
-		if (r == -EMEDIUMTYPE) {
-			_cleanup_free_ char *detail =
-			    xasprintf("it is not a file system (%s)", type);
-			finding(d, LEVEL_PROBLEM, "image", path, detail,
-			        "point at a file system image");
-			return r;
-		}
-		if (r <= 0) {
-			finding(
-			    d, LEVEL_PROBLEM, "image", path,
-			    r == 0 ? "no file system found in it" : strerror(-r),
-			    "check the path, or make a file system in the image (e.g. mkfs.ext4)");
-			return r < 0 ? r : -EMEDIUMTYPE;
-		}
-		if (last && fstype &&
-		    !(streq(fstype, type) || (streq(fstype, "ext4") && startswith(type, "ext")))) {
-			_cleanup_free_ char *detail =
-			    xasprintf("it holds %s, the command line says %s", type, fstype);
-			finding(d, LEVEL_PROBLEM, "image type", path, detail,
-			        "fix loopfstype= (or the FSTYPE of loopboot.mount=), or drop it");
-			return -EMEDIUMTYPE;
-		}
-		uint64_t fs_size;
-		if (image_fs_size(fd, type, &fs_size) == 0 && (uint64_t)st.st_size < fs_size) {
-			_cleanup_free_ char *detail = xasprintf(
-			    "it is truncated: the file holds %llu bytes, its %s file "
-			    "system %llu",
-			    (unsigned long long)st.st_size, type, (unsigned long long)fs_size);
-			finding(
-			    d, LEVEL_PROBLEM, "image", path, detail,
-			    "copy the image again (an interrupted copy, or FAT32's 4 GiB limit?)");
-			return -EFBIG;
-		}
 		const char *mount_type = last && fstype ? fstype : type;
 		_cleanup_free_ char *what = xasprintf("for %s", path);
 		check_kernel_fs(d, what, mount_type);
 
-		/* In use already (the running system's root): look at it where it is mounted. */
-		_cleanup_free_ char *busy = check_loop_of_file(fd);
-		_cleanup_(mount_entry_free) struct mount_entry m = {0};
-		if (busy && mount_find_device(NULL, busy, &m) > 0) {
-			_cleanup_free_ char *detail = xasprintf(
-			    "in use: %s, mounted at %s; not checked while mounted", busy, m.target);
-			finding(d, LEVEL_OK, "file system", path, detail, NULL);
-			int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			int v = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
-			if (v < 0)
-				return v;
-			dirv = v;
-			free(where);
-			where = xasprintf("the image %s", path);
-			continue;
-		}
-
-		struct loopdev loop;
-		r = loopdev_attach(fd, path, true, &loop);
-		if (r < 0) {
-			finding(d, LEVEL_PROBLEM, "attaching a read-only loop device to", path,
-			        strerror(-r), "the kernel needs loop support (module loop)");
-			return r;
-		}
-		check_fs_state(d, fd, loop.devnode, path, mount_type,
-		               last ? written : !d->host_unsafe);
-		if (last && !keep_last) {
+		int view = -1;
+		r = image_in_use(d, fd, path, &view);
+		if (r == 0) {
+			struct loopdev loop;
+			r = loopdev_attach(fd, path, true, &loop);
+			if (r < 0) {
+				finding(d, LEVEL_PROBLEM, "attaching a read-only loop device to",
+				        path, strerror(-r),
+				        "the kernel needs loop support (module loop)");
+				return r;
+			}
+			check_fs_state(d, fd, loop.devnode, path, mount_type,
+			               last ? written : !d->host_unsafe);
+			if (last && !keep_last) {
+				loopdev_release(&loop);
+				return -1;
+			}
+			r = view = image_view(d, &loop, path, mount_type);
+			/* the mount holds the device now; autoclear frees it */
 			loopdev_release(&loop);
-			return -1;
 		}
-		r = enter_namespace(d);
-		_cleanup_free_ char *dir = r < 0 ? NULL : scratch_dir(d);
-		if (dir)
-			r = mount_fs(loop.devnode, dir, mount_type, true,
-			             options_no_replay(mount_type));
-		else if (r >= 0)
-			r = -errno;
-		loopdev_release(&loop); /* the mount holds the device now; autoclear frees it */
-		if (r < 0) {
-			if (dir)
-				rmdir(dir);
-			_cleanup_free_ char *detail =
-			    xasprintf("a read-only %s mount failed: %s", mount_type, strerror(-r));
-			finding(d, LEVEL_PROBLEM, "mounting the image", path, detail,
-			        "the file system may be damaged: check it with fsck");
-			return r;
-		}
-		r = detach_into_view(d, dir);
 		if (r < 0)
 			return r;
-		dirv = r;
+		dirv = view;
 		free(where);
 		where = xasprintf("the image %s", path);
 	}

@@ -191,19 +191,6 @@ bool strv_contains(const struct strv *s, const char *x)
 	return false;
 }
 
-char *find_program(const char *name)
-{
-	static const char *const dirs[] = {"/usr/sbin", "/sbin",           "/usr/bin",
-	                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char *p = path_join(dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 int open_in_root(int rootfd, const char *path, int flags)
 {
 	struct open_how how = {

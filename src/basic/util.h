@@ -75,10 +75,6 @@ char *strip_trailing(char *s);
 /* Case-insensitive comparison for UUIDs and serials. */
 bool strcaseeq(const char *a, const char *b);
 
-/* A program in the usual places (sbin first: a user's $PATH may lack it, and the
- * initramfs has no $PATH): the absolute path, or NULL. */
-char *find_program(const char *name);
-
 /* openat2() with RESOLVE_IN_ROOT: path resolves inside rootfd, symlinks included (an
  * absolute target means rootfd), never above it. Plain openat() before Linux 5.6. */
 int open_in_root(int rootfd, const char *path, int flags);

@@ -184,7 +184,7 @@ static void print_log_tail(const char *prog, const char *log)
 
 int media_run(const char *cmd, char *const argv[], int log_fd)
 {
-	_cleanup_free_ char *path = initrd_find_program(argv[0]);
+	_cleanup_free_ char *path = find_program(argv[0], PROGRAM_SEARCH_PATH);
 	if (!path) {
 		log_fail(ENOENT, cmd, argv[0], "not installed", "install it (scripts/deps)");
 		return -1;
@@ -310,7 +310,7 @@ static int check_tools(const struct media_options *o, const char *const *progs)
 	};
 	struct strv missing = {0}, pkgs = {0};
 	for (size_t i = 0; progs[i]; i++) {
-		_cleanup_free_ char *p = initrd_find_program(progs[i]);
+		_cleanup_free_ char *p = find_program(progs[i], PROGRAM_SEARCH_PATH);
 		if (p)
 			continue;
 		const char *pkg = progs[i];

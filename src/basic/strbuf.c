@@ -3,16 +3,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/util.h"
 
-static void reserve(struct strbuf *b, size_t more)
+/* Room for n more bytes and the NUL. */
+static void reserve(struct strbuf *b, size_t n)
 {
-	if (b->len + more + 1 <= b->cap)
+	if (b->len + n + 1 <= b->cap)
 		return;
-	b->cap = (b->len + more + 1) * 2;
-	b->s = xrealloc(b->s, b->cap);
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	b->s = xrealloc(b->s, cap);
+	b->cap = cap;
 }
 
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
@@ -22,12 +27,20 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		abort();
+		abort(); /* only a bad format does this */
 	reserve(b, (size_t)n);
 	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void strbuf_append(struct strbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	reserve(b, n);
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
 }
 
 void strbuf_putc(struct strbuf *b, char c)

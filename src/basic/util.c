@@ -244,19 +244,6 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-char *find_program(const char *name)
-{
-	static const char *const dirs[] = {"/usr/sbin", "/sbin",           "/usr/bin",
-	                                   "/bin",      "/usr/local/sbin", "/usr/local/bin"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		char *p = path_join(dirs[i], name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 int open_in_root(int rootfd, const char *path, int flags)
 {
 	struct open_how how = {

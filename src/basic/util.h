@@ -91,10 +91,6 @@ void sleep_ms(long ms);
 /* Milliseconds on the monotonic clock: for deadlines and rates, not for dates. */
 long long now_ms(void);
 
-/* A program in the usual places (sbin first: a user's $PATH may lack it, and the
- * initramfs has no $PATH): the absolute path, or NULL. */
-char *find_program(const char *name);
-
 /* openat2() with RESOLVE_IN_ROOT: path resolves inside rootfd, symlinks included (an
  * absolute target means rootfd), never above it. Plain openat() before Linux 5.6. */
 int open_in_root(int rootfd, const char *path, int flags);

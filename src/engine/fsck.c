@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/fsck.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
-
 #include "basic/log.h"
+#include "basic/process.h"
 #include "basic/util.h"
 
 char *fsck_find(const char *fstype)
@@ -18,7 +16,7 @@ char *fsck_find(const char *fstype)
 		prog = "fsck.exfat";
 	if (!prog)
 		return NULL;
-	return find_program(prog);
+	return find_program(prog, PROGRAM_SEARCH_PATH);
 }
 
 /* The checkers agree on the fsck(8) exit status: bit 0 corrected, bit 1 reboot advised,
@@ -60,28 +58,25 @@ int fsck_run(const struct plan *p, const char *devnode, const char *fstype, cons
 	const char *argv[8];
 	build_argv(p, prog, devnode, dry_run, argv);
 	log_debug("checking %s: %s %s %s", what, argv[0], argv[1], devnode);
-	pid_t pid = fork();
-	if (pid < 0)
-		return log_fail(errno, "checking", what, NULL, "out of memory?");
-	if (pid == 0) {
-		/* The checker talks to the console (stdout/stderr are ours); it must not wait
-		 * for answers. */
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (null >= 0)
-			dup2(null, STDIN_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
+	/* The checker talks to the console (stdout/stderr are ours); it must not wait for
+	 * answers. */
+	static const struct process_options no_input = {.stdio = {{PROCESS_STDIO_NULL}}};
+	struct process_result res;
+	int r = process_run(NULL, (char *const *)argv, &no_input, &res);
+	if (res.end != PROCESS_EXITED) {
+		_cleanup_free_ char *how = process_result_message(&res);
+		if (res.end == PROCESS_NOT_STARTED)
+			return log_fail(r, "checking", what, how,
+			                "rebuild the initramfs, or boot with fsck.mode=skip");
+		if (res.end == PROCESS_LOST)
+			return log_fail(r, "checking", what, how, "retry the boot");
+		_cleanup_free_ char *why = xasprintf("the checker was %s", how);
+		return log_fail(EIO, "checking", what, why, "check the image from another system");
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return log_fail(errno, "checking", what, NULL, "retry the boot");
-	if (!WIFEXITED(status))
-		return log_fail(EIO, "checking", what, "the checker was killed",
-		                "check the image from another system");
-	int rc = WEXITSTATUS(status);
+	int rc = res.status;
 	if (rc == 0)
 		return 0;
+	/* The dynamic loader's status when a library is missing. */
 	if (rc == 127)
 		return log_fail(ENOEXEC, "checking", what, "the checker would not start",
 		                "rebuild the initramfs, or boot with fsck.mode=skip");

@@ -135,13 +135,17 @@ void host_udev_settle(void)
 {
 	if (access("/run/udev/control", F_OK) < 0)
 		return;
-	_cleanup_free_ char *udevadm = initrd_find_program("udevadm");
+	_cleanup_free_ char *udevadm = find_program("udevadm", PROGRAM_SEARCH_PATH);
 	if (!udevadm)
 		return;
 	char *argv[] = {udevadm, "settle", "--timeout=10", NULL};
-	int r = initrd_run(argv, -1, -1);
-	if (r < 0)
-		log_debug("udevadm settle: %s (going on)", strerror(-r));
+	/* Our own bound too: a udevadm stuck on its control socket must not hang the boot. */
+	const struct process_options bounded = {.timeout_ms = 15000};
+	struct process_result res;
+	if (process_run(NULL, argv, &bounded, &res) < 0) {
+		_cleanup_free_ char *how = process_result_message(&res);
+		log_debug("udevadm settle: %s (going on)", how);
+	}
 }
 
 /* From the read-only dry run to a writable host, without writing before it is decided. */

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "basic/log.h"
+#include "basic/process.h"
 #include "basic/util.h"
 #include "engine/boot.h"
 #include "engine/cmdline.h"
@@ -39,23 +39,29 @@ static void run_shell(void)
 			continue;
 		log_info("starting %s (loopboot.shell); the machine reboots when it exits",
 		         shells[i]);
-		pid_t pid = fork();
-		if (pid == 0) {
-			setsid();
-			/* Make the console our controlling terminal so ^C works in the shell. */
-			int fd = open("/dev/console", O_RDWR);
-			if (fd >= 0) {
-				dup2(fd, 0);
-				dup2(fd, 1);
-				dup2(fd, 2);
-			}
-			/* argv[0] "sh" also makes busybox run its shell applet. */
-			execl(shells[i], "sh", (char *)NULL);
-			_exit(127);
+		/* The console as its controlling terminal (opened in its new session), so that
+		 * ^C works in the shell; argv[0] "sh" also makes busybox run its shell applet. */
+		struct process_options console = {
+		    .stdio = {{PROCESS_STDIO_PATH, -1, "/dev/console"},
+		              {PROCESS_STDIO_PATH, -1, "/dev/console"},
+		              {PROCESS_STDIO_PATH, -1, "/dev/console"}},
+		    .new_session = true,
+		};
+		char *argv[] = {"sh", NULL};
+		struct process_result res;
+		int r = process_run(shells[i], argv, &console, &res);
+		if (r < 0 && res.end == PROCESS_NOT_STARTED && !streq(res.step, "exec")) {
+			/* Without the console, the shell still has ours (without ^C). */
+			_cleanup_free_ char *how = process_result_message(&res);
+			log_warn("the shell %s: starting it on our own output", how);
+			console = (struct process_options){.new_session = true};
+			r = process_run(shells[i], argv, &console, &res);
 		}
-		if (pid > 0)
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
+		if (r < 0 && (res.end == PROCESS_NOT_STARTED || res.end == PROCESS_LOST)) {
+			_cleanup_free_ char *how = process_result_message(&res);
+			log_fail(r, "starting the shell", shells[i], how,
+			         "rebuild the initramfs with a working shell (--add-binary)");
+		}
 		return;
 	}
 	log_info("loopboot.shell was given, but the initramfs has no shell — rebuild it with "

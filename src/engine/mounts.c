@@ -12,6 +12,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/process.h"
 #include "basic/util.h"
 #include "engine/layer.h"
 #include "engine/modules.h"
@@ -126,44 +127,48 @@ static pid_t find_daemon(char *const argv[])
 	return found;
 }
 
+/*
+ * Starts the FUSE driver, which mounts and then forks its daemon away. Returns 0 with
+ * *ret_pid the daemon's; or -errno, with *ret_why (allocated) saying what went wrong.
+ */
 static int fuse_mount(const char *program, const char *rw_option, const char *devnode,
-                      const char *target, bool read_only, const char *options, pid_t *ret_pid)
+                      const char *target, bool read_only, const char *options, pid_t *ret_pid,
+                      char **ret_why)
 {
-	_cleanup_free_ char *path = find_program(program);
+	*ret_why = NULL;
+	_cleanup_free_ char *path = find_program(program, PROGRAM_SEARCH_PATH);
 	if (!path)
 		return -ENOENT;
+	/* "@" first in its command line: systemd's final kill spares it (the root is on it). */
 	_cleanup_free_ char *argv0 = xasprintf("@%s", program);
 	_cleanup_free_ char *opts = options_join(read_only ? "ro" : rw_option, options);
 	char *argv[] = {argv0, "-o", opts, (char *)devnode, (char *)target, NULL};
-
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		/* The daemon outlives us: give it no terminal and no inherited descriptors. */
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			/* fusefat reports its geometry on stderr; the others only errors. */
-			if (streq(program, "fusefat"))
-				dup2(null, STDERR_FILENO);
-		}
-		setsid();
-		execv(path, argv);
-		fprintf(stderr, "loopboot: starting %s: %s: %m — the initramfs is incomplete\n",
-		        program, path);
-		_exit(127);
+	/* The daemon outlives us: give it no terminal. fusefat reports its geometry on
+	 * stderr; the others only errors. */
+	struct process_options daemon = {
+	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}},
+	    .new_session = true,
+	};
+	if (streq(program, "fusefat"))
+		daemon.stdio[STDERR_FILENO].kind = PROCESS_STDIO_NULL;
+	struct process_result res;
+	int r = process_run(path, argv, &daemon, &res);
+	if (r < 0) {
+		/* -EIO: the driver ran and failed (its message is above); else it never ran. */
+		_cleanup_free_ char *how = process_result_message(&res);
+		if (res.end == PROCESS_EXITED)
+			*ret_why = xasprintf("the driver refused the volume (%s)", how);
+		else if (res.end == PROCESS_KILLED)
+			*ret_why = xasprintf("the driver was %s", how);
+		else
+			*ret_why = xasprintf("%s %s", path, how);
+		return res.end == PROCESS_EXITED || res.end == PROCESS_KILLED ? -EIO : r;
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EIO;
 	/* The parent exits once the mount is in place; check rather than trust. */
-	if (!is_mount_point(target))
+	if (!is_mount_point(target)) {
+		*ret_why = xasprintf("%s exited, but %s is not mounted", program, target);
 		return -EIO;
+	}
 	*ret_pid = find_daemon(argv);
 	log_debug("%s serves %s on %s (pid %d)", program, devnode, target, (int)*ret_pid);
 	return 0;
@@ -231,7 +236,8 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 			continue;
 		if (!fuse_prog && !streq(fuse_drivers[i].type, type))
 			continue;
-		_cleanup_free_ char *path = find_program(fuse_drivers[i].program);
+		_cleanup_free_ char *path =
+		    find_program(fuse_drivers[i].program, PROGRAM_SEARCH_PATH);
 		if (!path)
 			continue;
 		if (!modules_have_fs(m, "fuse") && !modules_have_fs(m, "fuseblk"))
@@ -239,11 +245,15 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 			                "the kernel has no fuse driver",
 			                "rebuild the initramfs with the fuse module");
 		pid_t pid = 0;
+		_cleanup_free_ char *why = NULL;
 		int r = fuse_mount(fuse_drivers[i].program, fuse_drivers[i].rw_option, devnode,
-		                   target, read_only, options, &pid);
+		                   target, read_only, options, &pid, &why);
+		if (r < 0 && r != -EIO)
+			return log_fail(
+			    r, "mounting the host with FUSE", devnode, why,
+			    "the initramfs is incomplete: rebuild it (loopboot initrd)");
 		if (r < 0)
-			return log_fail(r, "mounting the host with FUSE", devnode,
-			                r == -EIO ? "the driver refused the volume" : NULL,
+			return log_fail(r, "mounting the host with FUSE", devnode, why,
 			                "see %s's message above; check the volume from another "
 			                "system (e.g. chkdsk for NTFS)",
 			                fuse_drivers[i].program);

@@ -76,8 +76,10 @@ static const struct {
     {"mount.exfat-fuse", "exfat"},
     {"fusefat", "vfat"},
 };
-static const char *const program_dirs[] = {"/usr/bin", "/usr/sbin", "/bin", "/sbin"};
-/* Checkers the engine runs before mounting an image read-write (src/engine/fsck.c). */
+/* Checkers the engine runs before mounting an image read-write (src/engine/fsck.c). The
+ * engine's programs (these, the FUSE drivers) are taken from the standard directories
+ * only (PROGRAM_SEARCH_STANDARD): the archive keeps the host's paths, and the engine, in an
+ * initramfs without $PATH, looks there. */
 static const char *const fs_checkers[] = {"e2fsck", "fsck.fat", "fsck.exfat"};
 
 enum compress { COMPRESS_ZSTD, COMPRESS_GZIP, COMPRESS_XZ, COMPRESS_NONE };
@@ -267,19 +269,6 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* A program the engine can run: the first of program_dirs that has it. */
-static char *find_installed(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(program_dirs); i++) {
-		char *p = path_join(program_dirs[i], name);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 static int parse_epoch(uint32_t *ret)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
@@ -403,7 +392,7 @@ static int add_host_only_modules(struct builder *b)
 			        "not in this kernel (built in there, or absent)");
 	}
 	for (size_t i = 0; i < h.programs.n; i++) {
-		_cleanup_free_ char *path = find_installed(h.programs.v[i]);
+		_cleanup_free_ char *path = find_program(h.programs.v[i], PROGRAM_SEARCH_STANDARD);
 		if (!path) {
 			r = log_fail(ENOENT, "FUSE driver", h.programs.v[i],
 			             "this machine uses it but it is not installed",
@@ -657,7 +646,7 @@ static int collect_programs(struct builder *b)
 				    "the kernel has its file system (add it with --add-binary)");
 				continue;
 			}
-			char *p = find_installed(fuse_helpers[i].program);
+			char *p = find_program(fuse_helpers[i].program, PROGRAM_SEARCH_STANDARD);
 			if (p)
 				strv_push(&wanted, p);
 		}
@@ -674,7 +663,7 @@ static int collect_programs(struct builder *b)
 		return r;
 	if (!b->o->host_only)
 		for (size_t i = 0; i < ARRAY_SIZE(fs_checkers) && r >= 0; i++) {
-			char *p = find_installed(fs_checkers[i]);
+			char *p = find_program(fs_checkers[i], PROGRAM_SEARCH_STANDARD);
 			if (!p)
 				continue;
 			if (!strv_contains(&b->binaries, p)) {
@@ -690,7 +679,7 @@ static int collect_programs(struct builder *b)
 		const char *arg = b->o->add_binaries.v[i];
 		_cleanup_free_ char *path = NULL;
 		if (!strchr(arg, '/')) {
-			path = initrd_find_program(arg);
+			path = find_program(arg, PROGRAM_SEARCH_PATH);
 			if (!path)
 				return log_fail(ENOENT, "--add-binary", arg, "not found in $PATH",
 				                "give the full path of the program");
@@ -812,7 +801,7 @@ static int strip_programs(struct builder *b)
 		if (!debug)
 			continue;
 		if (!strip) {
-			strip = initrd_find_program("strip");
+			strip = find_program("strip", PROGRAM_SEARCH_PATH);
 			if (!strip) {
 				verbose(b, "note", e->path,
 				        "has debugging information; strip (binutils) is not "
@@ -827,12 +816,14 @@ static int strip_programs(struct builder *b)
 		if (r < 0)
 			return log_fail(r, "creating", dir, NULL, "check $TMPDIR");
 		char *argv[] = {strip, "--strip-debug", "-o", dst, (char *)src, NULL};
-		r = initrd_run(argv, -1, -1);
-		if (r < 0)
+		struct process_result res;
+		r = process_run(NULL, argv, NULL, &res);
+		if (r < 0) {
+			_cleanup_free_ char *how = process_result_message(&res);
 			return log_fail(r, "stripping the debugging information of", src,
-			                r == -EPROTO ? "strip failed (see its message above)"
-			                             : NULL,
+			                r == -EPROTO ? "strip failed (see its message above)" : how,
 			                "use --no-strip to take the file as it is");
+		}
 		free(e->source);
 		e->source = xstrdup(dst);
 		verbose(b, "stripped", e->path, "debugging information removed");
@@ -886,11 +877,11 @@ static char *compressor_path(int method)
 {
 	switch (method) {
 	case COMPRESS_ZSTD:
-		return initrd_find_program("zstd");
+		return find_program("zstd", PROGRAM_SEARCH_PATH);
 	case COMPRESS_GZIP:
-		return initrd_find_program("gzip");
+		return find_program("gzip", PROGRAM_SEARCH_PATH);
 	case COMPRESS_XZ:
-		return initrd_find_program("xz");
+		return find_program("xz", PROGRAM_SEARCH_PATH);
 	}
 	return NULL;
 }
@@ -955,29 +946,33 @@ static int write_archive(struct builder *b, int method, const char *compressor, 
 		return log_fail(errno, "creating a pipe", compressor, NULL, "check the limits");
 	char *argv[8];
 	compressor_argv(method, (char *)compressor, argv);
+	const struct process_options through = {
+	    .stdio = {{PROCESS_STDIO_FD, pipefd[0]}, {PROCESS_STDIO_FD, out_fd}},
+	};
+	struct process_result res;
 	pid_t pid;
-	int r = initrd_spawn(argv, pipefd[0], out_fd, &pid);
+	int r = process_spawn(NULL, argv, &through, &pid, &res);
 	close(pipefd[0]);
 	if (r < 0) {
 		close(pipefd[1]);
-		return log_fail(r, "starting the compressor", compressor, NULL,
+		_cleanup_free_ char *how = process_result_message(&res);
+		return log_fail(r, "starting the compressor", compressor, how,
 		                "install it, or use --compress none");
 	}
 	int wr = write_cpio(b, pipefd[1]);
 	close(pipefd[1]);
-	int status = 0;
-	r = initrd_wait(pid, &status);
+	r = process_wait(pid, 0, &res);
 	if (wr < 0 && wr != -EPIPE)
 		return wr;
-	if (r == -EPROTO)
-		return log_fail(r, "compressing with", compressor, "it exited with an error",
-		                "see its message above; check the space on the output's file "
-		                "system");
-	if (r == -ECANCELED)
-		return log_fail(r, "compressing with", compressor, strsignal(status),
-		                "see its message above");
-	if (r < 0)
-		return log_fail(r, "waiting for", compressor, NULL, "try again");
+	if (r < 0) {
+		_cleanup_free_ char *how = process_result_message(&res);
+		return log_fail(r, "compressing with", compressor, how,
+		                res.end == PROCESS_LOST ? "try again"
+		                : res.end == PROCESS_EXITED
+		                    ? "see its message above; check the space on the output's file "
+		                      "system"
+		                    : "see its message above");
+	}
 	if (wr < 0)
 		return log_fail(wr, "compressing with", compressor, NULL, "see its message above");
 	return 0;

@@ -5,15 +5,14 @@
 #include <fcntl.h>
 #include <libkmod.h>
 #include <libgen.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "basic/copy.h"
 #include "basic/log.h"
 #include "basic/process.h"
+#include "basic/strbuf.h"
 
 static void kmod_log_quiet(void *data, int priority, const char *file, int line, const char *fn,
                            const char *format, va_list args)
@@ -232,20 +231,10 @@ static int write_order(const struct modset *s, const char *moddir)
 		if (!strv_contains(&done, rel.v[i]))
 			strv_push(&done, xstrdup(rel.v[i]));
 
-	size_t cap = 4096, len = 0;
-	char *out = xmalloc(cap);
-	for (size_t i = 0; i < done.n; i++) {
-		size_t n = strlen(done.v[i]);
-		while (len + n + 2 > cap) {
-			cap *= 2;
-			out = xrealloc(out, cap);
-		}
-		memcpy(out + len, done.v[i], n);
-		len += n;
-		out[len++] = '\n';
-	}
-	r = write_file_atomic(dst, out, len, 0644);
-	free(out);
+	_cleanup_strbuf_ struct strbuf out = {0};
+	for (size_t i = 0; i < done.n; i++)
+		strbuf_printf(&out, "%s\n", done.v[i]);
+	r = write_file_atomic(dst, strempty(out.s), out.len, 0644);
 	strv_free(&rel);
 	strv_free(&done);
 	return r;
@@ -253,11 +242,11 @@ static int write_order(const struct modset *s, const char *moddir)
 
 static int run_depmod(const char *stage, const char *version)
 {
-	_cleanup_free_ char *depmod = initrd_find_program("depmod");
+	_cleanup_free_ char *depmod = find_program("depmod", PROGRAM_SEARCH_PATH);
 	if (!depmod)
 		return -ENOENT;
 	char *argv[] = {depmod, "-b", (char *)stage, (char *)version, NULL};
-	return initrd_run(argv, -1, -1);
+	return process_run(NULL, argv, NULL, NULL);
 }
 
 int modset_stage(const struct modset *s, const char *stage, const char *version,

@@ -23,6 +23,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/process.h"
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
 #include "engine/hoststate.h"
@@ -412,7 +413,7 @@ static void check_host_driver(struct doctor *d)
 			    streq(p->rootfstype, host_drivers[i].fuse[j]))
 				prog = p->rootfstype;
 	if (prog) { /* rootfstype= asks for FUSE */
-		_cleanup_free_ char *path = find_program(prog);
+		_cleanup_free_ char *path = find_program(prog, PROGRAM_SEARCH_STANDARD);
 		if (!path)
 			finding(d, LEVEL_PROBLEM, "host driver", prog, "rootfstype= asks for it",
 			        "it is not installed: install it, or drop rootfstype=");
@@ -443,7 +444,9 @@ static void check_host_driver(struct doctor *d)
 		}
 		for (size_t j = 0; j < 2; j++) {
 			_cleanup_free_ char *path =
-			    host_drivers[i].fuse[j] ? find_program(host_drivers[i].fuse[j]) : NULL;
+			    host_drivers[i].fuse[j]
+			        ? find_program(host_drivers[i].fuse[j], PROGRAM_SEARCH_STANDARD)
+			        : NULL;
 			if (!path)
 				continue;
 			if (!fuse_available(d)) {
@@ -621,29 +624,16 @@ static bool read_ext_state(int fd, struct ext_state *ret)
 	return true;
 }
 
-/* Runs the checker read-only (-n). Returns its exit status, or -errno. */
-static int run_checker(const char *prog, const char *devnode)
+/* Runs the checker read-only (-n), its messages thrown away: the finding says it. */
+static void run_checker(const char *prog, const char *devnode, struct process_result *ret)
 {
 	bool e2 = strstr(prog, "e2fsck") != NULL;
-	const char *argv[] = {prog, "-n", e2 ? "-f" : devnode, e2 ? devnode : NULL, NULL};
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+	char *argv[] = {(char *)prog, "-n", e2 ? "-f" : (char *)devnode,
+	                e2 ? (char *)devnode : NULL, NULL};
+	static const struct process_options quiet = {
+	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}},
+	};
+	(void)process_run(NULL, argv, &quiet, ret);
 }
 
 static const char *type_word(const char *t)
@@ -675,7 +665,9 @@ static void check_fs_state(struct doctor *d, int fd, const char *devnode, const 
 	}
 	_cleanup_free_ char *prog = fsck_find(type);
 	if (prog) {
-		int rc = run_checker(prog, devnode);
+		struct process_result res;
+		run_checker(prog, devnode, &res);
+		int rc = res.end == PROCESS_EXITED ? res.status : -1;
 		const char *name = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
 		if (rc == 0) {
 			_cleanup_free_ char *detail =
@@ -692,8 +684,9 @@ static void check_fs_state(struct doctor *d, int fd, const char *devnode, const 
 			finding(d, LEVEL_WARN, "file system", path, detail,
 			        "run %s on the image file while it is not in use", name);
 		} else {
+			_cleanup_free_ char *how = process_result_message(&res);
 			_cleanup_free_ char *detail =
-			    xasprintf("%s could not check it (exit status %d)", name, rc);
+			    xasprintf("%s could not check it (%s)", name, how);
 			finding(d, LEVEL_WARN, "file system", path, detail,
 			        "check the image file with %s by hand", name);
 		}

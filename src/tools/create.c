@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/process.h"
 #include "basic/util.h"
 #include "engine/device.h"
 #include "tools/check.h"
@@ -185,11 +185,12 @@ static int write_zeros(int fd, uint64_t size)
 }
 
 /* Runs mkfs on the file; its messages go to our stderr, so stdout stays the summary. */
-static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *label, const char *path)
+static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *label, const char *path,
+                    struct process_result *ret)
 {
-	const char *argv[12];
+	char *argv[12];
 	size_t n = 0;
-	argv[n++] = prog;
+	argv[n++] = (char *)prog;
 	argv[n++] = "-q";
 	if (streq(fs->name, "ext4")) {
 		/* mke2fs "discards" a regular file by punching holes: it would make the file
@@ -202,28 +203,14 @@ static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *labe
 	}
 	if (label) {
 		argv[n++] = "-L";
-		argv[n++] = label;
+		argv[n++] = (char *)label;
 	}
-	argv[n++] = path;
+	argv[n++] = (char *)path;
 	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (null >= 0)
-			dup2(null, STDIN_FILENO);
-		dup2(STDERR_FILENO, STDOUT_FILENO);
-		execv(prog, (char *const *)argv);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(status))
-		return -EINTR;
-	return WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	static const struct process_options to_stderr = {
+	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_FD, STDERR_FILENO}},
+	};
+	return process_run(NULL, argv, &to_stderr, ret);
 }
 
 static bool host_is_fat(const struct mount_entry *m)
@@ -284,13 +271,16 @@ static int fill_file(int fd, uint64_t size, const struct fs_kind *fs, const char
 		                r == -ENOSPC ? "free space on the host or choose a smaller --size"
 		                             : "check the host file system");
 	}
-	r = run_mkfs(fs, mkfs, label, path);
-	if (r < 0)
-		return log_fail(r, "create: making the file system", path,
-		                r == -EIO ? "mkfs failed (its message is above)" : NULL, "%s",
-		                streq(fs->name, "xfs")
-		                    ? "xfs needs at least 300 MiB; see the message above"
-		                    : "see the message above; a larger --size may help");
+	struct process_result res;
+	r = run_mkfs(fs, mkfs, label, path, &res);
+	if (r < 0) {
+		_cleanup_free_ char *how = process_result_message(&res);
+		return log_fail(
+		    r, "create: making the file system", path,
+		    res.end == PROCESS_EXITED ? "mkfs failed (its message is above)" : how, "%s",
+		    streq(fs->name, "xfs") ? "xfs needs at least 300 MiB; see the message above"
+		                           : "see the message above; a larger --size may help");
+	}
 	return 0;
 }
 
@@ -389,7 +379,7 @@ int create_main(int argc, char **argv)
 	}
 
 	/* Everything that can be refused is refused before the file exists. */
-	_cleanup_free_ char *mkfs = find_program(fs->mkfs);
+	_cleanup_free_ char *mkfs = find_program(fs->mkfs, PROGRAM_SEARCH_PATH);
 	if (!mkfs) {
 		log_fail(ENOENT, "create", fs->mkfs, "not installed",
 		         "install it (Debian: apt-get install %s), or choose another --fs",

@@ -4,11 +4,11 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/strbuf.h"
 #include "engine/cmdline.h"
 #include "engine/device.h"
 #include "tools/check.h"
@@ -66,45 +66,20 @@ const char *grub_module_for(const char *fstype)
 	return NULL;
 }
 
-struct buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void add(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	_cleanup_free_ char *t = NULL;
-	if (vasprintf(&t, fmt, ap) < 0)
-		t = NULL;
-	va_end(ap);
-	if (!t)
-		abort();
-	size_t n = strlen(t);
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, t, n + 1);
-	b->len += n;
-}
-
-static void add_module(struct buf *b, struct strv *seen, const char *module)
+static void add_module(struct strbuf *b, struct strv *seen, const char *module)
 {
 	if (!module || strv_contains(seen, module))
 		return;
 	strv_push(seen, xstrdup(module));
-	add(b, "\tinsmod %s\n", module);
+	strbuf_printf(b, "\tinsmod %s\n", module);
 }
 
 char *grub_format_entry(const struct grub_entry *e)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	struct strv seen = {0};
 	_cleanup_free_ char *title = grub_quote(e->title);
-	add(&b, "menuentry %s --class gnu-linux --class os {\n", title);
+	strbuf_printf(&b, "menuentry %s --class gnu-linux --class os {\n", title);
 	add_module(&b, &seen, "part_gpt");
 	add_module(&b, &seen, "part_msdos");
 	if (grub_module_for(e->host_fstype)) {
@@ -116,8 +91,8 @@ char *grub_format_entry(const struct grub_entry *e)
 			add_module(&b, &seen, usual[i]);
 	}
 	_cleanup_free_ char *value = grub_quote(e->search_value);
-	add(&b, "\tsearch --no-floppy %s --set=root %s\n",
-	    e->search == GRUB_SEARCH_LABEL ? "--label" : "--fs-uuid", value);
+	strbuf_printf(&b, "\tsearch --no-floppy %s --set=root %s\n",
+	              e->search == GRUB_SEARCH_LABEL ? "--label" : "--fs-uuid", value);
 
 	_cleanup_free_ char *prefix = xstrdup(""); /* where the kernel is read from */
 	if (!e->kernel_from_host) {
@@ -129,27 +104,27 @@ char *grub_format_entry(const struct grub_entry *e)
 		for (unsigned i = 0; i < e->n_layers; i++) {
 			_cleanup_free_ char *file = xasprintf("%s%s", prefix, e->layers[i].path);
 			_cleanup_free_ char *q = grub_quote(file);
-			add(&b, "\tloopback loop%u %s\n", i, q);
+			strbuf_printf(&b, "\tloopback loop%u %s\n", i, q);
 			free(prefix);
 			prefix = xasprintf("(loop%u)", i);
 		}
 	}
 	_cleanup_free_ char *kernel = xasprintf("%s%s", prefix, e->kernel);
 	_cleanup_free_ char *qk = grub_quote(kernel);
-	add(&b, "\tlinux %s", qk);
+	strbuf_printf(&b, "\tlinux %s", qk);
 	for (size_t i = 0; i < e->n_args; i++) {
 		_cleanup_free_ char *q = grub_quote(e->args[i]);
-		add(&b, " %s", q);
+		strbuf_printf(&b, " %s", q);
 	}
-	add(&b, "\n");
+	strbuf_append(&b, "\n");
 	if (e->initrd) {
 		_cleanup_free_ char *initrd = xasprintf("%s%s", prefix, e->initrd);
 		_cleanup_free_ char *qi = grub_quote(initrd);
-		add(&b, "\tinitrd %s\n", qi);
+		strbuf_printf(&b, "\tinitrd %s\n", qi);
 	}
-	add(&b, "}\n");
+	strbuf_append(&b, "}\n");
 	strv_free(&seen);
-	return b.s;
+	return strbuf_steal(&b);
 }
 
 static bool key_is(const char *key, const char *name)

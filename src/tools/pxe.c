@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/pxe.h"
 
-#include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "basic/copy.h"
 #include "basic/log.h"
+#include "basic/strbuf.h"
 #include "basic/util.h"
-#include "tools/iso.h"
+#include "tools/media.h"
 
-#define DEFAULT_TIMEOUT 5
-#define SUBDIR          "grub" /* GRUB's files in DIR: grub-mknetdir --subdir */
+#define SUBDIR "grub" /* GRUB's files in DIR: grub-mknetdir --subdir */
 
 /* ---- the pure part ---------------------------------------------------------------------- */
 
@@ -59,19 +56,14 @@ int pxe_ipxe_script(const char *kernel, const char *initrd, char *const *args, s
 			return -EINVAL;
 		}
 	}
-	char *s = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&s, &len);
-	if (!f)
-		abort();
+	struct strbuf b = {0};
 	/* initrd= lets the kernel's EFI stub find the initramfs when iPXE runs under UEFI. */
-	fprintf(f, "#!ipxe\n# Written by loopboot pxe.\nkernel %s initrd=%s", kernel, initrd);
+	strbuf_printf(&b, "#!ipxe\n# Written by loopboot pxe.\nkernel %s initrd=%s", kernel,
+	              initrd);
 	for (size_t i = 0; i < n_args; i++)
-		fprintf(f, strchr(args[i], ' ') ? " \"%s\"" : " %s", args[i]);
-	fprintf(f, "\ninitrd %s\nboot\n", initrd);
-	if (fclose(f) != 0 || !s)
-		abort();
-	*ret = s;
+		strbuf_printf(&b, strchr(args[i], ' ') ? " \"%s\"" : " %s", args[i]);
+	strbuf_printf(&b, "\ninitrd %s\nboot\n", initrd);
+	*ret = strbuf_steal(&b);
 	return 0;
 }
 
@@ -116,15 +108,7 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 	/* Everything is made in the work directory first, then renamed into place: a tree
 	 * that a TFTP server serves meanwhile has the old files or the new ones. */
 	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *cfg = NULL, *ipxe = NULL;
-	struct media_entry e = {
-	    .title = m->title,
-	    .kernel = "/vmlinuz",
-	    .initrd = "/initrd.img",
-	    .args = m->words.v,
-	    .n_args = m->words.n,
-	    .timeout = o->timeout,
-	};
-	_cleanup_free_ char *cfg_text = media_grub_cfg(&e);
+	_cleanup_free_ char *cfg_text = media_grub_cfg_for(o, m, "/vmlinuz", "/initrd.img");
 	int r = stage_text(work, "grub.cfg", cfg_text, &cfg);
 	if (r >= 0)
 		r = stage_text(work, "boot.ipxe", ipxe_text, &ipxe);
@@ -140,22 +124,13 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 			return -1;
 	} else {
 		initrd = path_join(work, "initrd.img");
-		printf("loopboot: pxe: building the initramfs for %s with loopboot initrd\n",
-		       m->kernel_version);
-		fflush(stdout);
 		if (media_build_initrd(o, m, initrd) < 0)
 			return -1;
 	}
 
-	_cleanup_free_ char *logpath = path_join(work, "grub-mknetdir.log");
 	_cleanup_free_ char *netdir = xasprintf("--net-directory=%s", dir);
 	char *argv[] = {"grub-mknetdir", netdir, "--subdir=" SUBDIR, NULL};
-	_cleanup_close_ int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (log < 0) {
-		log_fail(errno, "pxe: creating", logpath, NULL, "check the space in %s", work);
-		return -1;
-	}
-	if (media_run("pxe: making GRUB's netboot images", argv, log) < 0)
+	if (media_run(o, "making GRUB's netboot images", argv, work) < 0)
 		return -1;
 	static const char *const cores[] = {SUBDIR "/i386-pc/core.0",
 	                                    SUBDIR "/x86_64-efi/core.efi"};
@@ -207,45 +182,11 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 
 int pxe_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"kernel", required_argument, NULL, MEDIA_OPT_KERNEL},
-	    {"initrd", required_argument, NULL, MEDIA_OPT_INITRD},
-	    {"cmdline", required_argument, NULL, MEDIA_OPT_CMDLINE},
-	    {"title", required_argument, NULL, MEDIA_OPT_TITLE},
-	    {"timeout", required_argument, NULL, MEDIA_OPT_TIMEOUT},
-	    {"modules-dir", required_argument, NULL, MEDIA_OPT_MODULES_DIR},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
-	struct media_options o = {.cmd = "pxe", .timeout = DEFAULT_TIMEOUT};
-	int c;
-	optind = 0;
-	opterr = 0;
+	struct media_options o;
 	/* Options may follow DIR. */
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		int r = media_option(c, optarg, &o);
-		if (r >= 0) {
-			if (r)
-				return r;
-			continue;
-		}
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			fprintf(
-			    stderr,
-			    "loopboot: pxe: option %s needs a value — see loopboot pxe --help\n",
-			    argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr,
-			        "loopboot: pxe: unknown option: %s — see loopboot pxe --help\n",
-			        argv[optind - 1]);
-			return 2;
-		}
-	}
+	int r = media_parse_args("pxe", false, usage, argc, argv, &o);
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		fputs("loopboot: pxe: DIR is missing — name the TFTP server's root directory to "
 		      "fill\n",
@@ -269,7 +210,7 @@ int pxe_main(int argc, char **argv)
 
 	static const char *const progs[] = {"grub-mknetdir", NULL};
 	struct media m;
-	int r = media_prepare(&o, progs, &m);
+	r = media_prepare(&o, progs, &m);
 	if (r)
 		return r;
 	/* Before anything is written: the iPXE script must carry the entry unchanged. */
@@ -290,6 +231,7 @@ int pxe_main(int argc, char **argv)
 		return 1;
 	}
 	media_signals_catch();
+	/* As iso: a write to a reader that went away fails, and the work directory goes. */
 	signal(SIGPIPE, SIG_IGN);
 	_cleanup_free_ char *work = path_join(dir, ".loopboot-pxe.XXXXXX");
 	if (!mkdtemp(work)) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `loopboot iso` and `loopboot pxe`: the kernel's version, grub.cfg, the iPXE script. */
 #include "test-main.h"
-#include "tools/iso.h"
+#include "tools/media.h"
 #include "tools/pxe.h"
 
 static bool contains(const char *hay, const char *needle)

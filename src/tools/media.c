@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/media.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "basic/log.h"
+#include "basic/process.h"
+#include "basic/strbuf.h"
+#include "engine/cmdline.h"
+#include "engine/plan.h"
+#include "tools/grub.h"
+
+#define GRUB_LIB          "/usr/lib/grub"
+#define KERNEL_HEAD       65536 /* the setup sectors: at most 64 * 512 + 512 bytes */
+#define MAX_TIMEOUT       3600
+#define DEFAULT_TIMEOUT   5
+#define LOG_TAIL_LINES    8
+#define KERNEL_VERSION_AT 0x20e /* boot protocol: pointer to the version string, - 0x200 */
+
+/* ---- the pure part ---------------------------------------------------------------------- */
+
+int media_kernel_version(const unsigned char *head, size_t n, char **ret)
+{
+	*ret = NULL;
+	if (n < 0x210 || memcmp(head + 0x202, "HdrS", 4) != 0)
+		return -ENOEXEC;
+	unsigned protocol = head[0x206] | (unsigned)head[0x207] << 8;
+	size_t at = head[KERNEL_VERSION_AT] | (size_t)head[KERNEL_VERSION_AT + 1] << 8;
+	if (protocol < 0x200)
+		return -ENOEXEC; /* older than any kernel GRUB's linux command loads */
+	if (at == 0)
+		return -EINVAL;
+	at += 0x200;
+	size_t len = 0;
+	while (at + len < n && len < 128 && head[at + len] > ' ' && head[at + len] < 0x7f)
+		len++;
+	/* The release ends at the first blank: "6.1.0-18-amd64 (debian-kernel@...) #1 ..." */
+	if (len == 0 || at + len >= n || (head[at + len] != ' ' && head[at + len] != '\0'))
+		return -EINVAL;
+	*ret = xstrndup((const char *)head + at, len);
+	return 0;
+}
+
+char *media_grub_cfg(const struct media_entry *e)
+{
+	struct strbuf b = {0};
+	strbuf_append(&b,
+	              "# Written by loopboot: one entry that boots a root image with loopboot.\n"
+	              "# The console is also on the first serial port, when the machine has one.\n"
+	              "if serial --unit=0 --speed=115200; then\n"
+	              "\tterminal_input --append serial\n"
+	              "\tterminal_output --append serial\n"
+	              "fi\n"
+	              "insmod all_video\n"
+	              "set default=0\n");
+	strbuf_printf(&b, "set timeout=%u\n\n", e->timeout);
+	_cleanup_free_ char *title = grub_quote(e->title);
+	strbuf_printf(&b, "menuentry %s --class gnu-linux --class os {\n", title);
+	strbuf_append(&b, "\tset gfxpayload=keep\n");
+	_cleanup_free_ char *kernel = grub_quote(e->kernel);
+	strbuf_printf(&b, "\tlinux %s", kernel);
+	for (size_t i = 0; i < e->n_args; i++) {
+		_cleanup_free_ char *q = grub_quote(e->args[i]);
+		strbuf_printf(&b, " %s", q);
+	}
+	_cleanup_free_ char *initrd = grub_quote(e->initrd);
+	strbuf_printf(&b, "\n\tinitrd %s\n}\n", initrd);
+	return strbuf_steal(&b);
+}
+
+char *media_graft_escape(const char *path)
+{
+	char *r = xmalloc(strlen(path) * 2 + 1), *o = r;
+	for (const char *p = path; *p; p++) {
+		if (*p == '\\' || *p == '=')
+			*o++ = '\\';
+		*o++ = *p;
+	}
+	*o = '\0';
+	return r;
+}
+
+/* ---- the commands' options -------------------------------------------------------------- */
+
+enum {
+	OPT_KERNEL = 0x200,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_TITLE,
+	OPT_TIMEOUT,
+	OPT_MODULES_DIR,
+};
+
+/* One option's value into o: 0, 2 on a usage error (after a message), -1: not ours. */
+static int media_option(int c, const char *arg, struct media_options *o)
+{
+	switch (c) {
+	case 'o':
+		o->output = arg;
+		return 0;
+	case OPT_KERNEL:
+		o->kernel = arg;
+		return 0;
+	case OPT_INITRD:
+		o->initrd = arg;
+		return 0;
+	case OPT_CMDLINE:
+		o->cmdline = arg;
+		return 0;
+	case OPT_TITLE:
+		if (!*arg || strpbrk(arg, "\n\r")) {
+			fprintf(stderr, "loopboot: %s: --title: must be one non-empty line\n",
+			        o->cmd);
+			return 2;
+		}
+		o->title = arg;
+		return 0;
+	case OPT_TIMEOUT: {
+		char *end;
+		errno = 0;
+		unsigned long t = strtoul(arg, &end, 10);
+		if (!*arg || *arg == '-' || *end || errno || t > MAX_TIMEOUT) {
+			fprintf(
+			    stderr,
+			    "loopboot: %s: --timeout %s: not a number of seconds — give 0 to %d\n",
+			    o->cmd, arg, MAX_TIMEOUT);
+			return 2;
+		}
+		o->timeout = (unsigned)t;
+		return 0;
+	}
+	case OPT_MODULES_DIR:
+		o->modules_dir = arg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int media_parse_args(const char *cmd, bool with_output, void (*usage)(FILE *f), int argc,
+                     char **argv, struct media_options *ret)
+{
+	static const struct option options[] = {
+	    {"output", required_argument, NULL, 'o'}, /* first: left out without -o */
+	    {"kernel", required_argument, NULL, OPT_KERNEL},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+	    {"title", required_argument, NULL, OPT_TITLE},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	*ret = (struct media_options){.cmd = cmd, .timeout = DEFAULT_TIMEOUT};
+	/* "+": a command without arguments stops at one, to name it as unexpected; ":": a
+	 * missing value comes back as ':', so that every message is ours. */
+	const char *shortopts = with_output ? "+:o:h" : ":h";
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, with_output ? options : options + 1,
+	                        NULL)) >= 0) {
+		int r = media_option(c, optarg, ret);
+		if (r >= 0) {
+			if (r)
+				return r;
+			continue;
+		}
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr,
+			        "loopboot: %s: option %s needs a value — see loopboot %s --help\n",
+			        cmd, argv[optind - 1], cmd);
+			return 2;
+		default:
+			fprintf(stderr,
+			        "loopboot: %s: unknown option: %s — see loopboot %s --help\n", cmd,
+			        argv[optind - 1], cmd);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+/* ---- signals and programs --------------------------------------------------------------- */
+
+static volatile sig_atomic_t caught_signal;
+static const int media_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_signal(int sig)
+{
+	caught_signal = sig;
+	pid_t child = process_running();
+	if (child > 0)
+		kill(child, sig);
+}
+
+void media_signals_catch(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(media_sigs); i++)
+		sigaction(media_sigs[i], &sa, NULL);
+}
+
+bool media_interrupted(void)
+{
+	return caught_signal != 0;
+}
+
+void media_signals_done(void)
+{
+	int sig = caught_signal;
+	for (size_t i = 0; i < ARRAY_SIZE(media_sigs); i++)
+		signal(media_sigs[i], SIG_DFL);
+	if (sig)
+		raise(sig);
+}
+
+static void print_log_tail(const char *prog, int log_fd)
+{
+	char log[64];
+	snprintf(log, sizeof(log), "/proc/self/fd/%d", log_fd);
+	_cleanup_free_ char *text = NULL;
+	if (read_file(log, &text, NULL) < 0)
+		return;
+	strip_trailing(text);
+	/* The last lines: where the program says what went wrong. */
+	char *start = text + strlen(text);
+	for (unsigned n = 0; start > text && n < LOG_TAIL_LINES;)
+		if (*--start == '\n')
+			n++;
+	if (*start == '\n')
+		start++;
+	for (char *save = NULL, *l = strtok_r(start, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "  %s: %s\n", prog, l);
+}
+
+int media_run(const struct media_options *o, const char *what, char *const argv[], const char *work)
+{
+	_cleanup_free_ char *cmd = xasprintf("%s: %s", o->cmd, what);
+	_cleanup_free_ char *logname = xasprintf("%s.log", argv[0]);
+	_cleanup_free_ char *logpath = path_join(work, logname);
+	_cleanup_close_ int log_fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (log_fd < 0) {
+		_cleanup_free_ char *creating = xasprintf("%s: creating", o->cmd);
+		log_fail(errno, creating, logpath, NULL, "check the space in %s", work);
+		return -1;
+	}
+	_cleanup_free_ char *path = find_program(argv[0], PROGRAM_SEARCH_PATH);
+	if (!path) {
+		log_fail(ENOENT, cmd, argv[0], "not installed", "install it (scripts/deps)");
+		return -1;
+	}
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	_cleanup_free_ char **args = xcalloc(n + 1, sizeof(char *));
+	memcpy(args, argv, n * sizeof(char *));
+	args[0] = path; /* the name stays argv[0] in messages */
+	const struct process_options opts = {
+	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_FD, log_fd}, {PROCESS_STDIO_FD, log_fd}},
+	};
+	struct process_result res;
+	if (process_run(NULL, args, &opts, &res) == 0)
+		return 0;
+	_cleanup_free_ char *how = process_result_message(&res);
+	if (res.end == PROCESS_NOT_STARTED || res.end == PROCESS_LOST) {
+		log_fail(res.status, cmd, path, how,
+		         res.end == PROCESS_LOST ? "run it again" : "check the installation");
+		return -1;
+	}
+	if (media_interrupted())
+		return -1;
+	print_log_tail(argv[0], log_fd);
+	log_fail(EPROTO, cmd, argv[0], how, "see its messages above");
+	return -1;
+}
+
+/* ---- what goes on the medium ------------------------------------------------------------ */
+
+void media_free(struct media *m)
+{
+	free(m->kernel);
+	free(m->kernel_version);
+	free(m->initrd);
+	free(m->title);
+	strv_free(&m->words);
+	*m = (struct media){0};
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Every missing program or GRUB platform, with the Debian package that has it. */
+static int check_tools(const struct media_options *o, const char *const *progs)
+{
+	static const struct {
+		const char *prog, *package;
+	} packages[] = {
+	    {"grub-mkrescue", "grub-common"},
+	    {"grub-mknetdir", "grub-common"},
+	    {"xorriso", "xorriso"},
+	    {"mformat", "mtools"},
+	    {"mcopy", "mtools"},
+	};
+	static const struct {
+		const char *platform, *what, *package;
+	} platforms[] = {
+	    {"i386-pc", "GRUB for BIOS", "grub-pc-bin"},
+	    {"x86_64-efi", "GRUB for UEFI", "grub-efi-amd64-bin"},
+	};
+	struct strv missing = {0}, pkgs = {0};
+	for (size_t i = 0; progs[i]; i++) {
+		_cleanup_free_ char *p = find_program(progs[i], PROGRAM_SEARCH_PATH);
+		if (p)
+			continue;
+		const char *pkg = progs[i];
+		for (size_t j = 0; j < ARRAY_SIZE(packages); j++)
+			if (streq(packages[j].prog, progs[i]))
+				pkg = packages[j].package;
+		strv_push(&missing, xasprintf("%s (%s)", progs[i], pkg));
+		if (!strv_contains(&pkgs, pkg))
+			strv_push(&pkgs, xstrdup(pkg));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(platforms); i++) {
+		_cleanup_free_ char *dep =
+		    xasprintf("%s/%s/moddep.lst", GRUB_LIB, platforms[i].platform);
+		if (access(dep, R_OK) == 0)
+			continue;
+		strv_push(&missing, xasprintf("%s, %s/%s (%s)", platforms[i].what, GRUB_LIB,
+		                              platforms[i].platform, platforms[i].package));
+		strv_push(&pkgs, xstrdup(platforms[i].package));
+	}
+	int r = 0;
+	if (missing.n) {
+		_cleanup_strbuf_ struct strbuf what = {0}, install = {0};
+		for (size_t i = 0; i < missing.n; i++)
+			strbuf_printf(&what, "%s%s", i ? "; " : "", missing.v[i]);
+		for (size_t i = 0; i < pkgs.n; i++)
+			strbuf_printf(&install, " %s", pkgs.v[i]);
+		_cleanup_free_ char *w = xasprintf("%s: not installed", o->cmd);
+		log_fail(ENOENT, w, what.s, "needed for media that boot under BIOS and UEFI",
+		         "apt-get install%s", install.s);
+		r = -1;
+	}
+	strv_free(&missing);
+	strv_free(&pkgs);
+	return r;
+}
+
+/* The kernel: the option, or the running one's where Debian keeps it. */
+static int find_kernel(const struct media_options *o, struct media *m)
+{
+	struct utsname u;
+	_cleanup_free_ char *running = NULL;
+	if (!o->kernel && uname(&u) == 0)
+		running = xasprintf("/boot/vmlinuz-%s", u.release);
+	const char *cands[] = {o->kernel, running, "/vmlinuz", "/boot/vmlinuz"};
+	const char *first = o->kernel ? o->kernel : running ? running : "/vmlinuz";
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
+		if (!cands[i])
+			continue;
+		m->kernel = realpath(cands[i], NULL);
+		if (m->kernel || o->kernel)
+			break;
+	}
+	if (!m->kernel) {
+		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
+		log_fail(errno, w, first, NULL,
+		         o->kernel ? "give the kernel's file with --kernel"
+		                   : "the running kernel is not there (nor /vmlinuz): give one "
+		                     "with --kernel /boot/vmlinuz-VERSION");
+		return -1;
+	}
+	_cleanup_close_ int fd = open(m->kernel, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
+		log_fail(fd < 0 ? errno : EINVAL, w, m->kernel,
+		         fd < 0 ? NULL : "not a regular file",
+		         "give the kernel's file with --kernel");
+		return -1;
+	}
+	unsigned char *head = xmalloc(KERNEL_HEAD);
+	ssize_t n = pread(fd, head, KERNEL_HEAD, 0);
+	int r = n < 0 ? -errno : media_kernel_version(head, (size_t)n, &m->kernel_version);
+	free(head);
+	if (r == -ENOEXEC || n < 0) {
+		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
+		log_fail(n < 0 ? -r : ENOEXEC, w, m->kernel,
+		         n < 0 ? NULL : "not a Linux kernel for x86 (it has no bzImage header)",
+		         "give the kernel's file (vmlinuz) with --kernel");
+		return -1;
+	}
+	return 0;
+}
+
+static int find_initrd(const struct media_options *o, struct media *m)
+{
+	_cleanup_free_ char *w = xasprintf("%s: initramfs", o->cmd);
+	if (o->initrd) {
+		m->initrd = realpath(o->initrd, NULL);
+		struct stat st;
+		if (!m->initrd || stat(m->initrd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			log_fail(
+			    m->initrd ? EINVAL : errno, w, o->initrd,
+			    m->initrd ? "not a regular file" : NULL,
+			    "give an initramfs with loopboot as /init (loopboot initrd -o FILE), "
+			    "or leave --initrd out to build one");
+			return -1;
+		}
+		if (o->modules_dir)
+			log_warn("%s: --modules-dir is for building the initramfs: ignored with "
+			         "--initrd",
+			         o->cmd);
+		return 0;
+	}
+	/* Built here, for the kernel's release, from its modules. */
+	if (!m->kernel_version) {
+		log_fail(
+		    EINVAL, w, m->kernel,
+		    "the kernel does not say its version, so no initramfs can be built for it",
+		    "give one with --initrd FILE (loopboot initrd -o FILE --kernel-version VER)");
+		return -1;
+	}
+	_cleanup_free_ char *dir = o->modules_dir ? xstrdup(o->modules_dir)
+	                                          : xasprintf("/lib/modules/%s", m->kernel_version);
+	if (!is_dir(dir)) {
+		log_fail(
+		    ENOENT, w, dir, "the kernel's modules are not there",
+		    "install the package of kernel %s, give --modules-dir DIR, or --initrd FILE",
+		    m->kernel_version);
+		return -1;
+	}
+	if (o->modules_dir) {
+		_cleanup_free_ char *copy = xstrdup(o->modules_dir);
+		const char *base = basename(copy);
+		if (!streq(base, m->kernel_version))
+			log_warn("%s: the kernel is %s, the modules in %s may be another's (%s): "
+			         "they will not load if so",
+			         o->cmd, m->kernel_version, o->modules_dir, base);
+	}
+	return 0;
+}
+
+int media_prepare(const struct media_options *o, const char *const *progs, struct media *m)
+{
+	*m = (struct media){0};
+	_cleanup_free_ char *line = NULL;
+	const char *cmdline = o->cmdline;
+	if (!cmdline) {
+		int r = cmdline_read(NULL, &line);
+		if (r < 0) {
+			log_fail(r, "reading", "/proc/cmdline", NULL,
+			         "mount /proc, or give the entry with --cmdline");
+			return 1;
+		}
+		cmdline = line;
+	}
+	struct plan p;
+	_cleanup_free_ char *error = NULL;
+	if (plan_parse(cmdline, &p, &error) < 0) {
+		if (line) /* from /proc/cmdline: most likely not a loopboot system */
+			fprintf(stderr,
+			        "loopboot: %s: /proc/cmdline: not a loopboot entry (%s) — give one "
+			        "with --cmdline 'root=... loop=...'\n",
+			        o->cmd, startswith(error, "loopboot: ") ? error + 10 : error);
+		else
+			fprintf(stderr, "%s\n", error);
+		return 2;
+	}
+	int ret = 0;
+	if (!p.has_loop) {
+		log_fail(EINVAL, o->cmd, line ? "/proc/cmdline" : cmdline,
+		         "not a loopboot entry: there is no loop=",
+		         "give the entry with --cmdline 'root=... loop=/path/to/root.img ...'");
+		ret = 2;
+	} else if (p.root.kind == DEVSPEC_PATH) {
+		_cleanup_free_ char *spec = devspec_to_string(&p.root);
+		log_warn("%s: root=%s names the host by the order of the disks: booted from other "
+		         "media that order can change — root=UUID=... is safer (blkid shows it)",
+		         o->cmd, spec);
+	}
+	if (ret == 0) {
+		_cleanup_free_ char *image = imagepath_to_string(&p.loop);
+		m->title =
+		    o->title ? xstrdup(o->title) : xasprintf("Linux from %s (loopboot)", image);
+	}
+	plan_free(&p);
+	if (ret)
+		return ret;
+	if (grub_kernel_words(cmdline, &m->words) < 0)
+		abort();
+
+	if (check_tools(o, progs) < 0 || find_kernel(o, m) < 0 || find_initrd(o, m) < 0) {
+		media_free(m);
+		return 1;
+	}
+	return 0;
+}
+
+char *media_grub_cfg_for(const struct media_options *o, const struct media *m, const char *kernel,
+                         const char *initrd)
+{
+	const struct media_entry e = {
+	    .title = m->title,
+	    .kernel = kernel,
+	    .initrd = initrd,
+	    .args = m->words.v,
+	    .n_args = m->words.n,
+	    .timeout = o->timeout,
+	};
+	return media_grub_cfg(&e);
+}
+
+int media_build_initrd(const struct media_options *o, const struct media *m, const char *out)
+{
+	printf("loopboot: %s: building the initramfs for %s with loopboot initrd\n", o->cmd,
+	       m->kernel_version);
+	fflush(stdout);
+	/* This very binary as a program of its own: its signals, its exit, its messages. */
+	char *argv[] = {
+	    "loopboot",
+	    "initrd",
+	    "-o",
+	    (char *)out,
+	    "--kernel-version",
+	    m->kernel_version,
+	    o->modules_dir ? "--modules-dir" : NULL,
+	    (char *)o->modules_dir,
+	    NULL,
+	};
+	/* Its "wrote" line names our temporary file: we say what was built. */
+	const struct process_options opts = {.stdio[STDOUT_FILENO] = {PROCESS_STDIO_NULL}};
+	struct process_result res;
+	if (process_run("/proc/self/exe", argv, &opts, &res) == 0)
+		return 0;
+	if (media_interrupted())
+		return -1;
+	_cleanup_free_ char *how = process_result_message(&res);
+	_cleanup_free_ char *why = res.end == PROCESS_EXITED
+	                               ? xstrdup("loopboot initrd failed (its message is above)")
+	                               : xasprintf("loopboot initrd %s", how);
+	log_fail(EPROTO, o->cmd, "building the initramfs", why,
+	         "fix that, or give an initramfs with --initrd FILE");
+	return -1;
+}

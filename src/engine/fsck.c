@@ -4,19 +4,12 @@
 #include "basic/log.h"
 #include "basic/process.h"
 #include "basic/util.h"
+#include "engine/helpers.h"
 
 char *fsck_find(const char *fstype)
 {
-	const char *prog = NULL;
-	if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4"))
-		prog = "e2fsck";
-	else if (streq(fstype, "vfat") || streq(fstype, "msdos"))
-		prog = "fsck.fat";
-	else if (streq(fstype, "exfat"))
-		prog = "fsck.exfat";
-	if (!prog)
-		return NULL;
-	return find_program(prog, PROGRAM_SEARCH_PATH);
+	const struct fs_helper *h = fs_helper_for_type(fstype);
+	return h && h->fsck ? find_program(h->fsck, PROGRAM_SEARCH_PATH) : NULL;
 }
 
 /* The checkers agree on the fsck(8) exit status: bit 0 corrected, bit 1 reboot advised,

@@ -12,10 +12,11 @@ static const struct fs_helper table[] = {
     /* NTFS: only ntfs3 writes (the old ntfs driver cannot). ntfs-3g always goes into the
      * initramfs: Debian 12's kernel has no ntfs3, and rootfstype=ntfs-3g asks for it. */
     {"ntfs", "ntfs3", false, "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
-    {"ntfs3", "ntfs3", false, "ntfs3", {"ntfs-3g"}, NULL, true, "ntfs-3g", NULL, nls_utf8},
     /* fusefat writes only when asked with "rw+". */
     {"vfat", "vfat", true, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
-    {"msdos", NULL, false, NULL, {"fusefat"}, "rw+", false, "fusefat", "fsck.fat", nls_fat},
+    /* The kernel's name for FAT without long names: no FUSE stand-in (rootfstype=msdos
+     * means that driver). */
+    {"msdos", NULL, false, NULL, {NULL}, NULL, false, NULL, "fsck.fat", nls_fat},
     {"exfat",
      "exfat",
      false,
@@ -47,12 +48,21 @@ const struct fs_helper *fs_helpers(size_t *n)
 	return table;
 }
 
-const struct fs_helper *fs_helper_for(const char *type)
+const struct fs_helper *fs_helper_for_type(const char *type)
 {
 	for (size_t i = 0; type && i < ARRAY_SIZE(table); i++)
 		if (streq(table[i].type, type))
 			return &table[i];
 	return NULL;
+}
+
+const struct fs_helper *fs_helper_for(const char *name)
+{
+	const struct fs_helper *h = fs_helper_for_type(name);
+	for (size_t i = 0; !h && name && i < ARRAY_SIZE(table); i++)
+		if (table[i].kernel && streq(table[i].kernel, name))
+			h = &table[i];
+	return h;
 }
 
 const char *fs_kernel_driver(const char *type)

@@ -26,8 +26,10 @@ struct fs_helper {
 	const char *const *nls;   /* code page modules its mounts use; NULL-terminated or NULL */
 };
 
-/* The row for a type (blkid's, or a kernel driver's name: "ntfs3"); NULL when unknown. */
-const struct fs_helper *fs_helper_for(const char *type);
+/* The row for a type as blkid names it; NULL when unknown. */
+const struct fs_helper *fs_helper_for_type(const char *type);
+/* The row for a type or a kernel driver's name ("ntfs3": the ntfs row); NULL: unknown. */
+const struct fs_helper *fs_helper_for(const char *name);
 /* Every row, for lists; n rows. */
 const struct fs_helper *fs_helpers(size_t *n);
 

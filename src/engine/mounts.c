@@ -14,6 +14,7 @@
 #include "basic/mounttable.h"
 #include "basic/process.h"
 #include "basic/util.h"
+#include "engine/helpers.h"
 #include "engine/layer.h"
 #include "engine/modules.h"
 
@@ -55,42 +56,6 @@ const char *options_no_replay(const char *fstype)
 	if (streq(fstype, "btrfs"))
 		return "rescue=nologreplay";
 	return NULL;
-}
-
-/* FUSE drivers by the type blkid reports, in order of preference. */
-static const struct {
-	const char *type;
-	const char *program;
-	const char *rw_option; /* fusefat only writes when asked with "rw+" */
-} fuse_drivers[] = {
-    {"ntfs", "ntfs-3g", "rw"},
-    {"exfat", "mount.exfat-fuse", "rw"},
-    {"exfat", "exfat-fuse", "rw"},
-    {"vfat", "fusefat", "rw+"},
-};
-
-static bool has_fuse_driver(const char *type)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
-		if (streq(fuse_drivers[i].type, type))
-			return true;
-	return false;
-}
-
-static bool is_fuse_program(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++)
-		if (streq(fuse_drivers[i].program, name))
-			return true;
-	return false;
-}
-
-/* The kernel's name for a type blkid reports. NTFS: only ntfs3 writes; the old driver can't. */
-static const char *kernel_driver_for(const char *type)
-{
-	if (streq(type, "ntfs"))
-		return "ntfs3";
-	return type;
 }
 
 /*
@@ -205,13 +170,14 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 	const char *p = startswith(want, "fuse.");
 	if (p)
 		fuse_prog = p;
-	else if (is_fuse_program(want))
+	else if (fs_helper_for_fuse_program(want))
 		fuse_prog = want;
 	else
-		kernel = kernel_driver_for(want);
+		kernel = fs_kernel_driver(want);
 	/* rootfstype= naming a driver (ntfs3, ext4) means that driver; naming a type that
 	 * also has a FUSE driver (ntfs, vfat, exfat) lets the FUSE driver step in. */
-	bool strict = fstype_wanted && kernel && !has_fuse_driver(want);
+	const struct fs_helper *wanted = fs_helper_for_type(want);
+	bool strict = fstype_wanted && kernel && !(wanted && wanted->fuse[0]);
 
 	if (kernel && modules_have_fs(m, kernel)) {
 		int r = mount_fs(devnode, target, kernel, read_only, options);
@@ -231,23 +197,22 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 
 	/* No kernel driver: fall back to a FUSE driver for this type. */
 	const char *type = probed_type ? probed_type : want;
-	for (size_t i = 0; i < ARRAY_SIZE(fuse_drivers); i++) {
-		if (fuse_prog && !streq(fuse_drivers[i].program, fuse_prog))
+	const struct fs_helper *h =
+	    fuse_prog ? fs_helper_for_fuse_program(fuse_prog) : fs_helper_for_type(type);
+	for (size_t i = 0; h && i < ARRAY_SIZE(h->fuse) && h->fuse[i]; i++) {
+		const char *prog = h->fuse[i];
+		if (fuse_prog && !streq(prog, fuse_prog))
 			continue;
-		if (!fuse_prog && !streq(fuse_drivers[i].type, type))
-			continue;
-		_cleanup_free_ char *path =
-		    find_program(fuse_drivers[i].program, PROGRAM_SEARCH_PATH);
+		_cleanup_free_ char *path = find_program(prog, PROGRAM_SEARCH_PATH);
 		if (!path)
 			continue;
 		if (!modules_have_fs(m, "fuse") && !modules_have_fs(m, "fuseblk"))
-			return log_fail(ENODEV, "FUSE", fuse_drivers[i].program,
-			                "the kernel has no fuse driver",
+			return log_fail(ENODEV, "FUSE", prog, "the kernel has no fuse driver",
 			                "rebuild the initramfs with the fuse module");
 		pid_t pid = 0;
 		_cleanup_free_ char *why = NULL;
-		int r = fuse_mount(fuse_drivers[i].program, fuse_drivers[i].rw_option, devnode,
-		                   target, read_only, options, &pid, &why);
+		int r = fuse_mount(prog, h->fuse_rw ? h->fuse_rw : "rw", devnode, target, read_only,
+		                   options, &pid, &why);
 		if (r < 0 && r != -EIO)
 			return log_fail(
 			    r, "mounting the host with FUSE", devnode, why,
@@ -256,9 +221,8 @@ int host_mount(struct modules *m, const char *devnode, const char *probed_type,
 			return log_fail(r, "mounting the host with FUSE", devnode, why,
 			                "see %s's message above; check the volume from another "
 			                "system (e.g. chkdsk for NTFS)",
-			                fuse_drivers[i].program);
-		host_set(ret, devnode, type, fuse_drivers[i].program, target, options, read_only,
-		         pid);
+			                prog);
+		host_set(ret, devnode, type, prog, target, options, read_only, pid);
 		ret->fuse = true;
 		return 0;
 	}

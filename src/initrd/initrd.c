@@ -24,6 +24,7 @@
 #include "basic/log.h"
 #include "basic/process.h"
 #include "basic/util.h"
+#include "engine/helpers.h"
 #include "engine/state.h"
 #include "initrd/cpio.h"
 #include "initrd/fileset.h"
@@ -58,29 +59,13 @@ static const struct {
     {".ko.xz", "liblzma.so.5"},
     {".ko.gz", "libz.so.1"},
 };
-static const char *const default_stack[] = {"loop", "dm_mod", "overlay"};
-static const char *const default_fs[] = {
-    "ntfs3", "fuse",  "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859_1", "exfat",
-    "ext4",  "btrfs", "xfs",  "f2fs",      "squashfs",  "erofs",    "isofs",         "udf",
-};
-
-/* The FUSE drivers the engine can run (src/engine/mounts.c), and the kernel file system each
- * one stands in for. The default set has a FUSE driver only when the kernel lacks that
- * file system; ntfs-3g always (Debian 12's kernel has no ntfs3, and `@ntfs-3g` on the
- * command line asks for it even where the kernel has one). */
-static const struct {
-	const char *program;
-	const char *kernel_fs; /* NULL: always */
-} fuse_helpers[] = {
-    {"ntfs-3g", NULL},
-    {"mount.exfat-fuse", "exfat"},
-    {"fusefat", "vfat"},
-};
-/* Checkers the engine runs before mounting an image read-write (src/engine/fsck.c). The
- * engine's programs (these, the FUSE drivers) are taken from the standard directories
- * only (PROGRAM_SEARCH_STANDARD): the archive keeps the host's paths, and the engine, in an
- * initramfs without $PATH, looks there. */
-static const char *const fs_checkers[] = {"e2fsck", "fsck.fat", "fsck.exfat"};
+/* The modules for images and file systems, the FUSE drivers and the checkers come from the
+ * engine's table (engine/helpers.c). The default set has a FUSE driver only where the
+ * kernel lacks its file system, and those marked to go in always (ntfs-3g: Debian 12's
+ * kernel has no ntfs3, and `rootfstype=ntfs-3g` asks for it even where the kernel has
+ * one). The engine's programs (FUSE drivers, checkers) are taken from the standard
+ * directories only (PROGRAM_SEARCH_STANDARD): the archive keeps the host's paths, and the
+ * engine, in an initramfs without $PATH, looks there. */
 
 enum compress { COMPRESS_ZSTD, COMPRESS_GZIP, COMPRESS_XZ, COMPRESS_NONE };
 static const char *const compress_names[] = {"zstd", "gzip", "xz", "none"};
@@ -414,12 +399,15 @@ static int collect_modules(struct builder *b)
 	} else {
 		r = add_default_list(b, default_storage, ARRAY_SIZE(default_storage),
 		                     "default set (storage)");
-		if (r >= 0)
-			r = add_default_list(b, default_stack, ARRAY_SIZE(default_stack),
+		struct strv fs = {0};
+		helpers_modules(&fs);
+		for (size_t i = 0; r >= 0 && helper_stack_modules[i].name; i++)
+			r = add_default_list(b, &helper_stack_modules[i].name, 1,
 			                     "default set (images)");
 		if (r >= 0)
-			r = add_default_list(b, default_fs, ARRAY_SIZE(default_fs),
+			r = add_default_list(b, (const char *const *)fs.v, fs.n,
 			                     "default set (file systems)");
+		strv_free(&fs);
 	}
 	if (r < 0)
 		return r;
@@ -636,20 +624,21 @@ static int collect_programs(struct builder *b)
 	/* FUSE drivers: by default each installed one whose file system the kernel lacks
 	 * (and ntfs-3g), with --host-only those in use (already in b->binaries). */
 	struct strv wanted = {0};
-	if (!b->o->host_only)
-		for (size_t i = 0; i < ARRAY_SIZE(fuse_helpers); i++) {
-			const char *fs = fuse_helpers[i].kernel_fs;
-			if (fs &&
-			    (modset_find(&b->mods, fs) || strv_contains(&b->mods.builtin, fs))) {
-				verbose(
-				    b, "skipped", fuse_helpers[i].program,
-				    "the kernel has its file system (add it with --add-binary)");
-				continue;
-			}
-			char *p = find_program(fuse_helpers[i].program, PROGRAM_SEARCH_STANDARD);
-			if (p)
-				strv_push(&wanted, p);
+	size_t n_helpers;
+	const struct fs_helper *fh = fs_helpers(&n_helpers);
+	for (size_t i = 0; !b->o->host_only && i < n_helpers; i++) {
+		if (!fh[i].fuse[0])
+			continue;
+		const char *fs = fh[i].fuse_always ? NULL : fh[i].module;
+		if (fs && (modset_find(&b->mods, fs) || strv_contains(&b->mods.builtin, fs))) {
+			verbose(b, "skipped", fh[i].fuse[0],
+			        "the kernel has its file system (add it with --add-binary)");
+			continue;
 		}
+		char *p = find_program(fh[i].fuse[0], PROGRAM_SEARCH_STANDARD);
+		if (p)
+			strv_push(&wanted, p);
+	}
 	for (size_t i = 0; i < b->binaries.n; i++)
 		if (!strv_contains(&wanted, b->binaries.v[i]))
 			strv_push(&wanted, xstrdup(b->binaries.v[i]));
@@ -661,17 +650,14 @@ static int collect_programs(struct builder *b)
 	strv_free(&wanted);
 	if (r < 0)
 		return r;
-	if (!b->o->host_only)
-		for (size_t i = 0; i < ARRAY_SIZE(fs_checkers) && r >= 0; i++) {
-			char *p = find_program(fs_checkers[i], PROGRAM_SEARCH_STANDARD);
-			if (!p)
-				continue;
-			if (!strv_contains(&b->binaries, p)) {
-				strv_push(&b->binaries, xstrdup(p));
-				r = add_program(b, p, "file system checker", 0);
-			}
-			free(p);
+	for (size_t i = 0; !b->o->host_only && i < n_helpers && r >= 0; i++) {
+		_cleanup_free_ char *p =
+		    fh[i].fsck ? find_program(fh[i].fsck, PROGRAM_SEARCH_STANDARD) : NULL;
+		if (p && !strv_contains(&b->binaries, p)) {
+			strv_push(&b->binaries, xstrdup(p));
+			r = add_program(b, p, "file system checker", 0);
 		}
+	}
 	if (r < 0)
 		return r;
 

@@ -26,6 +26,7 @@
 #include "basic/process.h"
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
+#include "engine/helpers.h"
 #include "engine/hoststate.h"
 #include "engine/layer.h"
 #include "engine/loopdev.h"
@@ -387,19 +388,62 @@ static const char *kernel_has_fs(struct doctor *d, const char *fstype)
 	return NULL;
 }
 
-static const struct {
-	const char *type, *kernel, *fuse[2], *package;
-} host_drivers[] = {
-    {"ntfs", "ntfs3", {"ntfs-3g"}, "ntfs-3g"},
-    {"ntfs3", "ntfs3", {"ntfs-3g"}, "ntfs-3g"},
-    {"vfat", "vfat", {"fusefat"}, "fusefat"},
-    {"msdos", "msdos", {"fusefat"}, "fusefat"},
-    {"exfat", "exfat", {"mount.exfat-fuse", "exfat-fuse"}, "exfat-fuse"},
-};
-
 static bool fuse_available(struct doctor *d)
 {
 	return fs_registered("fuse") || fs_registered("fuseblk") || kmod_has(d, "fuse");
+}
+
+/* rootfstype= names a FUSE program: is it there, and can the kernel run it? */
+static void check_fuse_asked(struct doctor *d, const char *prog)
+{
+	_cleanup_free_ char *path = find_program(prog, PROGRAM_SEARCH_STANDARD);
+	if (!path)
+		finding(d, LEVEL_PROBLEM, "host driver", prog, "rootfstype= asks for it",
+		        "it is not installed: install it, or drop rootfstype=");
+	else if (!fuse_available(d))
+		finding(d, LEVEL_PROBLEM, "host driver", prog, "the kernel has no fuse",
+		        "use a kernel with FUSE (module fuse)");
+	else
+		finding(d, LEVEL_OK, "host driver", prog, "FUSE, as rootfstype= asks", NULL);
+}
+
+/* A host type with a FUSE stand-in (helpers.c): the kernel's driver, else FUSE. */
+static void check_fuse_host(struct doctor *d, const char *type, const struct fs_helper *h)
+{
+	const struct plan *p = d->plan;
+	const char *kernel = h->kernel ? h->kernel : h->type;
+	const char *how = kernel_has_fs(d, kernel);
+	if (how) {
+		_cleanup_free_ char *detail = xasprintf("the kernel's %s (%s)", kernel, how);
+		finding(d, LEVEL_OK, "host driver", type, detail, NULL);
+		return;
+	}
+	if (p->rootfstype && !streq(p->rootfstype, type)) {
+		finding(d, LEVEL_PROBLEM, "host driver", p->rootfstype,
+		        "rootfstype= asks for a kernel driver this kernel does not have",
+		        "drop rootfstype= (FUSE is then used) or use a kernel with %s", kernel);
+		return;
+	}
+	for (size_t j = 0; j < ARRAY_SIZE(h->fuse) && h->fuse[j]; j++) {
+		_cleanup_free_ char *path = find_program(h->fuse[j], PROGRAM_SEARCH_STANDARD);
+		if (!path)
+			continue;
+		if (!fuse_available(d)) {
+			finding(d, LEVEL_PROBLEM, "host driver", type,
+			        "the kernel has neither its driver nor fuse",
+			        "use a kernel with %s or fuse", kernel);
+			return;
+		}
+		_cleanup_free_ char *detail =
+		    xasprintf("%s (FUSE); the kernel has no %s", h->fuse[j], kernel);
+		finding(d, LEVEL_OK, "host driver", type, detail, NULL);
+		return;
+	}
+	_cleanup_free_ char *detail =
+	    xasprintf("neither the kernel's %s nor %s is available", kernel, h->fuse[0]);
+	finding(d, LEVEL_PROBLEM, "host driver", type, detail,
+	        "install %s (apt-get install %s), then rebuild the initramfs", h->fuse[0],
+	        h->fuse_package);
 }
 
 static void check_host_driver(struct doctor *d)
@@ -407,66 +451,15 @@ static void check_host_driver(struct doctor *d)
 	const struct plan *p = d->plan;
 	const char *type = d->host_type;
 	const char *prog = p->rootfstype ? startswith(p->rootfstype, "fuse.") : NULL;
-	for (size_t i = 0; !prog && p->rootfstype && i < ARRAY_SIZE(host_drivers); i++)
-		for (size_t j = 0; j < 2; j++)
-			if (host_drivers[i].fuse[j] &&
-			    streq(p->rootfstype, host_drivers[i].fuse[j]))
-				prog = p->rootfstype;
-	if (prog) { /* rootfstype= asks for FUSE */
-		_cleanup_free_ char *path = find_program(prog, PROGRAM_SEARCH_STANDARD);
-		if (!path)
-			finding(d, LEVEL_PROBLEM, "host driver", prog, "rootfstype= asks for it",
-			        "it is not installed: install it, or drop rootfstype=");
-		else if (!fuse_available(d))
-			finding(d, LEVEL_PROBLEM, "host driver", prog, "the kernel has no fuse",
-			        "use a kernel with FUSE (module fuse)");
-		else
-			finding(d, LEVEL_OK, "host driver", prog, "FUSE, as rootfstype= asks",
-			        NULL);
+	if (!prog && fs_helper_for_fuse_program(p->rootfstype))
+		prog = p->rootfstype;
+	if (prog) {
+		check_fuse_asked(d, prog);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(host_drivers); i++) {
-		if (!streq(type, host_drivers[i].type))
-			continue;
-		const char *how = kernel_has_fs(d, host_drivers[i].kernel);
-		if (how) {
-			_cleanup_free_ char *detail =
-			    xasprintf("the kernel's %s (%s)", host_drivers[i].kernel, how);
-			finding(d, LEVEL_OK, "host driver", type, detail, NULL);
-			return;
-		}
-		if (p->rootfstype && !streq(p->rootfstype, type)) {
-			finding(d, LEVEL_PROBLEM, "host driver", p->rootfstype,
-			        "rootfstype= asks for a kernel driver this kernel does not have",
-			        "drop rootfstype= (FUSE is then used) or use a kernel with %s",
-			        host_drivers[i].kernel);
-			return;
-		}
-		for (size_t j = 0; j < 2; j++) {
-			_cleanup_free_ char *path =
-			    host_drivers[i].fuse[j]
-			        ? find_program(host_drivers[i].fuse[j], PROGRAM_SEARCH_STANDARD)
-			        : NULL;
-			if (!path)
-				continue;
-			if (!fuse_available(d)) {
-				finding(d, LEVEL_PROBLEM, "host driver", type,
-				        "the kernel has neither its driver nor fuse",
-				        "use a kernel with %s or fuse", host_drivers[i].kernel);
-				return;
-			}
-			_cleanup_free_ char *detail =
-			    xasprintf("%s (FUSE); the kernel has no %s", host_drivers[i].fuse[j],
-			              host_drivers[i].kernel);
-			finding(d, LEVEL_OK, "host driver", type, detail, NULL);
-			return;
-		}
-		_cleanup_free_ char *detail =
-		    xasprintf("neither the kernel's %s nor %s is available", host_drivers[i].kernel,
-		              host_drivers[i].fuse[0]);
-		finding(d, LEVEL_PROBLEM, "host driver", type, detail,
-		        "install %s (apt-get install %s), then rebuild the initramfs",
-		        host_drivers[i].fuse[0], host_drivers[i].package);
+	const struct fs_helper *h = fs_helper_for(type);
+	if (h && h->fuse[0]) {
+		check_fuse_host(d, type, h);
 		return;
 	}
 	const char *kernel = p->rootfstype ? p->rootfstype : type;

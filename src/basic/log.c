@@ -2,10 +2,12 @@
 #include "basic/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool debug_on;
 static unsigned fail_count;
@@ -13,6 +15,18 @@ static unsigned fail_count;
 void log_set_debug(bool on)
 {
 	debug_on = on;
+}
+
+void log_open_console(void)
+{
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
 }
 
 bool log_debug_enabled(void)

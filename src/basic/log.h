@@ -9,6 +9,9 @@
 #include <stdbool.h>
 
 void log_set_debug(bool on);
+/* Points stdin, stdout and stderr at /dev/console (PID 1: the initramfs's node may be
+ * gone, or none was there); nothing changes when it cannot be opened. */
+void log_open_console(void);
 bool log_debug_enabled(void);
 
 /* "loopboot: ..." on stderr (the console when running as /init). */

@@ -90,21 +90,11 @@ static int image_open(const char *dir, const char *path, const char *where, bool
 	_cleanup_close_ int rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return log_fail(errno, "opening", dir, NULL, "report this as a bug");
-	struct image_facts f = {.path = path, .where = where, .for_writing = writable};
+	struct image_facts f = {
+	    .path = path, .where = where, .for_writing = writable, .wanted = wanted};
 	_cleanup_close_ int fd = open_in_root(rootfd, path, writable ? O_RDWR : O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		f.open_errno = errno;
 	_cleanup_free_ char *type = NULL;
-	if (!f.open_errno) {
-		f.mode = st.st_mode;
-		f.size = (uint64_t)st.st_size;
-		if (S_ISREG(st.st_mode))
-			f.probe = device_probe_fd(fd, &type);
-		f.type = type;
-		f.wanted = wanted;
-		f.fs_size_known = f.probe > 0 && image_fs_size(fd, type, &f.fs_size) == 0;
-	}
+	image_facts_read(fd, &f, &type);
 	struct verdict v;
 	int r = image_verdict(&f, &v);
 	if (r < 0) {

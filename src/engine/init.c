@@ -19,16 +19,8 @@
 /* The kernel may have found no /dev/console in the archive: give messages somewhere to go. */
 static void ensure_console(void)
 {
-	if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
-		return;
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
+	if (fcntl(STDERR_FILENO, F_GETFD) < 0)
+		log_open_console();
 }
 
 static void run_shell(void)

@@ -166,18 +166,6 @@ int shutdown_prepare(void)
 
 /* ---- at shutdown ---------------------------------------------------------------------- */
 
-static void console_stdio(void)
-{
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-		close(fd);
-}
-
 /* A process to spare: a kernel thread (empty command line), a root storage daemon whose
  * argv[0] starts with '@' (systemd's convention, which our FUSE hosts follow), or us. */
 static bool spared(pid_t pid)
@@ -347,9 +335,9 @@ int shutdown_main(int argc, char **argv)
 		        (int)getpid(), verb);
 		return 2;
 	}
-	console_stdio();
+	log_open_console();
 	(void)boot_mount_api_filesystems();
-	console_stdio();
+	log_open_console();
 	if (is_mount_point(SHUTDOWN_OLDROOT))
 		take_down(verb);
 	pivot_and_exec(verb);

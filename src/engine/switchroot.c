@@ -72,19 +72,6 @@ static void remove_tree(int dfd, dev_t rootdev)
 	closedir(d);
 }
 
-/* stdio still points at the initramfs's console node: the new root's own. */
-static void reopen_console(void)
-{
-	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
 /* /dev, /proc, /sys and /run go along into the new root. */
 static void move_api_mounts(const char *newroot)
 {
@@ -146,7 +133,7 @@ int switchroot(const char *newroot, const char *init, char **argv)
 		log_warn("the old root is not an initramfs: its files are left alone");
 	}
 
-	reopen_console();
+	log_open_console(); /* stdio still is the initramfs's console node */
 	execv(init, argv);
 	return log_fail(errno, "starting init", init, NULL, "check the image's init program");
 }

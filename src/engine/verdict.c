@@ -6,6 +6,26 @@
 #include <sys/stat.h>
 
 #include "basic/util.h"
+#include "engine/device.h"
+#include "engine/hoststate.h"
+
+void image_facts_read(int fd, struct image_facts *f, char **ret_type)
+{
+	struct stat st;
+	*ret_type = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		f->open_errno = errno;
+		return;
+	}
+	f->mode = st.st_mode;
+	f->size = (uint64_t)st.st_size;
+	f->allocated = (uint64_t)st.st_blocks * 512;
+	if (!S_ISREG(st.st_mode))
+		return;
+	f->probe = device_probe_fd(fd, ret_type);
+	f->type = *ret_type;
+	f->fs_size_known = f->probe > 0 && image_fs_size(fd, f->type, &f->fs_size) == 0;
+}
 
 bool verdict_type_matches(const char *wanted, const char *found)
 {

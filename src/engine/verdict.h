@@ -20,6 +20,7 @@ struct image_facts {
 	bool for_writing; /* it was opened (or tried) for writing */
 	mode_t mode;      /* its st_mode once opened */
 	uint64_t size;    /* its size in bytes */
+	uint64_t allocated; /* bytes allocated to it on the host (less than size: sparse) */
 	int probe; /* device_probe_fd(): 1, 0 (nothing), -EUCLEAN (two), -EMEDIUMTYPE, -errno */
 	const char *type;   /* what the probe found (for -EMEDIUMTYPE: what the file holds) */
 	const char *wanted; /* the type the command line asks for (loopfstype=, FSTYPE), or NULL */
@@ -50,6 +51,14 @@ struct verdict {
 	char *reason; /* allocated */
 	char *todo;   /* allocated */
 };
+
+/*
+ * Reads the facts an image file gives (its mode and sizes, the signatures libblkid finds,
+ * the size its file system claims) into f, whose path, where, for_writing and wanted are
+ * the caller's. fd < 0 means the open failed with errno. *ret_type gets what the file
+ * holds (allocated, NULL when nothing was found). Not pure: the one place that looks.
+ */
+void image_facts_read(int fd, struct image_facts *f, char **ret_type);
 
 /* Returns 0 (VERDICT_OK, nothing allocated) or -err with *ret filled. */
 int image_verdict(const struct image_facts *f, struct verdict *ret);

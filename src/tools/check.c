@@ -712,14 +712,14 @@ static void verdict_finding(struct doctor *d, const struct verdict *v, const str
 }
 
 /* What check says of the file beyond the verdict: its size, holes, fragments. */
-static void file_findings(struct doctor *d, int fd, const struct stat *st, const char *path,
+static void file_findings(struct doctor *d, int fd, const struct image_facts *f, const char *path,
                           const char *where)
 {
-	_cleanup_free_ char *sz = check_format_size((uint64_t)st->st_size);
+	_cleanup_free_ char *sz = check_format_size(f->size);
 	_cleanup_free_ char *detail = xasprintf("%s on %s", sz, where);
 	finding(d, LEVEL_OK, "image", path, detail, NULL);
-	if ((uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size) {
-		_cleanup_free_ char *a = check_format_size((uint64_t)st->st_blocks * 512);
+	if (f->allocated < f->size) {
+		_cleanup_free_ char *a = check_format_size(f->allocated);
 		_cleanup_free_ char *sparse =
 		    xasprintf("it is sparse: only %s of it is allocated", a);
 		finding(d, LEVEL_WARN, "image", path, sparse,
@@ -753,20 +753,11 @@ static int image_judged(struct doctor *d, int dirv, const char *path, const char
                         const char *wanted, int *ret_fd, char **ret_type)
 {
 	_cleanup_close_ int fd = open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
-	struct image_facts f = {.path = path, .where = where};
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		f.open_errno = errno;
-	else
-		f.mode = st.st_mode, f.size = (uint64_t)st.st_size;
+	struct image_facts f = {.path = path, .where = where, .wanted = wanted};
 	_cleanup_free_ char *type = NULL;
-	if (!f.open_errno && S_ISREG(f.mode)) {
-		file_findings(d, fd, &st, path, where);
-		f.probe = device_probe_fd(fd, &type);
-		f.type = type;
-		f.wanted = wanted;
-		f.fs_size_known = f.probe > 0 && image_fs_size(fd, type, &f.fs_size) == 0;
-	}
+	image_facts_read(fd, &f, &type);
+	if (!f.open_errno && S_ISREG(f.mode))
+		file_findings(d, fd, &f, path, where);
 	struct verdict v;
 	int r = image_verdict(&f, &v);
 	if (r < 0) {

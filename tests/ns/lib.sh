@@ -13,13 +13,13 @@ if [ -z "${LB_IN_NS:-}" ]; then
 	exec unshare --mount --propagation private env LB_IN_NS=1 bash "$0" "$@"
 fi
 mount -t tmpfs tmpfs /run
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
 LOOPBOOT=${LOOPBOOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/loopboot}
 WORK=$(mktemp -d /tmp/loopboot-ns.XXXXXX)
 ROOT=$WORK/newroot
 mkdir -p "$ROOT"
-T_N=0
-T_FAILED=0
 
 cleanup() {
 	teardown_root
@@ -30,23 +30,6 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-ok() { # ok CONDITION-STATUS DESCRIPTION
-	T_N=$((T_N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T_N - $2"
-	else
-		echo "not ok $T_N - $2"
-		T_FAILED=$((T_FAILED + 1))
-	fi
-}
-check() { # check DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	"$@" >/dev/null 2>&1
-	ok $? "$desc"
-}
-note() { echo "# $*"; }
 
 # An ext4 root image with an init, the /host and /home mount points and a marker file.
 make_root_image() { # OUT MARKER [SIZE_MB]
@@ -71,6 +54,8 @@ attach() { # FILE -> prints the loop device
 	echo "$dev"
 }
 
+blkval() { blkid -p -o value -s "$2" "$1"; } # DEVICE TAG: the tag's value, probed
+
 # Copies files into an NTFS image through ntfs-3g in this private namespace.
 ntfs_put() { # IMAGE SRC DEST-PATH
 	local m=$WORK/ntfs-mnt
@@ -79,6 +64,23 @@ ntfs_put() { # IMAGE SRC DEST-PATH
 	mkdir -p "$m/$(dirname "$3")"
 	cp "$2" "$m/$3"
 	umount "$m"
+}
+
+# A fresh NTFS image holding the files given (mkntfs, then ntfs_put each).
+make_ntfs_image() { # OUT SIZE LABEL [SRC DEST-PATH]...
+	local img=$1
+	truncate -s "$2" "$img" && mkntfs -F -Q -q -L "$3" "$img" 2>/dev/null || return 1
+	shift 3
+	while [ $# -ge 2 ]; do
+		ntfs_put "$img" "$1" "$2" || return 1
+		shift 2
+	done
+}
+
+# A hibernated Windows: NTFS with /linux/root.img and a hiberfil.sys that begins "HIBR".
+make_hibernated_ntfs() { # OUT LABEL ROOT-IMAGE
+	{ printf 'HIBR'; head -c 65532 /dev/urandom; } >"$WORK/hiberfil"
+	make_ntfs_image "$1" 96M "$2" "$3" linux/root.img "$WORK/hiberfil" hiberfil.sys
 }
 
 LB_OUT=$WORK/loopboot.out
@@ -115,9 +117,4 @@ teardown_root() {
 		pgrep -f '^@(ntfs-3g|mount.exfat-fuse|fusefat) ' >/dev/null || break
 		sleep 0.1
 	done
-}
-
-finish() {
-	echo "1..$T_N"
-	[ "$T_FAILED" -eq 0 ]
 }

@@ -5,7 +5,14 @@
 # shellcheck source=tests/ns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-blkval() { blkid -p -o value -s "$2" "$1"; }
+# A boot that fails with one loopboot: line, leaving the NTFS host as it was at $sum_before.
+fails_on_ntfs() { # NAME CMDLINE PATTERN WHAT-THE-MESSAGE-DOES [NAME-OF-THE-FAILURE]
+	lb_boot "$2"
+	check "${5:-$1}: boot fails" test $? -ne 0
+	check "$1: $4" grep -q "$3" "$LB_OUT"
+	teardown_root
+	check "$1: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
+}
 
 # ---- ext4 host, root=UUID= ----------------------------------------------------------------
 make_root_image "$WORK/root.img" ext4-host-root
@@ -41,11 +48,8 @@ teardown_root
 
 # ---- NTFS host through ntfs-3g (or ntfs3 when the kernel has it) --------------------------
 make_root_image "$WORK/ntfsroot.img" ntfs-root
-truncate -s 96M "$WORK/ntfs.img"
-mkntfs -F -Q -q -L WINDOWS "$WORK/ntfs.img" 2>/dev/null
-ntfs_put "$WORK/ntfs.img" "$WORK/ntfsroot.img" linux/root.img
 make_plain_image "$WORK/home.img" home-image
-ntfs_put "$WORK/ntfs.img" "$WORK/home.img" linux/home.img
+make_ntfs_image "$WORK/ntfs.img" 96M WINDOWS "$WORK/ntfsroot.img" linux/root.img "$WORK/home.img" linux/home.img
 dev=$(attach "$WORK/ntfs.img")
 serial=$(blkval "$dev" UUID)
 note "NTFS serial $serial on $dev"
@@ -82,23 +86,14 @@ check "missing file: nothing is left mounted" bash -c "! mountpoint -q '$ROOT' &
 teardown_root
 check "missing file: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
 
-lb_boot "root=UUID=$serial loop=/linux/root.img loopfstype=xfs"
-check "wrong type: boot fails" test $? -ne 0
-check "wrong type: the message names loopfstype and what the image holds" grep -q '^loopboot: image: /linux/root.img: its file system does not match — it holds ext4; fix loopfstype=xfs' "$LB_OUT"
-teardown_root
-check "wrong type: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
-
-lb_boot "root=UUID=$serial loop=/linux/root.img loopboot.mount=/srv:/linux/home.img"
-check "missing mount point in a read-only root: boot fails" test $? -ne 0
-check "missing mount point: the message names it" grep -q '^loopboot: mount point: .*/srv: the directory is missing in the image' "$LB_OUT"
-teardown_root
-check "missing mount point: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
-
-lb_boot "root=UUID=$serial loop=/linux"
-check "a directory as loop=: boot fails" test $? -ne 0
-check "a directory as loop=: the message says so" grep -q '^loopboot: image file: /linux: it is a directory' "$LB_OUT"
-teardown_root
-check "a directory as loop=: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
+fails_on_ntfs "wrong type" "root=UUID=$serial loop=/linux/root.img loopfstype=xfs" \
+	'^loopboot: image: /linux/root.img: its file system does not match — it holds ext4; fix loopfstype=xfs' \
+	"the message names loopfstype and what the image holds"
+fails_on_ntfs "missing mount point" "root=UUID=$serial loop=/linux/root.img loopboot.mount=/srv:/linux/home.img" \
+	'^loopboot: mount point: .*/srv: the directory is missing in the image' "the message names it" \
+	"missing mount point in a read-only root"
+fails_on_ntfs "a directory as loop=" "root=UUID=$serial loop=/linux" \
+	'^loopboot: image file: /linux: it is a directory' "the message says so"
 
 lb_boot "root=UUID=0000000000000000 loop=/linux/root.img loopboot.timeout=1"
 check "unknown host: boot fails" test $? -ne 0
@@ -109,11 +104,8 @@ check "unknown host: the block devices are listed with their tags" grep -q "^loo
 head -c 4M /dev/urandom >"$WORK/random.img"
 ntfs_put "$WORK/ntfs.img" "$WORK/random.img" linux/random.img
 sum_before=$(sha256sum <"$WORK/ntfs.img")
-lb_boot "root=UUID=$serial loop=/linux/random.img"
-check "not a file system: boot fails" test $? -ne 0
-check "not a file system: the message says so" grep -q '^loopboot: image: /linux/random.img: no file system found in it' "$LB_OUT"
-teardown_root
-check "not a file system: the NTFS host is byte-identical" test "$(sha256sum <"$WORK/ntfs.img")" = "$sum_before"
+fails_on_ntfs "not a file system" "root=UUID=$serial loop=/linux/random.img" \
+	'^loopboot: image: /linux/random.img: no file system found in it' "the message says so"
 
 # ---- FAT32 host, LABEL= and a space in the path -----------------------------------------
 make_root_image "$WORK/fatroot.img" fat-root

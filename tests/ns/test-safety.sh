@@ -6,8 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 
 FSFLAGS=$(cd "$(dirname "$0")/../lib" && pwd)/fsflags.py
-blkval() { blkid -p -o value -s "$2" "$1"; }
-sum() { sha256sum <"$1"; }
 
 refused() { # NAME IMAGE CMDLINE EXPECTED-TEXT
 	local name=$1 img=$2 before
@@ -23,11 +21,7 @@ refused() { # NAME IMAGE CMDLINE EXPECTED-TEXT
 make_root_image "$WORK/root.img" safety-root
 
 # ---- a hibernated Windows volume -----------------------------------------------------------
-truncate -s 96M "$WORK/hib.img"
-mkntfs -F -Q -q -L WINDOWS "$WORK/hib.img" 2>/dev/null
-ntfs_put "$WORK/hib.img" "$WORK/root.img" linux/root.img
-{ printf 'HIBR'; head -c 65532 /dev/urandom; } >"$WORK/hiberfil"
-ntfs_put "$WORK/hib.img" "$WORK/hiberfil" hiberfil.sys
+make_hibernated_ntfs "$WORK/hib.img" WINDOWS "$WORK/root.img"
 dev=$(attach "$WORK/hib.img")
 serial=$(blkval "$dev" UUID)
 refused "hibernated NTFS" "$WORK/hib.img" "root=UUID=$serial loop=/linux/root.img rw" \
@@ -47,9 +41,7 @@ check "hibernated=ro: nothing is left mounted" bash -c "! grep -q loopboot /proc
 check "hibernated=ro: the host is byte-identical" test "$(sum "$WORK/hib.img")" = "$before"
 
 # ---- an NTFS volume marked dirty ----------------------------------------------------------
-truncate -s 96M "$WORK/dirty.img"
-mkntfs -F -Q -q -L WINDOWS "$WORK/dirty.img" 2>/dev/null
-ntfs_put "$WORK/dirty.img" "$WORK/root.img" linux/root.img
+make_ntfs_image "$WORK/dirty.img" 96M WINDOWS "$WORK/root.img" linux/root.img
 python3 "$FSFLAGS" ntfs-dirty "$WORK/dirty.img"
 dev=$(attach "$WORK/dirty.img")
 refused "dirty NTFS" "$WORK/dirty.img" "root=$dev loop=/linux/root.img rw" "marked dirty"

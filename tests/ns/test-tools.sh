@@ -8,8 +8,6 @@
 
 FSFLAGS=$(cd "$(dirname "$0")/../lib" && pwd)/fsflags.py
 GRUBD=$(cd "$(dirname "$0")/../../integrations/grub" && pwd)/42_loopboot
-blkval() { blkid -p -o value -s "$2" "$1"; }
-sum() { sha256sum <"$1"; }
 size_is() { [ "$(stat -c %s "$1")" -eq "$2" ]; }
 # No holes: every byte of the file has a block on the host.
 no_holes() { [ $(($(stat -c %b "$1") * 512)) -ge "$2" ]; }
@@ -21,6 +19,18 @@ lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
 	local rc=$?
 	show
 	return $rc
+}
+
+# `loopboot check` of a bad entry: its exit status, and the lines it must print.
+check_finds() { # NAME STATUS CMDLINE [WHAT PATTERN]...
+	local name=$1 status=$2
+	lb check --cmdline "$3"
+	check "$name: exit status $status" test $? -eq "$status"
+	shift 3
+	while [ $# -ge 2 ]; do
+		check "$name: $1" out_has "$2"
+		shift 2
+	done
 }
 
 MB=$((1024 * 1024))
@@ -52,24 +62,21 @@ check "create on ext4: reports the extents" grep -Eq 'ext4 image.*, [0-9]+ exten
 check "create on ext4: prints the boot entry" out_has "^boot it with: root=UUID=$e4uuid loop=/linux/root.img$"
 check "create on ext4: the image is clean" e2fsck -fn "$WORK/e4/linux/root.img"
 
-if command -v mkfs.xfs >/dev/null; then
-	lb create "$WORK/e4/linux/xfs.img" --size 300M --fs xfs --label XFSIMG
-	ok $? "create --fs xfs: exit status 0"
-	check "create --fs xfs: blkid sees xfs and the label" test "$(blkid -o value -s TYPE "$WORK/e4/linux/xfs.img"):$(blkid -o value -s LABEL "$WORK/e4/linux/xfs.img")" = xfs:XFSIMG
-	check "create --fs xfs: no holes" no_holes "$WORK/e4/linux/xfs.img" $((300 * MB))
-	rm -f "$WORK/e4/linux/xfs.img"
-else
-	note "mkfs.xfs missing: --fs xfs not tested"
-fi
-if command -v mkfs.btrfs >/dev/null; then
-	lb create "$WORK/e4/linux/btrfs.img" --size 160M --fs btrfs --label BTRIMG
-	ok $? "create --fs btrfs: exit status 0"
-	check "create --fs btrfs: blkid sees btrfs and the label" test "$(blkid -o value -s TYPE "$WORK/e4/linux/btrfs.img"):$(blkid -o value -s LABEL "$WORK/e4/linux/btrfs.img")" = btrfs:BTRIMG
-	check "create --fs btrfs: no holes" no_holes "$WORK/e4/linux/btrfs.img" $((160 * MB))
-	rm -f "$WORK/e4/linux/btrfs.img"
-else
-	note "mkfs.btrfs missing: --fs btrfs not tested"
-fi
+# Another file system type for the image, when this machine has its mkfs.
+create_other_fs() { # FS SIZE_MB LABEL
+	local fs=$1 img=$WORK/e4/linux/$1.img
+	if ! command -v "mkfs.$fs" >/dev/null; then
+		note "mkfs.$fs missing: --fs $fs not tested"
+		return
+	fi
+	lb create "$img" --size "$2M" --fs "$fs" --label "$3"
+	ok $? "create --fs $fs: exit status 0"
+	check "create --fs $fs: blkid sees $fs and the label" test "$(blkid -o value -s TYPE "$img"):$(blkid -o value -s LABEL "$img")" = "$fs:$3"
+	check "create --fs $fs: no holes" no_holes "$img" $(($2 * MB))
+	rm -f "$img"
+}
+create_other_fs xfs 300 XFSIMG
+create_other_fs btrfs 160 BTRIMG
 
 before=$(sum "$WORK/e4/linux/root.img")
 lb create "$WORK/e4/linux/root.img" --size 32M
@@ -96,8 +103,7 @@ lb create "$WORK/e4/nodir/x.img" --size 4M
 check "create in a missing directory: exit status 1" test $? -eq 1
 
 # ---- create: NTFS through ntfs-3g (no fallocate: zeros are written) ------------------------
-truncate -s 200M "$WORK/ntfs.img"
-mkntfs -F -Q -q -L WINDOWS "$WORK/ntfs.img" 2>/dev/null
+make_ntfs_image "$WORK/ntfs.img" 200M WINDOWS
 ndev=$(attach "$WORK/ntfs.img")
 serial=$(blkval "$ndev" UUID)
 mkdir -p "$WORK/n"
@@ -142,10 +148,7 @@ losetup -d "$fdev"
 # ---- check: a good NTFS setup ----------------------------------------------------------------
 make_root_image "$WORK/root.img" tools-root
 make_plain_image "$WORK/home.img" tools-home
-truncate -s 128M "$WORK/good.img"
-mkntfs -F -Q -q -L GOODWIN "$WORK/good.img" 2>/dev/null
-ntfs_put "$WORK/good.img" "$WORK/root.img" linux/root.img
-ntfs_put "$WORK/good.img" "$WORK/home.img" linux/home.img
+make_ntfs_image "$WORK/good.img" 128M GOODWIN "$WORK/root.img" linux/root.img "$WORK/home.img" linux/home.img
 gdev=$(attach "$WORK/good.img")
 gserial=$(blkval "$gdev" UUID)
 good="root=UUID=$gserial loop=/linux/root.img loopboot.mount=/home:/linux/home.img rw"
@@ -176,42 +179,29 @@ ok $? "check, host mounted already: exit status 0"
 check "check, host mounted already: looked at where it is" out_has "^ok: host files: UUID=$gserial: mounted at $WORK/gm"
 umount "$WORK/gm"
 
-lb check --cmdline "root=UUID=$gserial loop=/linux/nope.img rw"
-check "check, missing image: exit status 1" test $? -eq 1
-check "check, missing image: one line names it" out_has "^problem: image file not found: /linux/nope.img: no such file on the host UUID=$gserial — "
-check "check, missing image: the summary says it would not boot" out_has "^summary: .* 1 problem — this entry would not boot"
-
-lb check --cmdline "root=UUID=$gserial loop=/linux/root.img loopfstype=xfs"
-check "check, wrong loopfstype: exit status 1" test $? -eq 1
-check "check, wrong loopfstype: the line says what the image holds" out_has "^problem: image type: /linux/root.img: it holds ext4, the command line says xfs — "
-
+check_finds "check, missing image" 1 "root=UUID=$gserial loop=/linux/nope.img rw" \
+	"one line names it" "^problem: image file not found: /linux/nope.img: no such file on the host UUID=$gserial — " \
+	"the summary says it would not boot" "^summary: .* 1 problem — this entry would not boot"
+check_finds "check, wrong loopfstype" 1 "root=UUID=$gserial loop=/linux/root.img loopfstype=xfs" \
+	"the line says what the image holds" "^problem: image type: /linux/root.img: it holds ext4, the command line says xfs — "
 lb check --cmdline "root=UUID=$gserial loop=/linux/root.img loopboot.mount=/srv:/linux/home.img"
 check "check, missing mount point in a read-only root: exit status 1" test $? -eq 1
 check "check, missing mount point: the line names it" out_has "^problem: mount point: /srv: the directory is missing in the read-only root image — "
-
-lb check --cmdline "root=UUID=0000000000000000 loop=/linux/root.img"
-check "check, unknown host: exit status 1" test $? -eq 1
-check "check, unknown host: one line names it" out_has "^problem: host device not found: UUID=0000000000000000: "
-
-lb check --cmdline "root=UUID=$gserial loop=linux/root.img"
-check "check, bad command line: exit status 2" test $? -eq 2
+check_finds "check, unknown host" 1 "root=UUID=0000000000000000 loop=/linux/root.img" \
+	"one line names it" "^problem: host device not found: UUID=0000000000000000: "
+check_finds "check, bad command line" 2 "root=UUID=$gserial loop=linux/root.img"
 lb check --frobnicate
 check "check, bad option: exit status 2" test $? -eq 2
 check "check: after all of it, the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
 
 # ---- check: a hibernated Windows -------------------------------------------------------------
-truncate -s 96M "$WORK/hib.img"
-mkntfs -F -Q -q -L HIBWIN "$WORK/hib.img" 2>/dev/null
-ntfs_put "$WORK/hib.img" "$WORK/root.img" linux/root.img
-{ printf 'HIBR'; head -c 65532 /dev/urandom; } >"$WORK/hiberfil"
-ntfs_put "$WORK/hib.img" "$WORK/hiberfil" hiberfil.sys
+make_hibernated_ntfs "$WORK/hib.img" HIBWIN "$WORK/root.img"
 hdev=$(attach "$WORK/hib.img")
 hserial=$(blkval "$hdev" UUID)
 before=$(sum "$WORK/hib.img")
-lb check --cmdline "root=UUID=$hserial loop=/linux/root.img rw"
-check "check, hibernated NTFS: exit status 1" test $? -eq 1
-check "check, hibernated NTFS: one line says why and what to do" out_has "^problem: host not safe to write: UUID=$hserial: Windows is hibernated on it .* — .*shutdown /s /t 0"
-check "check, hibernated NTFS: the image is still looked at" out_has "^ok: image: /linux/root.img"
+check_finds "check, hibernated NTFS" 1 "root=UUID=$hserial loop=/linux/root.img rw" \
+	"one line says why and what to do" "^problem: host not safe to write: UUID=$hserial: Windows is hibernated on it .* — .*shutdown /s /t 0" \
+	"the image is still looked at" "^ok: image: /linux/root.img"
 lb check --cmdline "root=UUID=$hserial loop=/linux/root.img rw loopboot.hibernated=ro"
 ok $? "check, hibernated NTFS with loopboot.hibernated=ro: exit status 0"
 check "check, hibernated=ro: a warning says it boots a volatile session" out_has "^warning: host not safe to write: UUID=$hserial: .*read-only volatile session"
@@ -227,9 +217,8 @@ losetup -d "$gdev"
 ntfs_put "$WORK/good.img" "$WORK/fstab-root.img" linux/fstab.img
 gdev=$(attach "$WORK/good.img")
 before=$(sum "$WORK/good.img")
-lb check --cmdline "root=UUID=$gserial loop=/linux/fstab.img rw"
-check "check, fstab mounts the host: exit status 1" test $? -eq 1
-check "check, fstab mounts the host: the line is quoted with its number" out_has "^problem: the image's /etc/fstab mounts the host: line 2: UUID=$gserial /host ntfs-3g defaults 0 0 — "
+check_finds "check, fstab mounts the host" 1 "root=UUID=$gserial loop=/linux/fstab.img rw" \
+	"the line is quoted with its number" "^problem: the image's /etc/fstab mounts the host: line 2: UUID=$gserial /host ntfs-3g defaults 0 0 — "
 check "check, fstab: the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
 
 # ---- check: a FAT32 host not unmounted cleanly ---------------------------------------------
@@ -239,9 +228,8 @@ mcopy -i "$WORK/dfat.img" "$WORK/root.img" ::/linux/root.img
 python3 "$FSFLAGS" fat-dirty "$WORK/dfat.img"
 ddev=$(attach "$WORK/dfat.img")
 before=$(sum "$WORK/dfat.img")
-lb check --cmdline "root=LABEL=DIRTYFAT loop=/linux/root.img rw"
-check "check, dirty FAT: exit status 1" test $? -eq 1
-check "check, dirty FAT: one line says why and names fsck.fat" out_has "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly.* — .*fsck.fat"
+check_finds "check, dirty FAT" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
+	"one line says why and names fsck.fat" "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly.* — .*fsck.fat"
 check "check, dirty FAT: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
 losetup -d "$ddev"
 

@@ -11,112 +11,76 @@ static struct cmdline split(const char *s)
 	return c;
 }
 
-TEST(plain_words)
+/*
+ * How a command line splits, written out: each parameter as [key] or [key]=[value], then,
+ * after " --", each word for init as [word]; one space between them.
+ */
+static char *split_text(const struct cmdline *c)
 {
-	struct cmdline c = split("  root=UUID=1234  ro\tquiet loop=/a.img\n");
-	CHECK(c.n_params == 4);
-	CHECK_STREQ(c.params[0].key, "root");
-	CHECK_STREQ(c.params[0].value, "UUID=1234");
-	CHECK_STREQ(c.params[1].key, "ro");
-	CHECK(c.params[1].value == NULL);
-	CHECK_STREQ(c.params[3].key, "loop");
-	CHECK_STREQ(c.params[3].value, "/a.img");
-	CHECK(c.n_init_args == 0);
-	CHECK(c.init_args && c.init_args[0] == NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	for (size_t i = 0; i < c->n_params; i++) {
+		fprintf(f, "%s[%s]", i ? " " : "", c->params[i].key);
+		if (c->params[i].value)
+			fprintf(f, "=[%s]", c->params[i].value);
+	}
+	if (c->n_init_args)
+		fprintf(f, "%s--", c->n_params ? " " : "");
+	for (size_t i = 0; i < c->n_init_args; i++)
+		fprintf(f, " [%s]", c->init_args[i]);
+	fclose(f);
+	return buf;
+}
+
+struct split_case {
+	const char *name, *line, *want;
+};
+
+static void check_split(const struct split_case *t)
+{
+	struct cmdline c = split(t->line);
+	char *got = split_text(&c);
+	if (strcmp(got, t->want) != 0) {
+		printf("# [%s] split as %s, expected %s\n", t->line, got, t->want);
+		test_failed_checks++;
+	}
+	free(got);
+	CHECK(c.init_args && c.init_args[c.n_init_args] == NULL);
 	cmdline_free(&c);
 }
 
-TEST(quoted_whole_word)
-{
-	struct cmdline c = split("\"loop=/My Linux/root.img\" rw");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[0].key, "loop");
-	CHECK_STREQ(c.params[0].value, "/My Linux/root.img");
-	CHECK_STREQ(c.params[1].key, "rw");
-	cmdline_free(&c);
-}
-
-TEST(quoted_value)
-{
-	struct cmdline c = split("loop=\"/My Linux/root.img\" x");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[0].value, "/My Linux/root.img");
-	cmdline_free(&c);
-}
-
-TEST(quote_inside_word_is_kept)
-{
-	/* next_arg() only strips a quote at the start of the word or of the value. */
-	struct cmdline c = split("a=b\"c d\"e f");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[0].key, "a");
-	CHECK_STREQ(c.params[0].value, "b\"c d\"e");
-	CHECK_STREQ(c.params[1].key, "f");
-	cmdline_free(&c);
-}
-
-TEST(unterminated_quote_runs_to_end)
-{
-	struct cmdline c = split("x \"loop=/a b");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[1].key, "loop");
-	CHECK_STREQ(c.params[1].value, "/a b");
-	cmdline_free(&c);
-}
-
-TEST(equals_first_character_is_not_a_separator)
-{
-	struct cmdline c = split("=x a==b");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[0].key, "=x");
-	CHECK(c.params[0].value == NULL);
-	CHECK_STREQ(c.params[1].key, "a");
-	CHECK_STREQ(c.params[1].value, "=b");
-	cmdline_free(&c);
-}
-
-TEST(empty_value)
-{
-	struct cmdline c = split("loop= root=\"\"");
-	CHECK(c.n_params == 2);
-	CHECK_STREQ(c.params[0].value, "");
-	CHECK_STREQ(c.params[1].value, "");
-	cmdline_free(&c);
-}
-
-TEST(double_dash_goes_to_init)
-{
-	struct cmdline c = split("root=/dev/vda -- single x=1 \"a b\"");
-	CHECK(c.n_params == 1);
-	CHECK(c.n_init_args == 3);
-	CHECK_STREQ(c.init_args[0], "single");
-	CHECK_STREQ(c.init_args[1], "x=1");
-	CHECK_STREQ(c.init_args[2], "a b");
-	CHECK(c.init_args[3] == NULL);
-	cmdline_free(&c);
-}
+static const struct split_case split_cases[] = {
+    {"plain_words", "  root=UUID=1234  ro\tquiet loop=/a.img\n",
+     "[root]=[UUID=1234] [ro] [quiet] [loop]=[/a.img]"},
+    {"quoted_whole_word", "\"loop=/My Linux/root.img\" rw", "[loop]=[/My Linux/root.img] [rw]"},
+    {"quoted_value", "loop=\"/My Linux/root.img\" x", "[loop]=[/My Linux/root.img] [x]"},
+    /* next_arg() only strips a quote at the start of the word or of the value. */
+    {"quote_inside_word_is_kept", "a=b\"c d\"e f", "[a]=[b\"c d\"e] [f]"},
+    {"unterminated_quote_runs_to_end", "x \"loop=/a b", "[x] [loop]=[/a b]"},
+    {"equals_first_character_is_not_a_separator", "=x a==b", "[=x] [a]=[=b]"},
+    {"empty_value", "loop= root=\"\"", "[loop]=[] [root]=[]"},
+    {"double_dash_goes_to_init", "root=/dev/vda -- single x=1 \"a b\"",
+     "[root]=[/dev/vda] -- [single] [x=1] [a b]"},
+};
+TEST_TABLE(check_split, split_cases);
 
 TEST(empty_and_blank)
 {
-	struct cmdline c = split("");
-	CHECK(c.n_params == 0);
-	cmdline_free(&c);
-	c = split(" \t\n ");
-	CHECK(c.n_params == 0);
-	cmdline_free(&c);
-	c = split("\"\"");
-	CHECK(c.n_params == 1);
-	CHECK_STREQ(c.params[0].key, "");
-	cmdline_free(&c);
+	static const struct split_case blank[] = {
+	    {"empty", "", ""},
+	    {"blank", " \t\n ", ""},
+	    {"empty quotes", "\"\"", "[]"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(blank); i++)
+		check_split(&blank[i]);
 }
 
 TEST(utf8_is_not_space)
 {
 	/* "à" is C3 A0; the kernel's Latin-1 ctype would call A0 a space, we must not. */
-	struct cmdline c = split("loop=/d\xc3\xa0/r.img");
-	CHECK(c.n_params == 1);
-	CHECK_STREQ(c.params[0].value, "/d\xc3\xa0/r.img");
-	cmdline_free(&c);
+	check_split(
+	    &(struct split_case){"utf8", "loop=/d\xc3\xa0/r.img", "[loop]=[/d\xc3\xa0/r.img]"});
 }
 
 TEST(read_file)

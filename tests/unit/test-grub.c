@@ -3,20 +3,6 @@
 #include "test-main.h"
 #include "tools/grub.h"
 
-static bool contains(const char *hay, const char *needle)
-{
-	if (hay && strstr(hay, needle))
-		return true;
-	printf("# expected to find [%s] in:\n", needle);
-	for (const char *p = hay ? hay : "(null)"; *p;) {
-		const char *nl = strchr(p, '\n');
-		int n = nl ? (int)(nl - p) : (int)strlen(p);
-		printf("#   %.*s\n", n, p);
-		p += n + (nl ? 1 : 0);
-	}
-	return false;
-}
-
 /* Lines in order: each needle must come after the previous one. */
 static bool in_order(const char *hay, const char *const *needles)
 {
@@ -42,23 +28,17 @@ static char *entry_for(const char *cmdline, struct grub_entry *e, struct strv *w
 
 TEST(quote)
 {
-	char *q;
-	CHECK_STREQ(q = grub_quote("root=UUID=0A1B2C3D4E5F6789"), "root=UUID=0A1B2C3D4E5F6789");
-	free(q);
-	CHECK_STREQ(q = grub_quote("(loop0)/boot/vmlinuz"), "(loop0)/boot/vmlinuz");
-	free(q);
-	CHECK_STREQ(q = grub_quote("loop=/My Linux/root.img"), "'loop=/My Linux/root.img'");
-	free(q);
-	CHECK_STREQ(q = grub_quote("it's"), "'it'\\''s'");
-	free(q);
-	CHECK_STREQ(q = grub_quote("a;b"), "'a;b'");
-	free(q);
-	CHECK_STREQ(q = grub_quote("$root"), "'$root'");
-	free(q);
-	CHECK_STREQ(q = grub_quote(""), "''");
-	free(q);
-	CHECK_STREQ(q = grub_quote("Linux {x}"), "'Linux {x}'");
-	free(q);
+	static const struct str_case words[] = {
+	    {"root=UUID=0A1B2C3D4E5F6789", "root=UUID=0A1B2C3D4E5F6789"},
+	    {"(loop0)/boot/vmlinuz", "(loop0)/boot/vmlinuz"},
+	    {"loop=/My Linux/root.img", "'loop=/My Linux/root.img'"},
+	    {"it's", "'it'\\''s'"},
+	    {"a;b", "'a;b'"},
+	    {"$root", "'$root'"},
+	    {"", "''"},
+	    {"Linux {x}", "'Linux {x}'"},
+	};
+	CHECK_STR_FN(grub_quote, words);
 }
 
 TEST(modules)
@@ -79,15 +59,8 @@ TEST(kernel_words_order_and_dropped)
 	CHECK(grub_kernel_words("BOOT_IMAGE=/vmlinuz-6.1 quiet loop=/linux/root.img "
 	                        "root=UUID=ABCD initrd=\\loopboot.img rw -- single",
 	                        &w) == 0);
-	CHECK(w.n == 6);
-	if (w.n == 6) {
-		CHECK_STREQ(w.v[0], "root=UUID=ABCD");
-		CHECK_STREQ(w.v[1], "loop=/linux/root.img");
-		CHECK_STREQ(w.v[2], "quiet");
-		CHECK_STREQ(w.v[3], "rw");
-		CHECK_STREQ(w.v[4], "--");
-		CHECK_STREQ(w.v[5], "single");
-	}
+	CHECK_STRV(w.v, w.n, "root=UUID=ABCD", "loop=/linux/root.img", "quiet", "rw", "--",
+	           "single");
 	strv_free(&w);
 }
 
@@ -98,156 +71,155 @@ TEST(kernel_words_quoted_value)
 	CHECK(grub_kernel_words("root=LABEL=STICK \"loop=/My Linux/root.img\" "
 	                        "loopboot.mount=\"/home:/My Linux/home.img\"",
 	                        &w) == 0);
-	CHECK(w.n == 3);
-	if (w.n == 3) {
-		CHECK_STREQ(w.v[1], "loop=/My Linux/root.img");
-		CHECK_STREQ(w.v[2], "loopboot.mount=/home:/My Linux/home.img");
-	}
+	CHECK_STRV(w.v, w.n, NULL, "loop=/My Linux/root.img",
+	           "loopboot.mount=/home:/My Linux/home.img");
 	strv_free(&w);
 }
 
-TEST(ntfs_host_kernel_from_image)
+/*
+ * A menuentry made from an entry and a command line, and what its text must hold: lines in
+ * order, lines anywhere, text that must be absent, text that must be there exactly once.
+ */
+struct entry_case {
+	const char *name;
+	struct grub_entry entry;
+	const char *cmdline;
+	const char *const *in_order, *const *present, *const *absent;
+	const char *once;
+};
+
+#define STRINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static bool lacks(const char *hay, const char *needle)
 {
-	struct grub_entry e = {
-	    .title = "Debian (loopboot)",
-	    .search = GRUB_SEARCH_FS_UUID,
-	    .search_value = "0123456789ABCDEF",
-	    .host_fstype = "ntfs",
-	    .n_layers = 1,
-	    .layers = {{"/linux/root.img", "ext4"}},
-	    .kernel = "/boot/vmlinuz",
-	    .initrd = "/boot/initrd.img",
-	};
+	if (hay && !strstr(hay, needle))
+		return true;
+	printf("# expected no [%s] in the entry\n", needle);
+	return false;
+}
+
+static bool once(const char *hay, const char *needle)
+{
+	const char *first = hay ? strstr(hay, needle) : NULL;
+	if (first && !strstr(first + 1, needle))
+		return true;
+	printf("# expected [%s] exactly once in the entry\n", needle);
+	return false;
+}
+
+static void check_entry(const struct entry_case *c)
+{
+	struct grub_entry e = c->entry;
 	struct strv w = {0};
-	char *s =
-	    entry_for("BOOT_IMAGE=/x root=UUID=0123456789ABCDEF loop=/linux/root.img rw", &e, &w);
-	static const char *const order[] = {
-	    "menuentry 'Debian (loopboot)' --class gnu-linux --class os {\n",
-	    "\tinsmod part_gpt\n",
-	    "\tinsmod part_msdos\n",
-	    "\tinsmod ntfs\n",
-	    "\tsearch --no-floppy --fs-uuid --set=root 0123456789ABCDEF\n",
-	    "\tinsmod loopback\n",
-	    "\tinsmod ext2\n",
-	    "\tloopback loop0 /linux/root.img\n",
-	    "\tlinux (loop0)/boot/vmlinuz root=UUID=0123456789ABCDEF loop=/linux/root.img rw\n",
-	    "\tinitrd (loop0)/boot/initrd.img\n",
-	    "}\n",
-	    NULL,
-	};
-	CHECK(in_order(s, order));
-	CHECK(!strstr(s, "BOOT_IMAGE"));
-	CHECK(!strstr(s, "insmod fat"));
+	char *s = entry_for(c->cmdline, &e, &w);
+	if (c->in_order)
+		CHECK(in_order(s, c->in_order));
+	for (const char *const *p = c->present; p && *p; p++)
+		CHECK(contains(s, *p));
+	for (const char *const *p = c->absent; p && *p; p++)
+		CHECK(lacks(s, *p));
+	if (c->once)
+		CHECK(once(s, c->once));
 	free(s);
 	strv_free(&w);
 }
 
-TEST(nested_images_chain_loop_devices)
-{
-	struct grub_entry e = {
-	    .title = "Nested",
-	    .search = GRUB_SEARCH_FS_UUID,
-	    .search_value = "6a0c4b3e-1111-2222-3333-444455556666",
-	    .host_fstype = "ext4",
-	    .n_layers = 2,
-	    .layers = {{"/vm/outer.img", "btrfs"}, {"/images/root.img", "ext4"}},
-	    .kernel = "/boot/vmlinuz",
-	    .initrd = "/boot/initrd.img",
-	};
-	struct strv w = {0};
-	char *s =
-	    entry_for("root=PARTUUID=6a0c4b3e-01 loop=/vm/outer.img//images/root.img", &e, &w);
-	static const char *const order[] = {
-	    "\tinsmod ext2\n",
-	    "\tsearch --no-floppy --fs-uuid --set=root 6a0c4b3e-1111-2222-3333-444455556666\n",
-	    "\tinsmod loopback\n",
-	    "\tinsmod btrfs\n",
-	    "\tloopback loop0 /vm/outer.img\n",
-	    "\tloopback loop1 (loop0)/images/root.img\n",
-	    "\tlinux (loop1)/boot/vmlinuz root=PARTUUID=6a0c4b3e-01 "
-	    "loop=/vm/outer.img//images/root.img\n",
-	    "\tinitrd (loop1)/boot/initrd.img\n",
-	    NULL,
-	};
-	CHECK(in_order(s, order));
-	/* ext2 is loaded once, for the host and the inner image. */
-	const char *first = strstr(s, "insmod ext2");
-	CHECK(first && !strstr(first + 1, "insmod ext2"));
-	free(s);
-	strv_free(&w);
-}
-
-TEST(spaces_label_and_quotes)
-{
-	struct grub_entry e = {
-	    .title = "Linux on Bob's stick",
-	    .search = GRUB_SEARCH_LABEL,
-	    .search_value = "MY STICK",
-	    .host_fstype = "vfat",
-	    .n_layers = 2,
-	    .layers = {{"/My Linux/outer.img", NULL}, {"/inner dir/root.img", NULL}},
-	    .kernel = "/boot/vmlinuz",
-	    .initrd = "/boot/initrd.img",
-	};
-	struct strv w = {0};
-	char *s =
-	    entry_for("root=\"LABEL=MY STICK\" \"loop=/My Linux/outer.img//inner dir/root.img\" "
-	              "rw \"loopboot.mount=/home:/My Linux/home.img\"",
-	              &e, &w);
-	CHECK(contains(s, "menuentry 'Linux on Bob'\\''s stick' --class"));
-	CHECK(contains(s, "\tinsmod fat\n"));
-	CHECK(contains(s, "\tsearch --no-floppy --label --set=root 'MY STICK'\n"));
-	CHECK(contains(s, "\tloopback loop0 '/My Linux/outer.img'\n"));
-	CHECK(contains(s, "\tloopback loop1 '(loop0)/inner dir/root.img'\n"));
-	CHECK(contains(s, "\tlinux (loop1)/boot/vmlinuz 'root=LABEL=MY STICK' "
-	                  "'loop=/My Linux/outer.img//inner dir/root.img' rw "
-	                  "'loopboot.mount=/home:/My Linux/home.img'\n"));
-	/* Unknown image types: GRUB's ext2 module is assumed. */
-	CHECK(contains(s, "\tinsmod ext2\n"));
-	free(s);
-	strv_free(&w);
-}
-
-TEST(kernel_from_host)
-{
-	struct grub_entry e = {
-	    .title = "From the host",
-	    .search = GRUB_SEARCH_FS_UUID,
-	    .search_value = "ABCD-1234",
-	    .host_fstype = "exfat",
-	    .kernel_from_host = true,
-	    .n_layers = 1,
-	    .layers = {{"/linux/root.img", "ext4"}},
-	    .kernel = "/linux/vmlinuz",
-	    .initrd = "/linux/initrd.img",
-	};
-	struct strv w = {0};
-	char *s = entry_for("root=UUID=ABCD-1234 loop=/linux/root.img", &e, &w);
-	CHECK(contains(s, "\tinsmod exfat\n"));
-	CHECK(contains(s, "\tlinux /linux/vmlinuz root=UUID=ABCD-1234 loop=/linux/root.img\n"));
-	CHECK(contains(s, "\tinitrd /linux/initrd.img\n"));
-	CHECK(!strstr(s, "loopback"));
-	free(s);
-	strv_free(&w);
-}
-
-TEST(unknown_host_type_loads_usual_modules)
-{
-	struct grub_entry e = {
-	    .title = "x",
-	    .search = GRUB_SEARCH_FS_UUID,
-	    .search_value = "0123456789ABCDEF",
-	    .n_layers = 1,
-	    .layers = {{"/r.img", NULL}},
-	    .kernel = "/boot/vmlinuz",
-	    .initrd = NULL,
-	};
-	struct strv w = {0};
-	char *s = entry_for("root=UUID=0123456789ABCDEF loop=/r.img", &e, &w);
-	static const char *const order[] = {"insmod ntfs\n", "insmod fat\n", "insmod exfat\n",
-	                                    "insmod ext2\n", "search ",      NULL};
-	CHECK(in_order(s, order));
-	CHECK(!strstr(s, "initrd "));
-	free(s);
-	strv_free(&w);
-}
+static const struct entry_case entry_cases[] = {
+    {
+        .name = "ntfs_host_kernel_from_image",
+        .entry = {.title = "Debian (loopboot)",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "0123456789ABCDEF",
+                  .host_fstype = "ntfs",
+                  .n_layers = 1,
+                  .layers = {{"/linux/root.img", "ext4"}},
+                  .kernel = "/boot/vmlinuz",
+                  .initrd = "/boot/initrd.img"},
+        .cmdline = "BOOT_IMAGE=/x root=UUID=0123456789ABCDEF loop=/linux/root.img rw",
+        .in_order =
+            STRINGS("menuentry 'Debian (loopboot)' --class gnu-linux --class os {\n",
+                    "\tinsmod part_gpt\n", "\tinsmod part_msdos\n", "\tinsmod ntfs\n",
+                    "\tsearch --no-floppy --fs-uuid --set=root 0123456789ABCDEF\n",
+                    "\tinsmod loopback\n", "\tinsmod ext2\n", "\tloopback loop0 /linux/root.img\n",
+                    "\tlinux (loop0)/boot/vmlinuz root=UUID=0123456789ABCDEF "
+                    "loop=/linux/root.img rw\n",
+                    "\tinitrd (loop0)/boot/initrd.img\n", "}\n"),
+        .absent = STRINGS("BOOT_IMAGE", "insmod fat"),
+    },
+    {
+        .name = "nested_images_chain_loop_devices",
+        .entry = {.title = "Nested",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "6a0c4b3e-1111-2222-3333-444455556666",
+                  .host_fstype = "ext4",
+                  .n_layers = 2,
+                  .layers = {{"/vm/outer.img", "btrfs"}, {"/images/root.img", "ext4"}},
+                  .kernel = "/boot/vmlinuz",
+                  .initrd = "/boot/initrd.img"},
+        .cmdline = "root=PARTUUID=6a0c4b3e-01 loop=/vm/outer.img//images/root.img",
+        .in_order = STRINGS(
+            "\tinsmod ext2\n",
+            "\tsearch --no-floppy --fs-uuid --set=root 6a0c4b3e-1111-2222-3333-444455556666\n",
+            "\tinsmod loopback\n", "\tinsmod btrfs\n", "\tloopback loop0 /vm/outer.img\n",
+            "\tloopback loop1 (loop0)/images/root.img\n",
+            "\tlinux (loop1)/boot/vmlinuz root=PARTUUID=6a0c4b3e-01 "
+            "loop=/vm/outer.img//images/root.img\n",
+            "\tinitrd (loop1)/boot/initrd.img\n"),
+        /* ext2 is loaded once, for the host and the inner image. */
+        .once = "insmod ext2",
+    },
+    {
+        .name = "spaces_label_and_quotes",
+        .entry = {.title = "Linux on Bob's stick",
+                  .search = GRUB_SEARCH_LABEL,
+                  .search_value = "MY STICK",
+                  .host_fstype = "vfat",
+                  .n_layers = 2,
+                  .layers = {{"/My Linux/outer.img", NULL}, {"/inner dir/root.img", NULL}},
+                  .kernel = "/boot/vmlinuz",
+                  .initrd = "/boot/initrd.img"},
+        .cmdline = "root=\"LABEL=MY STICK\" \"loop=/My Linux/outer.img//inner dir/root.img\" "
+                   "rw \"loopboot.mount=/home:/My Linux/home.img\"",
+        .present = STRINGS("menuentry 'Linux on Bob'\\''s stick' --class", "\tinsmod fat\n",
+                           "\tsearch --no-floppy --label --set=root 'MY STICK'\n",
+                           "\tloopback loop0 '/My Linux/outer.img'\n",
+                           "\tloopback loop1 '(loop0)/inner dir/root.img'\n",
+                           "\tlinux (loop1)/boot/vmlinuz 'root=LABEL=MY STICK' "
+                           "'loop=/My Linux/outer.img//inner dir/root.img' rw "
+                           "'loopboot.mount=/home:/My Linux/home.img'\n",
+                           /* Unknown image types: GRUB's ext2 module is assumed. */
+                           "\tinsmod ext2\n"),
+    },
+    {
+        .name = "kernel_from_host",
+        .entry = {.title = "From the host",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "ABCD-1234",
+                  .host_fstype = "exfat",
+                  .kernel_from_host = true,
+                  .n_layers = 1,
+                  .layers = {{"/linux/root.img", "ext4"}},
+                  .kernel = "/linux/vmlinuz",
+                  .initrd = "/linux/initrd.img"},
+        .cmdline = "root=UUID=ABCD-1234 loop=/linux/root.img",
+        .present = STRINGS("\tinsmod exfat\n",
+                           "\tlinux /linux/vmlinuz root=UUID=ABCD-1234 loop=/linux/root.img\n",
+                           "\tinitrd /linux/initrd.img\n"),
+        .absent = STRINGS("loopback"),
+    },
+    {
+        .name = "unknown_host_type_loads_usual_modules",
+        .entry = {.title = "x",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "0123456789ABCDEF",
+                  .n_layers = 1,
+                  .layers = {{"/r.img", NULL}},
+                  .kernel = "/boot/vmlinuz",
+                  .initrd = NULL},
+        .cmdline = "root=UUID=0123456789ABCDEF loop=/r.img",
+        .in_order =
+            STRINGS("insmod ntfs\n", "insmod fat\n", "insmod exfat\n", "insmod ext2\n", "search "),
+        .absent = STRINGS("initrd "),
+    },
+};
+TEST_TABLE(check_entry, entry_cases);

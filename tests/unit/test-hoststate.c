@@ -21,6 +21,14 @@ static int temp_file(const void *data, size_t len, off_t at, off_t size)
 	return fd;
 }
 
+/* hoststate_check_device() on the file behind fd, as the device it takes a path of. */
+static int check_fd(int fd, const char *fstype, struct hoststate_result *r)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return hoststate_check_device(path, fstype, r);
+}
+
 TEST(hiberfil_signatures)
 {
 	CHECK(hoststate_hiberfil_signature((const unsigned char *)"hibr....", 8));
@@ -64,16 +72,14 @@ TEST(exfat_dirty_flag)
 	memcpy(bs + 3, "EXFAT   ", 8);
 	int fd = temp_file(bs, sizeof(bs), 0, 65536);
 	CHECK(fd >= 0);
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	struct hoststate_result r;
-	CHECK(hoststate_check_device(path, "exfat", &r) == 0);
+	CHECK(check_fd(fd, "exfat", &r) == 0);
 	CHECK(r.state == HOSTSTATE_CLEAN);
 	bs[106] = 0x02;
 	CHECK(pwrite(fd, bs, sizeof(bs), 0) == (ssize_t)sizeof(bs));
-	CHECK(hoststate_check_device(path, "exfat", &r) == 0);
+	CHECK(check_fd(fd, "exfat", &r) == 0);
 	CHECK(r.state == HOSTSTATE_DIRTY && r.why && r.todo);
-	CHECK(hoststate_check_device(path, "btrfs", &r) == 0);
+	CHECK(check_fd(fd, "btrfs", &r) == 0);
 	CHECK(r.state == HOSTSTATE_CLEAN);
 	close(fd);
 }
@@ -85,10 +91,8 @@ TEST(garbage_ntfs_is_not_a_crash)
 	memcpy(bs + 3, "NTFS    ", 8);
 	int fd = temp_file(bs, sizeof(bs), 0, 1 << 20);
 	CHECK(fd >= 0);
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	struct hoststate_result r;
-	CHECK(hoststate_check_device(path, "ntfs", &r) == 0);
+	CHECK(check_fd(fd, "ntfs", &r) == 0);
 	CHECK(r.state == HOSTSTATE_CLEAN);
 	close(fd);
 }

@@ -4,20 +4,6 @@
 #include "tools/media.h"
 #include "tools/pxe.h"
 
-static bool contains(const char *hay, const char *needle)
-{
-	if (hay && strstr(hay, needle))
-		return true;
-	printf("# expected to find [%s] in:\n", needle);
-	for (const char *p = hay ? hay : "(null)"; *p;) {
-		const char *nl = strchr(p, '\n');
-		int n = nl ? (int)(nl - p) : (int)strlen(p);
-		printf("#   %.*s\n", n, p);
-		p += n + (nl ? 1 : 0);
-	}
-	return false;
-}
-
 /* A bzImage's first sector and setup header, version string at 0x200 + at. */
 static size_t fake_kernel(unsigned char *buf, size_t size, const char *magic, unsigned protocol,
                           unsigned at, const char *version)
@@ -113,13 +99,12 @@ TEST(grub_cfg)
 
 TEST(graft_escape)
 {
-	char *s;
-	CHECK_STREQ(s = media_graft_escape("/boot/vmlinuz-6.1.0"), "/boot/vmlinuz-6.1.0");
-	free(s);
-	CHECK_STREQ(s = media_graft_escape("/a=b\\c d"), "/a\\=b\\\\c d");
-	free(s);
-	CHECK_STREQ(s = media_graft_escape(""), "");
-	free(s);
+	static const struct str_case paths[] = {
+	    {"/boot/vmlinuz-6.1.0", "/boot/vmlinuz-6.1.0"},
+	    {"/a=b\\c d", "/a\\=b\\\\c d"},
+	    {"", ""},
+	};
+	CHECK_STR_FN(media_graft_escape, paths);
 }
 
 TEST(ipxe_script)

@@ -1,32 +1,54 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A minimal TAP producer for the C unit tests. Each TEST() is one counted test; CHECK()
- * failures are reported with file, line and the expression, and the test goes on so that
- * one run shows every broken expectation. tests/run counts the "ok"/"not ok" lines.
+ * A minimal TAP producer for the C unit tests. Each TEST() is one counted test, and so is
+ * each row of a table given to TEST_TABLE(); CHECK() failures are reported with file, line
+ * and the expression, and the test goes on so that one run shows every broken
+ * expectation. tests/run and `meson test` count the "ok"/"not ok" lines.
  */
 #pragma once
 
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct test_case {
 	const char *name;
-	void (*fn)(void);
+	void (*fn)(const void *row);
+	const void *row; /* the table row of a TEST_TABLE() test, NULL for a TEST() */
 };
 
+/* Defined once per test program by including test-main.h in exactly one file. */
 extern int test_failed_checks;
-extern struct test_case test_cases[];
-extern int test_count;
+void test_register(const char *name, void (*fn)(const void *row), const void *row);
 
 #define TEST(tname)                                                                                \
 	static void test_##tname(void);                                                            \
-	__attribute__((constructor)) static void register_##tname(void)                            \
+	static void test_run_##tname(const void *row)                                              \
 	{                                                                                          \
-		test_cases[test_count].name = #tname;                                              \
-		test_cases[test_count++].fn = test_##tname;                                        \
+		(void)row;                                                                         \
+		test_##tname();                                                                    \
+	}                                                                                          \
+	__attribute__((constructor)) static void test_register_##tname(void)                       \
+	{                                                                                          \
+		test_register(#tname, test_run_##tname, NULL);                                     \
 	}                                                                                          \
 	static void test_##tname(void)
+
+/*
+ * One test for each row of the array table, named by the row's .name and run as fn(&row):
+ * table-driven tests keep one TAP line, and one name, for each case.
+ */
+#define TEST_TABLE(fn, table)                                                                      \
+	static void test_table_run_##fn(const void *row)                                           \
+	{                                                                                          \
+		fn(row);                                                                           \
+	}                                                                                          \
+	__attribute__((constructor)) static void test_table_register_##fn(void)                    \
+	{                                                                                          \
+		for (size_t _i = 0; _i < sizeof(table) / sizeof((table)[0]); _i++)                 \
+			test_register((table)[_i].name, test_table_run_##fn, &(table)[_i]);        \
+	}
 
 #define CHECK(expr)                                                                                \
 	do {                                                                                       \
@@ -46,4 +68,69 @@ extern int test_count;
 		}                                                                                  \
 	} while (0)
 
-/* Defined once per test program by including test-main.h in exactly one file. */
+static inline void test_check_strv(const char *file, int line, const char *what, char *const *v,
+                                   size_t n, const char *const *want, size_t n_want)
+{
+	if (n != n_want) {
+		printf("# %s:%d: CHECK_STRV failed: %s has %zu strings, expected %zu\n", file, line,
+		       what, n, n_want);
+		test_failed_checks++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (want[i] && (!v[i] || strcmp(v[i], want[i]) != 0)) {
+			printf("# %s:%d: CHECK_STRV failed: %s[%zu] == \"%s\", expected \"%s\"\n",
+			       file, line, what, i, v[i] ? v[i] : "(null)", want[i]);
+			test_failed_checks++;
+		}
+	}
+}
+
+/*
+ * The n strings at v are exactly as many as the expected ones after n, and equal to them in
+ * order; a NULL expectation is not compared (any string there will do).
+ */
+#define CHECK_STRV(v, n, ...)                                                                      \
+	test_check_strv(__FILE__, __LINE__, #v, (v), (n), (const char *const[]){__VA_ARGS__},      \
+	                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* An input and the string a function must make of it. */
+struct str_case {
+	const char *in, *want;
+};
+
+static inline void test_check_str_fn(const char *file, int line, const char *name,
+                                     char *(*fn)(const char *), const struct str_case *cases,
+                                     size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *got = fn(cases[i].in);
+		if (!got || strcmp(got, cases[i].want) != 0) {
+			printf("# %s:%d: CHECK_STR_FN failed: %s(\"%s\") == \"%s\", expected "
+			       "\"%s\"\n",
+			       file, line, name, cases[i].in, got ? got : "(null)", cases[i].want);
+			test_failed_checks++;
+		}
+		free(got);
+	}
+}
+
+/* fn (which returns a string to free) turns each case's input into its expected string. */
+#define CHECK_STR_FN(fn, cases)                                                                    \
+	test_check_str_fn(__FILE__, __LINE__, #fn, (fn), (cases),                                  \
+	                  sizeof(cases) / sizeof((cases)[0]))
+
+/* Whether needle is in hay; when it is not, says so and shows hay line by line. */
+static inline bool contains(const char *hay, const char *needle)
+{
+	if (hay && strstr(hay, needle))
+		return true;
+	printf("# expected to find [%s] in:\n", needle);
+	for (const char *p = hay ? hay : "(null)"; *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		printf("#   %.*s\n", n, p);
+		p += n + (nl ? 1 : 0);
+	}
+	return false;
+}

@@ -21,34 +21,11 @@ VM_NAME=${VM_NAME#test-}
 VM_OUT=${VM_OUT:-$VM_LIB/out/$VM_NAME}
 export MTOOLS_SKIP_CHECK=1
 
-T_N=0
-T_FAILED=0
-
-ok() { # ok STATUS DESCRIPTION
-	T_N=$((T_N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T_N - $2"
-	else
-		echo "not ok $T_N - $2"
-		T_FAILED=$((T_FAILED + 1))
-	fi
-}
-check() { # check DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	"$@" >/dev/null 2>&1
-	ok $? "$desc"
-}
-note() { echo "# $*"; }
-die() { # a harness failure: one "not ok" line, then stop
-	ok 1 "$*"
-	finish
-	exit 1
-}
-finish() {
-	echo "1..$T_N"
-	[ "$T_FAILED" -eq 0 ]
-}
+# shellcheck source=../lib/tap.sh
+. "$TOP/tests/lib/tap.sh"
+# The guest roots and the cache they live in: guest_root, linear_root, sd_root, fw_root, …
+# shellcheck source=../lib/roots.sh
+. "$TOP/tests/lib/roots.sh"
 
 vm_require() { # the checks every VM test file starts with
 	if [ "$(id -u)" -ne 0 ]; then
@@ -109,73 +86,24 @@ vm_initrd() {
 		INITRD_CACHED=1
 		return 0
 	fi
-	local key lock
+	local key
 	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER") | sha256sum | cut -c1-16)
 	INITRD=$VM_CACHE/initrd-$KVER-$key.img
 	INITRD_LOG=$VM_CACHE/initrd-$KVER-$key.log
-	INITRD_CACHED=1
-	exec {lock}>"$VM_CACHE/.lock"
-	flock "$lock"
-	if [ ! -s "$INITRD" ]; then
-		INITRD_CACHED=0
-		# Old builds go once nobody can still be using them (another test file running
-		# at the same time reads its $INITRD without the lock).
-		find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -mmin +60 -delete
-		# loopboot initrd replaces its output atomically.
-		if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
-			rm -f "$INITRD"
-			exec {lock}>&-
-			sed 's/^/# initrd: /' "$INITRD_LOG"
-			return 1
-		fi
-	fi
-	exec {lock}>&-
+	cache_build "$VM_CACHE/.lock" "$INITRD" vm_initrd_build || return 1
+	INITRD_CACHED=$((1 - CACHE_BUILT))
 }
 
-# ---------------------------------------------------------------------------------------
-# The guest's root: busybox and tests/vm/guest/init in an ext4 image built with mke2fs -d,
-# cached while busybox, the init script and this layout stay the same.
-
-ROOT_LAYOUT=1 # bump when guest_root_tree changes
-ROOT_SIZE_MB=24
-
-guest_root_tree() { # DIR
-	local d=$1 a
-	mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,host,home}
-	cp "$(command -v busybox)" "$d/bin/busybox"
-	busybox --list-full | while read -r a; do
-		[ -e "$d/$a" ] || ln -s /bin/busybox "$d/$a"
-	done
-	rm -f "$d/sbin/init"
-	cp "$VM_LIB/guest/init" "$d/sbin/init"
-	chmod 755 "$d/sbin/init"
-	echo "loopboot VM test root" >"$d/etc/lbtest-root"
-	echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
-	echo "root:x:0:" >"$d/etc/group"
-	chmod 1777 "$d/tmp"
-}
-
-guest_root() { # OUT: a fresh copy of the cached root image
-	local key img tmp lock
-	key=$( (sha256sum <"$(command -v busybox)" && sha256sum <"$VM_LIB/guest/init" &&
-		echo "$ROOT_LAYOUT $ROOT_SIZE_MB") | sha256sum | cut -c1-16)
-	img=$VM_CACHE/root-$key.img
-	exec {lock}>"$VM_CACHE/.lock"
-	flock "$lock"
-	if [ ! -s "$img" ]; then
-		find "$VM_CACHE" -maxdepth 1 -name 'root-*.img' -mmin +60 -delete
-		tmp=$(mktemp -d "$VM_CACHE/.root.XXXXXX")
-		guest_root_tree "$tmp/tree"
-		if ! mke2fs -q -F -t ext4 -L lbroot -d "$tmp/tree" "$tmp/root.img" "${ROOT_SIZE_MB}M" >/dev/null; then
-			rm -rf "$tmp"
-			exec {lock}>&-
-			return 1
-		fi
-		mv "$tmp/root.img" "$img"
-		rm -rf "$tmp"
+vm_initrd_build() { # TMP
+	# Old builds go once nobody can still be using them (another test file running at the
+	# same time reads its $INITRD without the lock).
+	find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -mmin +60 -delete
+	# loopboot initrd replaces its output atomically.
+	if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
+		rm -f "$INITRD"
+		sed 's/^/# initrd: /' "$INITRD_LOG"
+		return 1
 	fi
-	exec {lock}>&-
-	cp --sparse=always "$img" "$1"
 }
 
 plain_image() { # OUT MARKER [SIZE_MB]: an ext4 image with /marker (for /home)
@@ -255,6 +183,15 @@ ntfs_windows() { # FILE
 		mkdir -p "$M/Windows/System32" "$M/Program Files" "$M/Users/Public/Documents" "$M/linux"
 		echo "[boot loader]" >"$M/boot.ini"
 		echo "Not really Windows." >"$M/Windows/System32/notepad.txt"'
+}
+
+# The usual NTFS host: a "Windows" volume with the root image at /linux/root.img and, when
+# given, a home image at /linux/home.img. PART_START_SECTOR for a volume in a partition.
+ntfs_host() { # FILE SIZE LABEL SERIAL ROOT-IMAGE [HOME-IMAGE] [PART_START_SECTOR]
+	ntfs_new "$1" "$2" "$3" "$4" "${7:-0}" &&
+		ntfs_windows "$1" &&
+		ntfs_put "$1" "$5" /linux/root.img &&
+		{ [ -z "${6:-}" ] || ntfs_put "$1" "$6" /linux/home.img; }
 }
 
 fat_new() { # FILE SIZE_MB LABEL
@@ -409,6 +346,14 @@ check_image() { # SCENARIO IMAGE-FILE NONCE [WHAT]
 	[ "$got" = "$nonce" ]
 	ok $? "$s: the nonce the guest wrote is in the $what after poweroff (got '${got:-nothing}')"
 	check "$s: the $what is clean as the guest left it (e2fsck -fn)" e2fsck -fn "$img"
+}
+
+# The root image /linux/root.img read back from the host file system FS (the disk, or its
+# partition read out with part_read) with GET (ntfs_get, exfat_get, ext4_get, ...) into
+# $VM_OUT/SCENARIO.root, and checked as check_image does.
+check_read_back() { # SCENARIO FS GET HOW NONCE
+	check "$1: the root image can be read back ($4)" "$3" "$2" /linux/root.img "$VM_OUT/$1.root"
+	check_image "$1" "$VM_OUT/$1.root" "$5"
 }
 
 # After a failed boot: the engine's line on the console, no guest, no panic, the host

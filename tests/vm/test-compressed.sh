@@ -70,8 +70,7 @@ check_booted "$s" /dev/vda1 ext4 /linux/root.img
 ! grep -aqiE 'could not load|failed to (load|insert)|decompress' "$VM_LOG"
 ok $? "$s: no module failed to load or decompress"
 part_read "$W/$s.disk" "$W/$s.part"
-check "$s: the root image can be read back (debugfs)" ext4_get "$W/$s.part" /linux/root.img "$W/$s.root"
-check_image "$s" "$W/$s.root" "$n"
+check_read_back "$s" "$W/$s.part" ext4_get debugfs "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.root"
 rm -rf "$W/zroot"
 

@@ -10,19 +10,15 @@
 #   dracut-fat    the whole disk FAT32
 #   dracut-script-ntfs  NTFS again, with a script-based initrd (dracut without its systemd
 #                 modules: the cmdline and mount hooks; the system itself runs systemd)
-# The root is built once (tests/integrations/vm-framework.sh, cached in tests/vm/cache).
+# The root is built once (fw_root in tests/lib/roots.sh, cached in tests/vm/cache).
 # LB_FW_ONLY=NAME[,NAME...] runs those scenarios only.
 . "$(dirname "$0")/lib.sh"
 . "$VM_LIB/lib-systemd.sh"
 # shellcheck source=../integrations/vm-framework.sh
 . "$VM_LIB/../integrations/vm-framework.sh"
 # dracut-shutdown.service unpacks the whole initramfs into /run (20 % of the memory).
-[ "$VM_MEM" -ge 1536 ] || VM_MEM=1536
-[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
-vm_require
-start=$(date +%s)
-fw_root dracut || die "the Debian 12 root with dracut and loopboot is built (log: ${FW_LOG:-$VM_CACHE/fw-dracut.log})"
-note "root with kernel $FW_KVER ready in $(($(date +%s) - start))s$([ "$FW_CACHED" = 1 ] && echo ' (cached)')"
+fw_require 1536
+fw_setup dracut
 X=$VM_OUT/initrd
 mkdir -p "$X"
 (cd "$X" && /usr/lib/dracut/skipcpio "$FW_INITRD" 2>/dev/null | zstd -dc 2>/dev/null | cpio -id --quiet 2>/dev/null ||
@@ -41,9 +37,8 @@ check "the script-based dracut initramfs has loopboot and its mount hook, and no
 	-a ! -e "$X/usr/lib/systemd/systemd"
 rm -rf "$VM_OUT/initrd"
 
-want() { [ -z "${LB_FW_ONLY:-}" ] || [[ ,$LB_FW_ONLY, == *",$1,"* ]]; }
-want dracut-ntfs && fw_scenario dracut-ntfs dracut ntfs
-want dracut-fat && fw_scenario dracut-fat dracut fat
-want dracut-script-ntfs && fw_scenario dracut-script-ntfs dracut ntfs script
-note "total $(($(date +%s) - start))s"
+fw_want dracut-ntfs && fw_scenario dracut-ntfs dracut ntfs
+fw_want dracut-fat && fw_scenario dracut-fat dracut fat
+fw_want dracut-script-ntfs && fw_scenario dracut-script-ntfs dracut ntfs script
+note "total $(($(date +%s) - FW_START))s"
 finish

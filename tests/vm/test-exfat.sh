@@ -19,8 +19,7 @@ rm -f "$W/$s.part" "$W/$s.root"
 vm_boot "$s" "root=/dev/vda1 loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
 check_booted "$s" /dev/vda1 exfat /host/linux/root.img
 part_read "$W/$s.disk" "$W/$s.part"
-check "$s: the root image can be read back (exfat-fuse, read-only)" exfat_get "$W/$s.part" /linux/root.img "$W/$s.root"
-check_image "$s" "$W/$s.root" "$n"
+check_read_back "$s" "$W/$s.part" exfat_get "exfat-fuse, read-only" "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.root"
 
 finish

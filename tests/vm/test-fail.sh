@@ -11,15 +11,9 @@ vm_setup
 W=$VM_OUT
 SERIAL=0123456789ABCDEF
 
-fail_disk() { # DISK IMAGE-SOURCE
-	ntfs_new "$1" 96M WINDOWS "$SERIAL" &&
-		ntfs_windows "$1" &&
-		ntfs_put "$1" "$2" /linux/root.img
-}
-
 fail_scenario() { # NAME CMDLINE EXPECTED IMAGE-SOURCE
 	local s=$1 f=$T_FAILED before
-	fail_disk "$W/$s.disk" "$4" || die "$s: host disk built"
+	ntfs_host "$W/$s.disk" 96M WINDOWS "$SERIAL" "$4" || die "$s: host disk built"
 	before=$(sha256sum <"$W/$s.disk")
 	VM_TIMEOUT=90 vm_boot "$s" "$2 loopboot.timeout=3 lbtest.nonce=$(nonce_new)" "$W/$s.disk"
 	check_failed "$s" "$3" "$W/$s.disk" "$before"

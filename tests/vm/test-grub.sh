@@ -73,9 +73,7 @@ grub_boot() { # NAME ISO DISK
 # ---- the image on an NTFS host, the kernel inside it ---------------------------------------
 s=grub-ntfs f=$T_FAILED n=$(nonce_new)
 root_with_kernel "$W/$s.root" &&
-	ntfs_new "$W/$s.disk" 256M WINDOWS "$SERIAL" &&
-	ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img ||
+	ntfs_host "$W/$s.disk" 256M WINDOWS "$SERIAL" "$W/$s.root" ||
 	die "$s: host disk built"
 cmdline="root=UUID=$SERIAL loop=/linux/root.img rw lbtest.nonce=$n $VM_APPEND_BASE"
 "$LOOPBOOT" grub --cmdline "$cmdline" --title "loopboot test" >"$W/$s.entry" 2>"$W/$s.entry.err"
@@ -88,8 +86,7 @@ check_booted "$s" /dev/vda fuseblk /host/linux/root.img
 check "$s: GRUB booted the entry" console_has "Booting \`loopboot test'"
 check "$s: the kernel came from inside the image" console_has "Command line: BOOT_IMAGE=(loop0)/boot/vmlinuz root=UUID=$SERIAL loop=/linux/root.img rw"
 rm -f "$W/$s.root"
-check "$s: the root image can be read back (ntfscat)" ntfs_get "$W/$s.disk" /linux/root.img "$W/$s.root"
-check_image "$s" "$W/$s.root" "$n"
+check_read_back "$s" "$W/$s.disk" ntfs_get ntfscat "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.root" "$W/$s.iso"
 
 # ---- nested: the root image inside an image on the NTFS host, a path with a space ----------

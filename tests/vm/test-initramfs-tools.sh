@@ -9,20 +9,16 @@
 #   itools-luks   an ext4 host in LUKS2, unlocked by cryptsetup-initramfs with a key file
 #                 that the framework's configuration put in the initramfs (crypttab
 #                 "initramfs", KEYFILE_PATTERN): the framework's layers, then the engine
-# The root is built once (tests/integrations/vm-framework.sh, cached in tests/vm/cache).
+# The root is built once (fw_root in tests/lib/roots.sh, cached in tests/vm/cache).
 # LB_FW_ONLY=NAME[,NAME...] runs those scenarios only.
 . "$(dirname "$0")/lib.sh"
 . "$VM_LIB/lib-systemd.sh"
 # shellcheck source=../integrations/vm-framework.sh
 . "$VM_LIB/../integrations/vm-framework.sh"
-[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
-[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
-vm_require
+fw_require 1024
 command -v cryptsetup >/dev/null || apt-get install -y -qq cryptsetup-bin >/dev/null 2>&1
 command -v cryptsetup >/dev/null || die "cryptsetup (cryptsetup-bin) is installed"
-start=$(date +%s)
-fw_root initramfs-tools || die "the Debian 12 root with initramfs-tools and loopboot is built (log: ${FW_LOG:-$VM_CACHE/fw-initramfs-tools.log})"
-note "root with kernel $FW_KVER ready in $(($(date +%s) - start))s$([ "$FW_CACHED" = 1 ] && echo ' (cached)')"
+fw_setup initramfs-tools
 X=$VM_OUT/initrd
 mkdir -p "$X"
 unmkinitramfs "$FW_INITRD" "$X" >/dev/null 2>&1
@@ -34,9 +30,8 @@ check "update-initramfs put the LUKS host's crypttab entry and key file into the
 	bash -c "grep -q '^$FW_LUKS_NAME ' '$X/cryptroot/crypttab' && ls '$X'/cryptroot/keyfiles/$FW_LUKS_NAME.key"
 rm -rf "$VM_OUT/initrd"
 
-want() { [ -z "${LB_FW_ONLY:-}" ] || [[ ,$LB_FW_ONLY, == *",$1,"* ]]; }
-want itools-ntfs && fw_scenario itools-ntfs initramfs-tools ntfs
-want itools-fat && fw_scenario itools-fat initramfs-tools fat
-want itools-luks && fw_scenario itools-luks initramfs-tools luks
-note "total $(($(date +%s) - start))s"
+fw_want itools-ntfs && fw_scenario itools-ntfs initramfs-tools ntfs
+fw_want itools-fat && fw_scenario itools-fat initramfs-tools fat
+fw_want itools-luks && fw_scenario itools-luks initramfs-tools luks
+note "total $(($(date +%s) - FW_START))s"
 finish

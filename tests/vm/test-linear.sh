@@ -24,32 +24,6 @@ vm_setup
 W=$VM_OUT
 LINUX_DATA=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 VM_MEM=${VM_MEM_LINEAR:-768}
-LIN_ROOT_MB=40
-
-# The guest's root: the VM tier's busybox tree with our own init, cached by content.
-linear_root() { # OUT
-	local key img tmp lock
-	key=$( (sha256sum <"$(command -v busybox)" && sha256sum <"$VM_LIB/guest-linear/init" &&
-		echo "$ROOT_LAYOUT $LIN_ROOT_MB") | sha256sum | cut -c1-16)
-	img=$VM_CACHE/linroot-$key.img
-	exec {lock}>"$VM_CACHE/.lock"
-	flock "$lock"
-	if [ ! -s "$img" ]; then
-		find "$VM_CACHE" -maxdepth 1 -name 'linroot-*.img' -delete
-		tmp=$(mktemp -d "$VM_CACHE/.linroot.XXXXXX")
-		guest_root_tree "$tmp/tree"
-		cp "$VM_LIB/guest-linear/init" "$tmp/tree/sbin/init"
-		if ! mke2fs -q -F -t ext4 -L lbroot -d "$tmp/tree" "$tmp/root.img" "${LIN_ROOT_MB}M" >/dev/null; then
-			rm -rf "$tmp"
-			exec {lock}>&-
-			return 1
-		fi
-		mv "$tmp/root.img" "$img"
-		rm -rf "$tmp"
-	fi
-	exec {lock}>&-
-	cp --sparse=never "$img" "$1"
-}
 
 # mke2fs -d turns zero blocks into holes: a fully allocated file on ext4 needs the kernel's
 # ext4 (a loop mount in a private mount namespace; there is no tool that writes it).
@@ -204,9 +178,7 @@ scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.root"
 # ---- lin-ntfs: ntfs-3g host, libntfs-3g data runs -----------------------------------------
 s=lin-ntfs f=$T_FAILED n=$(nonce_new)
 linear_root "$W/$s.root" &&
-	ntfs_new "$W/$s.disk" 112M Windows 0123456789ABCDEF &&
-	ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img ||
+	ntfs_host "$W/$s.disk" 112M Windows 0123456789ABCDEF "$W/$s.root" ||
 	die "$s: host disk built"
 rm -f "$W/$s.root"
 vm_boot "$s" "root=UUID=0123456789ABCDEF loop=/linux/root.img rw loopboot.mode=linear lbtest.nonce=$n" "$W/$s.disk"
@@ -280,10 +252,8 @@ scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.outer" "$W/$s.root"
 # (refused: the host is read-only) and runs `systemctl --no-block poweroff`.
 s=lin-sd f=$T_FAILED n=$(nonce_new)
 sd_root "$W/$s.root" && plain_image "$W/$s.home" "home image" &&
-	ntfs_new "$W/$s.disk" "$(($(stat -c %s "$W/$s.root") * 5 / 4 / 1048576 + 64))M" Windows 0123456789ABCDEF &&
-	ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img &&
-	ntfs_put "$W/$s.disk" "$W/$s.home" /linux/home.img ||
+	ntfs_host "$W/$s.disk" "$(($(stat -c %s "$W/$s.root") * 5 / 4 / 1048576 + 64))M" Windows 0123456789ABCDEF \
+		"$W/$s.root" "$W/$s.home" ||
 	die "$s: host disk built"
 rm -f "$W/$s.root" "$W/$s.home"
 VM_MEM=1024 VM_TIMEOUT=300 vm_boot "$s" "root=UUID=0123456789ABCDEF loop=/linux/root.img rw loopboot.mode=linear loopboot.mount=/home:/linux/home.img systemd.show_status=1 lbtest.nonce=$n lbtest.action=poweroff" "$W/$s.disk"

@@ -14,40 +14,31 @@ BASIC_DATA=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
 
 s=ntfs-uuid f=$T_FAILED n=$(nonce_new)
 guest_root "$W/$s.root" &&
-	ntfs_new "$W/$s.disk" 96M WINDOWS "$SERIAL" &&
-	ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img ||
+	ntfs_host "$W/$s.disk" 96M WINDOWS "$SERIAL" "$W/$s.root" ||
 	die "$s: host disk built"
 vm_boot "$s" "root=UUID=$SERIAL loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
 check_booted "$s" /dev/vda fuseblk /host/linux/root.img
 rm -f "$W/$s.root"
-check "$s: the root image can be read back (ntfscat)" ntfs_get "$W/$s.disk" /linux/root.img "$W/$s.root"
-check_image "$s" "$W/$s.root" "$n"
+check_read_back "$s" "$W/$s.disk" ntfs_get ntfscat "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.root"
 
 s=ntfs-partuuid f=$T_FAILED n=$(nonce_new)
 disk_gpt "$W/$s.disk" 96 "$PARTUUID" "Basic data partition" "$BASIC_DATA" &&
 	guest_root "$W/$s.root" &&
-	ntfs_new "$W/$s.part" "$(part_size "$W/$s.disk")" WINDOWS 00C0FFEE00C0FFEE "$PART_START" &&
-	ntfs_windows "$W/$s.part" &&
-	ntfs_put "$W/$s.part" "$W/$s.root" /linux/root.img &&
+	ntfs_host "$W/$s.part" "$(part_size "$W/$s.disk")" WINDOWS 00C0FFEE00C0FFEE "$W/$s.root" "" "$PART_START" &&
 	part_write "$W/$s.disk" "$W/$s.part" ||
 	die "$s: host disk built"
 rm -f "$W/$s.part" "$W/$s.root"
 vm_boot "$s" "root=PARTUUID=$PARTUUID loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.disk"
 check_booted "$s" /dev/vda1 fuseblk /host/linux/root.img
 part_read "$W/$s.disk" "$W/$s.part"
-check "$s: the root image can be read back (ntfscat)" ntfs_get "$W/$s.part" /linux/root.img "$W/$s.root"
-check_image "$s" "$W/$s.root" "$n"
+check_read_back "$s" "$W/$s.part" ntfs_get ntfscat "$n"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.root"
 
 s=ntfs-home f=$T_FAILED n=$(nonce_new)
 guest_root "$W/$s.root" &&
 	plain_image "$W/$s.home" "home image" &&
-	ntfs_new "$W/$s.disk" 96M WINDOWS "$SERIAL" &&
-	ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.root" /linux/root.img &&
-	ntfs_put "$W/$s.disk" "$W/$s.home" /linux/home.img ||
+	ntfs_host "$W/$s.disk" 96M WINDOWS "$SERIAL" "$W/$s.root" "$W/$s.home" ||
 	die "$s: host disk built"
 vm_boot "$s" "root=UUID=${SERIAL,,} loop=/linux/root.img rw loopboot.mount=/home:/linux/home.img lbtest.nonce=$n" "$W/$s.disk"
 check_booted "$s" /dev/vda fuseblk /host/linux/root.img

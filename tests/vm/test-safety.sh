@@ -19,8 +19,6 @@ W=$VM_OUT
 SERIAL=0123456789ABCDEF
 FSFLAGS=$TOP/tests/lib/fsflags.py
 
-sum() { sha256sum <"$1"; }
-
 # A wrapper init for hib-ro: reports /host's mount options and whether /host can be
 # written, then runs the guest's own init. Written into the root image with debugfs.
 cat >"$W/lbsafety" <<'EOF'
@@ -43,12 +41,6 @@ root_with_wrapper() { # OUT: the guest root with /lbsafety
 		printf 'write %s lbsafety\nsif lbsafety mode 0100755\n' "$W/lbsafety" |
 		debugfs -w -f - "$1" >/dev/null 2>&1 &&
 		debugfs -R 'stat /lbsafety' "$1" 2>/dev/null | grep -q 'Mode:  *0755'
-}
-
-ntfs_disk() { # DISK ROOT-IMAGE
-	ntfs_new "$1" 96M WINDOWS "$SERIAL" &&
-		ntfs_windows "$1" &&
-		ntfs_put "$1" "$2" /linux/root.img
 }
 
 # A boot that must be refused; the disk stays (it may be shared), see disk_done.
@@ -74,7 +66,7 @@ g=$T_FAILED
 disk=$W/hib.disk
 { printf 'HIBR'; head -c 65532 /dev/urandom; } >"$W/hiberfil"
 root_with_wrapper "$W/hib.root" &&
-	ntfs_disk "$disk" "$W/hib.root" &&
+	ntfs_host "$disk" 96M WINDOWS "$SERIAL" "$W/hib.root" &&
 	ntfs_put "$disk" "$W/hiberfil" /hiberfil.sys ||
 	die "hib: host disk built (NTFS with /linux/root.img and a HIBR hiberfil.sys)"
 rm -f "$W/hib.root" "$W/hiberfil"
@@ -121,7 +113,7 @@ disk_done "$g" "$disk"
 s=ntfs-dirty f=$T_FAILED
 disk=$W/$s.disk
 guest_root "$W/$s.root" &&
-	ntfs_disk "$disk" "$W/$s.root" &&
+	ntfs_host "$disk" 96M WINDOWS "$SERIAL" "$W/$s.root" &&
 	python3 "$FSFLAGS" ntfs-dirty "$disk" ||
 	die "$s: host disk built (NTFS marked dirty)"
 rm -f "$W/$s.root"

@@ -31,13 +31,10 @@
 
 /* ---- the verbs implemented here: plan, boot, teardown, prepare-shutdown, version, help -- */
 
-static void plan_usage(FILE *f)
-{
-	fputs("Usage: loopboot plan [--cmdline STRING]\n"
-	      "Prints what the kernel command line (default: /proc/cmdline) asks for. Touches "
-	      "nothing.\n",
-	      f);
-}
+static const char plan_usage[] =
+    "Usage: loopboot plan [--cmdline STRING]\n"
+    "Prints what the kernel command line (default: /proc/cmdline) asks for. Touches "
+    "nothing.\n";
 
 static int cmd_plan(int argc, char **argv)
 {
@@ -54,13 +51,10 @@ static int cmd_plan(int argc, char **argv)
 	return 0;
 }
 
-static void boot_usage(FILE *f)
-{
-	fputs("Usage: loopboot boot --root-mnt DIR [--cmdline STRING]\n"
-	      "Mounts the root image at DIR, extra images inside it and the host at DIR/host, as "
-	      "an initramfs framework's root mounting step.\n",
-	      f);
-}
+static const char boot_usage[] =
+    "Usage: loopboot boot --root-mnt DIR [--cmdline STRING]\n"
+    "Mounts the root image at DIR, extra images inside it and the host at DIR/host, as "
+    "an initramfs framework's root mounting step.\n";
 
 static int cmd_boot(int argc, char **argv)
 {
@@ -99,13 +93,10 @@ static int cmd_boot(int argc, char **argv)
 	return r < 0 ? r : 0;
 }
 
-static void teardown_usage(FILE *f)
-{
-	fputs("Usage: loopboot teardown --root-mnt DIR\n"
-	      "Takes down what `loopboot boot --root-mnt DIR` built, in reverse order: extra "
-	      "images, the root, loop devices, then the host (flushed, FUSE daemon waited for).\n",
-	      f);
-}
+static const char teardown_usage[] =
+    "Usage: loopboot teardown --root-mnt DIR\n"
+    "Takes down what `loopboot boot --root-mnt DIR` built, in reverse order: extra "
+    "images, the root, loop devices, then the host (flushed, FUSE daemon waited for).\n";
 
 static int cmd_teardown(int argc, char **argv)
 {

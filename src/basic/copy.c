@@ -12,16 +12,12 @@
 
 #include "basic/util.h"
 
-int initrd_copy_file(const char *src, const char *dst, mode_t mode)
+int copy_file(const char *src, const char *dst, mode_t mode)
 {
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (in < 0)
-		return -errno;
 	struct stat st;
-	if (fstat(in, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
+	_cleanup_close_ int in = open_regular(src, &st);
+	if (in < 0)
+		return in;
 
 	_cleanup_free_ char *copy = xstrdup(dst);
 	int r = mkdir_p(dirname(copy), 0755);
@@ -70,7 +66,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
-int initrd_rm_rf(const char *path)
+int rm_rf(const char *path)
 {
 	rm_first_error = 0;
 	/* FTW_DEPTH: contents before their directory; FTW_PHYS: never follow a symlink out of

@@ -273,14 +273,10 @@ int elf_parse(const void *data, size_t size, struct elf_info *ret)
 
 int elf_read(const char *path, struct elf_info *ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ENOEXEC;
+	_cleanup_close_ int fd = open_regular(path, &st);
+	if (fd < 0)
+		return fd == -EINVAL ? -ENOEXEC : fd;
 	if (st.st_size < EI_NIDENT)
 		return -ENOEXEC;
 	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define _cleanup_(f)  __attribute__((cleanup(f)))
@@ -77,6 +78,9 @@ const char *path_startswith(const char *path, const char *prefix);
 char *octal_unescape(const char *s, size_t n);
 /* mkdir -p; returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
+/* Opens a regular file read-only: the descriptor (with *ret_st), -EINVAL when it is not a
+ * regular file, or -errno. */
+int open_regular(const char *path, struct stat *ret_st);
 /* Reads a whole (small) file into a NUL-terminated string; returns 0 or -errno. */
 int read_file(const char *path, char **ret, size_t *ret_len);
 /* Writes a string to a file, replacing it atomically (tmp + rename); returns 0 or -errno. */

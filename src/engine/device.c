@@ -108,9 +108,9 @@ static bool spec_matches(const struct devspec *spec, const struct device_info *d
 	const char *v = spec_value_of(d, spec->kind);
 	if (!v)
 		return false;
-	/* UUIDs (and NTFS/FAT serials) are hex: blkid prints them upper or lower case. */
-	if (spec->kind == DEVSPEC_UUID || spec->kind == DEVSPEC_PARTUUID)
-		return strcaseeq(v, spec->value);
+	for (size_t i = 0; i < ARRAY_SIZE(devspec_tags); i++)
+		if (devspec_tags[i].kind == spec->kind && devspec_tags[i].fold_case)
+			return strcaseeq(v, spec->value);
 	return streq(v, spec->value);
 }
 
@@ -120,19 +120,10 @@ static bool spec_matches(const struct devspec *spec, const struct device_info *d
  */
 static bool devspec_from_by_link(const char *path, struct devspec *ret)
 {
-	static const struct {
-		const char *prefix;
-		enum devspec_kind kind;
-	} links[] = {
-	    {"/dev/disk/by-uuid/", DEVSPEC_UUID},
-	    {"/dev/disk/by-label/", DEVSPEC_LABEL},
-	    {"/dev/disk/by-partuuid/", DEVSPEC_PARTUUID},
-	    {"/dev/disk/by-partlabel/", DEVSPEC_PARTLABEL},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-		const char *v = startswith(path, links[i].prefix);
+	for (size_t i = 0; i < ARRAY_SIZE(devspec_tags); i++) {
+		const char *v = startswith(path, devspec_tags[i].link_dir);
 		if (v && *v) {
-			ret->kind = links[i].kind;
+			ret->kind = devspec_tags[i].kind;
 			ret->value = (char *)v;
 			return true;
 		}

@@ -34,95 +34,37 @@ void stack_free(struct stack *s)
 	*s = (struct stack){0};
 }
 
-void layer_host_done(struct layer_host *h)
+static void free_string(char **s, void *userdata)
 {
-	free(h->spec);
-	free(h->source);
-	free(h->type);
-	free(h->driver);
-	free(h->target);
-	free(h->options);
-	free(h->linear_refused);
-	free(h->dm);
-	free(h->device);
-	*h = (struct layer_host){0};
+	(void)userdata;
+	free(*s);
+	*s = NULL;
+}
+
+static void copy_string(char **s, void *userdata)
+{
+	(void)userdata;
+	if (*s)
+		*s = xstrdup(*s);
 }
 
 void layer_done(struct layer *l)
 {
-	switch (l->kind) {
-	case LAYER_HOST:
-		layer_host_done(&l->host);
-		break;
-	case LAYER_LOOP:
-		free(l->loop.device);
-		free(l->loop.file);
-		free(l->loop.parent);
-		break;
-	case LAYER_DM:
-		free(l->dm.device);
-		free(l->dm.name);
-		free(l->dm.file);
-		free(l->dm.parent);
-		free(l->dm.on);
-		break;
-	case LAYER_MOUNT:
-		free(l->mount.source);
-		free(l->mount.target);
-		free(l->mount.type);
-		free(l->mount.image);
-		free(l->mount.options);
-		break;
-	case _LAYER_KIND_MAX:
-		break;
-	}
+	layer_walk_strings(l, false, free_string, NULL);
 	*l = (struct layer){0};
 }
 
-static char *dup_or_null(const char *s)
+void layer_host_done(struct layer_host *h)
 {
-	return s ? xstrdup(s) : NULL;
+	struct layer l = {.kind = LAYER_HOST, .host = *h};
+	layer_done(&l);
+	*h = (struct layer_host){0};
 }
 
 void layer_copy(struct layer *dst, const struct layer *src)
 {
-	*dst = *src; /* the scalars; every string is copied below */
-	switch (src->kind) {
-	case LAYER_HOST: {
-		const struct layer_host *h = &src->host;
-		dst->host.spec = dup_or_null(h->spec);
-		dst->host.source = dup_or_null(h->source);
-		dst->host.type = dup_or_null(h->type);
-		dst->host.driver = dup_or_null(h->driver);
-		dst->host.target = dup_or_null(h->target);
-		dst->host.options = dup_or_null(h->options);
-		dst->host.linear_refused = dup_or_null(h->linear_refused);
-		dst->host.dm = dup_or_null(h->dm);
-		dst->host.device = dup_or_null(h->device);
-		break;
-	}
-	case LAYER_LOOP:
-		dst->loop.device = dup_or_null(src->loop.device);
-		dst->loop.file = dup_or_null(src->loop.file);
-		dst->loop.parent = dup_or_null(src->loop.parent);
-		break;
-	case LAYER_DM:
-		dst->dm.device = dup_or_null(src->dm.device);
-		dst->dm.name = dup_or_null(src->dm.name);
-		dst->dm.file = dup_or_null(src->dm.file);
-		dst->dm.parent = dup_or_null(src->dm.parent);
-		dst->dm.on = dup_or_null(src->dm.on);
-		break;
-	case LAYER_MOUNT:
-		dst->mount.source = dup_or_null(src->mount.source);
-		dst->mount.target = dup_or_null(src->mount.target);
-		dst->mount.type = dup_or_null(src->mount.type);
-		dst->mount.image = dup_or_null(src->mount.image);
-		dst->mount.options = dup_or_null(src->mount.options);
-		break;
-	case _LAYER_KIND_MAX:
-		break;
-	}
+	*dst = *src; /* the scalars, and pointers to the source's strings, copied now */
+	layer_walk_strings(dst, false, copy_string, NULL);
 }
 
 const char *layer_kind_name(enum layer_kind k)
@@ -146,28 +88,22 @@ const char *mount_role_name(enum mount_role r)
 	return (unsigned)r < _MOUNT_ROLE_MAX ? names[r] : NULL;
 }
 
+struct path_walk {
+	void (*fn)(char **path, void *userdata);
+	void *userdata;
+};
+
+static void path_if_set(char **path, void *userdata)
+{
+	const struct path_walk *w = userdata;
+	if (*path)
+		w->fn(path, w->userdata);
+}
+
 void layer_for_each_path(struct layer *l, void (*fn)(char **path, void *userdata), void *userdata)
 {
-	char **paths[2] = {NULL, NULL};
-	switch (l->kind) {
-	case LAYER_HOST:
-		paths[0] = &l->host.target;
-		break;
-	case LAYER_LOOP:
-		paths[0] = &l->loop.parent;
-		break;
-	case LAYER_DM:
-		paths[0] = &l->dm.parent;
-		break;
-	case LAYER_MOUNT:
-		paths[0] = &l->mount.target;
-		break;
-	case _LAYER_KIND_MAX:
-		break;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
-		if (paths[i] && *paths[i])
-			fn(paths[i], userdata);
+	struct path_walk w = {fn, userdata};
+	layer_walk_strings(l, true, path_if_set, &w);
 }
 
 const char *layer_mount_point(const struct layer *l)

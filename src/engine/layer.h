@@ -7,9 +7,10 @@
  * file under /run/loopboot holds (engine/state.c turns them into text and back), what
  * `loopboot status` prints, and what the undo functions take apart.
  *
- * Adding a layer kind: an enum value and a struct here, its fields in state.c's table,
- * its undo in layer.c, its line in tools/status.c, and the setup step in boot.c that
- * pushes the record right after making the thing (docs/design.md, "Adding a layer kind").
+ * Adding a layer kind: an enum value and a struct here, its fields in state.c's table
+ * (which also frees and copies them), its undo in layer.c, its line in tools/status.c,
+ * and the setup step that pushes the record right after making the thing
+ * (docs/design.md, "Adding a layer kind").
  */
 #pragma once
 
@@ -113,6 +114,10 @@ const char *mount_role_name(enum mount_role r);
 /* Calls fn for every field of l that is a path in the file system tree (where something
  * is mounted, where a file's file system is mounted), so callers can move them. */
 void layer_for_each_path(struct layer *l, void (*fn)(char **path, void *userdata), void *userdata);
+/* Calls fn for every string field of l (with paths_only, the paths), set or not. The
+ * fields are listed once, in state.c's table: memory and text follow it alike. */
+void layer_walk_strings(struct layer *l, bool paths_only, void (*fn)(char **s, void *userdata),
+                        void *userdata);
 
 /* The path to undo a mount-like record at (host or mount), or NULL for the others. */
 const char *layer_mount_point(const struct layer *l);

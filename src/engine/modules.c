@@ -7,6 +7,7 @@
 
 #include "basic/log.h"
 #include "basic/util.h"
+#include "engine/helpers.h"
 
 struct modules {
 	struct kmod_ctx *ctx;
@@ -107,7 +108,7 @@ int modules_coldplug(struct modules *m)
 	return walk_new;
 }
 
-static bool fs_registered(const char *fstype)
+bool modules_fs_registered(const char *fstype)
 {
 	_cleanup_free_ char *fs = NULL;
 	if (read_file("/proc/filesystems", &fs, NULL) < 0)
@@ -126,33 +127,21 @@ static bool fs_registered(const char *fstype)
  * the initramfs having a usermode helper. Missing ones are fine: they may be built in. */
 static void load_companions(struct modules *m, const char *fstype)
 {
-	static const struct {
-		const char *fstype;
-		const char *modules[5];
-	} table[] = {
-	    {"vfat", {"nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"}},
-	    {"msdos", {"nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"}},
-	    {"exfat", {"nls_utf8"}},
-	    {"ntfs3", {"nls_utf8"}},
-	    {"iso9660", {"nls_utf8"}},
-	    {"udf", {"nls_utf8"}},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
-		if (streq(table[i].fstype, fstype))
-			for (size_t j = 0; table[i].modules[j]; j++)
-				(void)modules_load(m, table[i].modules[j]);
+	const struct fs_helper *h = fs_helper_for(fstype);
+	for (size_t i = 0; h && h->nls && h->nls[i]; i++)
+		(void)modules_load(m, h->nls[i]);
 }
 
 bool modules_have_fs(struct modules *m, const char *fstype)
 {
 	if (!m)
-		return fs_registered(fstype);
+		return modules_fs_registered(fstype);
 	load_companions(m, fstype);
-	if (fs_registered(fstype))
+	if (modules_fs_registered(fstype))
 		return true;
 	/* Module aliases "fs-TYPE" are how the kernel itself asks for a file system. */
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	if (modules_load(m, alias) < 0)
 		modules_load(m, fstype);
-	return fs_registered(fstype);
+	return modules_fs_registered(fstype);
 }

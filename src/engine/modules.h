@@ -24,5 +24,7 @@ int modules_load(struct modules *m, const char *name_or_alias);
  */
 int modules_coldplug(struct modules *m);
 
+/* Whether the running kernel has fstype now (/proc/filesystems). */
+bool modules_fs_registered(const char *fstype);
 /* Makes the kernel able to mount fstype: already registered, or loaded now. */
 bool modules_have_fs(struct modules *m, const char *fstype);

@@ -194,30 +194,29 @@ static bool imagepath_eq(const struct imagepath *a, const struct imagepath *b)
 	return true;
 }
 
+const struct devspec_tag devspec_tags[4] = {
+    {DEVSPEC_UUID, "UUID=", "/dev/disk/by-uuid/", true},
+    {DEVSPEC_LABEL, "LABEL=", "/dev/disk/by-label/", false},
+    {DEVSPEC_PARTUUID, "PARTUUID=", "/dev/disk/by-partuuid/", true},
+    {DEVSPEC_PARTLABEL, "PARTLABEL=", "/dev/disk/by-partlabel/", false},
+};
+
 static int devspec_parse(const char *key, const char *value, struct devspec *ret, char **ret_error)
 {
-	static const struct {
-		const char *prefix;
-		enum devspec_kind kind;
-	} tags[] = {
-	    {"UUID=", DEVSPEC_UUID},
-	    {"LABEL=", DEVSPEC_LABEL},
-	    {"PARTUUID=", DEVSPEC_PARTUUID},
-	    {"PARTLABEL=", DEVSPEC_PARTLABEL},
-	};
+	const struct devspec_tag *tags = devspec_tags;
 	if (!value || !*value)
 		return fail(ret_error, key, value,
 		            "no device named — write root=UUID=..., root=LABEL=..., "
 		            "root=PARTUUID=... or root=/dev/NAME (blkid lists them)");
-	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
-		size_t n = strlen(tags[i].prefix);
-		if (strncasecmp(value, tags[i].prefix, n) != 0)
+	for (size_t i = 0; i < ARRAY_SIZE(devspec_tags); i++) {
+		size_t n = strlen(tags[i].tag);
+		if (strncasecmp(value, tags[i].tag, n) != 0)
 			continue;
 		const char *v = value + n;
 		if (!*v)
 			return fail(ret_error, key, value,
 			            "the %.*s value is empty — copy it from blkid", (int)(n - 1),
-			            tags[i].prefix);
+			            tags[i].tag);
 		if (tags[i].kind == DEVSPEC_PARTUUID && strchr(v, '/'))
 			return fail(ret_error, key, value,
 			            "PARTUUID=.../PARTNROFF= is not supported — name the partition "
@@ -415,16 +414,23 @@ static int set_ro(struct plan_parser *pp, const char *k, const char *v, char **r
 	return 0;
 }
 
-static int set_init(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+/* A path parameter, normalised; the message names an example and what "no value" lacks. */
+static int set_path(char **slot, const char *k, const char *v, bool is_dir, const char *example,
+                    const char *none, char **ret_error)
 {
 	const char *why;
-	char *init = v ? normalize_path(v, false, &why) : NULL;
-	if (!init)
-		return fail(ret_error, k, v, "%s — write init=/sbin/init",
-		            v ? why : "no program named");
-	free(pp->p->init);
-	pp->p->init = init;
+	char *path = v ? normalize_path(v, is_dir, &why) : NULL;
+	if (!path)
+		return fail(ret_error, k, v, "%s — write %s", v ? why : none, example);
+	free(*slot);
+	*slot = path;
 	return 0;
+}
+
+static int set_init(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return set_path(&pp->p->init, k, v, false, "init=/sbin/init", "no program named",
+	                ret_error);
 }
 
 static int add_mount(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -454,19 +460,12 @@ static int add_mount(struct plan_parser *pp, const char *k, const char *v, char 
 
 static int set_hostdir(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
-	const char *why;
-	char *dir = v ? normalize_path(v, true, &why) : NULL;
-	if (!dir)
-		return fail(ret_error, k, v, "%s — write loopboot.hostdir=/host",
-		            v ? why : "no directory named");
-	if (streq(dir, "/")) {
-		free(dir);
+	int r = set_path(&pp->p->hostdir, k, v, true, "loopboot.hostdir=/host",
+	                 "no directory named", ret_error);
+	if (r == 0 && streq(pp->p->hostdir, "/"))
 		return fail(ret_error, k, v,
 		            "the host cannot replace the root — write loopboot.hostdir=/host");
-	}
-	free(pp->p->hostdir);
-	pp->p->hostdir = dir;
-	return 0;
+	return r;
 }
 
 static int set_timeout(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -493,33 +492,32 @@ static int choice(const char *v, const char *const *names, size_t n)
 	return -1;
 }
 
-/* systemd's fsck.mode= and fsck.repair=: an unknown value is a warning there too. */
-static int set_fsck_mode(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+/* systemd's fsck.mode= and fsck.repair=: an unknown value is a warning there too, naming
+ * the values ("use auto, force or skip"). Returns the value's index, or -1. */
+static int choice_or_warn(struct plan *p, const char *k, const char *v, const char *const *names,
+                          size_t n)
 {
-	static const char *const names[] = {
-	    [PLAN_FSCK_AUTO] = "auto", [PLAN_FSCK_FORCE] = "force", [PLAN_FSCK_SKIP] = "skip"};
-	(void)k, (void)ret_error;
-	int i = choice(v, names, ARRAY_SIZE(names));
-	if (i >= 0)
-		pp->p->fsck_mode = (enum plan_fsck_mode)i;
-	else
-		strv_push(&pp->p->warnings,
-		          xasprintf("fsck.mode=%s ignored — use auto, force or skip", strempty(v)));
-	return 0;
+	int i = choice(v, names, n);
+	if (i < 0)
+		strv_push(&p->warnings, xasprintf("%s=%s ignored — use %s, %s or %s", k,
+		                                  strempty(v), names[0], names[1], names[2]));
+	return i;
 }
 
-static int set_fsck_repair(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+static int set_fsck(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
-	static const char *const names[] = {[PLAN_FSCK_REPAIR_PREEN] = "preen",
-	                                    [PLAN_FSCK_REPAIR_YES] = "yes",
-	                                    [PLAN_FSCK_REPAIR_NO] = "no"};
-	(void)k, (void)ret_error;
-	int i = choice(v, names, ARRAY_SIZE(names));
-	if (i >= 0)
+	static const char *const modes[] = {
+	    [PLAN_FSCK_AUTO] = "auto", [PLAN_FSCK_FORCE] = "force", [PLAN_FSCK_SKIP] = "skip"};
+	static const char *const repairs[] = {[PLAN_FSCK_REPAIR_PREEN] = "preen",
+	                                      [PLAN_FSCK_REPAIR_YES] = "yes",
+	                                      [PLAN_FSCK_REPAIR_NO] = "no"};
+	(void)ret_error;
+	bool mode = streq(k, "fsck.mode");
+	int i = choice_or_warn(pp->p, k, v, mode ? modes : repairs, 3);
+	if (i >= 0 && mode)
+		pp->p->fsck_mode = (enum plan_fsck_mode)i;
+	else if (i >= 0)
 		pp->p->fsck_repair = (enum plan_fsck_repair)i;
-	else
-		strv_push(&pp->p->warnings,
-		          xasprintf("fsck.repair=%s ignored — use preen, yes or no", strempty(v)));
 	return 0;
 }
 
@@ -564,8 +562,8 @@ static const struct {
     {"ro", true, set_ro},
     {"rw", true, set_ro},
     {"init", false, set_init},
-    {"fsck.mode", false, set_fsck_mode},
-    {"fsck.repair", false, set_fsck_repair},
+    {"fsck.mode", false, set_fsck},
+    {"fsck.repair", false, set_fsck},
     {"loopboot.mount", false, add_mount},
     {"loopboot.hostdir", false, set_hostdir},
     {"loopboot.timeout", false, set_timeout},
@@ -704,14 +702,11 @@ void plan_failure_policy(const char *cmdline, unsigned *ret_timeout, bool *ret_s
 
 char *devspec_to_string(const struct devspec *d)
 {
-	static const char *const prefix[] = {
-	    [DEVSPEC_PATH] = "",
-	    [DEVSPEC_UUID] = "UUID=",
-	    [DEVSPEC_LABEL] = "LABEL=",
-	    [DEVSPEC_PARTUUID] = "PARTUUID=",
-	    [DEVSPEC_PARTLABEL] = "PARTLABEL=",
-	};
-	return xasprintf("%s%s", prefix[d->kind], strempty(d->value));
+	const char *tag = "";
+	for (size_t i = 0; i < ARRAY_SIZE(devspec_tags); i++)
+		if (devspec_tags[i].kind == d->kind)
+			tag = devspec_tags[i].tag;
+	return xasprintf("%s%s", tag, strempty(d->value));
 }
 
 char *imagepath_to_string(const struct imagepath *ip)

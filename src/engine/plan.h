@@ -24,6 +24,18 @@ enum devspec_kind {
 	DEVSPEC_PARTLABEL,
 };
 
+/* How root= names a device by a tag: the tag as written, udev's directory of links for it,
+ * and whether values compare regardless of case (UUIDs and serials are hex, and blkid
+ * prints NTFS/FAT ones in upper case). One table for the parser, the device search and
+ * `loopboot check`'s fstab reading. */
+struct devspec_tag {
+	enum devspec_kind kind;
+	const char *tag;      /* "UUID=" */
+	const char *link_dir; /* "/dev/disk/by-uuid/" */
+	bool fold_case;
+};
+extern const struct devspec_tag devspec_tags[4];
+
 struct devspec {
 	enum devspec_kind kind;
 	char *value; /* the path or the tag's value */

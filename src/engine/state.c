@@ -24,47 +24,56 @@ struct field {
 	const char *key;
 	enum field_type type;
 	size_t offset; /* in struct layer */
-	bool required; /* a record without it cannot be undone */
+	unsigned flags;
 };
+#define REQUIRED 1u /* a record without it cannot be undone */
+#define PATH     2u /* a place in the file system tree, as seen from the new root */
 
 #define AT(member) offsetof(struct layer, member)
 
 /* In the order they are written: tests and people read the file. */
+/* clang-format off */
 static const struct field host_fields[] = {
-    {"spec", FIELD_STRING, AT(host.spec), false},
-    {"source", FIELD_STRING, AT(host.source), false},
-    {"type", FIELD_STRING, AT(host.type), false},
-    {"driver", FIELD_STRING, AT(host.driver), false},
-    {"target", FIELD_STRING, AT(host.target), true},
-    {"options", FIELD_STRING, AT(host.options), false},
-    {"ro", FIELD_BOOL, AT(host.read_only), false},
-    {"fuse", FIELD_BOOL, AT(host.fuse), false},
-    {"mode", FIELD_MODE, AT(host.mode), false},
-    {"linear_refused", FIELD_STRING, AT(host.linear_refused), false},
-    {"dm", FIELD_STRING, AT(host.dm), false},
-    {"device", FIELD_STRING, AT(host.device), false},
-    {"pid", FIELD_PID, AT(host.daemon_pid), false},
+    {"spec", FIELD_STRING, AT(host.spec), 0},
+    {"source", FIELD_STRING, AT(host.source), 0},
+    {"type", FIELD_STRING, AT(host.type), 0},
+    {"driver", FIELD_STRING, AT(host.driver), 0},
+    {"target", FIELD_STRING, AT(host.target), REQUIRED | PATH},
+    {"options", FIELD_STRING, AT(host.options), 0},
+    {"ro", FIELD_BOOL, AT(host.read_only), 0},
+    {"fuse", FIELD_BOOL, AT(host.fuse), 0},
+    {"mode", FIELD_MODE, AT(host.mode), 0},
+    {"linear_refused", FIELD_STRING, AT(host.linear_refused), 0},
+    {"dm", FIELD_STRING, AT(host.dm), 0},
+    {"device", FIELD_STRING, AT(host.device), 0},
+    {"pid", FIELD_PID, AT(host.daemon_pid), 0},
 };
 static const struct field loop_fields[] = {
-    {"device", FIELD_STRING, AT(loop.device), true},  {"file", FIELD_STRING, AT(loop.file), false},
-    {"parent", FIELD_STRING, AT(loop.parent), false}, {"ro", FIELD_BOOL, AT(loop.read_only), false},
-    {"dio", FIELD_BOOL, AT(loop.direct_io), false},
+    {"device", FIELD_STRING, AT(loop.device), REQUIRED},
+    {"file", FIELD_STRING, AT(loop.file), 0},
+    {"parent", FIELD_STRING, AT(loop.parent), PATH},
+    {"ro", FIELD_BOOL, AT(loop.read_only), 0},
+    {"dio", FIELD_BOOL, AT(loop.direct_io), 0},
 };
 static const struct field dm_fields[] = {
-    {"device", FIELD_STRING, AT(dm.device), false},  {"name", FIELD_STRING, AT(dm.name), true},
-    {"extents", FIELD_COUNT, AT(dm.extents), false}, {"file", FIELD_STRING, AT(dm.file), false},
-    {"parent", FIELD_STRING, AT(dm.parent), false},  {"on", FIELD_STRING, AT(dm.on), false},
-    {"ro", FIELD_BOOL, AT(dm.read_only), false},
+    {"device", FIELD_STRING, AT(dm.device), 0},
+    {"name", FIELD_STRING, AT(dm.name), REQUIRED},
+    {"extents", FIELD_COUNT, AT(dm.extents), 0},
+    {"file", FIELD_STRING, AT(dm.file), 0},
+    {"parent", FIELD_STRING, AT(dm.parent), PATH},
+    {"on", FIELD_STRING, AT(dm.on), 0},
+    {"ro", FIELD_BOOL, AT(dm.read_only), 0},
 };
 static const struct field mount_fields[] = {
-    {"role", FIELD_ROLE, AT(mount.role), true},
-    {"source", FIELD_STRING, AT(mount.source), false},
-    {"target", FIELD_STRING, AT(mount.target), true},
-    {"type", FIELD_STRING, AT(mount.type), false},
-    {"image", FIELD_STRING, AT(mount.image), false},
-    {"ro", FIELD_BOOL, AT(mount.read_only), false},
-    {"options", FIELD_STRING, AT(mount.options), false},
+    {"role", FIELD_ROLE, AT(mount.role), REQUIRED},
+    {"source", FIELD_STRING, AT(mount.source), 0},
+    {"target", FIELD_STRING, AT(mount.target), REQUIRED | PATH},
+    {"type", FIELD_STRING, AT(mount.type), 0},
+    {"image", FIELD_STRING, AT(mount.image), 0},
+    {"ro", FIELD_BOOL, AT(mount.read_only), 0},
+    {"options", FIELD_STRING, AT(mount.options), 0},
 };
+/* clang-format on */
 
 static const struct {
 	const struct field *fields;
@@ -79,6 +88,18 @@ static const struct {
 static const char *const mode_names[] = {[PLAN_MODE_LOOP] = "loop", [PLAN_MODE_LINEAR] = "linear"};
 
 #define FIELD_PTR(l, f, type) ((type *)((char *)(l) + (f)->offset))
+
+void layer_walk_strings(struct layer *l, bool paths_only, void (*fn)(char **s, void *userdata),
+                        void *userdata)
+{
+	if ((unsigned)l->kind >= _LAYER_KIND_MAX)
+		return;
+	for (size_t i = 0; i < kinds[l->kind].n; i++) {
+		const struct field *f = &kinds[l->kind].fields[i];
+		if (f->type == FIELD_STRING && ((f->flags & PATH) || !paths_only))
+			fn(FIELD_PTR(l, f, char *), userdata);
+	}
+}
 
 static const struct field *field_find(enum layer_kind k, const char *key)
 {
@@ -260,7 +281,7 @@ static int parse_record(char *line, unsigned lineno, struct stack *s, char **ret
 		p += flen;
 	}
 	for (size_t k = 0; k < kinds[kind].n; k++)
-		if (kinds[kind].fields[k].required && !seen[k]) {
+		if ((kinds[kind].fields[k].flags & REQUIRED) && !seen[k]) {
 			*ret_error = xasprintf("line %u: %s: %s= is missing", lineno, kind_name,
 			                       kinds[kind].fields[k].key);
 			return -EBADMSG;

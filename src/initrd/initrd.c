@@ -1028,7 +1028,7 @@ static int write_output(struct builder *b, int method, const char *compressor)
 static void builder_done(struct builder *b)
 {
 	if (b->stage) {
-		(void)initrd_rm_rf(b->stage);
+		(void)rm_rf(b->stage);
 		free(b->stage);
 	}
 	if (b->mods_open)
@@ -1068,21 +1068,14 @@ static int build(struct builder *b)
 			                "install it, or choose another --compress");
 	}
 
-	r = open_modules(b);
-	if (r >= 0)
-		r = add_skeleton(b);
-	if (r >= 0)
-		r = collect_modules(b);
-	if (r >= 0)
-		r = collect_programs(b);
-	if (r >= 0)
-		r = add_shell_keyboard(b);
-	if (r >= 0)
-		r = add_module_decompressors(b);
-	if (r >= 0)
-		r = stage_modules(b);
-	if (r >= 0)
-		r = strip_programs(b);
+	/* What goes in, in the order each step needs the ones before it. */
+	static int (*const steps[])(struct builder * b) = {
+	    open_modules,     add_skeleton,       collect_modules,
+	    collect_programs, add_shell_keyboard, add_module_decompressors,
+	    stage_modules,    strip_programs,
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(steps) && r >= 0; i++)
+		r = steps[i](b);
 	if (r < 0)
 		return r;
 

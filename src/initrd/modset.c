@@ -271,7 +271,7 @@ int modset_stage(const struct modset *s, const char *stage, const char *version,
 	for (size_t i = 0; i < s->n; i++) {
 		_cleanup_free_ char *rel = relative_path(s, &s->v[i]);
 		_cleanup_free_ char *dst = path_join(moddir, rel);
-		r = initrd_copy_file(s->v[i].path, dst, 0644);
+		r = copy_file(s->v[i].path, dst, 0644);
 		if (r < 0) {
 			*what = "copy a module";
 			return r;
@@ -282,7 +282,7 @@ int modset_stage(const struct modset *s, const char *stage, const char *version,
 	for (size_t i = 0; i < ARRAY_SIZE(seeds); i++) {
 		_cleanup_free_ char *src = path_join(s->dir, seeds[i]);
 		_cleanup_free_ char *dst = path_join(moddir, seeds[i]);
-		r = initrd_copy_file(src, dst, 0644);
+		r = copy_file(src, dst, 0644);
 		if (r == -ENOENT)
 			continue; /* old kernels have no modules.builtin.modinfo */
 		if (r < 0) {

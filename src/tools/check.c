@@ -129,20 +129,21 @@ static bool tag_eq(const char *value, const char *want, bool fold)
 
 static bool names_host(const char *spec, const struct check_host_names *h)
 {
-	static const char *const tags[] = {"UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="};
-	static const char *const links[] = {"/dev/disk/by-uuid/", "/dev/disk/by-label/",
-	                                    "/dev/disk/by-partuuid/", "/dev/disk/by-partlabel/"};
-	const char *values[] = {h->uuid, h->label, h->partuuid, h->partlabel};
 	if (h->spec && streq(spec, h->spec))
 		return true;
 	if (h->devnode && streq(spec, h->devnode))
 		return true;
-	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
-		const char *v = startswith(spec, tags[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(devspec_tags); i++) {
+		const struct devspec_tag *t = &devspec_tags[i];
+		const char *want = t->kind == DEVSPEC_UUID       ? h->uuid
+		                   : t->kind == DEVSPEC_LABEL    ? h->label
+		                   : t->kind == DEVSPEC_PARTUUID ? h->partuuid
+		                                                 : h->partlabel;
+		const char *v = startswith(spec, t->tag);
 		if (!v)
-			v = startswith(spec, links[i]);
+			v = startswith(spec, t->link_dir);
 		/* UUIDs are hex: blkid and fstab may differ in case. Labels are exact. */
-		if (v && tag_eq(v, values[i], i == 0 || i == 2))
+		if (v && tag_eq(v, want, t->fold_case))
 			return true;
 	}
 	return false;
@@ -350,21 +351,6 @@ static void release_views(struct doctor *d)
 
 /* ---- drivers --------------------------------------------------------------------------- */
 
-static bool fs_registered(const char *fstype)
-{
-	_cleanup_free_ char *fs = NULL;
-	if (read_file("/proc/filesystems", &fs, NULL) < 0)
-		return false;
-	for (char *save = NULL, *line = strtok_r(fs, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *name = strrchr(line, '\t');
-		name = name ? name + 1 : line;
-		if (streq(name, fstype))
-			return true;
-	}
-	return false;
-}
-
 /* Whether this kernel's modules directory has name (a module or an alias such as fs-X). */
 static bool kmod_has(struct doctor *d, const char *name)
 {
@@ -380,7 +366,7 @@ static bool kmod_has(struct doctor *d, const char *name)
 /* NULL when the kernel cannot have it; otherwise how it has it. */
 static const char *kernel_has_fs(struct doctor *d, const char *fstype)
 {
-	if (fs_registered(fstype))
+	if (modules_fs_registered(fstype))
 		return "in the running kernel";
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	if (kmod_has(d, alias) || kmod_has(d, fstype))
@@ -390,7 +376,8 @@ static const char *kernel_has_fs(struct doctor *d, const char *fstype)
 
 static bool fuse_available(struct doctor *d)
 {
-	return fs_registered("fuse") || fs_registered("fuseblk") || kmod_has(d, "fuse");
+	return modules_fs_registered("fuse") || modules_fs_registered("fuseblk") ||
+	       kmod_has(d, "fuse");
 }
 
 /* rootfstype= names a FUSE program: is it there, and can the kernel run it? */
@@ -1034,15 +1021,12 @@ static void doctor_run(struct doctor *d)
 		                  false);
 }
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot check [--cmdline STRING]\n"
-	      "Checks, without writing anything, whether a boot entry (default: /proc/cmdline) "
-	      "would boot\non this machine: the host, its state, the images, drivers, init and "
-	      "the image's /etc/fstab.\nEach finding is one line; exit status 0 when the entry "
-	      "would boot, 1 when not.\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot check [--cmdline STRING]\n"
+    "Checks, without writing anything, whether a boot entry (default: /proc/cmdline) "
+    "would boot\non this machine: the host, its state, the images, drivers, init and "
+    "the image's /etc/fstab.\nEach finding is one line; exit status 0 when the entry "
+    "would boot, 1 when not.\n";
 
 int check_main(int argc, char **argv)
 {

@@ -38,7 +38,7 @@ int cli_load_plan(const char *cmd, const char *cmdline, struct plan *ret, char *
 }
 
 int cli_parse_options(int argc, char **argv, const struct cli_option *options, size_t n_options,
-                      void (*usage)(FILE *f))
+                      const char *usage)
 {
 	_cleanup_free_ struct option *longopts = xcalloc(n_options + 2, sizeof(*longopts));
 	_cleanup_free_ char *letters = xcalloc(2 * n_options + 2, 1);
@@ -54,7 +54,7 @@ int cli_parse_options(int argc, char **argv, const struct cli_option *options, s
 	int c;
 	while ((c = getopt_long(argc, argv, letters, longopts, NULL)) >= 0) {
 		if (c == 'h') {
-			usage(stdout);
+			fputs(usage, stdout);
 			return 0;
 		}
 		size_t i = 0;
@@ -78,7 +78,7 @@ int cli_refuse_words(int argc, char **argv)
 	return -EINVAL;
 }
 
-int cli_parse_cmdline_only(int argc, char **argv, void (*usage)(FILE *f), const char **ret_cmdline)
+int cli_parse_cmdline_only(int argc, char **argv, const char *usage, const char **ret_cmdline)
 {
 	const struct cli_option options[] = {{"cmdline", 'c', ret_cmdline}};
 	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);

@@ -24,12 +24,12 @@ struct cli_option {
 
 /*
  * Parses a command's options (argv[0] is its name) with getopt_long: those of options[]
- * and --help (-h), which prints usage(stdout). Returns 1 to go on, optind at the first word
- * that is not an option; 0 after --help; -EINVAL for an option the command does not take
- * or one without its value (getopt has said which).
+ * and --help (-h), which prints the usage text to stdout. Returns 1 to go on, optind at the first
+ * word that is not an option; 0 after --help; -EINVAL for an option the command does not take or
+ * one without its value (getopt has said which).
  */
 int cli_parse_options(int argc, char **argv, const struct cli_option *options, size_t n_options,
-                      void (*usage)(FILE *f));
+                      const char *usage);
 
 /*
  * For a command that takes its entry with --cmdline: a word left after the options (argv
@@ -44,4 +44,4 @@ int cli_refuse_words(int argc, char **argv);
  * gets STRING, or stays NULL. Returns as cli_parse_options(): 1 to go on, 0 after --help,
  * -EINVAL when the arguments are not that (getopt or a loopboot: line has said why).
  */
-int cli_parse_cmdline_only(int argc, char **argv, void (*usage)(FILE *f), const char **ret_cmdline);
+int cli_parse_cmdline_only(int argc, char **argv, const char *usage, const char **ret_cmdline);

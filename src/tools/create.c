@@ -311,13 +311,10 @@ static int report(int dirfd, const char *base, const char *path, uint64_t size,
 	return 0;
 }
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
-	      "Creates a fully allocated image file (never sparse) with a file system in it.\n"
-	      "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
+    "Creates a fully allocated image file (never sparse) with a file system in it.\n"
+    "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n";
 
 int create_main(int argc, char **argv)
 {
@@ -329,7 +326,7 @@ int create_main(int argc, char **argv)
 	};
 	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
 	if (r < 0)
-		usage(stderr);
+		fputs(usage, stderr);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
 	if (optind + 1 != argc) {

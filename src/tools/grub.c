@@ -210,20 +210,17 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 	return dirfd < 0 ? -1 : dirfd;
 }
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot grub [--kernel-from image|host] [--cmdline STRING] [--title TITLE]\n"
-	      "                     [--kernel PATH] [--initrd PATH]\n"
-	      "Prints a GRUB menuentry for a boot entry (default: /proc/cmdline, the running "
-	      "system).\n"
-	      "--kernel-from image (default): GRUB loads the kernel and initramfs from inside "
-	      "the image\n"
-	      "  (--kernel/--initrd: paths in the image, default /boot/vmlinuz, "
-	      "/boot/initrd.img);\n"
-	      "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
-	      "image).\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot grub [--kernel-from image|host] [--cmdline STRING] [--title TITLE]\n"
+    "                     [--kernel PATH] [--initrd PATH]\n"
+    "Prints a GRUB menuentry for a boot entry (default: /proc/cmdline, the running "
+    "system).\n"
+    "--kernel-from image (default): GRUB loads the kernel and initramfs from inside "
+    "the image\n"
+    "  (--kernel/--initrd: paths in the image, default /boot/vmlinuz, "
+    "/boot/initrd.img);\n"
+    "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
+    "image).\n";
 
 struct grub_options {
 	const char *cmdline, *title, *kernel, *initrd;
@@ -333,7 +330,7 @@ int grub_main(int argc, char **argv)
 	};
 	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
 	if (r < 0)
-		usage(stderr);
+		fputs(usage, stderr);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
 	if (cli_refuse_words(argc, argv) < 0)

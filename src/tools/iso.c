@@ -20,21 +20,18 @@ static bool is_dir(const char *path)
 
 /* ---- loopboot iso ----------------------------------------------------------------------- */
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot iso -o FILE [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
-	      "                    [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
-	      "Writes a hybrid ISO image that boots the entry under BIOS and UEFI, from a CD/DVD\n"
-	      "or written to a USB stick (dd): GRUB, the kernel, an initramfs with loopboot as\n"
-	      "/init, and a GRUB entry with the entry's command line.\n"
-	      "  --kernel FILE      default /boot/vmlinuz-$(uname -r), else /vmlinuz\n"
-	      "  --initrd FILE      default: one built with `loopboot initrd` for the kernel\n"
-	      "                     (its modules from /lib/modules/VERSION or --modules-dir)\n"
-	      "  --cmdline STRING   default /proc/cmdline (without BOOT_IMAGE= and initrd=)\n"
-	      "  --title TITLE      the menu entry's title\n"
-	      "  --timeout SECONDS  how long GRUB's menu waits (default 5)\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot iso -o FILE [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
+    "                    [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
+    "Writes a hybrid ISO image that boots the entry under BIOS and UEFI, from a CD/DVD\n"
+    "or written to a USB stick (dd): GRUB, the kernel, an initramfs with loopboot as\n"
+    "/init, and a GRUB entry with the entry's command line.\n"
+    "  --kernel FILE      default /boot/vmlinuz-$(uname -r), else /vmlinuz\n"
+    "  --initrd FILE      default: one built with `loopboot initrd` for the kernel\n"
+    "                     (its modules from /lib/modules/VERSION or --modules-dir)\n"
+    "  --cmdline STRING   default /proc/cmdline (without BOOT_IMAGE= and initrd=)\n"
+    "  --title TITLE      the menu entry's title\n"
+    "  --timeout SECONDS  how long GRUB's menu waits (default 5)\n";
 
 /* Where the work happens: a directory beside the output, so that the rename is atomic. */
 static char *work_dir_for(const char *output)
@@ -160,7 +157,7 @@ int iso_main(int argc, char **argv)
 	char *work = work_dir_for(output);
 	r = work ? iso_build(&o, &m, output, work) : -1;
 	if (work) {
-		(void)initrd_rm_rf(work);
+		(void)rm_rf(work);
 		free(work);
 	}
 	media_free(&m);

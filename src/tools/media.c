@@ -2,6 +2,7 @@
 #include "tools/media.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
@@ -99,19 +100,23 @@ enum {
 /* One option's value into o: 0, 2 on a usage error (after a message), -1: not ours. */
 static int media_option(int c, const char *arg, struct media_options *o)
 {
+	/* The options whose value is taken as it is. */
+	static const struct {
+		int c;
+		size_t offset;
+	} plain[] = {
+	    {'o', offsetof(struct media_options, output)},
+	    {OPT_KERNEL, offsetof(struct media_options, kernel)},
+	    {OPT_INITRD, offsetof(struct media_options, initrd)},
+	    {OPT_CMDLINE, offsetof(struct media_options, cmdline)},
+	    {OPT_MODULES_DIR, offsetof(struct media_options, modules_dir)},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+		if (plain[i].c == c) {
+			*(const char **)((char *)o + plain[i].offset) = arg;
+			return 0;
+		}
 	switch (c) {
-	case 'o':
-		o->output = arg;
-		return 0;
-	case OPT_KERNEL:
-		o->kernel = arg;
-		return 0;
-	case OPT_INITRD:
-		o->initrd = arg;
-		return 0;
-	case OPT_CMDLINE:
-		o->cmdline = arg;
-		return 0;
 	case OPT_TITLE:
 		if (!*arg || strpbrk(arg, "\n\r")) {
 			fprintf(stderr, "loopboot: %s: --title: must be one non-empty line\n",
@@ -134,16 +139,13 @@ static int media_option(int c, const char *arg, struct media_options *o)
 		o->timeout = (unsigned)t;
 		return 0;
 	}
-	case OPT_MODULES_DIR:
-		o->modules_dir = arg;
-		return 0;
 	default:
 		return -1;
 	}
 }
 
-int media_parse_args(const char *cmd, bool with_output, void (*usage)(FILE *f), int argc,
-                     char **argv, struct media_options *ret)
+int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
+                     struct media_options *ret)
 {
 	static const struct option options[] = {
 	    {"output", required_argument, NULL, 'o'}, /* first: left out without -o */
@@ -173,7 +175,7 @@ int media_parse_args(const char *cmd, bool with_output, void (*usage)(FILE *f), 
 		}
 		switch (c) {
 		case 'h':
-			usage(stdout);
+			fputs(usage, stdout);
 			return 0;
 		case ':':
 			fprintf(stderr,

@@ -61,8 +61,8 @@ struct media_options {
  * on, with optind at the first argument, or the exit status: 0 after --help, 2 after a
  * message.
  */
-int media_parse_args(const char *cmd, bool with_output, void (*usage)(FILE *f), int argc,
-                     char **argv, struct media_options *ret);
+int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
+                     struct media_options *ret);
 
 /* ---- what goes on the medium ---------------------------------------------------------- */
 

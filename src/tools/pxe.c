@@ -69,22 +69,19 @@ int pxe_ipxe_script(const char *kernel, const char *initrd, char *const *args, s
 
 /* ---- loopboot pxe ----------------------------------------------------------------------- */
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot pxe DIR [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
-	      "                  [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
-	      "Fills DIR, the root of a TFTP server, with a netboot tree for the entry: vmlinuz,\n"
-	      "initrd.img, GRUB's network boot images (grub/i386-pc/core.0 for BIOS,\n"
-	      "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE).\n"
-	      "The options are those of loopboot iso.\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot pxe DIR [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
+    "                  [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
+    "Fills DIR, the root of a TFTP server, with a netboot tree for the entry: vmlinuz,\n"
+    "initrd.img, GRUB's network boot images (grub/i386-pc/core.0 for BIOS,\n"
+    "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE).\n"
+    "The options are those of loopboot iso.\n";
 
 /* Copies src into the work directory and returns the copy's path, or NULL after a message. */
 static char *stage_copy(const char *src, const char *work, const char *name)
 {
 	char *dst = path_join(work, name);
-	int r = initrd_copy_file(src, dst, 0644);
+	int r = copy_file(src, dst, 0644);
 	if (r < 0) {
 		log_fail(r, "pxe: copying", src, NULL, "check the space in %s", work);
 		free(dst);
@@ -240,7 +237,7 @@ int pxe_main(int argc, char **argv)
 		r = -1;
 	} else {
 		r = pxe_build(&o, &m, dir, work, ipxe_text);
-		(void)initrd_rm_rf(work);
+		(void)rm_rf(work);
 	}
 	media_free(&m);
 	media_signals_done();

@@ -33,6 +33,24 @@ check "ext4 host: the state record names the host and the root" \
 check "ext4 host: status shows the stack" bash -c "'$LOOPBOOT' status | grep -q 'loop: .*/images/root.img'"
 check "ext4 host: status --json is JSON" bash -c "'$LOOPBOOT' status --json | python3 -m json.tool"
 check "ext4 host: the loop device uses direct I/O" bash -c "grep -q '^loop .*dio=1' /run/loopboot/state"
+# The typed record: a version line, fields for scripts, typed JSON, refusal of what it cannot read.
+check "ext4 host: the state record carries its version" grep -qx "version 1" /run/loopboot/state
+check "ext4 host: status --get host.source is the host device" test "$("$LOOPBOOT" status --get host.source)" = "$dev"
+check "ext4 host: status --get mount.type lists the root's type" test "$("$LOOPBOOT" status --get mount.type)" = ext4
+check "ext4 host: status --get of an unknown field exits 2" bash -c "'$LOOPBOOT' status --get host.colour; test \$? -eq 2"
+check "ext4 host: status --json has typed values" bash -c "'$LOOPBOOT' status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"kind\"]==\"host\" and d[0][\"ro\"] is False and isinstance(d[1].get(\"ro\"), bool)'"
+cp /run/loopboot/state "$WORK/state.good"
+sed 's/^version 1$/version 9/' "$WORK/state.good" >/run/loopboot/state
+"$LOOPBOOT" status >"$LB_OUT" 2>&1
+check "ext4 host: a record of another version is refused (exit 1)" test $? -eq 1
+check "ext4 host: ... in one line naming the version" grep -q '^loopboot: reading the state record: /run/loopboot/state: version 9 of the record' "$LB_OUT"
+"$LOOPBOOT" teardown --root-mnt "$ROOT" >"$LB_OUT" 2>&1
+check "ext4 host: teardown refuses it too (exit 1)" test $? -eq 1
+check "ext4 host: ... and takes nothing down" bash -c "mountpoint -q '$ROOT' && mountpoint -q '$ROOT/host'"
+printf 'version 1\noverlay lower=/x\n' >/run/loopboot/state
+"$LOOPBOOT" status >"$LB_OUT" 2>&1
+check "ext4 host: a record of an unknown kind is refused" grep -q 'line 2: unknown kind of record "overlay"' "$LB_OUT"
+cp "$WORK/state.good" /run/loopboot/state
 check "ext4 host: a write lands in the image" bash -c "echo written > '$ROOT/etc/written' && sync"
 teardown_root
 check "ext4 host: the write is in the image after unmount" \

@@ -349,4 +349,15 @@ rc=$?
 check "42_loopboot: no loopboot.conf, no output" bash -c "[ $rc -eq 0 ] && [ ! -s '$LB_OUT' ]"
 check "42_loopboot: shellcheck-clean" bash -c "! command -v shellcheck >/dev/null || shellcheck -s sh '$GRUBD'"
 
+# ---- loopboot helpers: the lists the frameworks' hooks take ---------------------------------
+lb helpers programs
+check "helpers programs: exit status 0" test $? -eq 0
+check "helpers programs: the FUSE drivers and checkers, one a line" \
+	bash -c "for p in ntfs-3g fusefat mount.exfat-fuse e2fsck fsck.fat fsck.exfat; do grep -qx \"\$p\" '$LB_OUT' || exit 1; done"
+check "helpers modules --required: loop, overlay, fuse, vfat, ext4" \
+	test "$("$LOOPBOOT" helpers modules --required | tr '\n' ' ')" = "loop overlay fuse vfat ext4 "
+check "helpers modules ntfs ntfs-3g ext4: the stack's, ntfs3 with its code page, ext4" \
+	test "$("$LOOPBOOT" helpers modules ntfs ntfs-3g ext4 | tr '\n' ' ')" = "loop dm_mod overlay fuse ntfs3 nls_utf8 ext4 "
+lb helpers colours
+check "helpers with an unknown list: exit status 2" test $? -eq 2
 finish

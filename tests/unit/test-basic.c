@@ -161,7 +161,7 @@ TEST(mount_find_path)
 	CHECK(none.target == NULL);
 	_cleanup_free_ char *missing = path_join(dir, "missing");
 	CHECK(mount_find_root(missing, &none) == -ENOENT);
-	CHECK(initrd_rm_rf(dir) == 0);
+	CHECK(rm_rf(dir) == 0);
 }
 
 TEST(mount_find_device)
@@ -207,7 +207,7 @@ TEST(mount_find_device)
 		printf("# no block device node made (%s): the device number case is not run\n",
 		       strerror(errno));
 	}
-	CHECK(initrd_rm_rf(dir) == 0);
+	CHECK(rm_rf(dir) == 0);
 }
 
 TEST(is_mount_point)
@@ -219,5 +219,5 @@ TEST(is_mount_point)
 	CHECK(!is_mount_point(dir));
 	CHECK(!is_mount_point(sub));
 	CHECK(!is_mount_point("/nonexistent/path"));
-	CHECK(initrd_rm_rf(dir) == 0);
+	CHECK(rm_rf(dir) == 0);
 }

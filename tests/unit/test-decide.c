@@ -1,18 +1,86 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The engine's decisions: the whole table of what is written, mapped, checked. */
+#include <stddef.h>
+
 #include "basic/util.h"
 #include "engine/decide.h"
 #include "test-main.h"
+
+/* A row of a decision table: the facts and the choice, as letters. */
+struct row {
+	const char *facts, *choice;
+};
+
+/* What a letter stands for: a bool in the facts or in the choice. */
+struct letter {
+	char letter;
+	size_t offset;
+};
+
+#define OFF(type, member) offsetof(struct type, member)
+
+static bool *flag(void *base, const struct letter *l)
+{
+	return (bool *)((char *)base + l->offset);
+}
+
+/* Checks each row: the facts its letters name go in, the letters of what was chosen come
+ * out (blanks in the table are for reading), and a refusal (X) decides nothing else. */
+static void check_table(const char *what, const struct row *rows, size_t n, void *facts,
+                        size_t facts_size, const struct letter *in, size_t n_in,
+                        void (*decide)(const void *facts, void *choice), void *choice,
+                        const struct letter *out, size_t n_out)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(facts, 0, facts_size);
+		for (size_t j = 0; j < n_in; j++)
+			*flag(facts, &in[j]) = strchr(rows[i].facts, in[j].letter) != NULL;
+		decide(facts, choice);
+		char got[16] = "";
+		size_t len = 0;
+		bool refused = n_out && out[0].letter == 'X' && *flag(choice, &out[0]);
+		for (size_t j = 0; j < n_out; j++)
+			if (*flag(choice, &out[j]) && (!refused || j == 0))
+				got[len++] = out[j].letter;
+		bool ok = true;
+		for (const char *p = got; *p; p++)
+			ok = ok && strchr(rows[i].choice, *p);
+		for (const char *p = rows[i].choice; *p; p++)
+			ok = ok && (*p == ' ' || strchr(got, *p));
+		if (!ok)
+			printf("# %s case %zu (%s): chose \"%s\", expected \"%s\"\n", what, i,
+			       rows[i].facts, got, rows[i].choice);
+		CHECK(ok);
+	}
+}
+
+static void run_host(const void *facts, void *choice)
+{
+	*(struct host_choice *)choice = decide_host(facts);
+}
+
+static void run_layer(const void *facts, void *choice)
+{
+	*(struct layer_choice *)choice = decide_layer(facts);
+}
 
 TEST(host_table)
 {
 	/* T: type_ro, D: device_ro, O: options_ro, U: unsafe, H: hibernated=ro, R: ro on
 	 * the command line, L: linear asked. Choice: X refused, H host read-only, O root
 	 * read-only, V volatile session, L linear, W warn that the host is read-only. */
-	static const struct {
-		const char *facts;
-		const char *choice;
-	} cases[] = {
+	static const struct letter in[] = {
+	    {'T', OFF(host_facts, type_ro)},       {'D', OFF(host_facts, device_ro)},
+	    {'O', OFF(host_facts, options_ro)},    {'U', OFF(host_facts, unsafe)},
+	    {'H', OFF(host_facts, hibernated_ro)}, {'R', OFF(host_facts, plan_ro)},
+	    {'L', OFF(host_facts, linear)},
+	};
+	static const struct letter out[] = {
+	    {'X', OFF(host_choice, refuse)},  {'H', OFF(host_choice, host_ro)},
+	    {'O', OFF(host_choice, root_ro)}, {'V', OFF(host_choice, volatile_root)},
+	    {'L', OFF(host_choice, linear)},  {'W', OFF(host_choice, warn_ro_host)},
+	};
+	static const struct row rows[] = {
 	    {"", ""},        /* rw on a writable, clean host */
 	    {"R", "O"},      /* ro: the root read-only, the host writable */
 	    {"L", "L"},      /* linear stays */
@@ -28,31 +96,10 @@ TEST(host_table)
 	    {"H", ""},       /* hibernated=ro on a clean host changes nothing */
 	    {"TUH", "HOVW"}, /* read-only and unsafe: volatile, the warning stays */
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *f = cases[i].facts, *c = cases[i].choice;
-		struct host_facts hf = {.type_ro = strchr(f, 'T'),
-		                        .device_ro = strchr(f, 'D'),
-		                        .options_ro = strchr(f, 'O'),
-		                        .unsafe = strchr(f, 'U'),
-		                        .hibernated_ro = strchr(f, 'H'),
-		                        .plan_ro = strchr(f, 'R'),
-		                        .linear = strchr(f, 'L')};
-		struct host_choice hc = decide_host(&hf);
-		bool want_refuse = strchr(c, 'X');
-		bool ok = hc.refuse == want_refuse;
-		if (!want_refuse)
-			ok = ok && hc.host_ro == (strchr(c, 'H') != NULL) &&
-			     hc.root_ro == (strchr(c, 'O') != NULL) &&
-			     hc.volatile_root == (strchr(c, 'V') != NULL) &&
-			     hc.linear == (strchr(c, 'L') != NULL) &&
-			     hc.warn_ro_host == (strchr(c, 'W') != NULL);
-		if (!ok)
-			printf("# host case %zu (%s): refuse=%d host_ro=%d root_ro=%d volatile=%d "
-			       "linear=%d warn=%d, expected %s\n",
-			       i, f, hc.refuse, hc.host_ro, hc.root_ro, hc.volatile_root, hc.linear,
-			       hc.warn_ro_host, c);
-		CHECK(ok);
-	}
+	struct host_facts f;
+	struct host_choice c;
+	check_table("host", rows, ARRAY_SIZE(rows), &f, sizeof(f), in, ARRAY_SIZE(in), run_host, &c,
+	            out, ARRAY_SIZE(out));
 }
 
 TEST(layer_table)
@@ -61,9 +108,18 @@ TEST(layer_table)
 	 * (innermost) file system, R the target read-only. Choice: M map, W open for writing,
 	 * D device read-only, O mount read-only, N no journal replay, C check, K the check
 	 * only looks. */
-	static const struct {
-		const char *facts, *choice;
-	} cases[] = {
+	static const struct letter in[] = {
+	    {'P', OFF(layer_facts, probe)},  {'H', OFF(layer_facts, host_ro)},
+	    {'L', OFF(layer_facts, linear)}, {'F', OFF(layer_facts, on_host)},
+	    {'E', OFF(layer_facts, last)},   {'R', OFF(layer_facts, read_only)},
+	};
+	static const struct letter out[] = {
+	    {'M', OFF(layer_choice, map)},       {'W', OFF(layer_choice, open_rw)},
+	    {'D', OFF(layer_choice, device_ro)}, {'O', OFF(layer_choice, mount_ro)},
+	    {'N', OFF(layer_choice, no_replay)}, {'C', OFF(layer_choice, check)},
+	    {'K', OFF(layer_choice, check_ro)},
+	};
+	static const struct row rows[] = {
 	    /* A plain rw root on a writable host: the real pass writes, checks. */
 	    {"FE", "W  C"},
 	    {"PFE", "DONCK"},
@@ -86,28 +142,10 @@ TEST(layer_table)
 	    {"LFER", "M O"},
 	    {"HLFE", "MDO"},
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *f = cases[i].facts, *c = cases[i].choice;
-		struct layer_facts lf = {.probe = strchr(f, 'P'),
-		                         .host_ro = strchr(f, 'H'),
-		                         .linear = strchr(f, 'L'),
-		                         .on_host = strchr(f, 'F'),
-		                         .last = strchr(f, 'E'),
-		                         .read_only = strchr(f, 'R')};
-		struct layer_choice lc = decide_layer(&lf);
-		bool ok =
-		    lc.map == (strchr(c, 'M') != NULL) && lc.open_rw == (strchr(c, 'W') != NULL) &&
-		    lc.device_ro == (strchr(c, 'D') != NULL) &&
-		    lc.mount_ro == (strchr(c, 'O') != NULL) &&
-		    lc.no_replay == (strchr(c, 'N') != NULL) &&
-		    lc.check == (strchr(c, 'C') != NULL) && lc.check_ro == (strchr(c, 'K') != NULL);
-		if (!ok)
-			printf("# layer case %zu (%s): map=%d open_rw=%d device_ro=%d mount_ro=%d "
-			       "no_replay=%d check=%d check_ro=%d, expected \"%s\"\n",
-			       i, f, lc.map, lc.open_rw, lc.device_ro, lc.mount_ro, lc.no_replay,
-			       lc.check, lc.check_ro, c);
-		CHECK(ok);
-	}
+	struct layer_facts f;
+	struct layer_choice c;
+	check_table("layer", rows, ARRAY_SIZE(rows), &f, sizeof(f), in, ARRAY_SIZE(in), run_layer,
+	            &c, out, ARRAY_SIZE(out));
 }
 
 /* Whatever the facts: the dry run never writes, a read-only host is never written, and a

@@ -7,6 +7,12 @@
 #include "test-main.h"
 
 #define FILE_MODE (S_IFREG | 0644)
+/* An ext4 image of size bytes whose file system claims fs_size. */
+#define EXT4_SIZES(sz, fs)                                                                         \
+	{                                                                                          \
+		.mode = FILE_MODE, .probe = 1, .type = "ext4", .size = (sz),                       \
+		.fs_size_known = true, .fs_size = (fs)                                             \
+	}
 
 TEST(verdict_table)
 {
@@ -80,27 +86,12 @@ TEST(verdict_table)
 	     VERDICT_TYPE_MISMATCH,
 	     EMEDIUMTYPE,
 	     "image: /linux/root.img: its file system"},
-	    {{.mode = FILE_MODE,
-	      .probe = 1,
-	      .type = "ext4",
-	      .size = 16 << 20,
-	      .fs_size_known = true,
-	      .fs_size = 40 << 20},
-	     VERDICT_TRUNCATED,
-	     EFBIG,
+	    {EXT4_SIZES(16 << 20, 40 << 20), VERDICT_TRUNCATED, EFBIG,
 	     "image: /linux/root.img: it is truncated — the file holds 16777216 bytes, its ext4 "
 	     "file system 41943040: copy the image again (was the copy interrupted, or is the "
 	     "host FAT32 with its 4 GiB file limit?)"},
 	    /* Larger than its file system (space left to grow into): fine. */
-	    {{.mode = FILE_MODE,
-	      .probe = 1,
-	      .type = "ext4",
-	      .size = 64 << 20,
-	      .fs_size_known = true,
-	      .fs_size = 40 << 20},
-	     VERDICT_OK,
-	     0,
-	     NULL},
+	    {EXT4_SIZES(64 << 20, 40 << 20), VERDICT_OK, 0, NULL},
 	    {{.mode = FILE_MODE, .probe = 1, .type = "squashfs", .size = 1}, VERDICT_OK, 0, NULL},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -480,7 +480,7 @@ TEST(ld_so_conf)
 
 	CHECK(elf_read_ld_so_conf("/nonexistent/ld.so.conf", &v) == 0);
 	CHECK(v.n == 0);
-	CHECK(initrd_rm_rf(dir) == 0);
+	CHECK(rm_rf(dir) == 0);
 }
 
 TEST(default_search_dirs)
@@ -593,7 +593,7 @@ TEST(collect_deps)
 	_cleanup_free_ char *script = path_join(dir, "bin/script");
 	CHECK(elf_collect_deps(script, &dirs, &files, NULL, NULL, NULL) == -ENOEXEC);
 	strv_free(&files);
-	CHECK(initrd_rm_rf(dir) == 0);
+	CHECK(rm_rf(dir) == 0);
 }
 
 TEST(collect_deps_self)
@@ -647,5 +647,5 @@ TEST(find_library)
 	strv_free(&only);
 	strv_free(&dirs);
 	elf_info_done(&self);
-	CHECK(initrd_rm_rf(tmpl) == 0);
+	CHECK(rm_rf(tmpl) == 0);
 }

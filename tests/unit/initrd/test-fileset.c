@@ -173,7 +173,7 @@ TEST(host_path_merged_usr)
 	link_at(root, "self", "self");
 	CHECK(fileset_add_host_path(&s, root, "/self/x", NULL) == -ELOOP);
 	fileset_free(&s);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }
 
 TEST(host_path_not_merged)
@@ -187,7 +187,7 @@ TEST(host_path_not_merged)
 	CHECK(is_type(&s, "lib", FILESET_SYMLINK));
 	CHECK(is_type(&s, "usr/lib/x86_64-linux-gnu/libold.so.1", FILESET_FILE));
 	fileset_free(&s);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }
 
 TEST(write_archive)
@@ -225,5 +225,5 @@ TEST(write_archive)
 	CHECK(fileset_write(&s, &c, &failed) == -ENOENT);
 	CHECK_STREQ(failed, "usr/bin/f");
 	fileset_free(&s);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }

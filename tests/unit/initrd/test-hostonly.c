@@ -93,7 +93,7 @@ TEST(block_device_drivers)
 	hostonly_add_block_device(&h, sys, 99, 99, "x", NULL);
 	CHECK(h.modules.n == 0);
 	hostonly_done(&h);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }
 
 TEST(fstypes)
@@ -149,7 +149,7 @@ TEST(from_state_record)
 	CHECK(!strv_contains(&h.modules, "fuse"));
 	CHECK(h.programs.n == 0);
 	hostonly_done(&h);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }
 
 TEST(from_mountinfo)
@@ -178,5 +178,5 @@ TEST(from_mountinfo)
 
 	CHECK(hostonly_detect(&h, state, "/nonexistent/mountinfo", sys, "") == -ENOENT);
 	hostonly_done(&h);
-	CHECK(initrd_rm_rf(root) == 0);
+	CHECK(rm_rf(root) == 0);
 }

@@ -316,19 +316,29 @@ static const char usage[] =
     "Creates a fully allocated image file (never sparse) with a file system in it.\n"
     "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n";
 
-int create_main(int argc, char **argv)
+/* What `create` is asked to make, after the arguments were judged. */
+struct create_request {
+	const char *path;
+	uint64_t size;
+	const struct fs_kind *fs;
+	const char *label;
+};
+
+/* The arguments: 0 with *req, 1 after --help, 2 after a usage message. */
+static int parse_request(int argc, char **argv, struct create_request *req)
 {
-	const char *size_arg = NULL, *fs_arg = "ext4", *label = NULL;
+	const char *size_arg = NULL, *fs_arg = "ext4";
+	*req = (struct create_request){0};
 	const struct cli_option options[] = {
 	    {"size", 's', &size_arg},
 	    {"fs", 't', &fs_arg},
-	    {"label", 'L', &label},
+	    {"label", 'L', &req->label},
 	};
 	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
 	if (r < 0)
 		fputs(usage, stderr);
 	if (r <= 0)
-		return r < 0 ? 2 : 0;
+		return r < 0 ? 2 : 1;
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "loopboot: create: %s — give one FILE, e.g. loopboot create "
@@ -336,115 +346,125 @@ int create_main(int argc, char **argv)
 		        optind >= argc ? "the image FILE is missing" : "more than one FILE");
 		return 2;
 	}
-	const char *path = argv[optind];
+	req->path = argv[optind];
 	if (!size_arg) {
 		fputs("loopboot: create: --size is missing — give the image's size, e.g. --size "
 		      "16G\n",
 		      stderr);
 		return 2;
 	}
-	uint64_t size;
 	const char *why;
-	if (create_parse_size(size_arg, &size, &why) < 0) {
+	if (create_parse_size(size_arg, &req->size, &why) < 0) {
 		fprintf(stderr, "loopboot: create: --size %s: %s\n", size_arg, why);
 		return 2;
 	}
-	if (size % ALIGN) {
-		uint64_t up = (size + ALIGN - 1) / ALIGN * ALIGN;
+	if (req->size % ALIGN) {
+		uint64_t up = (req->size + ALIGN - 1) / ALIGN * ALIGN;
 		fprintf(stderr,
 		        "loopboot: create: --size %s: %llu bytes is not a multiple of 4096 — use "
 		        "--size %lluK\n",
-		        size_arg, (unsigned long long)size, (unsigned long long)(up >> 10));
+		        size_arg, (unsigned long long)req->size, (unsigned long long)(up >> 10));
 		return 2;
 	}
-	const struct fs_kind *fs = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(fs_kinds); i++)
 		if (streq(fs_kinds[i].name, fs_arg))
-			fs = &fs_kinds[i];
-	if (!fs) {
+			req->fs = &fs_kinds[i];
+	if (!req->fs) {
 		fprintf(stderr,
 		        "loopboot: create: --fs %s: not supported — use ext4, xfs or btrfs\n",
 		        fs_arg);
 		return 2;
 	}
-	if (label && (!*label || strlen(label) > fs->max_label)) {
+	const char *label = req->label;
+	if (label && (!*label || strlen(label) > req->fs->max_label)) {
 		fprintf(stderr,
 		        "loopboot: create: --label %s: %s labels are 1 to %u bytes — use a "
 		        "shorter label\n",
-		        label, fs->name, fs->max_label);
+		        label, req->fs->name, req->fs->max_label);
 		return 2;
 	}
+	return 0;
+}
 
-	/* Everything that can be refused is refused before the file exists. */
-	_cleanup_free_ char *mkfs = find_program(fs->mkfs, PROGRAM_SEARCH_PATH);
-	if (!mkfs) {
-		log_fail(ENOENT, "create", fs->mkfs, "not installed",
-		         "install it (Debian: apt-get install %s), or choose another --fs",
-		         fs->package);
-		return 1;
-	}
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		log_fail(EEXIST, "create", path, "the file already exists",
-		         "loopboot never overwrites: remove it first or choose another name");
-		return 1;
-	}
-	_cleanup_free_ char *pathcopy = xstrdup(path), *basecopy = xstrdup(path);
-	const char *dir = dirname(pathcopy), *base = basename(basecopy);
-	_cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		log_fail(errno, "create: the directory", dir, NULL,
-		         "create it first (mkdir -p %s), or check the host is mounted", dir);
-		return 1;
-	}
+/* Where the image goes: the directory, open, and the image's name in it. */
+struct create_place {
+	int dirfd;
+	char *dir, *base;
+	char *mkfs;
+};
+
+static void create_place_done(struct create_place *t)
+{
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	free(t->dir);
+	free(t->base);
+	free(t->mkfs);
+}
+
+/* The room on the host: FAT's file size limit, and the free space it reports. */
+static int check_room(const struct create_request *req, const struct create_place *t)
+{
 	_cleanup_(mount_entry_free) struct mount_entry host = {0};
-	_cleanup_free_ char *realdir = realpath(dir, NULL);
+	_cleanup_free_ char *realdir = realpath(t->dir, NULL);
 	if (realdir)
 		(void)mount_find_path(NULL, realdir, &host);
-	if (size > FAT_MAX_FILE && host_is_fat(&host)) {
-		_cleanup_free_ char *s = check_format_size(size);
-		log_fail(
-		    EFBIG, "create: too large for a FAT host", path,
+	if (req->size > FAT_MAX_FILE && host_is_fat(&host)) {
+		_cleanup_free_ char *s = check_format_size(req->size);
+		return log_fail(
+		    EFBIG, "create: too large for a FAT host", req->path,
 		    "FAT files hold at most 4 GiB - 1 byte",
 		    "choose --size 4194300K or less, or put the image on an NTFS, exFAT or ext4 "
 		    "host (asked: %s)",
 		    s);
-		return 1;
 	}
 	struct statvfs sv;
-	if (fstatvfs(dirfd, &sv) < 0) {
-		log_fail(errno, "create: reading the free space of", dir, NULL,
-		         "check the host file system");
-		return 1;
-	}
+	if (fstatvfs(t->dirfd, &sv) < 0)
+		return log_fail(errno, "create: reading the free space of", t->dir, NULL,
+		                "check the host file system");
 	if (sv.f_blocks == 0) {
 		/* fusefat reports nothing: writing will tell. */
-		log_warn("create: %s (%s) does not report its free space: not checked", dir,
+		log_warn("create: %s (%s) does not report its free space: not checked", t->dir,
 		         host.fstype ? host.fstype : "?");
-	} else if ((uint64_t)sv.f_bavail * sv.f_frsize < size) {
+	} else if ((uint64_t)sv.f_bavail * sv.f_frsize < req->size) {
 		_cleanup_free_ char *have = check_format_size((uint64_t)sv.f_bavail * sv.f_frsize);
-		_cleanup_free_ char *want = check_format_size(size);
+		_cleanup_free_ char *want = check_format_size(req->size);
 		_cleanup_free_ char *reason =
 		    xasprintf("the host has %s free, the image needs %s", have, want);
-		log_fail(ENOSPC, "create: not enough room", dir, reason,
-		         "free space on the host or choose a smaller --size");
-		return 1;
+		return log_fail(ENOSPC, "create: not enough room", t->dir, reason,
+		                "free space on the host or choose a smaller --size");
 	}
+	return 0;
+}
 
-	int fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_fail(errno, "create", path, NULL,
-		         errno == EEXIST ? "remove it first or choose another name"
-		                         : "check the directory is writable");
-		return 1;
-	}
-	const char *how_done = NULL;
-	struct sigaction sa = {.sa_handler = on_signal}, old[3];
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, &old[i]);
+/* Everything that can be refused is refused before the file exists. */
+static int prepare_place(const struct create_request *req, struct create_place *t)
+{
+	*t = (struct create_place){.dirfd = -1};
+	t->mkfs = find_program(req->fs->mkfs, PROGRAM_SEARCH_PATH);
+	if (!t->mkfs)
+		return log_fail(ENOENT, "create", req->fs->mkfs, "not installed",
+		                "install it (Debian: apt-get install %s), or choose another --fs",
+		                req->fs->package);
+	struct stat st;
+	if (lstat(req->path, &st) == 0)
+		return log_fail(
+		    EEXIST, "create", req->path, "the file already exists",
+		    "loopboot never overwrites: remove it first or choose another name");
+	_cleanup_free_ char *pathcopy = xstrdup(req->path), *basecopy = xstrdup(req->path);
+	t->dir = xstrdup(dirname(pathcopy));
+	t->base = xstrdup(basename(basecopy));
+	t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0)
+		return log_fail(errno, "create: the directory", t->dir, NULL,
+		                "create it first (mkdir -p %s), or check the host is mounted",
+		                t->dir);
+	return check_room(req, t);
+}
 
-	/* A copy-on-write host would fragment the image with every write inside it. */
+/* A copy-on-write host would fragment the image with every write inside it. */
+static void no_copy_on_write(int fd)
+{
 	struct statfs sf;
 	if (fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)BTRFS_SUPER_MAGIC) {
 		int flags = 0;
@@ -453,14 +473,43 @@ int create_main(int argc, char **argv)
 			(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
 		}
 	}
+}
 
-	r = fill_file(fd, size, fs, mkfs, label, path, &how_done);
+/* The file, its allocation, its file system and the report; nothing left on failure. */
+static int make_image(const struct create_request *req, const struct create_place *t)
+{
+	int fd = openat(t->dirfd, t->base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_fail(errno, "create", req->path, NULL,
+		                errno == EEXIST ? "remove it first or choose another name"
+		                                : "check the directory is writable");
+	const char *how_done = NULL;
+	struct sigaction sa = {.sa_handler = on_signal}, old[3];
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	no_copy_on_write(fd);
+	int r = fill_file(fd, req->size, req->fs, t->mkfs, req->label, req->path, &how_done);
 	close(fd);
 	if (r == 0)
-		r = report(dirfd, base, path, size, fs, label, how_done);
-	if (r < 0 && unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
-		log_warn("create: removing the partial file %s: %m", path);
+		r = report(t->dirfd, t->base, req->path, req->size, req->fs, req->label, how_done);
+	if (r < 0 && unlinkat(t->dirfd, t->base, 0) < 0 && errno != ENOENT)
+		log_warn("create: removing the partial file %s: %m", req->path);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &old[i], NULL);
+	return r;
+}
+
+int create_main(int argc, char **argv)
+{
+	struct create_request req;
+	int r = parse_request(argc, argv, &req);
+	if (r > 0)
+		return r == 1 ? 0 : r;
+	struct create_place t;
+	r = prepare_place(&req, &t);
+	if (r >= 0)
+		r = make_image(&req, &t);
+	create_place_done(&t);
 	return r < 0 ? 1 : 0;
 }

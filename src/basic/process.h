@@ -46,6 +46,20 @@ struct process_stdio {
 	const char *path;
 };
 
+/* Initializers for one entry of the map. */
+#define STDIO_NULL                                                                                 \
+	{                                                                                          \
+		.kind = PROCESS_STDIO_NULL                                                         \
+	}
+#define STDIO_FD(f)                                                                                \
+	{                                                                                          \
+		.kind = PROCESS_STDIO_FD, .fd = (f)                                                \
+	}
+#define STDIO_PATH(p)                                                                              \
+	{                                                                                          \
+		.kind = PROCESS_STDIO_PATH, .fd = -1, .path = (p)                                  \
+	}
+
 struct process_options {
 	struct process_stdio stdio[3]; /* for descriptors 0, 1 and 2 */
 	bool new_session;              /* setsid() */

@@ -53,7 +53,7 @@ int fsck_run(const struct plan *p, const char *devnode, const char *fstype, cons
 	log_debug("checking %s: %s %s %s", what, argv[0], argv[1], devnode);
 	/* The checker talks to the console (stdout/stderr are ours); it must not wait for
 	 * answers. */
-	static const struct process_options no_input = {.stdio = {{PROCESS_STDIO_NULL}}};
+	static const struct process_options no_input = {.stdio = {STDIO_NULL}};
 	struct process_result res;
 	int r = process_run(NULL, (char *const *)argv, &no_input, &res);
 	if (res.end != PROCESS_EXITED) {

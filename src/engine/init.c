@@ -34,9 +34,8 @@ static void run_shell(void)
 		/* The console as its controlling terminal (opened in its new session), so that
 		 * ^C works in the shell; argv[0] "sh" also makes busybox run its shell applet. */
 		struct process_options console = {
-		    .stdio = {{PROCESS_STDIO_PATH, -1, "/dev/console"},
-		              {PROCESS_STDIO_PATH, -1, "/dev/console"},
-		              {PROCESS_STDIO_PATH, -1, "/dev/console"}},
+		    .stdio = {STDIO_PATH("/dev/console"), STDIO_PATH("/dev/console"),
+		              STDIO_PATH("/dev/console")},
 		    .new_session = true,
 		};
 		char *argv[] = {"sh", NULL};

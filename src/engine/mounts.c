@@ -111,7 +111,7 @@ static int fuse_mount(const char *program, const char *rw_option, const char *de
 	/* The daemon outlives us: give it no terminal. fusefat reports its geometry on
 	 * stderr; the others only errors. */
 	struct process_options daemon = {
-	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}},
+	    .stdio = {STDIO_NULL, STDIO_NULL},
 	    .new_session = true,
 	};
 	if (streq(program, "fusefat"))

@@ -21,7 +21,6 @@ char *options_join(const char *a, const char *b);
 /* Options that let a file system be mounted read-only without replaying its journal. */
 const char *options_no_replay(const char *fstype);
 
-
 /*
  * Mounts a host block device. fstype_wanted is rootfstype= (NULL: use probed_type).
  * The kernel's driver is used when the kernel has one (loading it if needed); otherwise the

@@ -933,7 +933,7 @@ static int write_archive(struct builder *b, int method, const char *compressor, 
 	char *argv[8];
 	compressor_argv(method, (char *)compressor, argv);
 	const struct process_options through = {
-	    .stdio = {{PROCESS_STDIO_FD, pipefd[0]}, {PROCESS_STDIO_FD, out_fd}},
+	    .stdio = {STDIO_FD(pipefd[0]), STDIO_FD(out_fd)},
 	};
 	struct process_result res;
 	pid_t pid;

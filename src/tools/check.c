@@ -611,7 +611,7 @@ static void run_checker(const char *prog, const char *devnode, struct process_re
 	char *argv[] = {(char *)prog, "-n", e2 ? "-f" : (char *)devnode,
 	                e2 ? (char *)devnode : NULL, NULL};
 	static const struct process_options quiet = {
-	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}, {PROCESS_STDIO_NULL}},
+	    .stdio = {STDIO_NULL, STDIO_NULL, STDIO_NULL},
 	};
 	(void)process_run(NULL, argv, &quiet, ret);
 }

@@ -208,7 +208,7 @@ static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *labe
 	argv[n++] = (char *)path;
 	argv[n] = NULL;
 	static const struct process_options to_stderr = {
-	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_FD, STDERR_FILENO}},
+	    .stdio = {STDIO_NULL, STDIO_FD(STDERR_FILENO)},
 	};
 	return process_run(NULL, argv, &to_stderr, ret);
 }

@@ -270,7 +270,7 @@ int media_run(const struct media_options *o, const char *what, char *const argv[
 	memcpy(args, argv, n * sizeof(char *));
 	args[0] = path; /* the name stays argv[0] in messages */
 	const struct process_options opts = {
-	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_FD, log_fd}, {PROCESS_STDIO_FD, log_fd}},
+	    .stdio = {STDIO_NULL, STDIO_FD(log_fd), STDIO_FD(log_fd)},
 	};
 	struct process_result res;
 	if (process_run(NULL, args, &opts, &res) == 0)
@@ -546,7 +546,7 @@ int media_build_initrd(const struct media_options *o, const struct media *m, con
 	    NULL,
 	};
 	/* Its "wrote" line names our temporary file: we say what was built. */
-	const struct process_options opts = {.stdio[STDOUT_FILENO] = {PROCESS_STDIO_NULL}};
+	const struct process_options opts = {.stdio[STDOUT_FILENO] = STDIO_NULL};
 	struct process_result res;
 	if (process_run("/proc/self/exe", argv, &opts, &res) == 0)
 		return 0;

@@ -143,7 +143,7 @@ TEST(stdout_to_fd)
 	int fd = temp_fd();
 	CHECK(fd >= 0);
 	struct process_options o = {
-	    .stdio = {{PROCESS_STDIO_INHERIT}, {PROCESS_STDIO_FD, fd}, {PROCESS_STDIO_NULL}},
+	    .stdio = {{.kind = PROCESS_STDIO_INHERIT}, STDIO_FD(fd), STDIO_NULL},
 	};
 	struct process_result res;
 	CHECK(run_sh("echo hello; echo to-stderr >&2", &o, &res) == 0);
@@ -169,14 +169,14 @@ TEST(stdio_swapped)
 	/* Given in place, a close-on-exec descriptor still reaches the program. */
 	fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
 	struct process_options o = {
-	    .stdio = {{PROCESS_STDIO_INHERIT},
-	              {PROCESS_STDIO_FD, STDERR_FILENO},
-	              {PROCESS_STDIO_FD, STDOUT_FILENO}},
+	    .stdio = {{.kind = PROCESS_STDIO_INHERIT},
+	              STDIO_FD(STDERR_FILENO),
+	              STDIO_FD(STDOUT_FILENO)},
 	};
 	struct process_result res;
 	int r = run_sh("echo out; echo err >&2", &o, &res);
 	/* And a descriptor that is already in place. */
-	struct process_options same = {.stdio[STDOUT_FILENO] = {PROCESS_STDIO_FD, STDOUT_FILENO}};
+	struct process_options same = {.stdio[STDOUT_FILENO] = STDIO_FD(STDOUT_FILENO)};
 	int r2 = run_sh("echo same", &same, &res);
 	dup2(saved_out, STDOUT_FILENO);
 	dup2(saved_err, STDERR_FILENO);
@@ -199,7 +199,7 @@ TEST(stdin_from_dev_null)
 	int fd = temp_fd();
 	/* cat reads to the end of /dev/null; the bound makes an inherited pipe a failure. */
 	struct process_options o = {
-	    .stdio = {{PROCESS_STDIO_NULL}, {PROCESS_STDIO_FD, fd}},
+	    .stdio = {STDIO_NULL, STDIO_FD(fd)},
 	    .timeout_ms = 5000,
 	};
 	struct process_result res;
@@ -223,7 +223,7 @@ TEST(stdio_path_opened_in_child)
 {
 	int fd = temp_fd();
 	struct process_options o = {
-	    .stdio = {{PROCESS_STDIO_PATH, -1, "/dev/zero"}, {PROCESS_STDIO_FD, fd}},
+	    .stdio = {STDIO_PATH("/dev/zero"), STDIO_FD(fd)},
 	};
 	struct process_result res;
 	CHECK(run_sh("head -c 3 | od -An -tx1", &o, &res) == 0);
@@ -352,7 +352,7 @@ TEST(spawn_and_wait_through_a_pipe)
 	int p[2];
 	CHECK(pipe2(p, O_CLOEXEC) == 0);
 	int out = temp_fd();
-	struct process_options o = {.stdio = {{PROCESS_STDIO_FD, p[0]}, {PROCESS_STDIO_FD, out}}};
+	struct process_options o = {.stdio = {STDIO_FD(p[0]), STDIO_FD(out)}};
 	_cleanup_free_ char *cat = find_program("cat", PROGRAM_SEARCH_STANDARD);
 	char *argv[] = {cat, NULL};
 	pid_t pid = 0;

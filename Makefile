@@ -6,7 +6,7 @@ ASAN := build-asan
 FUZZ := build-fuzz
 MESON_SETUP = meson setup --prefix=$(PREFIX)
 
-.PHONY: all check unit ns vm demo fuzz bench install clean deps format
+.PHONY: all check unit ns vm demo fuzz bench install clean deps format deb
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -60,6 +60,11 @@ bench: all
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	fuzz/run $(FUZZ) $${FUZZ_SECONDS:-60}
+
+# loopboot_VERSION_ARCH.deb with dpkg-buildpackage, in build/deb (a copy of the tree).
+deb: $(BUILD)/build.ninja
+	@scripts/deps deb
+	scripts/make-deb $(BUILD)/deb
 
 install: $(BUILD)/build.ninja
 	meson configure $(BUILD) --prefix=$(PREFIX)

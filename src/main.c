@@ -135,16 +135,27 @@ static int cmd_teardown(int argc, char **argv)
 }
 
 /* For initramfs frameworks: our own /init does this before switching root. */
+static const char prepare_shutdown_usage[] =
+    "Usage: loopboot prepare-shutdown [--root DIR]\n"
+    "Copies loopboot and what the dynamic loader needs for it to /run/initramfs (or DIR), "
+    "with loopboot as its shutdown program; a noexec /run gets a tmpfs of its own there. Run "
+    "it in the initramfs, after `loopboot boot`, before switching root.\n";
+
 static int cmd_prepare_shutdown(int argc, char **argv)
 {
-	if (argc > 1) {
-		puts("Usage: loopboot prepare-shutdown\n"
-		     "Copies this initramfs (without kernel modules) to /run/initramfs with "
-		     "loopboot as its shutdown program. Run it in the initramfs, after "
-		     "`loopboot boot`, before switching root.");
-		return streq(argv[1], "--help") ? 0 : 2;
+	const char *root = SHUTDOWN_ROOT;
+	const struct cli_option options[] = {{"root", 'r', &root}};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), prepare_shutdown_usage);
+	if (r <= 0)
+		return r < 0 ? 2 : 0;
+	if (optind < argc || root[0] != '/') {
+		fprintf(stderr, "loopboot: prepare-shutdown: %s: %s — %s\n",
+		        optind < argc ? argv[optind] : root,
+		        optind < argc ? "unexpected argument" : "not an absolute path",
+		        "usage: loopboot prepare-shutdown [--root DIR]");
+		return 2;
 	}
-	int r = shutdown_prepare();
+	r = shutdown_prepare(root);
 	return r < 0 ? r : 0;
 }
 
@@ -186,7 +197,7 @@ static const struct verb verbs[] = {
      * VERB are not worth one. */
     {"shutdown", 1, VERB_ANY, shutdown_main, "shutdown VERB",
      "as PID 1: take the stack down, then VERB\n(poweroff, reboot, halt, kexec)"},
-    {"prepare-shutdown", 0, 1, cmd_prepare_shutdown, "prepare-shutdown",
+    {"prepare-shutdown", 0, VERB_ANY, cmd_prepare_shutdown, "prepare-shutdown [--root DIR]",
      "fill /run/initramfs for the shutdown side\n(initramfs frameworks, before switching root)"},
     {"status", 0, VERB_ANY, status_main, "status [--json] [--get KIND.KEY]...",
      "show the running system's stack"},

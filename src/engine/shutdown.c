@@ -9,12 +9,15 @@
 #include <sys/reboot.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "basic/elf.h"
+#include "basic/copy.h"
 #include "basic/log.h"
+#include "basic/strbuf.h"
 #include "basic/mounttable.h"
 #include "basic/util.h"
 #include "engine/boot.h"
@@ -24,144 +27,235 @@
 
 /* ---- at boot: a shutdown root in /run/initramfs ------------------------------------- */
 
-static int copy_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (streq(path, "/"))
-		return FTW_CONTINUE;
-	/* Kernel modules are the bulk of the initramfs and shutdown needs none. */
-	if (streq(path, "/lib/modules") || streq(path, "/usr/lib/modules"))
-		return FTW_SKIP_SUBTREE;
-	_cleanup_free_ char *dst = xasprintf(SHUTDOWN_ROOT "%s", path);
-	int r = 0;
-	if (flag == FTW_D) {
-		if (mkdir(dst, st->st_mode & 07777) < 0 && errno != EEXIST)
-			r = -errno;
-	} else if (flag == FTW_SL) {
-		char target[4096];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
-			r = -errno;
-		else {
-			target[n] = '\0';
-			if (symlink(target, dst) < 0 && errno != EEXIST)
-				r = -errno;
-		}
-	} else if (flag == FTW_F && S_ISREG(st->st_mode)) {
-		_cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
-		_cleanup_close_ int out =
-		    open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st->st_mode & 07777);
-		if (in < 0 || out < 0)
-			r = -errno;
-		else {
-			off_t left = st->st_size;
-			while (left > 0) {
-				ssize_t n = sendfile(out, in, NULL, (size_t)left);
-				if (n <= 0) {
-					r = n < 0 ? -errno : -EIO;
-					break;
-				}
-				left -= n;
-			}
-		}
-	} else if (flag == FTW_F && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))) {
-		if (mknod(dst, st->st_mode, st->st_rdev) < 0 && errno != EEXIST)
-			r = -errno;
-	}
-	if (r < 0) {
-		log_warn("preparing the shutdown root: copying %s: %s", path, strerror(-r));
-		return FTW_STOP;
-	}
-	return FTW_CONTINUE;
-}
-
 /*
- * SHUTDOWN_EXEC: for inits without systemd's /run/initramfs support, their last step
- * execs it as PID 1. It runs in the booted root, which may lack our libraries (a busybox
- * root has no glibc): so it starts /init with the initramfs's own dynamic loader and
- * library directories, and loopboot then pivots into /run/initramfs.
+ * What the shutdown root holds: loopboot, its dynamic loader and its libraries, each a
+ * regular file at the path the loader was found at, and nothing else. At shutdown loopboot
+ * is all that runs there (as PID 1); the host's FUSE daemon is already running. Copying the
+ * whole initramfs instead filled a small /run in a framework's initramfs (busybox's
+ * hundreds of hard links became as many copies).
  */
-static int write_exec_script(const char *self)
+struct closure {
+	char *self;        /* loopboot's own file: /init, /usr/sbin/loopboot */
+	char *interp;      /* the dynamic loader, NULL for a static binary */
+	struct strv files; /* libraries, as found */
+	struct strv dirs;  /* the directories they were found in, for --library-path */
+};
+
+static void closure_done(struct closure *c)
 {
-	struct elf_info e = {0};
-	int r = elf_read(self, &e);
-	if (r < 0)
-		return log_fail(r, "reading", self, NULL,
-		                "the shutdown helper needs loopboot's ELF file");
-	struct strv dirs = {0};
-	elf_default_search_dirs(&e, NULL, &dirs);
-	_cleanup_free_ char *path = xstrdup("");
-	/* Resolved now, in the initramfs: the script runs in the booted root, where the
-	 * initramfs's absolute symlinks (/lib64/ld-linux-x86-64.so.2 ->
-	 * /lib/x86_64-linux-gnu/...) would point into that root, which may have no glibc. */
-	for (size_t i = 0; i < dirs.n; i++) {
-		_cleanup_free_ char *real = realpath(dirs.v[i], NULL);
-		if (!real)
-			continue;
-		char *p = xasprintf("%s%s" SHUTDOWN_ROOT "%s", path, *path ? ":" : "", real);
-		free(path);
-		path = p;
-	}
-	strv_free(&dirs);
-	_cleanup_free_ char *interp = e.interp ? realpath(e.interp, NULL) : NULL;
-	if (e.interp && !interp)
-		log_warn("the dynamic loader %s is missing: %s will not run", e.interp,
-		         SHUTDOWN_EXEC);
-	_cleanup_free_ char *loader =
-	    interp ? xasprintf("'" SHUTDOWN_ROOT "%s' --library-path '%s' --argv0 loopboot ",
-	                       interp, path)
-	           : xstrdup("");
-	elf_info_done(&e);
-	_cleanup_free_ char *script =
-	    xasprintf("#!/bin/sh\n"
-	              "# Written by loopboot at boot. An init system without systemd ends with\n"
-	              "#   exec " SHUTDOWN_EXEC " poweroff|reboot|halt|kexec\n"
-	              "# as PID 1: loopboot then takes the root image and the host down cleanly.\n"
-	              "exec %s'" SHUTDOWN_ROOT "%s' shutdown \"$@\"\n",
-	              loader, self);
-	r = write_file_atomic(SHUTDOWN_EXEC, script, strlen(script), 0755);
-	if (r < 0)
-		return log_fail(r, "writing", SHUTDOWN_EXEC, NULL, "/run must be writable");
-	return 0;
+	free(c->self);
+	free(c->interp);
+	strv_free(&c->files);
+	strv_free(&c->dirs);
 }
 
-int shutdown_prepare(void)
+static int closure_read(struct closure *c)
 {
-	/* Where loopboot is in this initramfs: /init in our own, /usr/sbin/loopboot (say)
-	 * in a framework's. */
+	*c = (struct closure){0};
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0 || self[0] != '/')
 		return log_fail(n < 0 ? errno : EINVAL, "finding loopboot's own file",
 		                "/proc/self/exe", NULL, "mount /proc");
 	self[n] = '\0';
-	if (access(SHUTDOWN_ROOT "/shutdown", F_OK) == 0) {
-		log_debug("%s/shutdown exists: leaving the shutdown root to its owner",
-		          SHUTDOWN_ROOT);
-		return 0;
-	}
-	int r = mkdir_p(SHUTDOWN_ROOT, 0755);
+	c->self = xstrdup(self);
+	struct elf_info e = {0};
+	int r = elf_read(self, &e);
 	if (r < 0)
-		return log_fail(r, "preparing the shutdown root", SHUTDOWN_ROOT, NULL,
-		                "/run must be writable");
-	/* FTW_MOUNT: stay in the initramfs, not in /proc, /sys, /dev, /run or the new root. */
-	if (nftw("/", copy_entry, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL) != 0)
-		return log_fail(EIO, "preparing the shutdown root", SHUTDOWN_ROOT, NULL,
+		return log_fail(r, "reading", self, NULL,
+		                "the shutdown root needs loopboot's ELF file");
+	c->interp = e.interp ? xstrdup(e.interp) : NULL;
+	struct strv search = {0};
+	elf_default_search_dirs(&e, "/etc/ld.so.conf", &search);
+	elf_info_done(&e);
+	_cleanup_free_ char *missing = NULL, *needed_by = NULL;
+	r = elf_collect_deps(self, &search, &c->files, NULL, &missing, &needed_by);
+	strv_free(&search);
+	if (r < 0)
+		return log_fail(r, "finding loopboot's libraries", missing ? missing : self,
+		                needed_by ? "not found" : NULL,
+		                "the initramfs is incomplete: rebuild it");
+	for (size_t i = 0; i < c->files.n; i++) {
+		if (streq_ptr(c->files.v[i], c->interp))
+			continue;
+		_cleanup_free_ char *dir = xstrdup(c->files.v[i]);
+		*strrchr(dir, '/') = '\0';
+		if (!strv_contains(&c->dirs, dir))
+			strv_push(&c->dirs, xstrdup(dir));
+	}
+	return 0;
+}
+
+/* A file of the closure at the same path under root: its contents, its mode. */
+static int copy_into(const char *root, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	_cleanup_free_ char *dst = path_join(root, path);
+	return copy_file(path, dst, st.st_mode & 07777);
+}
+
+/*
+ * SHUTDOWN_EXEC: for inits without systemd's /run/initramfs support, their last step
+ * execs it as PID 1. It runs in the booted root, which may lack our libraries (a busybox
+ * root has no glibc): so it starts loopboot with the shutdown root's own dynamic loader
+ * and libraries, and loopboot then pivots into the shutdown root.
+ */
+static int write_exec_script(const char *root, const struct closure *c)
+{
+	struct strbuf dirs = {0};
+	for (size_t i = 0; i < c->dirs.n; i++)
+		strbuf_printf(&dirs, "%s%s%s", i ? ":" : "", root, c->dirs.v[i]);
+	_cleanup_free_ char *path = strbuf_steal(&dirs);
+	_cleanup_free_ char *loader =
+	    c->interp
+	        ? xasprintf("'%s%s' --library-path '%s' --argv0 loopboot ", root, c->interp, path)
+	        : xstrdup("");
+	_cleanup_free_ char *script_path = path_join(root, "loopboot-shutdown");
+	_cleanup_free_ char *script =
+	    xasprintf("#!/bin/sh\n"
+	              "# Written by loopboot at boot. An init system without systemd ends with\n"
+	              "#   exec %s poweroff|reboot|halt|kexec\n"
+	              "# as PID 1: loopboot then takes the root image and the host down cleanly.\n"
+	              "exec %s'%s%s' shutdown \"$@\"\n",
+	              script_path, loader, root, c->self);
+	int r = write_file_atomic(script_path, script, strlen(script), 0755);
+	if (r < 0)
+		return log_fail(r, "writing", script_path, NULL, "/run must be writable");
+	return 0;
+}
+
+/* What initramfs-tools keeps in /run/initramfs (fsck.log, initramfs.debug), into a new
+ * tmpfs: the files of the top level, which is all it writes there. */
+static int keep_entries(const char *from, const char *to)
+{
+	_cleanup_(closedirp) DIR *d = opendir(from);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_REG)
+			continue;
+		_cleanup_free_ char *src = path_join(from, de->d_name);
+		_cleanup_free_ char *dst = path_join(to, de->d_name);
+		int r = copy_file(src, dst, 0644);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * systemd-shutdown executes root/shutdown: on a /run mounted noexec (initramfs-tools does)
+ * it cannot ("Permission denied"). Then the shutdown root gets a small tmpfs of its own,
+ * which allows it, holding what was there. Returns 1 when it mounted one, 0, or -errno.
+ */
+static int exec_capable(const char *root)
+{
+	struct statvfs sv;
+	if (statvfs(root, &sv) < 0)
+		return -errno;
+	if (!(sv.f_flag & ST_NOEXEC))
+		return 0;
+	_cleanup_free_ char *tmp = xasprintf("%s.loopboot-new", root);
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int r = mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m") < 0
+	            ? -errno
+	            : keep_entries(root, tmp);
+	if (r >= 0 && mount(tmp, root, NULL, MS_MOVE, NULL) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)umount2(tmp, MNT_DETACH);
+	rmdir(tmp);
+	return r < 0 ? r : 1;
+}
+
+static int fill_root(const char *root, const struct closure *c)
+{
+	int r = copy_into(root, c->self);
+	if (r >= 0 && c->interp)
+		r = copy_into(root, c->interp);
+	for (size_t i = 0; r >= 0 && i < c->files.n; i++)
+		if (!streq_ptr(c->files.v[i], c->interp))
+			r = copy_into(root, c->files.v[i]);
+	if (r < 0)
+		return log_fail(r, "preparing the shutdown root: copying loopboot", root, NULL,
 		                "is /run full? shutdown will not unmount the host cleanly");
 	static const char *const dirs[] = {"dev", "proc", "sys", "run", "oldroot", "tmp"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		_cleanup_free_ char *d = xasprintf(SHUTDOWN_ROOT "/%s", dirs[i]);
+		_cleanup_free_ char *d = path_join(root, dirs[i]);
 		(void)mkdir(d, 0755);
 	}
-	/* systemd-shutdown runs /run/initramfs/shutdown: that is us. */
-	if (symlink(self + 1, SHUTDOWN_ROOT "/shutdown") < 0 && errno != EEXIST)
-		return log_fail(errno, "preparing the shutdown root", SHUTDOWN_ROOT "/shutdown",
-		                NULL, "/run must be writable");
-	r = write_exec_script(self);
+	/* systemd-shutdown runs root/shutdown: that is us. Relative, so that it resolves in
+	 * the shutdown root both before and after the pivot into it. */
+	_cleanup_free_ char *link = path_join(root, "shutdown");
+	if (symlink(c->self + 1, link) < 0 && errno != EEXIST)
+		return log_fail(errno, "preparing the shutdown root", link, NULL,
+		                "/run must be writable");
+	return write_exec_script(root, c);
+}
+
+/* The names at the top of dir, to tell later what was added. */
+static void top_names(const char *dir, struct strv *ret)
+{
+	_cleanup_(closedirp) DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			strv_push(ret, xstrdup(de->d_name));
+}
+
+/* A failed attempt leaves nothing of its own in /run, which is small. */
+static void remove_added(const char *dir, const struct strv *before)
+{
+	struct strv now = {0};
+	top_names(dir, &now);
+	for (size_t i = 0; i < now.n; i++)
+		if (!strv_contains(before, now.v[i])) {
+			_cleanup_free_ char *p = path_join(dir, now.v[i]);
+			(void)rm_rf(p);
+		}
+	strv_free(&now);
+}
+
+int shutdown_prepare(const char *root)
+{
+	_cleanup_free_ char *link = path_join(root, "shutdown");
+	struct stat st;
+	if (lstat(link, &st) == 0) {
+		log_debug("%s exists: leaving the shutdown root to its owner", link);
+		return 0;
+	}
+	int r = mkdir_p(root, 0755);
 	if (r < 0)
+		return log_fail(r, "preparing the shutdown root", root, NULL,
+		                "/run must be writable");
+	struct closure c;
+	r = closure_read(&c);
+	if (r < 0) {
+		closure_done(&c);
 		return r;
-	log_debug("shutdown root prepared in %s", SHUTDOWN_ROOT);
-	return 0;
+	}
+	int own = exec_capable(root);
+	if (own < 0)
+		log_warn("%s does not allow executing programs and no tmpfs could be mounted "
+		         "there (%s): systemd-shutdown will not run loopboot",
+		         root, strerror(-own));
+	struct strv before = {0};
+	top_names(root, &before);
+	r = fill_root(root, &c);
+	closure_done(&c);
+	if (r < 0 && own > 0)
+		(void)umount2(root, MNT_DETACH); /* what was there is underneath, as it was */
+	else if (r < 0)
+		remove_added(root, &before);
+	strv_free(&before);
+	if (r >= 0)
+		log_debug("shutdown root prepared in %s%s", root,
+		          own > 0 ? " (a tmpfs of its own: /run is noexec)" : "");
+	return r;
 }
 
 /* ---- at shutdown ---------------------------------------------------------------------- */

@@ -14,9 +14,13 @@
 /* What an init without systemd execs as its last step: see shutdown.c. */
 #define SHUTDOWN_EXEC SHUTDOWN_ROOT "/loopboot-shutdown"
 
-/* Copies the running initramfs to SHUTDOWN_ROOT (at boot, PID 1, before switch_root).
- * Leaves an existing SHUTDOWN_ROOT/shutdown alone: another initramfs owns it. */
-int shutdown_prepare(void);
+/*
+ * Fills root (SHUTDOWN_ROOT; another directory for tests) with loopboot and what the
+ * dynamic loader needs for it, root/shutdown -> loopboot and root/loopboot-shutdown (at
+ * boot, before switch_root); a root on a noexec file system gets a tmpfs of its own. Leaves
+ * an existing root/shutdown alone: another part of the initramfs owns it.
+ */
+int shutdown_prepare(const char *root);
 
 /* `loopboot shutdown VERB`, and /shutdown: never returns when it can act. */
 int shutdown_main(int argc, char **argv);

@@ -428,12 +428,6 @@ static int collect_modules(struct builder *b)
 	return 0;
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 /* Adds every file below dir (the staged modules directory) at prefix/relative path. */
 static int add_tree(struct builder *b, const char *dir, const char *prefix)
 {

@@ -95,14 +95,7 @@ int create_parse_size(const char *s, uint64_t *ret, const char **ret_why)
 
 /* ---- making the file ------------------------------------------------------------------- */
 
-struct fs_kind {
-	const char *name;
-	const char *mkfs;
-	unsigned max_label;
-	const char *package; /* Debian's, for the message when mkfs is missing */
-};
-
-static const struct fs_kind fs_kinds[] = {
+static const struct create_fs fs_kinds[] = {
     {"ext4", "mkfs.ext4", 16, "e2fsprogs"},
     {"xfs", "mkfs.xfs", 12, "xfsprogs"},
     {"btrfs", "mkfs.btrfs", 255, "btrfs-progs"},
@@ -185,8 +178,8 @@ static int write_zeros(int fd, uint64_t size)
 }
 
 /* Runs mkfs on the file; its messages go to our stderr, so stdout stays the summary. */
-static int run_mkfs(const struct fs_kind *fs, const char *prog, const char *label, const char *path,
-                    struct process_result *ret)
+static int run_mkfs(const struct create_fs *fs, const char *prog, const char *label,
+                    const char *path, struct process_result *ret)
 {
 	char *argv[12];
 	size_t n = 0;
@@ -220,8 +213,7 @@ static bool host_is_fat(const struct mount_entry *m)
 	        streq(m->fstype, "fuse.fusefat") || streq(m->fstype, "fusefat"));
 }
 
-/* "root=UUID=... loop=/path" for the file, when it is on a block device's file system. */
-static char *boot_hint(const char *path)
+char *create_boot_entry(const char *path)
 {
 	_cleanup_free_ char *real = realpath(path, NULL);
 	if (!real)
@@ -241,7 +233,7 @@ static char *boot_hint(const char *path)
 			    path_join(streq(m.root, "/") ? "" : m.root, rest);
 			/* The kernel's quoting: a value with blanks is quoted as a whole word. */
 			bool blank = strpbrk(inner, " \t") != NULL;
-			hint = xasprintf("root=UUID=%s %sloop=%s%s", d.uuid, blank ? "\"" : "",
+			hint = xasprintf("root=UUID=%s %sloop=%s%s rw", d.uuid, blank ? "\"" : "",
 			                 inner, blank ? "\"" : "");
 		}
 		device_info_free(&d);
@@ -250,7 +242,7 @@ static char *boot_hint(const char *path)
 }
 
 /* Allocates the whole file (closing fd is the caller's), then makes the file system. */
-static int fill_file(int fd, uint64_t size, const struct fs_kind *fs, const char *mkfs,
+static int fill_file(int fd, uint64_t size, const struct create_fs *fs, const char *mkfs,
                      const char *label, const char *path, const char **ret_how)
 {
 	*ret_how = "preallocated with fallocate";
@@ -286,7 +278,7 @@ static int fill_file(int fd, uint64_t size, const struct fs_kind *fs, const char
 
 /* The summary on stdout: size, type, how it was allocated, fragments, a boot entry. */
 static int report(int dirfd, const char *base, const char *path, uint64_t size,
-                  const struct fs_kind *fs, const char *label, const char *how)
+                  const struct create_fs *fs, const char *label, const char *how)
 {
 	_cleanup_close_ int fd = openat(dirfd, base, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -304,9 +296,6 @@ static int report(int dirfd, const char *base, const char *path, uint64_t size,
 	if ((uint64_t)st.st_blocks * 512 < size)
 		log_warn("create: %s is sparse on this host (%llu of %llu bytes allocated)", path,
 		         (unsigned long long)st.st_blocks * 512, (unsigned long long)size);
-	_cleanup_free_ char *hint = boot_hint(path);
-	if (hint)
-		printf("boot it with: %s\n", hint);
 	fflush(stdout);
 	return 0;
 }
@@ -316,13 +305,54 @@ static const char usage[] =
     "Creates a fully allocated image file (never sparse) with a file system in it.\n"
     "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n";
 
-/* What `create` is asked to make, after the arguments were judged. */
-struct create_request {
-	const char *path;
-	uint64_t size;
-	const struct fs_kind *fs;
-	const char *label;
-};
+const struct create_fs *create_fs_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fs_kinds); i++)
+		if (streq(fs_kinds[i].name, name))
+			return &fs_kinds[i];
+	return NULL;
+}
+
+int create_request_parse(const char *cmd, const char *size_arg, const char *fs_arg,
+                         struct create_request *req)
+{
+	if (!size_arg) {
+		fprintf(stderr,
+		        "loopboot: %s: --size is missing — give the image's size, e.g. --size "
+		        "16G\n",
+		        cmd);
+		return -EINVAL;
+	}
+	const char *why;
+	if (create_parse_size(size_arg, &req->size, &why) < 0) {
+		fprintf(stderr, "loopboot: %s: --size %s: %s\n", cmd, size_arg, why);
+		return -EINVAL;
+	}
+	if (req->size % ALIGN) {
+		uint64_t up = (req->size + ALIGN - 1) / ALIGN * ALIGN;
+		fprintf(stderr,
+		        "loopboot: %s: --size %s: %llu bytes is not a multiple of 4096 — use "
+		        "--size %lluK\n",
+		        cmd, size_arg, (unsigned long long)req->size,
+		        (unsigned long long)(up >> 10));
+		return -EINVAL;
+	}
+	req->fs = create_fs_find(fs_arg);
+	if (!req->fs) {
+		fprintf(stderr, "loopboot: %s: --fs %s: not supported — use ext4, xfs or btrfs\n",
+		        cmd, fs_arg);
+		return -EINVAL;
+	}
+	const char *label = req->label;
+	if (label && (!*label || strlen(label) > req->fs->max_label)) {
+		fprintf(stderr,
+		        "loopboot: %s: --label %s: %s labels are 1 to %u bytes — use a shorter "
+		        "label\n",
+		        cmd, label, req->fs->name, req->fs->max_label);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 /* The arguments: 0 with *req, 1 after --help, 2 after a usage message. */
 static int parse_request(int argc, char **argv, struct create_request *req)
@@ -347,43 +377,7 @@ static int parse_request(int argc, char **argv, struct create_request *req)
 		return 2;
 	}
 	req->path = argv[optind];
-	if (!size_arg) {
-		fputs("loopboot: create: --size is missing — give the image's size, e.g. --size "
-		      "16G\n",
-		      stderr);
-		return 2;
-	}
-	const char *why;
-	if (create_parse_size(size_arg, &req->size, &why) < 0) {
-		fprintf(stderr, "loopboot: create: --size %s: %s\n", size_arg, why);
-		return 2;
-	}
-	if (req->size % ALIGN) {
-		uint64_t up = (req->size + ALIGN - 1) / ALIGN * ALIGN;
-		fprintf(stderr,
-		        "loopboot: create: --size %s: %llu bytes is not a multiple of 4096 — use "
-		        "--size %lluK\n",
-		        size_arg, (unsigned long long)req->size, (unsigned long long)(up >> 10));
-		return 2;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(fs_kinds); i++)
-		if (streq(fs_kinds[i].name, fs_arg))
-			req->fs = &fs_kinds[i];
-	if (!req->fs) {
-		fprintf(stderr,
-		        "loopboot: create: --fs %s: not supported — use ext4, xfs or btrfs\n",
-		        fs_arg);
-		return 2;
-	}
-	const char *label = req->label;
-	if (label && (!*label || strlen(label) > req->fs->max_label)) {
-		fprintf(stderr,
-		        "loopboot: create: --label %s: %s labels are 1 to %u bytes — use a "
-		        "shorter label\n",
-		        label, req->fs->name, req->fs->max_label);
-		return 2;
-	}
-	return 0;
+	return create_request_parse("create", size_arg, fs_arg, req) < 0 ? 2 : 0;
 }
 
 /* Where the image goes: the directory, open, and the image's name in it. */
@@ -500,16 +494,35 @@ static int make_image(const struct create_request *req, const struct create_plac
 	return r;
 }
 
+int create_image(const struct create_request *req)
+{
+	struct create_place t;
+	int r = prepare_place(req, &t);
+	if (r >= 0)
+		r = make_image(req, &t);
+	create_place_done(&t);
+	return r;
+}
+
+int create_refusals(const struct create_request *req)
+{
+	struct create_place t;
+	int r = prepare_place(req, &t);
+	create_place_done(&t);
+	return r;
+}
+
 int create_main(int argc, char **argv)
 {
 	struct create_request req;
 	int r = parse_request(argc, argv, &req);
 	if (r > 0)
 		return r == 1 ? 0 : r;
-	struct create_place t;
-	r = prepare_place(&req, &t);
-	if (r >= 0)
-		r = make_image(&req, &t);
-	create_place_done(&t);
-	return r < 0 ? 1 : 0;
+	r = create_image(&req);
+	if (r < 0)
+		return 1;
+	_cleanup_free_ char *entry = create_boot_entry(req.path);
+	if (entry)
+		printf("boot it with: %s\n", entry);
+	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -10,6 +10,44 @@
 
 int create_main(int argc, char **argv);
 
+/* A file system an image can be made with. */
+struct create_fs {
+	const char *name; /* ext4, xfs, btrfs */
+	const char *mkfs;
+	unsigned max_label;
+	const char *package; /* Debian's, for the message when mkfs is missing */
+};
+const struct create_fs *create_fs_find(const char *name);
+
+/* What is to be made; `loopboot install` makes its image with the same rules. */
+struct create_request {
+	const char *path;
+	uint64_t size;
+	const struct create_fs *fs;
+	const char *label; /* NULL: none */
+};
+
+/*
+ * Fills size and fs of req from --size and --fs (label must be set already, to be judged
+ * against the type). Returns 0, or -EINVAL after one loopboot: line naming cmd: the caller
+ * exits 2.
+ */
+int create_request_parse(const char *cmd, const char *size_arg, const char *fs_arg,
+                         struct create_request *req);
+
+/* Everything that would refuse the image (an existing file, no room, FAT's 4 GiB, no
+ * mkfs), without writing: 0 or -errno after the message. */
+int create_refusals(const struct create_request *req);
+
+/* Makes the image as `loopboot create` does: refusals first, then a fully allocated file
+ * and its file system, the summary line on stdout; nothing is left behind on failure.
+ * 0 or -errno after the message. */
+int create_image(const struct create_request *req);
+
+/* "root=UUID=... loop=/path rw" for an image on a block device's file system; NULL when
+ * the file is not on one. Allocated. */
+char *create_boot_entry(const char *path);
+
 /*
  * Parses a size: digits with an optional K, M, G or T suffix (powers of 1024; "KiB",
  * "MB" and lower case are accepted too). Returns 0, or -EINVAL/-ERANGE with *ret_why set

@@ -168,6 +168,37 @@ check "initramfs-tools: the shutdown root has the mount points systemd-shutdown 
 	test -d "$SR/oldroot" -a -d "$SR/proc" -a -d "$SR/sys" -a -d "$SR/dev" -a -d "$SR/run"
 check "initramfs-tools: the shutdown root is small (loopboot's closure only, < 32 MiB)" \
 	test "$(du -sm "$SR" | cut -f1)" -lt 32
+# The engine's own shutdown root (what init-bottom runs at boot): loopboot's closure only,
+# needing no tool of the initramfs, with a tmpfs of its own on a noexec /run.
+PS=$WORK/prepare-root
+"$LOOPBOOT" prepare-shutdown --root "$PS" >"$LB_OUT" 2>&1
+ok $? "prepare-shutdown --root: it fills the shutdown root"
+check "prepare-shutdown: \$R/shutdown is a relative link to loopboot (resolves before and after the pivot)" \
+	test "$(readlink "$PS/shutdown")" = "${LOOPBOOT#/}"
+check "prepare-shutdown: loopboot runs there (loader and libraries complete)" \
+	bash -c "chroot '$PS' '$LOOPBOOT' version | grep -q '^loopboot '"
+check "prepare-shutdown: only loopboot's closure: no busybox, no modules, no shell" \
+	bash -c "[ -z \"\$(find '$PS' -name busybox -o -name modules -o -name sh)\" ]"
+check "prepare-shutdown: the mount points systemd-shutdown uses" \
+	test -d "$PS/oldroot" -a -d "$PS/proc" -a -d "$PS/sys" -a -d "$PS/dev" -a -d "$PS/run"
+check "prepare-shutdown: loopboot-shutdown starts it with the shutdown root's loader" \
+	bash -c "grep -q \"^exec '$PS/.*ld-linux.*' --library-path '$PS/.*' --argv0 loopboot '$PS$LOOPBOOT' shutdown\" '$PS/loopboot-shutdown'"
+"$PS/loopboot-shutdown" poweroff >"$LB_OUT" 2>&1
+check "prepare-shutdown: ... which runs (and refuses to act when not PID 1)" grep -q 'runs as PID 1 only' "$LB_OUT"
+"$LOOPBOOT" prepare-shutdown --root "$PS" >/dev/null 2>&1
+check "prepare-shutdown: an existing shutdown root is left to its owner" test $? -eq 0 -a "$(readlink "$PS/shutdown")" = "${LOOPBOOT#/}"
+"$LOOPBOOT" prepare-shutdown --root relative/dir >/dev/null 2>&1
+check "prepare-shutdown: a relative --root is a usage error (exit 2)" test $? -eq 2
+NP=$WORK/noexec-prepare
+mkdir -p "$NP" && mount -t tmpfs -o noexec,mode=0755 tmpfs "$NP" && mkdir "$NP/initramfs" && echo fsck-log >"$NP/initramfs/fsck.log"
+"$LOOPBOOT" prepare-shutdown --root "$NP/initramfs" >"$LB_OUT" 2>&1
+ok $? "prepare-shutdown on a noexec /run: it succeeds"
+check "prepare-shutdown on a noexec /run: the shutdown root is a tmpfs of its own" mountpoint -q "$NP/initramfs"
+check "prepare-shutdown on a noexec /run: ... where loopboot can be executed" "$NP/initramfs$LOOPBOOT" version
+check "prepare-shutdown on a noexec /run: ... holding what was in /run/initramfs (fsck.log)" grep -qx fsck-log "$NP/initramfs/fsck.log"
+umount "$NP/initramfs"
+umount "$NP"
+rm -rf "$PS"
 # /run mounted noexec, as initramfs-tools mounts it: a tmpfs of its own for the shutdown
 # root, with what was in /run/initramfs copied in; on failure, the original as it was.
 NX=$WORK/noexec-run

@@ -59,7 +59,7 @@ check "create on ext4: blkid sees ext4" test "$(blkid -o value -s TYPE "$WORK/e4
 check "create on ext4: blkid sees the label" test "$(blkid -o value -s LABEL "$WORK/e4/linux/root.img")" = lbroot
 check "create on ext4: preallocated with fallocate" out_has "preallocated with fallocate"
 check "create on ext4: reports the extents" grep -Eq 'ext4 image.*, [0-9]+ extents?$' "$LB_OUT"
-check "create on ext4: prints the boot entry" out_has "^boot it with: root=UUID=$e4uuid loop=/linux/root.img$"
+check "create on ext4: prints the boot entry" out_has "^boot it with: root=UUID=$e4uuid loop=/linux/root.img rw$"
 check "create on ext4: the image is clean" e2fsck -fn "$WORK/e4/linux/root.img"
 
 # Another file system type for the image, when this machine has its mkfs.
@@ -118,7 +118,7 @@ check "create on NTFS: blkid sees ext4 with the label" test "$(blkid -o value -s
 check "create on NTFS: zeros were written (no fallocate through FUSE)" out_has "written with zeros"
 check "create on NTFS: progress was reported" out_has "^loopboot: create: 100% written"
 check "create on NTFS: FIEMAP unsupported is said" out_has "extents not reported by the host file system (no FIEMAP)"
-check "create on NTFS: the boot entry names the NTFS serial" out_has "^boot it with: root=UUID=$serial \"loop=/My Linux/root.img\"$"
+check "create on NTFS: the boot entry names the NTFS serial" out_has "^boot it with: root=UUID=$serial \"loop=/My Linux/root.img\" rw$"
 lb create "$WORK/n/My Linux/big.img" --size 1G
 check "create too big on NTFS: exit status 1" test $? -eq 1
 check "create too big on NTFS: no file is left" test ! -e "$WORK/n/My Linux/big.img"

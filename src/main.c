@@ -25,6 +25,7 @@
 #include "tools/cli.h"
 #include "tools/create.h"
 #include "tools/grub.h"
+#include "tools/install.h"
 #include "tools/iso.h"
 #include "tools/pxe.h"
 #include "tools/status.h"
@@ -203,6 +204,8 @@ static const struct verb verbs[] = {
      "show the running system's stack"},
     {"helpers", 1, VERB_ANY, helpers_main, "helpers programs|modules [TYPE...]",
      "what an initramfs needs, one a line\n(for the initramfs frameworks' hooks)"},
+    {"install", 0, VERB_ANY, install_main, "install FILE --size SIZE [OPTIONS]",
+     "Debian into a new image, ready to boot"},
     {"create", 0, VERB_ANY, create_main,
      "create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]",
      "make a fully allocated image file"},

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/util.h"
+
 static bool debug_on;
 static unsigned fail_count;
 
@@ -85,6 +87,26 @@ int log_fail(int err, const char *what, const char *value, const char *reason, c
 	fflush(stderr);
 	fail_count++;
 	return -err;
+}
+
+void log_file_tail(const char *prog, int fd, unsigned lines)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	char *text = NULL;
+	if (read_file(path, &text, NULL) < 0)
+		return;
+	strip_trailing(text);
+	char *start = text + strlen(text);
+	for (unsigned n = 0; start > text && n < lines;)
+		if (*--start == '\n')
+			n++;
+	if (*start == '\n')
+		start++;
+	for (char *save = NULL, *l = strtok_r(start, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "  %s: %s\n", prog, l);
+	free(text);
 }
 
 unsigned log_fail_count(void)

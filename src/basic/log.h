@@ -28,5 +28,9 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_fail(int err, const char *what, const char *value, const char *reason, const char *todo_fmt,
              ...) __attribute__((format(printf, 5, 6)));
 
+/* The last lines of a program's log (the open file fd) on stderr, each as "  PROG: line":
+ * where the program says what went wrong. */
+void log_file_tail(const char *prog, int fd, unsigned lines);
+
 /* Number of failures printed so far (the engine uses it to avoid a second generic line). */
 unsigned log_fail_count(void);

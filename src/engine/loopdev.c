@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/loopdev.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -150,4 +152,32 @@ int loopdev_detach(const char *devnode)
 	if (r == 0 && loopdev_bound(devnode))
 		r = -EBUSY;
 	return r;
+}
+
+char *loopdev_of_file(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	DIR *dir = opendir("/sys/block");
+	if (!dir)
+		return NULL;
+	char *found = NULL;
+	struct dirent *de;
+	while (!found && (de = readdir(dir))) {
+		if (!startswith(de->d_name, "loop"))
+			continue;
+		_cleanup_free_ char *sys = xasprintf("/sys/block/%s/loop", de->d_name);
+		if (access(sys, F_OK) < 0)
+			continue;
+		_cleanup_free_ char *node = xasprintf("/dev/%s", de->d_name);
+		_cleanup_close_ int lfd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		struct loop_info64 info;
+		if (lfd < 0 || ioctl(lfd, LOOP_GET_STATUS64, &info) < 0)
+			continue;
+		if (info.lo_device == (__u64)st.st_dev && info.lo_inode == (__u64)st.st_ino)
+			found = xstrdup(node);
+	}
+	closedir(dir);
+	return found;
 }

@@ -23,3 +23,7 @@ void loopdev_release(struct loopdev *l);
 
 /* Detaches explicitly (LOOP_CLR_FD); -ENXIO when it was no longer attached. */
 int loopdev_detach(const char *devnode);
+
+/* The loop device already attached to this open file ("/dev/loop0"), or NULL: how the
+ * running system's own root image is recognised. */
+char *loopdev_of_file(int fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/check.h"
+#include "tools/views.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -212,13 +213,6 @@ unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names
 
 enum level { LEVEL_OK, LEVEL_WARN, LEVEL_PROBLEM };
 
-/* A directory we look into: a mount of ours (kept only by this descriptor: it was detached
- * at once, so nothing of ours stays mounted should we die) or one the system has. */
-struct view {
-	int fd;
-	char *path; /* /proc/self/fd/N or the system's mount point */
-};
-
 struct doctor {
 	const struct plan *plan;
 	unsigned count[3];
@@ -227,13 +221,8 @@ struct doctor {
 	const char *host_type; /* what the host is mounted as: rootfstype= or blkid's type */
 	struct modules *mods;
 	struct kmod_ctx *kmod;
-	bool in_ns;
-	char *scratch; /* where our mounts are made before they are detached */
-	unsigned seq;
-	struct view views[2 * PLAN_MAX_LAYERS * (PLAN_MAX_MOUNTS + 1) + 1];
-	unsigned n_views;
-	pid_t host_daemon; /* FUSE daemon of our own host mount */
-	int host_view;     /* index in views, -1 when the host could not be looked into */
+	struct views vs; /* what we look into: mounts of ours, read-only, or the system's */
+	int host_view;   /* index in views, -1 when the host could not be looked into */
 	bool host_unsafe;
 };
 
@@ -261,92 +250,6 @@ static void finding(struct doctor *d, enum level l, const char *what, const char
 		printf(" — %s", fix);
 	putchar('\n');
 	fflush(stdout);
-}
-
-static const char *view_path(const struct doctor *d, int i)
-{
-	return d->views[i].path;
-}
-
-static int view_add(struct doctor *d, int fd, const char *path)
-{
-	if (d->n_views >= ARRAY_SIZE(d->views)) {
-		close(fd);
-		return -ENOSPC;
-	}
-	struct view *v = &d->views[d->n_views];
-	v->fd = fd;
-	v->path = path ? xstrdup(path) : xasprintf("/proc/self/fd/%d", fd);
-	return (int)d->n_views++;
-}
-
-/* Our own mounts happen in a private mount namespace, so nobody else ever sees them. */
-static int enter_namespace(struct doctor *d)
-{
-	if (d->in_ns)
-		return 0;
-	if (unshare(CLONE_NEWNS) < 0)
-		return -errno;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	d->in_ns = true;
-	const char *bases[] = {"/run", "/tmp"};
-	for (size_t i = 0; i < ARRAY_SIZE(bases) && !d->scratch; i++) {
-		_cleanup_free_ char *t = xasprintf("%s/loopboot-check.XXXXXX", bases[i]);
-		if (mkdtemp(t)) {
-			d->scratch = t;
-			t = NULL;
-		}
-	}
-	return d->scratch ? 0 : -errno;
-}
-
-/* A new directory for one mount, in the scratch directory. */
-static char *scratch_dir(struct doctor *d)
-{
-	char *p = xasprintf("%s/%u", d->scratch, ++d->seq);
-	if (mkdir(p, 0700) < 0) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-/* Keeps the mount at dir only through a descriptor: detached now, released at close. */
-static int detach_into_view(struct doctor *d, const char *dir)
-{
-	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int r = fd < 0 ? -errno : 0;
-	if (umount2(dir, MNT_DETACH) < 0 && r == 0)
-		r = -errno;
-	rmdir(dir);
-	if (r < 0) {
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	return view_add(d, fd, NULL);
-}
-
-static void release_views(struct doctor *d)
-{
-	for (unsigned i = d->n_views; i-- > 0;) {
-		close(d->views[i].fd);
-		free(d->views[i].path);
-	}
-	d->n_views = 0;
-	/* The FUSE daemon flushes nothing (read-only) and exits once its mount is gone. */
-	for (int waited = 0; d->host_daemon > 0 && waited < 10000; waited += 20) {
-		if (kill(d->host_daemon, 0) < 0 && errno == ESRCH)
-			break;
-		(void)waitpid(d->host_daemon, NULL, WNOHANG);
-		sleep_ms(20);
-	}
-	if (d->scratch) {
-		rmdir(d->scratch);
-		free(d->scratch);
-		d->scratch = NULL;
-	}
 }
 
 /* ---- drivers --------------------------------------------------------------------------- */
@@ -512,20 +415,20 @@ static int open_host(struct doctor *d)
 	_cleanup_(mount_entry_free) struct mount_entry m = {0};
 	int fd = mount_open_device(d->dev.devnode, &m);
 	if (fd >= 0) {
-		int i = view_add(d, fd, m.target);
+		int i = views_add(&d->vs, fd, m.target);
 		_cleanup_free_ char *detail =
 		    xasprintf("mounted at %s (%s): looked at there", m.target, m.fstype);
 		finding(d, LEVEL_OK, "host files", d->spec, detail, NULL);
 		return i;
 	}
 
-	int r = enter_namespace(d);
+	int r = views_enter(&d->vs);
 	if (r < 0) {
 		finding(d, LEVEL_WARN, "looking inside the host", d->spec, strerror(-r),
 		        "run loopboot check as root");
 		return r;
 	}
-	_cleanup_free_ char *dir = scratch_dir(d);
+	_cleanup_free_ char *dir = views_scratch_dir(&d->vs);
 	if (!dir)
 		return -errno;
 	_cleanup_free_ char *opts = options_join(
@@ -541,11 +444,11 @@ static int open_host(struct doctor *d)
 		        "see the message above: the boot would fail the same way");
 		return r;
 	}
-	d->host_daemon = fm.daemon_pid;
+	d->vs.host_daemon = fm.daemon_pid;
 	_cleanup_free_ char *detail =
 	    xasprintf("mounted read-only with %s for this check", fm.driver);
 	layer_host_done(&fm);
-	r = detach_into_view(d, dir);
+	r = views_detach(&d->vs, dir);
 	if (r < 0) {
 		finding(d, LEVEL_WARN, "looking inside the host", d->spec, strerror(-r),
 		        "report this as a bug");
@@ -556,34 +459,6 @@ static int open_host(struct doctor *d)
 }
 
 /* ---- images ---------------------------------------------------------------------------- */
-
-char *check_loop_of_file(int fd)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return NULL;
-	DIR *dir = opendir("/sys/block");
-	if (!dir)
-		return NULL;
-	char *found = NULL;
-	struct dirent *de;
-	while (!found && (de = readdir(dir))) {
-		if (!startswith(de->d_name, "loop"))
-			continue;
-		_cleanup_free_ char *sys = xasprintf("/sys/block/%s/loop", de->d_name);
-		if (access(sys, F_OK) < 0)
-			continue;
-		_cleanup_free_ char *node = xasprintf("/dev/%s", de->d_name);
-		_cleanup_close_ int lfd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		struct loop_info64 info;
-		if (lfd < 0 || ioctl(lfd, LOOP_GET_STATUS64, &info) < 0)
-			continue;
-		if (info.lo_device == (__u64)st.st_dev && info.lo_inode == (__u64)st.st_ino)
-			found = xstrdup(node);
-	}
-	closedir(dir);
-	return found;
-}
 
 struct ext_state {
 	bool valid, errors, needs_recovery;
@@ -739,7 +614,7 @@ static void file_findings(struct doctor *d, int fd, const struct image_facts *f,
 static int image_judged(struct doctor *d, int dirv, const char *path, const char *where,
                         const char *wanted, int *ret_fd, char **ret_type)
 {
-	_cleanup_close_ int fd = open_in_root(d->views[dirv].fd, path, O_RDONLY | O_NONBLOCK);
+	_cleanup_close_ int fd = open_in_root(views_fd(&d->vs, dirv), path, O_RDONLY | O_NONBLOCK);
 	struct image_facts f = {.path = path, .where = where, .wanted = wanted};
 	_cleanup_free_ char *type = NULL;
 	image_facts_read(fd, &f, &type);
@@ -763,7 +638,7 @@ static int image_judged(struct doctor *d, int dirv, const char *path, const char
  * Returns 1 with *ret_view, 0 when it is not in use, or -errno. */
 static int image_in_use(struct doctor *d, int fd, const char *path, int *ret_view)
 {
-	_cleanup_free_ char *busy = check_loop_of_file(fd);
+	_cleanup_free_ char *busy = loopdev_of_file(fd);
 	_cleanup_(mount_entry_free) struct mount_entry m = {0};
 	if (!busy || mount_find_device(NULL, busy, &m) <= 0)
 		return 0;
@@ -771,7 +646,7 @@ static int image_in_use(struct doctor *d, int fd, const char *path, int *ret_vie
 	    xasprintf("in use: %s, mounted at %s; not checked while mounted", busy, m.target);
 	finding(d, LEVEL_OK, "file system", path, detail, NULL);
 	int vfd = open(m.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	*ret_view = vfd >= 0 ? view_add(d, vfd, m.target) : -errno;
+	*ret_view = vfd >= 0 ? views_add(&d->vs, vfd, m.target) : -errno;
 	return *ret_view < 0 ? *ret_view : 1;
 }
 
@@ -779,8 +654,8 @@ static int image_in_use(struct doctor *d, int fd, const char *path, int *ret_vie
 static int image_view(struct doctor *d, const struct loopdev *loop, const char *path,
                       const char *type)
 {
-	int r = enter_namespace(d);
-	_cleanup_free_ char *dir = r < 0 ? NULL : scratch_dir(d);
+	int r = views_enter(&d->vs);
+	_cleanup_free_ char *dir = r < 0 ? NULL : views_scratch_dir(&d->vs);
 	if (dir)
 		r = mount_fs(loop->devnode, dir, type, true, options_no_replay(type));
 	else if (r >= 0)
@@ -794,7 +669,7 @@ static int image_view(struct doctor *d, const struct loopdev *loop, const char *
 		        "the file system may be damaged: check it with fsck");
 		return r;
 	}
-	return detach_into_view(d, dir);
+	return views_detach(&d->vs, dir);
 }
 
 /*
@@ -860,9 +735,9 @@ static bool dir_in(int rootfd, const char *path)
 static void check_root_contents(struct doctor *d, int rootv)
 {
 	const struct plan *p = d->plan;
-	int rootfd = d->views[rootv].fd;
+	int rootfd = views_fd(&d->vs, rootv);
 	_cleanup_free_ char *init = NULL;
-	if (switchroot_find_init(view_path(d, rootv), p->init, &init) == 0)
+	if (switchroot_find_init(views_path(&d->vs, rootv), p->init, &init) == 0)
 		finding(d, LEVEL_OK, "init", init, "found in the root image", NULL);
 	else
 		finding(d, LEVEL_PROBLEM, "init program", p->init ? p->init : "/sbin/init",
@@ -999,7 +874,7 @@ static void doctor_run(struct doctor *d)
 	}
 	if (!d->host_unsafe && d->dev.type &&
 	    (streq(d->dev.type, "ntfs") || streq(d->dev.type, "ntfs3")) &&
-	    hoststate_check_hiberfile(view_path(d, d->host_view), &hs) == 0)
+	    hoststate_check_hiberfile(views_path(&d->vs, d->host_view), &hs) == 0)
 		report_host_state(d, &hs);
 	if (!d->host_unsafe && rw_at) {
 		_cleanup_free_ char *detail = xasprintf(
@@ -1057,7 +932,7 @@ int check_main(int argc, char **argv)
 	printf("checking: %s\n", line);
 	fflush(stdout);
 	doctor_run(&d);
-	release_views(&d);
+	views_release(&d.vs);
 
 	unsigned ok = d.count[LEVEL_OK], warn = d.count[LEVEL_WARN], bad = d.count[LEVEL_PROBLEM];
 	printf("summary: %u ok, %u warning%s, %u problem%s — %s\n", ok, warn, warn == 1 ? "" : "s",

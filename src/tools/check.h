@@ -29,9 +29,6 @@ int check_main(int argc, char **argv);
  */
 int check_fiemap_fragments(int fd, uint64_t *ret);
 
-/* The loop device already attached to this open file ("/dev/loop0"), or NULL: how the
- * running system's own root image is recognised. */
-char *check_loop_of_file(int fd);
 
 /* "8 GiB", "1.5 GiB", "300 MiB", "4096 bytes" */
 char *check_format_size(uint64_t bytes);

@@ -11,6 +11,7 @@
 #include "basic/strbuf.h"
 #include "engine/cmdline.h"
 #include "engine/device.h"
+#include "engine/loopdev.h"
 #include "tools/check.h"
 #include "tools/cli.h"
 
@@ -202,7 +203,7 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 		} else {
 			free(type);
 		}
-		_cleanup_free_ char *busy = check_loop_of_file(fd);
+		_cleanup_free_ char *busy = loopdev_of_file(fd);
 		close(fd);
 		if (busy)
 			dirfd = mount_open_device(busy, NULL);
@@ -222,13 +223,8 @@ static const char usage[] =
     "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
     "image).\n";
 
-struct grub_options {
-	const char *cmdline, *title, *kernel, *initrd;
-	bool from_host;
-};
-
 static int grub_run(const struct plan *p, const struct grub_options *o, struct device_info *dev,
-                    struct strv *keep, struct strv *words, int *rootfd)
+                    struct strv *keep, struct strv *words, int *rootfd, char **ret_text)
 {
 	_cleanup_free_ char *spec = devspec_to_string(&p->root);
 	if (!p->has_loop) {
@@ -316,9 +312,23 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 	_cleanup_free_ char *image = imagepath_to_string(&p->loop);
 	_cleanup_free_ char *deftitle = xasprintf("Linux from %s (loopboot)", image);
 	e.title = o->title ? o->title : deftitle;
-	_cleanup_free_ char *text = grub_format_entry(&e);
-	fputs(text, stdout);
-	return fflush(stdout) == 0 ? 0 : 1;
+	*ret_text = grub_format_entry(&e);
+	return 0;
+}
+
+int grub_make_entry(const struct plan *p, const struct grub_options *o, char **ret_text)
+{
+	struct device_info dev = {0};
+	struct strv keep = {0}, words = {0};
+	int rootfd = -1;
+	*ret_text = NULL;
+	int ret = grub_run(p, o, &dev, &keep, &words, &rootfd, ret_text);
+	if (rootfd >= 0)
+		close(rootfd);
+	strv_free(&words);
+	strv_free(&keep);
+	device_info_free(&dev);
+	return ret;
 }
 
 int grub_main(int argc, char **argv)
@@ -357,15 +367,11 @@ int grub_main(int argc, char **argv)
 	                         .kernel = kernel,
 	                         .initrd = initrd,
 	                         .from_host = streq(from, "host")};
-	struct device_info dev = {0};
-	struct strv keep = {0}, words = {0};
-	int rootfd = -1;
-	int ret = grub_run(&p, &o, &dev, &keep, &words, &rootfd);
-	if (rootfd >= 0)
-		close(rootfd);
-	strv_free(&words);
-	strv_free(&keep);
-	device_info_free(&dev);
+	_cleanup_free_ char *text = NULL;
+	int ret = grub_make_entry(&p, &o, &text);
 	plan_free(&p);
-	return ret;
+	if (ret)
+		return ret;
+	fputs(text, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -19,6 +19,20 @@
 
 int grub_main(int argc, char **argv);
 
+struct grub_options {
+	const char *cmdline;         /* the entry's command line */
+	const char *title;           /* NULL: "Linux from IMAGE (loopboot)" */
+	const char *kernel, *initrd; /* NULL: the defaults of from_host */
+	bool from_host;              /* the kernel beside the image, not inside it */
+};
+
+/*
+ * The menuentry for plan p (parsed from o->cmdline), as `loopboot grub` prints it: the host
+ * found by its UUID or label, the image opened with loopback. Returns 0 with *ret_text
+ * (allocated), or the exit status (after a message).
+ */
+int grub_make_entry(const struct plan *p, const struct grub_options *o, char **ret_text);
+
 enum grub_search { GRUB_SEARCH_FS_UUID, GRUB_SEARCH_LABEL };
 
 struct grub_layer {

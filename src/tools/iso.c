@@ -23,12 +23,16 @@ static bool is_dir(const char *path)
 static const char usage[] =
     "Usage: loopboot iso -o FILE [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
     "                    [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
+    "                    [--kernel-from media|image]\n"
     "Writes a hybrid ISO image that boots the entry under BIOS and UEFI, from a CD/DVD\n"
     "or written to a USB stick (dd): GRUB, the kernel, an initramfs with loopboot as\n"
     "/init, and a GRUB entry with the entry's command line.\n"
-    "  --kernel FILE      default /boot/vmlinuz-$(uname -r), else /vmlinuz\n"
+    "  --kernel FILE      default: the image's own (its /vmlinuz, read from inside it)\n"
     "  --initrd FILE      default: one built with `loopboot initrd` for the kernel\n"
-    "                     (its modules from /lib/modules/VERSION or --modules-dir)\n"
+    "                     (its modules from beside it, or --modules-dir)\n"
+    "  --kernel-from image  GRUB only: at boot it loads the image's /vmlinuz and\n"
+    "                     /initrd.img (its own initramfs, with loopboot's hook), so a\n"
+    "                     kernel upgraded in the image boots (default: media)\n"
     "  --cmdline STRING   default /proc/cmdline (without BOOT_IMAGE= and initrd=)\n"
     "  --title TITLE      the menu entry's title\n"
     "  --timeout SECONDS  how long GRUB's menu waits (default 5)\n";
@@ -51,9 +55,11 @@ static char *work_dir_for(const char *output)
 static int iso_build(const struct media_options *o, const struct media *m, const char *output,
                      const char *work)
 {
+	/* --kernel-from image: GRUB and its configuration only. */
+	bool own = !m->grub_entry;
 	_cleanup_free_ char *initrd =
 	    m->initrd ? xstrdup(m->initrd) : path_join(work, "initrd.img");
-	if (!m->initrd) {
+	if (own && !m->initrd) {
 		if (media_build_initrd(o, m, initrd) < 0)
 			return -1;
 	}
@@ -70,9 +76,10 @@ static int iso_build(const struct media_options *o, const struct media *m, const
 	}
 
 	_cleanup_free_ char *iso = path_join(work, "image.iso");
-	_cleanup_free_ char *ek = media_graft_escape(m->kernel), *ei = media_graft_escape(initrd);
-	_cleanup_free_ char *gk = xasprintf("boot/vmlinuz=%s", ek);
-	_cleanup_free_ char *gi = xasprintf("boot/initrd.img=%s", ei);
+	_cleanup_free_ char *ek = own ? media_graft_escape(m->kernel) : NULL;
+	_cleanup_free_ char *ei = own ? media_graft_escape(initrd) : NULL;
+	_cleanup_free_ char *gk = own ? xasprintf("boot/vmlinuz=%s", ek) : NULL;
+	_cleanup_free_ char *gi = own ? xasprintf("boot/initrd.img=%s", ei) : NULL;
 	char *argv[] = {"grub-mkrescue", "-o", iso, tree, gk, gi, NULL};
 	if (media_run(o, "making the image", argv, work) < 0)
 		return -1;
@@ -94,15 +101,19 @@ static int iso_build(const struct media_options *o, const struct media *m, const
 		return -1;
 	}
 	struct stat ist;
-	if (stat(initrd, &ist) < 0)
+	if (!own || stat(initrd, &ist) < 0)
 		ist.st_size = 0;
 	printf("loopboot: wrote %s: %.1f MiB hybrid ISO, boots under BIOS and UEFI from a CD/DVD "
 	       "or written to a USB stick (dd if=%s of=/dev/sdX bs=4M)\n",
 	       output, (double)st.st_size / (1024.0 * 1024.0), output);
-	printf("  kernel %s%s%s%s, initramfs %s (%.1f MiB)\n", m->kernel,
-	       m->kernel_version ? " (" : "", m->kernel_version ? m->kernel_version : "",
-	       m->kernel_version ? ")" : "", m->initrd ? m->initrd : "built by loopboot initrd",
-	       (double)ist.st_size / (1024.0 * 1024.0));
+	if (own)
+		printf("  kernel %s%s%s%s, initramfs %s (%.1f MiB)\n", m->kernel,
+		       m->kernel_version ? " (" : "", m->kernel_version ? m->kernel_version : "",
+		       m->kernel_version ? ")" : "",
+		       m->initrd ? m->initrd : "built by loopboot initrd",
+		       (double)ist.st_size / (1024.0 * 1024.0));
+	else
+		printf("  GRUB only: at boot it loads the image's own /vmlinuz and /initrd.img\n");
 	printf("  entry %s:", m->title);
 	for (size_t i = 0; i < m->words.n; i++) {
 		_cleanup_free_ char *q = grub_quote(m->words.v[i]);

@@ -2,8 +2,8 @@
 #include "tools/media.h"
 
 #include <fcntl.h>
-#include <stddef.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,6 +13,7 @@
 #include "basic/process.h"
 #include "basic/strbuf.h"
 #include "engine/cmdline.h"
+#include "engine/modules.h"
 #include "engine/plan.h"
 #include "tools/grub.h"
 
@@ -47,10 +48,9 @@ int media_kernel_version(const unsigned char *head, size_t n, char **ret)
 	return 0;
 }
 
-char *media_grub_cfg(const struct media_entry *e)
+static void cfg_header(struct strbuf *b, unsigned timeout)
 {
-	struct strbuf b = {0};
-	strbuf_append(&b,
+	strbuf_append(b,
 	              "# Written by loopboot: one entry that boots a root image with loopboot.\n"
 	              "# The console is also on the first serial port, when the machine has one.\n"
 	              "if serial --unit=0 --speed=115200; then\n"
@@ -59,7 +59,13 @@ char *media_grub_cfg(const struct media_entry *e)
 	              "fi\n"
 	              "insmod all_video\n"
 	              "set default=0\n");
-	strbuf_printf(&b, "set timeout=%u\n\n", e->timeout);
+	strbuf_printf(b, "set timeout=%u\n\n", timeout);
+}
+
+char *media_grub_cfg(const struct media_entry *e)
+{
+	struct strbuf b = {0};
+	cfg_header(&b, e->timeout);
 	_cleanup_free_ char *title = grub_quote(e->title);
 	strbuf_printf(&b, "menuentry %s --class gnu-linux --class os {\n", title);
 	strbuf_append(&b, "\tset gfxpayload=keep\n");
@@ -95,6 +101,7 @@ enum {
 	OPT_TITLE,
 	OPT_TIMEOUT,
 	OPT_MODULES_DIR,
+	OPT_KERNEL_FROM,
 };
 
 /* One option's value into o: 0, 2 on a usage error (after a message), -1: not ours. */
@@ -110,6 +117,7 @@ static int media_option(int c, const char *arg, struct media_options *o)
 	    {OPT_INITRD, offsetof(struct media_options, initrd)},
 	    {OPT_CMDLINE, offsetof(struct media_options, cmdline)},
 	    {OPT_MODULES_DIR, offsetof(struct media_options, modules_dir)},
+	    {OPT_KERNEL_FROM, offsetof(struct media_options, kernel_from)},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
 		if (plain[i].c == c) {
@@ -155,10 +163,12 @@ int media_parse_args(const char *cmd, bool with_output, const char *usage, int a
 	    {"title", required_argument, NULL, OPT_TITLE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
+	    {"kernel-from", required_argument, NULL, OPT_KERNEL_FROM},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	*ret = (struct media_options){.cmd = cmd, .timeout = DEFAULT_TIMEOUT};
+	*ret =
+	    (struct media_options){.cmd = cmd, .timeout = DEFAULT_TIMEOUT, .kernel_from = "media"};
 	/* "+": a command without arguments stops at one, to name it as unexpected; ":": a
 	 * missing value comes back as ':', so that every message is ours. */
 	const char *shortopts = with_output ? "+:o:h" : ":h";
@@ -188,6 +198,12 @@ int media_parse_args(const char *cmd, bool with_output, const char *usage, int a
 			        argv[optind - 1], cmd);
 			return 2;
 		}
+	}
+	if (!streq(ret->kernel_from, "media") &&
+	    !(with_output && streq(ret->kernel_from, "image"))) {
+		fprintf(stderr, "loopboot: %s: --kernel-from %s: unknown — use %s\n", cmd,
+		        ret->kernel_from, with_output ? "media or image" : "media");
+		return 2;
 	}
 	return -1;
 }
@@ -227,26 +243,6 @@ void media_signals_done(void)
 		raise(sig);
 }
 
-static void print_log_tail(const char *prog, int log_fd)
-{
-	char log[64];
-	snprintf(log, sizeof(log), "/proc/self/fd/%d", log_fd);
-	_cleanup_free_ char *text = NULL;
-	if (read_file(log, &text, NULL) < 0)
-		return;
-	strip_trailing(text);
-	/* The last lines: where the program says what went wrong. */
-	char *start = text + strlen(text);
-	for (unsigned n = 0; start > text && n < LOG_TAIL_LINES;)
-		if (*--start == '\n')
-			n++;
-	if (*start == '\n')
-		start++;
-	for (char *save = NULL, *l = strtok_r(start, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save))
-		fprintf(stderr, "  %s: %s\n", prog, l);
-}
-
 int media_run(const struct media_options *o, const char *what, char *const argv[], const char *work)
 {
 	_cleanup_free_ char *cmd = xasprintf("%s: %s", o->cmd, what);
@@ -283,7 +279,7 @@ int media_run(const struct media_options *o, const char *what, char *const argv[
 	}
 	if (media_interrupted())
 		return -1;
-	print_log_tail(argv[0], log_fd);
+	log_file_tail(argv[0], log_fd, LOG_TAIL_LINES);
 	log_fail(EPROTO, cmd, argv[0], how, "see its messages above");
 	return -1;
 }
@@ -295,8 +291,11 @@ void media_free(struct media *m)
 	free(m->kernel);
 	free(m->kernel_version);
 	free(m->initrd);
+	free(m->modules_dir);
 	free(m->title);
+	free(m->grub_entry);
 	strv_free(&m->words);
+	views_release(&m->views);
 	*m = (struct media){0};
 }
 
@@ -364,29 +363,83 @@ static int check_tools(const struct media_options *o, const char *const *progs)
 }
 
 /* The kernel: the option, or the running one's where Debian keeps it. */
-static int find_kernel(const struct media_options *o, struct media *m)
+/* The kernel inside the image whose root is open as rootfd, as a path there: its /vmlinuz
+ * (Debian's link to the current one), else the newest /boot/vmlinuz-VERSION. */
+static char *kernel_in_image(int rootfd)
 {
-	struct utsname u;
-	_cleanup_free_ char *running = NULL;
-	if (!o->kernel && uname(&u) == 0)
-		running = xasprintf("/boot/vmlinuz-%s", u.release);
-	const char *cands[] = {o->kernel, running, "/vmlinuz", "/boot/vmlinuz"};
-	const char *first = o->kernel ? o->kernel : running ? running : "/vmlinuz";
-	for (size_t i = 0; i < ARRAY_SIZE(cands); i++) {
-		if (!cands[i])
-			continue;
-		m->kernel = realpath(cands[i], NULL);
-		if (m->kernel || o->kernel)
-			break;
+	_cleanup_close_ int fd = open_in_root(rootfd, "/vmlinuz", O_PATH);
+	if (fd >= 0)
+		return xstrdup("/vmlinuz");
+	_cleanup_close_ int boot = open_in_root(rootfd, "/boot", O_RDONLY | O_DIRECTORY);
+	_cleanup_(closedirp) DIR *d = boot >= 0 ? fdopendir(boot) : NULL;
+	if (d)
+		boot = -1; /* the DIR has it */
+	char *best = NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *v = startswith(de->d_name, "vmlinuz-");
+		if (v && *v && (!best || strverscmp(de->d_name, best + strlen("/boot/")) > 0)) {
+			free(best);
+			best = xasprintf("/boot/%s", de->d_name);
+		}
 	}
-	if (!m->kernel) {
+	return best;
+}
+
+/* With no --kernel: the image's own, read through a read-only view of it. */
+static int kernel_from_image(const struct media_options *o, const struct plan *p, struct media *m)
+{
+	struct modules *mods = modules_new();
+	int v = views_open_entry(&m->views, mods, p, o->cmd);
+	modules_free(mods);
+	if (v < 0)
+		return -1;
+	_cleanup_free_ char *in_image = kernel_in_image(views_fd(&m->views, v));
+	if (!in_image) {
+		_cleanup_free_ char *image = imagepath_to_string(&p->loop);
 		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
-		log_fail(errno, w, first, NULL,
-		         o->kernel ? "give the kernel's file with --kernel"
-		                   : "the running kernel is not there (nor /vmlinuz): give one "
-		                     "with --kernel /boot/vmlinuz-VERSION");
+		log_fail(ENOENT, w, image, "the image has no /vmlinuz nor /boot/vmlinuz-VERSION",
+		         "install a kernel in the image (apt-get install linux-image-amd64), or "
+		         "give one with --kernel FILE");
 		return -1;
 	}
+	/* Resolved inside the image: /vmlinuz -> boot/vmlinuz-6.1.0-18-amd64. */
+	_cleanup_close_ int fd = open_in_root(views_fd(&m->views, v), in_image, O_RDONLY);
+	m->kernel = fd >= 0 ? xasprintf("/proc/%d/fd/%d", (int)getpid(), fd) : NULL;
+	if (fd >= 0)
+		fd = -1; /* kept open: the path is the kernel for as long as m lives */
+	m->modules_dir = xstrdup(views_path(&m->views, v)); /* + lib/modules/VER, below */
+	return m->kernel ? 0 : -1;
+}
+
+/* The version in the kernel's own header. */
+static int read_kernel_version(const struct media_options *o, struct media *m);
+
+static int find_kernel(const struct media_options *o, const struct plan *p, struct media *m)
+{
+	if (!o->kernel) {
+		if (kernel_from_image(o, p, m) < 0)
+			return -1;
+		if (read_kernel_version(o, m) < 0)
+			return -1;
+		char *root = m->modules_dir;
+		m->modules_dir = NULL;
+		if (m->kernel_version && !o->modules_dir)
+			m->modules_dir = xasprintf("%s/lib/modules/%s", root, m->kernel_version);
+		free(root);
+		return 0;
+	}
+	m->kernel = realpath(o->kernel, NULL);
+	if (!m->kernel) {
+		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
+		log_fail(errno, w, o->kernel, NULL, "give the kernel's file with --kernel");
+		return -1;
+	}
+	return read_kernel_version(o, m);
+}
+
+static int read_kernel_version(const struct media_options *o, struct media *m)
+{
 	_cleanup_close_ int fd = open(m->kernel, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -438,8 +491,10 @@ static int find_initrd(const struct media_options *o, struct media *m)
 		    "give one with --initrd FILE (loopboot initrd -o FILE --kernel-version VER)");
 		return -1;
 	}
-	_cleanup_free_ char *dir = o->modules_dir ? xstrdup(o->modules_dir)
-	                                          : xasprintf("/lib/modules/%s", m->kernel_version);
+	if (!m->modules_dir)
+		m->modules_dir = o->modules_dir ? xstrdup(o->modules_dir)
+		                                : xasprintf("/lib/modules/%s", m->kernel_version);
+	const char *dir = m->modules_dir;
 	if (!is_dir(dir)) {
 		log_fail(
 		    ENOENT, w, dir, "the kernel's modules are not there",
@@ -456,6 +511,41 @@ static int find_initrd(const struct media_options *o, struct media *m)
 			         o->cmd, m->kernel_version, o->modules_dir, base);
 	}
 	return 0;
+}
+
+/*
+ * --kernel-from image: GRUB opens the image on the host at boot and loads its /vmlinuz and
+ * /initrd.img, the links Debian keeps to the current kernel, so that a kernel upgraded in
+ * the image boots without new media. The image's own initramfs needs loopboot's hook.
+ */
+static int image_entry(const struct media_options *o, const struct plan *p, const char *cmdline,
+                       struct media *m)
+{
+	if (o->kernel || o->initrd || o->modules_dir)
+		log_warn("%s: --kernel-from image: --kernel, --initrd and --modules-dir are "
+		         "ignored: the kernel and initramfs are the image's own",
+		         o->cmd);
+	struct modules *mods = modules_new();
+	int v = views_open_entry(&m->views, mods, p, o->cmd);
+	modules_free(mods);
+	if (v < 0)
+		return -1;
+	int rootfd = views_fd(&m->views, v);
+	_cleanup_close_ int k = open_in_root(rootfd, "/vmlinuz", O_PATH);
+	_cleanup_close_ int i = open_in_root(rootfd, "/initrd.img", O_PATH);
+	if (k < 0 || i < 0) {
+		_cleanup_free_ char *image = imagepath_to_string(&p->loop);
+		_cleanup_free_ char *w = xasprintf("%s: --kernel-from image", o->cmd);
+		return log_fail(
+		    ENOENT, w, image,
+		    k < 0 ? "the image has no /vmlinuz" : "the image has no /initrd.img",
+		    "install a kernel and initramfs-tools in the image (with loopboot's "
+		    "hook: apt-get install linux-image-amd64 loopboot), or use "
+		    "--kernel-from media");
+	}
+	const struct grub_options go = {
+	    .cmdline = cmdline, .title = m->title, .kernel = "/vmlinuz", .initrd = "/initrd.img"};
+	return grub_make_entry(p, &go, &m->grub_entry) == 0 ? 0 : -1;
 }
 
 int media_prepare(const struct media_options *o, const char *const *progs, struct media *m)
@@ -500,23 +590,30 @@ int media_prepare(const struct media_options *o, const char *const *progs, struc
 		_cleanup_free_ char *image = imagepath_to_string(&p.loop);
 		m->title =
 		    o->title ? xstrdup(o->title) : xasprintf("Linux from %s (loopboot)", image);
+		if (grub_kernel_words(cmdline, &m->words) < 0)
+			abort();
+		if (check_tools(o, progs) < 0)
+			ret = 1;
+		else if (streq(o->kernel_from, "image"))
+			ret = image_entry(o, &p, cmdline, m) < 0 ? 1 : 0;
+		else if (find_kernel(o, &p, m) < 0 || find_initrd(o, m) < 0)
+			ret = 1;
 	}
 	plan_free(&p);
 	if (ret)
-		return ret;
-	if (grub_kernel_words(cmdline, &m->words) < 0)
-		abort();
-
-	if (check_tools(o, progs) < 0 || find_kernel(o, m) < 0 || find_initrd(o, m) < 0) {
 		media_free(m);
-		return 1;
-	}
-	return 0;
+	return ret;
 }
 
 char *media_grub_cfg_for(const struct media_options *o, const struct media *m, const char *kernel,
                          const char *initrd)
 {
+	if (m->grub_entry) {
+		struct strbuf b = {0};
+		cfg_header(&b, o->timeout);
+		strbuf_append(&b, m->grub_entry);
+		return strbuf_steal(&b);
+	}
 	const struct media_entry e = {
 	    .title = m->title,
 	    .kernel = kernel,
@@ -541,8 +638,8 @@ int media_build_initrd(const struct media_options *o, const struct media *m, con
 	    (char *)out,
 	    "--kernel-version",
 	    m->kernel_version,
-	    o->modules_dir ? "--modules-dir" : NULL,
-	    (char *)o->modules_dir,
+	    m->modules_dir ? "--modules-dir" : NULL,
+	    m->modules_dir,
 	    NULL,
 	};
 	/* Its "wrote" line names our temporary file: we say what was built. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "basic/util.h"
+#include "tools/views.h"
 
 /* ---- pure ------------------------------------------------------------------------------ */
 
@@ -50,16 +51,17 @@ struct media_options {
 	const char *cmd;    /* "iso" or "pxe", for messages */
 	const char *output; /* -o FILE, for a command that takes it */
 	const char *kernel, *initrd, *cmdline, *title, *modules_dir;
+	const char *kernel_from; /* "media" (default): on the medium; "image": GRUB loads the
+	                          * image's own at boot */
 	unsigned timeout;
 };
 
 /*
  * Parses the options of the media command cmd into *ret: --kernel, --initrd, --cmdline,
- * --title, --timeout, --modules-dir, --help (which prints usage to stdout), and -o/--output
- * FILE when with_output. A command with -o (iso) takes no argument, so options end at the
- * first one; without it (pxe DIR) options may also follow the argument. Returns -1 to go
- * on, with optind at the first argument, or the exit status: 0 after --help, 2 after a
- * message.
+ * --title, --timeout, --modules-dir, --kernel-from, --help (which prints usage to stdout),
+ * and -o/--output FILE when with_output. A command with -o (iso) takes no argument, so options end
+ * at the first one; without it (pxe DIR) options may also follow the argument. Returns -1 to go on,
+ * with optind at the first argument, or the exit status: 0 after --help, 2 after a message.
  */
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret);
@@ -70,16 +72,21 @@ struct media {
 	char *kernel;         /* the kernel file, symlinks resolved */
 	char *kernel_version; /* from its header; NULL when it has none */
 	char *initrd;         /* the given initramfs (resolved), or NULL: build one */
+	char *modules_dir;    /* where to build it from: --modules-dir, or the kernel's own */
 	char *title;
-	struct strv words; /* the kernel's words */
+	struct strv words;  /* the kernel's words */
+	char *grub_entry;   /* --kernel-from image: the menuentry that loads them at boot */
+	struct views views; /* the entry's image, looked into read-only */
 };
 
 /*
- * Resolves what goes on the medium: the kernel (default /boot/vmlinuz-$(uname -r), else
- * /vmlinuz, /boot/vmlinuz), its version, the initramfs, the entry's words (default
- * /proc/cmdline without BOOT_IMAGE= and initrd=) and title. Checks that the programs and
- * GRUB's modules for both platforms are installed (progs: NULL-terminated program names).
- * Returns 0, 1 (failure, after a message) or 2 (bad input, after a message).
+ * Resolves what goes on the medium: the kernel (--kernel, else the image's own, from
+ * inside the image the entry names: its /vmlinuz, else its newest /boot/vmlinuz-VERSION,
+ * with the modules beside it there), its version, the initramfs, the entry's words
+ * (default /proc/cmdline without BOOT_IMAGE= and initrd=) and title; with --kernel-from
+ * image, the GRUB entry that loads the image's /vmlinuz and /initrd.img at boot instead. Checks
+ * that the programs and GRUB's modules for both platforms are installed (progs: NULL-terminated
+ * program names). Returns 0, 1 (failure, after a message) or 2 (bad input, after a message).
  */
 int media_prepare(const struct media_options *o, const char *const *progs, struct media *m);
 void media_free(struct media *m);

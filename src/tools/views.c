@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tools/views.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include "basic/log.h"
+#include "basic/mounttable.h"
+#include "basic/util.h"
+#include "engine/layer.h"
+#include "engine/loopdev.h"
+#include "engine/mounts.h"
+
+int views_enter(struct views *vs)
+{
+	if (vs->in_ns)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	vs->in_ns = true;
+	const char *bases[] = {"/run", "/tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(bases) && !vs->scratch; i++) {
+		_cleanup_free_ char *t = xasprintf("%s/loopboot-view.XXXXXX", bases[i]);
+		if (mkdtemp(t)) {
+			vs->scratch = t;
+			t = NULL;
+		}
+	}
+	return vs->scratch ? 0 : -errno;
+}
+
+char *views_scratch_dir(struct views *vs)
+{
+	char *p = xasprintf("%s/%u", vs->scratch, ++vs->seq);
+	if (mkdir(p, 0700) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int views_add(struct views *vs, int fd, const char *path)
+{
+	vs->v = xrealloc(vs->v, (vs->n + 1) * sizeof(*vs->v));
+	vs->v[vs->n] = (struct view){.fd = fd,
+	                             .path = path ? xstrdup(path)
+	                                          : xasprintf("/proc/%d/fd/%d", (int)getpid(), fd)};
+	return (int)vs->n++;
+}
+
+int views_detach(struct views *vs, const char *dir)
+{
+	/* Inherited by the programs we start, so that the /proc/PID/fd path works there. */
+	int fd = open(dir, O_PATH | O_DIRECTORY);
+	int r = fd < 0 ? -errno : 0;
+	if (umount2(dir, MNT_DETACH) < 0 && r == 0)
+		r = -errno;
+	rmdir(dir);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return views_add(vs, fd, NULL);
+}
+
+int views_mount(struct views *vs, const char *source, const char *type, const char *options)
+{
+	int r = views_enter(vs);
+	_cleanup_free_ char *dir = r < 0 ? NULL : views_scratch_dir(vs);
+	if (!dir)
+		return r < 0 ? r : -errno;
+	r = mount_fs(source, dir, type, true, options);
+	if (r < 0) {
+		rmdir(dir);
+		return r;
+	}
+	return views_detach(vs, dir);
+}
+
+void views_release(struct views *vs)
+{
+	for (size_t i = vs->n; i-- > 0;) {
+		close(vs->v[i].fd);
+		free(vs->v[i].path);
+	}
+	free(vs->v);
+	vs->v = NULL;
+	vs->n = 0;
+	/* The FUSE daemon flushes nothing (read-only) and exits once its mount is gone. */
+	for (int waited = 0; vs->host_daemon > 0 && waited < 10000; waited += 20) {
+		if (kill(vs->host_daemon, 0) < 0 && errno == ESRCH)
+			break;
+		(void)waitpid(vs->host_daemon, NULL, WNOHANG);
+		sleep_ms(20);
+	}
+	if (vs->scratch) {
+		rmdir(vs->scratch);
+		free(vs->scratch);
+		vs->scratch = NULL;
+	}
+}
+
+/* The host of an entry: where the system has it mounted, else a read-only mount of ours. */
+static int open_host(struct views *vs, struct modules *m, const struct plan *p,
+                     const struct device_info *dev, const char *cmd)
+{
+	_cleanup_(mount_entry_free) struct mount_entry me = {0};
+	int fd = mount_open_device(dev->devnode, &me);
+	if (fd >= 0)
+		return views_add(vs, fd, me.target);
+	int r = views_enter(vs);
+	_cleanup_free_ char *dir = r < 0 ? NULL : views_scratch_dir(vs);
+	if (!dir)
+		return log_fail(r < 0 ? r : errno, cmd, "a private mount namespace", NULL,
+		                "run it as root");
+	const char *type = p->rootfstype ? p->rootfstype : dev->type;
+	_cleanup_free_ char *opts =
+	    options_join(p->rootflags, type ? options_no_replay(type) : NULL);
+	struct layer_host h = {0};
+	r = host_mount(m, dev->devnode, dev->type, p->rootfstype, opts, true, dir, &h);
+	vs->host_daemon = h.daemon_pid;
+	layer_host_done(&h);
+	if (r < 0) {
+		rmdir(dir);
+		return r; /* host_mount() said why */
+	}
+	return views_detach(vs, dir);
+}
+
+/* One image file in view dirv: where it is in use already, else mounted read-only. */
+static int open_image(struct views *vs, int dirv, const char *path, const char *where,
+                      const char *fstype, const char *cmd)
+{
+	_cleanup_close_ int fd = open_in_root(views_fd(vs, dirv), path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return log_fail(errno, cmd, path, errno == ENOENT ? "no such image file" : NULL,
+		                "check loop= (on %s)", where);
+	_cleanup_free_ char *busy = loopdev_of_file(fd);
+	_cleanup_(mount_entry_free) struct mount_entry me = {0};
+	int mfd = busy ? mount_open_device(busy, &me) : -ENOENT;
+	if (mfd >= 0)
+		return views_add(vs, mfd, me.target);
+	_cleanup_free_ char *type = NULL;
+	int r = device_probe_fd(fd, &type);
+	if (r <= 0)
+		return log_fail(r < 0 ? r : EMEDIUMTYPE, cmd, path,
+		                r < 0 ? NULL : "no file system found in it",
+		                "check loop= with loopboot check");
+	const char *mount_type = fstype ? fstype : type;
+	struct loopdev loop;
+	r = loopdev_attach(fd, path, true, &loop);
+	if (r < 0)
+		return log_fail(r, cmd, path, "attaching a read-only loop device failed",
+		                "the kernel needs loop support (modprobe loop)");
+	r = views_mount(vs, loop.devnode, mount_type, options_no_replay(mount_type));
+	loopdev_release(&loop); /* the mount holds the device now; autoclear frees it */
+	if (r < 0)
+		return log_fail(r, cmd, path, "a read-only mount failed",
+		                "check it with loopboot check");
+	return r;
+}
+
+int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd)
+{
+	_cleanup_free_ char *spec = devspec_to_string(&p->root);
+	struct device_info dev = {0};
+	int r = device_find(&p->root, &dev);
+	if (r == 0)
+		r = log_fail(ENODEV, cmd, spec, "no block device here matches the host",
+		             "attach the host, or check root= (blkid lists the devices)");
+	int v = r < 0 ? r : open_host(vs, m, p, &dev, cmd);
+	device_info_free(&dev);
+	_cleanup_free_ char *where = xasprintf("the host %s", spec);
+	for (unsigned i = 0; v >= 0 && i < p->loop.n; i++) {
+		bool last = i + 1 == p->loop.n;
+		v = open_image(vs, v, p->loop.part[i], where, last ? p->loopfstype : NULL, cmd);
+		free(where);
+		where = xasprintf("the image %s", p->loop.part[i]);
+	}
+	return v;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Looking inside a host and its images without changing them, for the user commands
+ * (check, iso, grub): read-only mounts (journals not replayed, loop devices read-only) in
+ * a private mount namespace, each kept only through a descriptor: detached at once, so
+ * that nothing of ours stays mounted should we die, and released when the descriptor is
+ * closed. A view's path (/proc/PID/fd/N, or the system's own mount point) works for this
+ * process and the programs it starts.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "engine/device.h"
+#include "engine/plan.h"
+
+struct modules;
+
+struct view {
+	int fd;
+	char *path;
+};
+
+struct views {
+	bool in_ns;
+	char *scratch; /* where our mounts are made before they are detached */
+	unsigned seq;
+	struct view *v;
+	size_t n;
+	pid_t host_daemon; /* the FUSE daemon of our own host mount, waited for at release */
+};
+
+/* Enters a private mount namespace (once) with a scratch directory. 0 or -errno. */
+int views_enter(struct views *vs);
+/* Adds a view of the directory open as fd (taken over); path NULL: /proc/PID/fd/N. */
+int views_add(struct views *vs, int fd, const char *path);
+/* Mounts source (type, options) read-only in the scratch directory and keeps it as a
+ * view. Returns the view's index, or -errno (nothing printed). */
+int views_mount(struct views *vs, const char *source, const char *type, const char *options);
+/* The mount at dir, made by the caller in views_scratch_dir(), kept as a view. */
+int views_detach(struct views *vs, const char *dir);
+char *views_scratch_dir(struct views *vs);
+
+static inline const char *views_path(const struct views *vs, int i)
+{
+	return vs->v[i].path;
+}
+static inline int views_fd(const struct views *vs, int i)
+{
+	return vs->v[i].fd;
+}
+
+/* Closes every view (their mounts go), waits for our FUSE daemon, removes the scratch. */
+void views_release(struct views *vs);
+
+/*
+ * The root of the image an entry boots (plan: root=, loop=), looked into read-only: the
+ * host where it is mounted already, else mounted here; each nested image where it is in
+ * use (the running system's root), else on a read-only loop device. Returns the view's
+ * index, or -errno after one loopboot: line naming cmd.
+ */
+int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd);

@@ -29,7 +29,6 @@ int check_main(int argc, char **argv);
  */
 int check_fiemap_fragments(int fd, uint64_t *ret);
 
-
 /* "8 GiB", "1.5 GiB", "300 MiB", "4096 bytes" */
 char *check_format_size(uint64_t bytes);
 

@@ -26,6 +26,7 @@
 #include "tools/create.h"
 #include "tools/grub.h"
 #include "tools/install.h"
+#include "tools/resize.h"
 #include "tools/iso.h"
 #include "tools/pxe.h"
 #include "tools/status.h"
@@ -209,6 +210,8 @@ static const struct verb verbs[] = {
     {"create", 0, VERB_ANY, create_main,
      "create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]",
      "make a fully allocated image file"},
+    {"resize", 0, VERB_ANY, resize_main, "resize FILE SIZE|+SIZE|-SIZE",
+     "grow or shrink an image offline"},
     {"check", 0, VERB_ANY, check_main, "check [--cmdline STRING]",
      "check, writing nothing, that an entry would boot"},
     {"grub", 0, VERB_ANY, grub_main, "grub [--kernel-from image|host] [--cmdline STRING]",

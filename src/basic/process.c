@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "basic/strbuf.h"
 #include "basic/util.h"
 
 #define KILL_GRACE_MS 2000 /* after SIGTERM, before SIGKILL */
@@ -340,6 +342,34 @@ int process_run(const char *path, char *const argv[], const struct process_optio
 	if (r < 0)
 		return r;
 	return process_wait(pid, o ? o->timeout_ms : 0, ret);
+}
+
+int process_run_capture(const char *path, char *const argv[], const struct process_options *o,
+                        char **ret_out, struct process_result *ret)
+{
+	*ret_out = NULL;
+	int fd = memfd_create("loopboot-capture", MFD_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		if (ret)
+			*ret = (struct process_result){
+			    .end = PROCESS_NOT_STARTED, .status = -r, .step = "memfd_create"};
+		return r;
+	}
+	struct process_options po = o ? *o : (struct process_options){0};
+	po.stdio[1] = (struct process_stdio)STDIO_FD(fd);
+	int r = process_run(path, argv, &po, ret);
+	struct strbuf b = {0};
+	char buf[4096];
+	ssize_t n;
+	off_t off = 0;
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		strbuf_put(&b, buf, (size_t)n);
+		off += n;
+	}
+	close(fd);
+	*ret_out = strbuf_steal(&b);
+	return r;
 }
 
 char *process_result_message(const struct process_result *r)

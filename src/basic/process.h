@@ -103,6 +103,11 @@ int process_wait(pid_t pid, unsigned timeout_ms, struct process_result *ret);
 int process_run(const char *path, char *const argv[], const struct process_options *o,
                 struct process_result *ret);
 
+/* process_run() with the program's standard output read into *ret_out (allocated, NUL
+ * terminated, also after a failure: what it said); o's stdout entry is replaced. */
+int process_run_capture(const char *path, char *const argv[], const struct process_options *o,
+                        char **ret_out, struct process_result *ret);
+
 /*
  * How it ended, for a loopboot: line: "exited with status 4", "killed by signal 9
  * (Killed)", "timed out after 10 s", "could not be executed: No such file or directory".

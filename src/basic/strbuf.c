@@ -43,6 +43,14 @@ void strbuf_append(struct strbuf *b, const char *s)
 	b->len += n;
 }
 
+void strbuf_put(struct strbuf *b, const void *data, size_t n)
+{
+	reserve(b, n);
+	memcpy(b->s + b->len, data, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
 void strbuf_putc(struct strbuf *b, char c)
 {
 	reserve(b, 1);

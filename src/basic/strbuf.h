@@ -13,6 +13,8 @@ struct strbuf {
 void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as it is. */
 void strbuf_append(struct strbuf *b, const char *s);
+/* Appends n bytes (a NUL among them ends the string as C sees it). */
+void strbuf_put(struct strbuf *b, const void *data, size_t n);
 /* Appends one byte. */
 void strbuf_putc(struct strbuf *b, char c);
 /* The string, now the caller's ("" when nothing was added); b is empty again. */

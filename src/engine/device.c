@@ -28,8 +28,7 @@ static char *probe_value(blkid_probe pr, const char *name)
 	return NULL;
 }
 
-/* Reads the tags of one device. Returns 0, or -errno when the device cannot be opened. */
-static int device_read(const char *devnode, struct device_info *d)
+int device_read(const char *devnode, struct device_info *d)
 {
 	*d = (struct device_info){.devnode = xstrdup(devnode)};
 	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

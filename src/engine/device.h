@@ -12,6 +12,10 @@ struct device_info {
 };
 void device_info_free(struct device_info *d);
 
+/* Reads the tags of one device (d is filled, to be freed, either way). Returns 0, or
+ * -errno when the device cannot be opened; prints nothing. */
+int device_read(const char *devnode, struct device_info *d);
+
 /*
  * Looks once through every block device for the one the spec names. Returns 1 and fills
  * *ret when found, 0 when not (yet) there, negative errno on a hard error (e.g. a path that

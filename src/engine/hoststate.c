@@ -338,9 +338,11 @@ int hoststate_check_hiberfile(const char *mountpoint, struct hoststate_result *r
 	return 0;
 }
 
-int image_fs_size(int fd, const char *fstype, uint64_t *ret)
+int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *ret_block)
 {
 	unsigned char sb[1024];
+	uint64_t size;
+	uint32_t block;
 	if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4")) {
 		int r = read_at(fd, sb, sizeof(sb), 1024);
 		if (r < 0)
@@ -353,21 +355,40 @@ int image_fs_size(int fd, const char *fstype, uint64_t *ret)
 		uint64_t blocks = le32(sb + 0x04);
 		if ((le32(sb + 0x60) & 0x80) && le16(sb + 0xfe) >= 64) /* INCOMPAT_64BIT */
 			blocks |= (uint64_t)le32(sb + 0x150) << 32;
-		*ret = blocks * (1024ULL << log);
-		return 0;
-	}
-	if (streq(fstype, "xfs")) {
+		block = 1024u << log;
+		size = blocks * block;
+	} else if (streq(fstype, "xfs")) {
 		int r = read_at(fd, sb, 16, 0);
 		if (r < 0)
 			return r;
 		if (memcmp(sb, "XFSB", 4) != 0)
 			return -EBADMSG;
-		uint32_t bs = be32toh(*(const uint32_t *)(const void *)(sb + 4));
+		block = be32toh(*(const uint32_t *)(const void *)(sb + 4));
 		uint64_t blocks = be64toh(*(const uint64_t *)(const void *)(sb + 8));
-		if (bs < 512 || bs > 65536 || blocks > UINT64_MAX / bs)
+		if (block < 512 || block > 65536 || blocks > UINT64_MAX / block)
 			return -EBADMSG;
-		*ret = blocks * bs;
-		return 0;
+		size = blocks * block;
+	} else if (streq(fstype, "btrfs")) {
+		/* The primary superblock at 64 KiB: magic, total_bytes, sectorsize. */
+		int r = read_at(fd, sb, 0x94, 0x10000);
+		if (r < 0)
+			return r;
+		if (memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
+			return -EBADMSG;
+		size = le64(sb + 0x70);
+		block = le32(sb + 0x90);
+		if (block < 512 || block > 65536)
+			return -EBADMSG;
+	} else {
+		return -EOPNOTSUPP;
 	}
-	return -EOPNOTSUPP;
+	*ret_size = size;
+	if (ret_block)
+		*ret_block = block;
+	return 0;
+}
+
+int image_fs_size(int fd, const char *fstype, uint64_t *ret)
+{
+	return image_fs_geometry(fd, fstype, ret, NULL);
 }

@@ -42,9 +42,11 @@ int hoststate_check_device(const char *devnode, const char *fstype, struct hosts
 /* Looks for a hibernation image in hiberfil.sys at the root of a (read-only) mount. */
 int hoststate_check_hiberfile(const char *mountpoint, struct hoststate_result *ret);
 
-/* The size an image's file system claims (ext2/3/4, xfs), to tell a truncated copy from a
- * damaged one. Returns 0, -EOPNOTSUPP for other types, -EBADMSG or -errno. */
+/* The size an image's file system claims (ext2/3/4, xfs, btrfs), to tell a truncated copy
+ * from a damaged one. Returns 0, -EOPNOTSUPP for other types, -EBADMSG or -errno. */
 int image_fs_size(int fd, const char *fstype, uint64_t *ret);
+/* The same, and its block size (ret_block may be NULL). */
+int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *ret_block);
 
 /* Pure parts, for the unit tests: parse a buffer. */
 bool hoststate_hiberfil_signature(const unsigned char *buf, unsigned len);

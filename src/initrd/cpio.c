@@ -184,3 +184,68 @@ int cpio_finish(struct cpio *c)
 		return r;
 	return flush_buf(c);
 }
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+#define NEWC_HEADER 110
+
+static bool hex_field(const unsigned char *p, uint32_t *ret)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		unsigned c = p[i];
+		unsigned d = c >= '0' && c <= '9'   ? c - '0'
+		             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                                    : 16;
+		if (d == 16)
+			return false;
+		v = v << 4 | d;
+	}
+	*ret = v;
+	return true;
+}
+
+static size_t align4(size_t n)
+{
+	return (n + 3) & ~(size_t)3;
+}
+
+int cpio_read_names(const void *buf, size_t len, int (*fn)(const char *name, void *userdata),
+                    void *userdata, size_t *ret_end)
+{
+	const unsigned char *b = buf;
+	size_t off = 0;
+	for (;;) {
+		/* The kernel skips zero bytes (in steps of 4) between archives. */
+		while (off + 4 <= len && !memcmp(b + off, "\0\0\0\0", 4))
+			off += 4;
+		if (off + 6 > len || (memcmp(b + off, "070701", 6) && memcmp(b + off, "070702", 6)))
+			break;
+		if (len - off < NEWC_HEADER)
+			return -EBADMSG;
+		uint32_t namesize, filesize;
+		/* c_filesize at 54, c_namesize at 94 */
+		if (!hex_field(b + off + 54, &filesize) || !hex_field(b + off + 94, &namesize) ||
+		    namesize == 0)
+			return -EBADMSG;
+		size_t name_at = off + NEWC_HEADER;
+		if (namesize > len - name_at || b[name_at + namesize - 1] != '\0')
+			return -EBADMSG;
+		const char *name = (const char *)b + name_at;
+		size_t data_at = align4(name_at + namesize);
+		if (data_at > len || filesize > len - data_at)
+			return -EBADMSG;
+		if (strcmp(name, "TRAILER!!!")) {
+			int r = fn(name, userdata);
+			if (r)
+				return r;
+		}
+		off = align4(data_at + filesize);
+		if (off > len)
+			off = len;
+	}
+	if (ret_end)
+		*ret_end = off < len ? off : len;
+	return 0;
+}

@@ -45,3 +45,16 @@ int cpio_finish(struct cpio *c);
 
 /* True for a path cpio_add_*() accepts. */
 bool cpio_path_valid(const char *path);
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+/*
+ * Reads the names of the newc archives at the start of buf, as the kernel unpacks them: one
+ * archive after another, each ending with TRAILER!!!, with zero bytes between them. Calls
+ * fn for every entry but the trailers (a nonzero return stops the reading and is returned).
+ * Stops at the first data that is neither an archive nor padding (a compressed archive
+ * follows there: *ret_end gets its offset, len when none). Returns 0, fn's value, or
+ * -EBADMSG for a header that is cut short or malformed.
+ */
+int cpio_read_names(const void *buf, size_t len, int (*fn)(const char *name, void *userdata),
+                    void *userdata, size_t *ret_end);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/check.h"
+#include "tools/initramfs.h"
 #include "tools/views.h"
 
 #include <ctype.h>
@@ -163,34 +164,52 @@ static bool has_option(const char *opts, const char *name)
 	return false;
 }
 
-unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names *host,
-                                const char *hostdir, struct strv *ret_auto, struct strv *ret_noauto)
+/* The next line of an fstab text that is not blank or a comment: its number, its text
+ * (allocated) and its first four fields, unescaped (allocated, NULL when missing). False
+ * at the end. */
+static bool fstab_next(const char **cursor, unsigned *lineno, char **ret_text, char *field[4])
 {
-	unsigned found = 0, lineno = 0;
-	_cleanup_free_ char *want_dir = xstrdup(hostdir ? hostdir : PLAN_DEFAULT_HOSTDIR);
-	strip_slashes(want_dir);
-	for (const char *line = fstab; line && *line;) {
-		const char *nl = strchr(line, '\n');
+	while (*cursor && **cursor) {
+		const char *line = *cursor, *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		*cursor = nl ? nl + 1 : NULL;
+		(*lineno)++;
 		_cleanup_free_ char *text = xstrndup(line, len);
-		line = nl ? nl + 1 : NULL;
-		lineno++;
 		strip_trailing(text);
-		char *p = text;
-		while (*p == ' ' || *p == '\t')
-			p++;
+		char *p = text + strspn(text, " \t");
 		if (!*p || *p == '#')
 			continue;
-		/* Fields: source, mount point, type, options. */
-		char *field[4] = {0};
 		char *q = p;
-		for (unsigned f = 0; f < 4 && *q; f++) {
+		for (unsigned f = 0; f < 4; f++) {
+			field[f] = NULL;
+			if (!*q)
+				continue;
 			size_t flen = strcspn(q, " \t");
 			/* fstab escapes blanks and backslashes in octal: "\040" is a space. */
 			field[f] = octal_unescape(q, flen);
 			q += flen;
 			q += strspn(q, " \t");
 		}
+		*ret_text = xstrdup(p);
+		return true;
+	}
+	return false;
+}
+
+static void fields_free(char *field[4])
+{
+	for (unsigned f = 0; f < 4; f++)
+		free(field[f]), field[f] = NULL;
+}
+
+unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names *host,
+                                const char *hostdir, struct strv *ret_auto, struct strv *ret_noauto)
+{
+	unsigned found = 0, lineno = 0;
+	_cleanup_free_ char *want_dir = xstrdup(hostdir ? hostdir : PLAN_DEFAULT_HOSTDIR);
+	strip_slashes(want_dir);
+	char *field[4], *text;
+	for (const char *cursor = fstab; fstab_next(&cursor, &lineno, &text, field);) {
 		bool match = false;
 		if (field[1]) {
 			strip_slashes(field[1]);
@@ -199,12 +218,33 @@ unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names
 		if (!match && field[0])
 			match = names_host(field[0], host);
 		bool noauto = field[3] && has_option(field[3], "noauto");
-		for (unsigned f = 0; f < 4; f++)
-			free(field[f]);
-		if (!match)
-			continue;
-		found++;
-		strv_push(noauto ? ret_noauto : ret_auto, xasprintf("line %u: %s", lineno, p));
+		fields_free(field);
+		if (match) {
+			found++;
+			strv_push(noauto ? ret_noauto : ret_auto,
+			          xasprintf("line %u: %s", lineno, text));
+		}
+		free(text);
+	}
+	return found;
+}
+
+int check_fstab_root(const char *fstab, unsigned *ret_line)
+{
+	unsigned lineno = 0;
+	int found = 0;
+	char *field[4], *text;
+	for (const char *cursor = fstab; fstab_next(&cursor, &lineno, &text, field);) {
+		if (field[1]) {
+			strip_slashes(field[1]);
+			/* The last line for / is the one that counts, as with mount -a. */
+			if (streq(field[1], "/")) {
+				found = field[3] && has_option(field[3], "ro") ? -1 : 1;
+				*ret_line = lineno;
+			}
+		}
+		fields_free(field);
+		free(text);
 	}
 	return found;
 }
@@ -224,6 +264,8 @@ struct doctor {
 	struct views vs; /* what we look into: mounts of ours, read-only, or the system's */
 	int host_view;   /* index in views, -1 when the host could not be looked into */
 	bool host_unsafe;
+	bool image_kernel;      /* the entry loads the kernel from inside the image */
+	const char *boot_image; /* BOOT_IMAGE= of the line checked, or NULL */
 };
 
 static void finding(struct doctor *d, enum level l, const char *what, const char *value,
@@ -732,6 +774,84 @@ static bool dir_in(int rootfd, const char *path)
 	return fd >= 0;
 }
 
+/* Read-only roots: without rw the engine mounts the image read-only; only a line for / in
+ * the image's fstab makes it read-write later. */
+static void check_root_mode(struct doctor *d, const char *fstab)
+{
+	if (!d->plan->read_only)
+		return;
+	unsigned line = 0;
+	int r = fstab ? check_fstab_root(fstab, &line) : 0;
+	if (r > 0) {
+		_cleanup_free_ char *detail = xasprintf(
+		    "mounted read-only, then read-write by the image's /etc/fstab (line %u)", line);
+		finding(d, LEVEL_OK, "root mode", "ro", detail, NULL);
+		return;
+	}
+	finding(d, LEVEL_WARN, "root mode", "no rw",
+	        r < 0 ? "the image's /etc/fstab keeps / read-only (ro): the system stays so"
+	              : "the image's /etc/fstab has no line for /: the system stays read-only",
+	        "add rw to the entry, or a line for / (without ro) to the image's /etc/fstab");
+}
+
+/* The initramfs beside kernel path k in the image ("/boot/vmlinuz-6.1.0-9-amd64" ->
+ * "/boot/initrd.img-6.1.0-9-amd64"), as Debian names them. Allocated. */
+static char *initrd_beside(const char *k)
+{
+	const char *base = strrchr(k, '/');
+	base = base ? base + 1 : k;
+	const char *rest = startswith(base, "vmlinuz");
+	if (!rest)
+		return NULL;
+	return xasprintf("%.*sinitrd.img%s", (int)(base - k), k, rest);
+}
+
+/* The entry loads the image's kernel: its initramfs must carry loopboot's hook. */
+static void check_own_initramfs(struct doctor *d, int rootfd)
+{
+	if (!d->image_kernel)
+		return;
+	const char *k = d->boot_image;
+	if (k && k[0] == '(') /* GRUB's device, "(loop0)/boot/vmlinuz" */
+		k = strchr(k, ')') ? strchr(k, ')') + 1 : k;
+	_cleanup_free_ char *want = k ? initrd_beside(k) : NULL;
+	const char *candidates[] = {want, "/boot/initrd.img", "/initrd.img"};
+	const char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(candidates) && fd < 0; i++)
+		if (candidates[i] && (i == 0 || !want)) {
+			path = candidates[i];
+			fd = open_in_root(rootfd, path, O_RDONLY | O_CLOEXEC);
+		}
+	if (fd < 0) {
+		finding(d, LEVEL_PROBLEM, "the image's initramfs", path ? path : "/initrd.img",
+		        "not found, and the entry loads the image's kernel",
+		        "install initramfs-tools and loopboot in the image (update-initramfs -u), "
+		        "or boot with loopboot iso's own initramfs");
+		return;
+	}
+	const struct initramfs_hook *hook = NULL;
+	const char *program = NULL;
+	int r = initramfs_find_hook(fd, &hook, &program);
+	if (r > 0) {
+		_cleanup_free_ char *detail =
+		    xasprintf("has loopboot's hook (%s: %s)", hook->framework, hook->marker);
+		finding(d, LEVEL_OK, "the image's initramfs", path, detail, NULL);
+	} else if (r == 0) {
+		finding(d, LEVEL_WARN, "the image's initramfs", path,
+		        "lacks loopboot's hook, and the entry loads the image's kernel: it cannot "
+		        "mount the image",
+		        "install loopboot in the image and rebuild it (update-initramfs -u, or "
+		        "dracut --force), or boot with loopboot iso's own initramfs");
+	} else {
+		finding(d, LEVEL_WARN, "the image's initramfs", path,
+		        r == -ENOENT ? "compressed with a program not installed here"
+		                     : strerror(-r),
+		        r == -ENOENT ? "install %s to check it" : "check it with lsinitramfs",
+		        r == -ENOENT ? program : "");
+	}
+}
+
 static void check_root_contents(struct doctor *d, int rootv)
 {
 	const struct plan *p = d->plan;
@@ -783,6 +903,8 @@ static void check_root_contents(struct doctor *d, int rootv)
 		_cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", ffd);
 		(void)read_file(path, &fstab, NULL);
 	}
+	check_root_mode(d, fstab);
+	check_own_initramfs(d, rootfd);
 	if (!fstab) {
 		finding(d, LEVEL_OK, "fstab", "/etc/fstab", "none in the root image", NULL);
 		return;
@@ -897,23 +1019,54 @@ static void doctor_run(struct doctor *d)
 }
 
 static const char usage[] =
-    "Usage: loopboot check [--cmdline STRING]\n"
+    "Usage: loopboot check [--cmdline STRING] [--kernel-from image]\n"
     "Checks, without writing anything, whether a boot entry (default: /proc/cmdline) "
     "would boot\non this machine: the host, its state, the images, drivers, init and "
     "the image's /etc/fstab.\nEach finding is one line; exit status 0 when the entry "
-    "would boot, 1 when not.\n";
+    "would boot, 1 when not.\n"
+    "--kernel-from image: the entry loads the kernel and initramfs from inside the image\n"
+    "  (loopboot grub, iso --kernel-from image): its initramfs must have loopboot's hook.\n"
+    "  Known without it when BOOT_IMAGE= names GRUB's loop device, as those entries do.\n";
+
+/* BOOT_IMAGE= of a command line (GRUB adds it: the kernel's path as the entry gave it). */
+static char *boot_image_of(const char *line)
+{
+	struct cmdline c;
+	if (cmdline_tokenize(line, &c) < 0)
+		return NULL;
+	char *v = NULL;
+	for (size_t i = 0; i < c.n_params; i++)
+		if (streq(c.params[i].key, "BOOT_IMAGE") && c.params[i].value) {
+			free(v);
+			v = xstrdup(c.params[i].value);
+		}
+	cmdline_free(&c);
+	return v;
+}
 
 int check_main(int argc, char **argv)
 {
-	const char *cmdline = NULL;
-	int r = cli_parse_cmdline_only(argc, argv, usage, &cmdline);
+	const char *cmdline = NULL, *kernel_from = NULL;
+	const struct cli_option options[] = {{"cmdline", 'c', &cmdline},
+	                                     {"kernel-from", 'k', &kernel_from}};
+	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
 	if (r <= 0)
 		return r < 0 ? 2 : 0;
+	if (cli_refuse_words(argc, argv) < 0)
+		return 2;
+	if (kernel_from && !streq(kernel_from, "image")) {
+		fprintf(
+		    stderr,
+		    "loopboot: check: --kernel-from %s: unknown — use image (or leave it out)\n",
+		    kernel_from);
+		return 2;
+	}
 	_cleanup_free_ char *line = NULL; /* the command line checked: cmdline or /proc's */
 	struct plan plan;
 	r = cli_load_plan("check", cmdline, &plan, &line);
 	if (r)
 		return r;
+	_cleanup_free_ char *boot_image = boot_image_of(line);
 	if (geteuid() != 0) {
 		log_fail(EPERM, "check", "not root",
 		         "it reads block devices and mounts read-only in a private namespace",
@@ -921,7 +1074,8 @@ int check_main(int argc, char **argv)
 		plan_free(&plan);
 		return 1;
 	}
-	struct doctor d = {.plan = &plan, .host_view = -1};
+	struct doctor d = {.plan = &plan, .host_view = -1, .boot_image = boot_image};
+	d.image_kernel = kernel_from || (boot_image && startswith(boot_image, "(loop"));
 	d.spec = devspec_to_string(&plan.root);
 	d.mods = modules_new();
 	d.kmod = kmod_new(NULL, NULL);

@@ -48,6 +48,13 @@ struct check_host_names {
  * ret_auto, or to ret_noauto for lines with the noauto option (they are not mounted at
  * boot). Returns how many lines it found in all.
  */
+/*
+ * Whether an fstab text makes the root read-write after a read-only start (systemd's
+ * remount-fs, Debian's checkroot): 1 when it has a line for / without the ro option, -1
+ * when its line for / has ro, 0 when it has none. *ret_line gets the line's number.
+ */
+int check_fstab_root(const char *fstab, unsigned *ret_line);
+
 unsigned check_fstab_host_lines(const char *fstab, const struct check_host_names *host,
                                 const char *hostdir, struct strv *ret_auto,
                                 struct strv *ret_noauto);

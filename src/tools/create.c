@@ -19,14 +19,11 @@
 #include "basic/process.h"
 #include "basic/util.h"
 #include "engine/device.h"
+#include "tools/allocate.h"
 #include "tools/check.h"
 #include "tools/cli.h"
 
-#define ALIGN           4096ULL
-#define ZERO_CHUNK      (8u << 20) /* bytes per write when the host cannot preallocate */
-#define FAT_MAX_FILE    0xffffffffULL
-#define PROGRESS_TTY_MS 100
-#define PROGRESS_LOG_MS 5000
+#define ALIGN 4096ULL
 
 int create_parse_size(const char *s, uint64_t *ret, const char **ret_why)
 {
@@ -101,82 +98,6 @@ static const struct create_fs fs_kinds[] = {
     {"btrfs", "mkfs.btrfs", 255, "btrfs-progs"},
 };
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = sig;
-}
-
-struct progress {
-	bool tty;
-	uint64_t total;
-	long long start, last;
-};
-
-static void progress_show(struct progress *p, uint64_t done, bool final)
-{
-	long long now = now_ms();
-	if (!final && now - p->last < (p->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS))
-		return;
-	p->last = now;
-	unsigned pct = p->total ? (unsigned)(done * 100 / p->total) : 100;
-	_cleanup_free_ char *d = check_format_size(done), *t = check_format_size(p->total);
-	double secs = (double)(now - p->start) / 1000.0;
-	_cleanup_free_ char *rate = check_format_size(secs > 0.1 ? (uint64_t)(done / secs) : 0);
-	if (p->tty) {
-		char bar[31];
-		unsigned fill = pct * 30 / 100;
-		for (unsigned i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[30] = '\0';
-		fprintf(stderr, "\r  writing zeros [%s] %3u%%  %s of %s  %s/s\033[K%s", bar, pct, d,
-		        t, rate, final ? "\n" : "");
-		fflush(stderr);
-	} else {
-		log_info("create: %u%% written (%s of %s, %s/s)", pct, d, t, rate);
-	}
-}
-
-/* The host cannot preallocate (FUSE, FAT): every block is written, so none is a hole. */
-static int write_zeros(int fd, uint64_t size)
-{
-	_cleanup_free_ char *buf = xcalloc(1, ZERO_CHUNK);
-	struct progress p = {.tty = isatty(STDERR_FILENO), .total = size};
-	p.start = p.last = now_ms();
-	if (!p.tty) {
-		_cleanup_free_ char *s = check_format_size(size);
-		log_info("create: the host cannot preallocate: writing %s of zeros", s);
-	}
-	uint64_t done = 0;
-	while (done < size) {
-		if (interrupted) {
-			if (p.tty)
-				fputc('\n', stderr);
-			return -EINTR;
-		}
-		size_t len = size - done < ZERO_CHUNK ? (size_t)(size - done) : ZERO_CHUNK;
-		ssize_t n = pwrite(fd, buf, len, (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int r = -errno;
-			if (p.tty)
-				fputc('\n', stderr);
-			return r;
-		}
-		if (n == 0) {
-			if (p.tty)
-				fputc('\n', stderr);
-			return -ENOSPC;
-		}
-		done += (uint64_t)n;
-		progress_show(&p, done, false);
-	}
-	progress_show(&p, done, true);
-	return 0;
-}
-
 /* Runs mkfs on the file; its messages go to our stderr, so stdout stays the summary. */
 static int run_mkfs(const struct create_fs *fs, const char *prog, const char *label,
                     const char *path, struct process_result *ret)
@@ -206,13 +127,6 @@ static int run_mkfs(const struct create_fs *fs, const char *prog, const char *la
 	return process_run(NULL, argv, &to_stderr, ret);
 }
 
-static bool host_is_fat(const struct mount_entry *m)
-{
-	return m && m->fstype &&
-	       (streq(m->fstype, "vfat") || streq(m->fstype, "msdos") ||
-	        streq(m->fstype, "fuse.fusefat") || streq(m->fstype, "fusefat"));
-}
-
 char *create_boot_entry(const char *path)
 {
 	_cleanup_free_ char *real = realpath(path, NULL);
@@ -225,9 +139,9 @@ char *create_boot_entry(const char *path)
 	struct stat st;
 	const char *rest = path_startswith(real, m.target);
 	if (rest && m.source && stat(m.source, &st) == 0 && S_ISBLK(st.st_mode)) {
-		struct devspec spec = {DEVSPEC_PATH, m.source};
+		/* Quietly: a host device we may not open only means no entry to print. */
 		struct device_info d = {0};
-		if (device_find(&spec, &d) > 0 && d.uuid) {
+		if (device_read(m.source, &d) == 0 && d.uuid) {
 			/* A bind mount of a subdirectory shows the file system from m.root. */
 			_cleanup_free_ char *inner =
 			    path_join(streq(m.root, "/") ? "" : m.root, rest);
@@ -245,18 +159,9 @@ char *create_boot_entry(const char *path)
 static int fill_file(int fd, uint64_t size, const struct create_fs *fs, const char *mkfs,
                      const char *label, const char *path, const char **ret_how)
 {
-	*ret_how = "preallocated with fallocate";
-	int r = fallocate(fd, 0, 0, (off_t)size);
-	if (r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
-		*ret_how = "written with zeros (the host cannot preallocate)";
-		r = write_zeros(fd, size);
-	} else if (r < 0) {
-		r = -errno;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
+	int r = allocate_range(fd, 0, size, "create", ret_how);
 	if (r < 0) {
-		if (r == -EINTR && interrupted)
+		if (r == -EINTR && allocate_interrupted)
 			return log_fail(EINTR, "create", path, "interrupted",
 			                "nothing is left behind");
 		return log_fail(r, "create: allocating", path, NULL,
@@ -396,41 +301,6 @@ static void create_place_done(struct create_place *t)
 	free(t->mkfs);
 }
 
-/* The room on the host: FAT's file size limit, and the free space it reports. */
-static int check_room(const struct create_request *req, const struct create_place *t)
-{
-	_cleanup_(mount_entry_free) struct mount_entry host = {0};
-	_cleanup_free_ char *realdir = realpath(t->dir, NULL);
-	if (realdir)
-		(void)mount_find_path(NULL, realdir, &host);
-	if (req->size > FAT_MAX_FILE && host_is_fat(&host)) {
-		_cleanup_free_ char *s = check_format_size(req->size);
-		return log_fail(
-		    EFBIG, "create: too large for a FAT host", req->path,
-		    "FAT files hold at most 4 GiB - 1 byte",
-		    "choose --size 4194300K or less, or put the image on an NTFS, exFAT or ext4 "
-		    "host (asked: %s)",
-		    s);
-	}
-	struct statvfs sv;
-	if (fstatvfs(t->dirfd, &sv) < 0)
-		return log_fail(errno, "create: reading the free space of", t->dir, NULL,
-		                "check the host file system");
-	if (sv.f_blocks == 0) {
-		/* fusefat reports nothing: writing will tell. */
-		log_warn("create: %s (%s) does not report its free space: not checked", t->dir,
-		         host.fstype ? host.fstype : "?");
-	} else if ((uint64_t)sv.f_bavail * sv.f_frsize < req->size) {
-		_cleanup_free_ char *have = check_format_size((uint64_t)sv.f_bavail * sv.f_frsize);
-		_cleanup_free_ char *want = check_format_size(req->size);
-		_cleanup_free_ char *reason =
-		    xasprintf("the host has %s free, the image needs %s", have, want);
-		return log_fail(ENOSPC, "create: not enough room", t->dir, reason,
-		                "free space on the host or choose a smaller --size");
-	}
-	return 0;
-}
-
 /* Everything that can be refused is refused before the file exists. */
 static int prepare_place(const struct create_request *req, struct create_place *t)
 {
@@ -453,7 +323,8 @@ static int prepare_place(const struct create_request *req, struct create_place *
 		return log_fail(errno, "create: the directory", t->dir, NULL,
 		                "create it first (mkdir -p %s), or check the host is mounted",
 		                t->dir);
-	return check_room(req, t);
+	return allocate_check_room("create", req->path, t->dirfd, t->dir, req->size, req->size,
+	                           "--size");
 }
 
 /* A copy-on-write host would fragment the image with every write inside it. */
@@ -478,10 +349,8 @@ static int make_image(const struct create_request *req, const struct create_plac
 		                errno == EEXIST ? "remove it first or choose another name"
 		                                : "check the directory is writable");
 	const char *how_done = NULL;
-	struct sigaction sa = {.sa_handler = on_signal}, old[3];
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &sa, &old[i]);
+	struct allocate_signals sigs;
+	allocate_catch_signals(&sigs);
 	no_copy_on_write(fd);
 	int r = fill_file(fd, req->size, req->fs, t->mkfs, req->label, req->path, &how_done);
 	close(fd);
@@ -489,8 +358,7 @@ static int make_image(const struct create_request *req, const struct create_plac
 		r = report(t->dirfd, t->base, req->path, req->size, req->fs, req->label, how_done);
 	if (r < 0 && unlinkat(t->dirfd, t->base, 0) < 0 && errno != ENOENT)
 		log_warn("create: removing the partial file %s: %m", req->path);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		sigaction(sigs[i], &old[i], NULL);
+	allocate_restore_signals(&sigs);
 	return r;
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/install.h"
 
+#include "engine/plan.h"
+
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -611,6 +613,8 @@ static int write_customize_script(struct install *in, char **ret)
 	              "# loopboot mounts the host at /host: never mount it here.\n%s"
 	              "EOF\n",
 	              fstab);
+	/* Where loopboot mounts the host: present, so that a read-only start has it too. */
+	strbuf_printf(&s, "mkdir -p \"$root%s\"\n", PLAN_DEFAULT_HOSTDIR);
 	/* Empty: a new ID at the first boot, without systemd-firstboot's questions. */
 	strbuf_printf(&s, ": >\"$root/etc/machine-id\"\nrm -f \"$root/var/lib/dbus/machine-id\"\n"
 	                  "[ -e \"$root/etc/locale.conf\" ] || echo LANG=C.UTF-8 "

@@ -261,6 +261,46 @@ check "check, nested: the host was already mounted and is looked at there" out_h
 lb check --cmdline "root=LABEL=E4HOST loop=/linux/noinit.img"
 check "check, no init in the image: exit status 1" test $? -eq 1
 check "check, no init: one line says so" out_has "^problem: init program: /sbin/init: not found or not executable in the root image — "
+
+# ---- check: a root that stays read-only; the image's own initramfs ---------------------------
+# An initramfs as initramfs-tools makes it: an uncompressed early archive padded to 512
+# bytes, then the main archive compressed (gzip here), with or without loopboot's hook.
+make_initramfs() { # OUT HOOK(yes|no)
+	local t=$WORK/initramfs-tree
+	rm -rf "$t" && mkdir -p "$t/early/kernel/x86/microcode" "$t/main/scripts" "$t/main/bin"
+	echo ucode >"$t/early/kernel/x86/microcode/GenuineIntel.bin"
+	cp /bin/true "$t/main/bin/true"
+	[ "$2" = yes ] && echo '# loopboot' >"$t/main/scripts/loopboot"
+	(cd "$t/early" && find . | cpio -o -H newc 2>/dev/null) >"$1"
+	truncate -s %512 "$1"
+	(cd "$t/main" && find . | cpio -o -H newc 2>/dev/null | gzip -9) >>"$1"
+}
+mkdir -p "$WORK/modes/sbin" "$WORK/modes/etc" "$WORK/modes/boot" "$WORK/modes/host"
+cp /bin/true "$WORK/modes/sbin/init"
+echo "LABEL=lbroot / ext4 errors=remount-ro 0 1" >"$WORK/modes/etc/fstab"
+make_initramfs "$WORK/modes/boot/initrd.img" yes
+make_initramfs "$WORK/modes/boot/initrd.img-6.1.0-9-amd64" no
+mke2fs -q -F -t ext4 -d "$WORK/modes" "$WORK/e4/linux/modes.img" 16M
+make_root_image "$WORK/e4/linux/nofstab.img" no-fstab
+sync
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/modes.img"
+ok $? "check, no rw but a line for / in fstab: exit status 0"
+check "check, no rw, fstab: the root is read-write after the fstab" out_has "^ok: root mode: ro: mounted read-only, then read-write by the image's /etc/fstab (line 1)$"
+check "check, no kernel from the image: its initramfs is not looked at" bash -c "! grep -q initramfs '$LB_OUT'"
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/nofstab.img"
+check "check, no rw and no fstab: exit status 0 (it boots)" test $? -eq 0
+check "check, no rw and no fstab: warns it stays read-only" out_has "^warning: root mode: no rw: the image's /etc/fstab has no line for /: the system stays read-only — add rw to the entry, or a line for / (without ro) to the image's /etc/fstab$"
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/modes.img rw" --kernel-from image
+ok $? "check --kernel-from image, initramfs with the hook: exit status 0"
+check "check --kernel-from image: the hook is found in the compressed archive" out_has "^ok: the image's initramfs: /boot/initrd.img: has loopboot's hook (initramfs-tools: scripts/loopboot)$"
+lb check --cmdline "BOOT_IMAGE=(loop0)/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=E4HOST loop=/linux/modes.img rw"
+check "check, BOOT_IMAGE from GRUB's loop device, initramfs without the hook: exit status 0" test $? -eq 0
+check "check, initramfs without the hook: the initramfs beside the kernel is named, with the fix" out_has "^warning: the image's initramfs: /boot/initrd.img-6.1.0-9-amd64: lacks loopboot's hook, and the entry loads the image's kernel: it cannot mount the image — install loopboot in the image and rebuild it"
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/nofstab.img rw" --kernel-from image
+check "check --kernel-from image, no initramfs in the image: exit status 1" test $? -eq 1
+check "check --kernel-from image, no initramfs: one problem line" out_has "^problem: the image's initramfs: /initrd.img: not found, and the entry loads the image's kernel — "
+lb check --cmdline "root=LABEL=E4HOST loop=/linux/modes.img" --kernel-from host
+check "check --kernel-from host: exit status 2 (only image is a value)" test $? -eq 2
 umount "$WORK/e4"
 
 # ---- grub -----------------------------------------------------------------------------------

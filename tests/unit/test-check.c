@@ -98,3 +98,23 @@ TEST(format_size)
 	CHECK_STREQ(s = check_format_size(300ULL << 20), "300 MiB");
 	free(s);
 }
+
+TEST(fstab_root_line)
+{
+	unsigned line = 0;
+	CHECK(check_fstab_root("# /etc/fstab\nUUID=ab / ext4 errors=remount-ro 0 1\n", &line) == 1);
+	CHECK(line == 2);
+	CHECK(check_fstab_root("UUID=ab / ext4 ro,noatime 0 1\n", &line) == -1);
+	CHECK(check_fstab_root("UUID=ab / ext4 noatime,ro 0 1\n", &line) == -1);
+	CHECK(check_fstab_root("UUID=ab / ext4 rw,errors=ro 0 1\n", &line) == 1);
+	CHECK(check_fstab_root("UUID=ab / ext4\n", &line) == 1); /* options default to rw */
+	CHECK(check_fstab_root("UUID=ab // ext4 defaults 0 1\n", &line) == 1);
+	CHECK(check_fstab_root("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n", &line) == 0);
+	CHECK(check_fstab_root("", &line) == 0);
+	CHECK(check_fstab_root("UUID=ab /home ext4 defaults 0 2\nproc /proc proc defaults 0 0\n",
+	                       &line) == 0);
+	/* the last line for / counts, as with mount */
+	CHECK(check_fstab_root("/dev/a / ext4 ro 0 1\n/dev/b / ext4 defaults 0 1\n", &line) == 1);
+	CHECK(line == 2);
+	CHECK(check_fstab_root("  # / ext4\n\t/dev/b\t/\text4\tro\t0 1", &line) == -1);
+}

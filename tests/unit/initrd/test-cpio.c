@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include "basic/util.h"
 #include "cpio-read.h"
 #include "initrd/cpio.h"
+#include "tools/initramfs.h"
 #include "test-main.h"
 
 /* An in-memory file the writer writes to, read back whole. */
@@ -205,4 +208,83 @@ TEST(write_error)
 	cpio_init(&c, -1, 0);
 	CHECK(cpio_add_dir(&c, "a", 0755) == 0); /* buffered */
 	CHECK(cpio_finish(&c) == -EBADF);
+}
+
+/* ---- the reader (loopboot check looks into an image's own initramfs with it) ------------ */
+
+struct names {
+	char v[8][64];
+	int n;
+	const char *stop_at;
+};
+
+static int collect(const char *name, void *userdata)
+{
+	struct names *ns = userdata;
+	if (ns->n < 8)
+		snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", name);
+	return ns->stop_at && streq(name, ns->stop_at) ? 7 : 0;
+}
+
+static unsigned char *two_archives(size_t *ret_len, size_t *ret_first_end)
+{
+	_cleanup_close_ int fd = mem_open();
+	struct cpio c;
+	cpio_init(&c, fd, 1);
+	CHECK(cpio_add_dir(&c, "kernel", 0755) == 0);
+	CHECK(cpio_add_data(&c, "kernel/x86/microcode/GenuineIntel.bin", 0644, "ucode", 5) == 0);
+	CHECK(cpio_finish(&c) == 0);
+	/* initramfs-tools pads the early archive with zeros to a 512-byte boundary. */
+	off_t end = lseek(fd, 0, SEEK_END);
+	static const char zeros[512];
+	CHECK(write(fd, zeros, (size_t)(512 - end % 512)) > 0);
+	cpio_init(&c, fd, 1);
+	CHECK(cpio_add_data(&c, "scripts/loopboot", 0644, "#!/bin/sh\n", 10) == 0);
+	CHECK(cpio_finish(&c) == 0);
+	*ret_first_end = (size_t)lseek(fd, 0, SEEK_END);
+	static const unsigned char zstd[] = {0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4};
+	CHECK(write(fd, zstd, sizeof(zstd)) == (ssize_t)sizeof(zstd));
+	return mem_read(fd, ret_len);
+}
+
+TEST(read_names_across_archives)
+{
+	size_t len, archives_end;
+	_cleanup_free_ unsigned char *buf = two_archives(&len, &archives_end);
+	struct names ns = {0};
+	size_t end = 0;
+	CHECK(cpio_read_names(buf, len, collect, &ns, &end) == 0);
+	CHECK(ns.n == 3);
+	CHECK_STREQ(ns.v[0], "kernel");
+	CHECK_STREQ(ns.v[1], "kernel/x86/microcode/GenuineIntel.bin");
+	CHECK_STREQ(ns.v[2], "scripts/loopboot");
+	CHECK(end == archives_end); /* where the compressed archive begins */
+	CHECK_STREQ(initramfs_compression(buf + end, len - end), "zstd");
+
+	/* fn's nonzero return stops the reading and is returned */
+	struct names stop = {.stop_at = "kernel"};
+	CHECK(cpio_read_names(buf, len, collect, &stop, &end) == 7);
+	CHECK(stop.n == 1);
+}
+
+TEST(read_names_refuses_damage)
+{
+	size_t len, archives_end;
+	_cleanup_free_ unsigned char *buf = two_archives(&len, &archives_end);
+	struct names ns = {0};
+	size_t end;
+	/* cut inside the first header, inside a name, inside data */
+	CHECK(cpio_read_names(buf, 50, collect, &ns, &end) == -EBADMSG);
+	CHECK(cpio_read_names(buf, 115, collect, &ns, &end) == -EBADMSG);
+	CHECK(cpio_read_names(buf, 230, collect, &ns, &end) == -EBADMSG);
+	/* a name size that is not hex */
+	buf[94] = 'x';
+	CHECK(cpio_read_names(buf, len, collect, &ns, &end) == -EBADMSG);
+	/* not an archive at all: nothing read, the data begins at 0 */
+	static const unsigned char gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0};
+	struct names none = {0};
+	CHECK(cpio_read_names(gz, sizeof(gz), collect, &none, &end) == 0);
+	CHECK(none.n == 0 && end == 0);
+	CHECK_STREQ(initramfs_compression(gz, sizeof(gz)), "gzip");
+	CHECK(initramfs_compression((const unsigned char *)"hello", 5) == NULL);
 }

@@ -51,11 +51,13 @@ demo: all
 	tests/vm/demo
 
 # Measurements, not tests (docs/benchmarks.md): I/O ratios to a raw partition in one QEMU
-# run, then initramfs size and time to init against initramfs-tools and dracut.
+# run, then initramfs size and time to init against initramfs-tools and dracut, then
+# loopboot install against mmdebstrap alone.
 bench: all
 	@scripts/deps all
 	bench/run
 	bench/boot
+	bench/install
 
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)

@@ -159,3 +159,41 @@ bool is_mount_point(const char *path)
 		return false;
 	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
+
+static size_t path_depth(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		n += *p == '/';
+	return n;
+}
+
+int mount_targets_below(const char *root, struct strv *ret)
+{
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return -EIO;
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
+	struct libmnt_fs *fs;
+	while (mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *t = mnt_fs_get_target(fs);
+		if (t && path_startswith(t, root) && !strv_contains(ret, t))
+			strv_push(ret, xstrdup(t));
+	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+
+	/* Deeper paths before their parents, backwards in mount order within a depth: mount
+	 * order alone is not enough, as /dev, /proc, /sys and /run were mounted in the
+	 * initramfs before the root image and moved into it. */
+	for (size_t i = 1; i < ret->n; i++) {
+		char *x = ret->v[i];
+		size_t j = i;
+		while (j > 0 && path_depth(ret->v[j - 1]) < path_depth(x)) {
+			ret->v[j] = ret->v[j - 1];
+			j--;
+		}
+		ret->v[j] = x;
+	}
+	return 0;
+}

@@ -45,5 +45,13 @@ int mount_find_device(const char *mountinfo, const char *devnode, struct mount_e
  */
 int mount_open_device(const char *devnode, struct mount_entry *ret_entry);
 
+struct strv;
+/*
+ * Every mount point at or below root (absolute), deepest first and, within one depth,
+ * backwards in mount order: the order to unmount them in. Appends to ret; 0 or -EIO when
+ * the table cannot be read.
+ */
+int mount_targets_below(const char *root, struct strv *ret);
+
 /* Whether path is a mount point (bind mounts of a directory of the same file system too). */
 bool is_mount_point(const char *path);

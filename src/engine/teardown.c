@@ -54,14 +54,6 @@ static char *park_mount(const char *path, size_t n)
 	return r;
 }
 
-static size_t path_depth(const char *p)
-{
-	size_t n = 0;
-	for (; *p; p++)
-		n += *p == '/';
-	return n;
-}
-
 static bool is_api_path(const char *p)
 {
 	static const char *const api[] = {"/dev", "/proc", "/sys", "/run"};
@@ -69,37 +61,6 @@ static bool is_api_path(const char *p)
 		if (path_startswith(p, api[i]))
 			return true;
 	return false;
-}
-
-/* Every mount point at or below root, deepest first. */
-static int mounts_below(const char *root, struct strv *ret)
-{
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	if (!tb)
-		return log_fail(EIO, "reading", "/proc/self/mountinfo", NULL, "mount /proc");
-	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
-	struct libmnt_fs *fs;
-	while (mnt_table_next_fs(tb, it, &fs) == 0) {
-		const char *t = mnt_fs_get_target(fs);
-		if (t && path_startswith(t, root) && !strv_contains(ret, t))
-			strv_push(ret, xstrdup(t));
-	}
-	mnt_free_iter(it);
-	mnt_unref_table(tb);
-
-	/* Deeper paths before their parents, backwards in mount order within a depth: mount
-	 * order alone is not enough, as /dev, /proc, /sys and /run were mounted in the
-	 * initramfs before the root image and moved into it. */
-	for (size_t i = 1; i < ret->n; i++) {
-		char *x = ret->v[i];
-		size_t j = i;
-		while (j > 0 && path_depth(ret->v[j - 1]) < path_depth(x)) {
-			ret->v[j] = ret->v[j - 1];
-			j--;
-		}
-		ret->v[j] = x;
-	}
-	return 0;
 }
 
 /*
@@ -110,9 +71,9 @@ static int mounts_below(const char *root, struct strv *ret)
 static int unmount_tree(const char *root)
 {
 	struct strv targets = {0};
-	int r = mounts_below(root, &targets);
+	int r = mount_targets_below(root, &targets);
 	if (r < 0)
-		return r;
+		return log_fail(-r, "reading", "/proc/self/mountinfo", NULL, "mount /proc");
 	const struct layer tree = {.kind = LAYER_MOUNT};
 	int result = 0;
 	size_t len = strlen(root);

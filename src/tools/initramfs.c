@@ -41,21 +41,31 @@ const char *initramfs_compression(const unsigned char *p, size_t len)
 	return NULL;
 }
 
+/* Where the integrations put the binary: a hook without it cannot mount anything. */
+static const char *const binaries[] = {"usr/sbin/loopboot", "usr/bin/loopboot", "sbin/loopboot",
+                                       "bin/loopboot"};
+
+struct seen {
+	const struct initramfs_hook *hook;
+	bool binary;
+};
+
 static int match_hook(const char *name, void *userdata)
 {
-	const struct initramfs_hook **found = userdata;
+	struct seen *seen = userdata;
 	if (name[0] == '.' && name[1] == '/')
 		name += 2;
 	for (size_t i = 0; i < ARRAY_SIZE(hooks); i++)
-		if (streq(name, hooks[i].marker)) {
-			*found = &hooks[i];
-			return 1;
-		}
-	return 0;
+		if (streq(name, hooks[i].marker))
+			seen->hook = &hooks[i];
+	for (size_t i = 0; i < ARRAY_SIZE(binaries); i++)
+		if (streq(name, binaries[i]))
+			seen->binary = true;
+	return seen->hook && seen->binary ? 1 : 0;
 }
 
 /* Reads names from a mapping of the whole file at fd; 1 when a hook was found. */
-static int scan_mapped(int fd, size_t len, const struct initramfs_hook **found, size_t *ret_end)
+static int scan_mapped(int fd, size_t len, struct seen *found, size_t *ret_end)
 {
 	if (len == 0) {
 		*ret_end = 0;
@@ -107,11 +117,11 @@ int initramfs_find_hook(int fd, const struct initramfs_hook **ret, const char **
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < 6)
 		return -EBADMSG;
-	const struct initramfs_hook *found = NULL;
+	struct seen found = {0};
 	size_t end = 0;
 	int r = scan_mapped(fd, (size_t)st.st_size, &found, &end);
 	if (r == 1) {
-		*ret = found;
+		*ret = found.hook;
 		return 1;
 	}
 	if (r < 0 || end >= (size_t)st.st_size)
@@ -130,7 +140,7 @@ int initramfs_find_hook(int fd, const struct initramfs_hook **ret, const char **
 	r = scan_mapped(out, len, &found, &inner_end);
 	close(out);
 	if (r == 1)
-		*ret = found;
+		*ret = found.hook;
 	/* A stream cut short still tells what it held before the cut. */
 	return r == 1 ? 1 : r == -EBADMSG && len > 0 ? 0 : r;
 }

@@ -16,7 +16,8 @@ struct initramfs_hook {
 };
 
 /*
- * Reads the open initramfs fd. Returns 1 with *ret (static) when it holds loopboot's hook,
+ * Reads the open initramfs fd. Returns 1 with *ret (static) when it holds loopboot's hook
+ * (the framework's file) and the loopboot binary (usr/sbin, usr/bin, sbin or bin),
  * 0 when it does not, -EBADMSG when it is no initramfs, -ENOENT when the program for its
  * compression is missing (*ret_program: its name, static), or -errno.
  */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/install.h"
+#include "tools/initramfs.h"
 
 #include "engine/plan.h"
 
@@ -220,17 +221,8 @@ static const char usage[] =
 enum {
 	OPT_SIZE = 0x100,
 	OPT_FS,
-	OPT_SUITE,
-	OPT_MIRROR,
-	OPT_VARIANT,
-	OPT_PACKAGES,
-	OPT_HOSTNAME,
-	OPT_ROOT_PASSWORD_FILE,
-	OPT_USER,
-	OPT_USER_PASSWORD_FILE,
-	OPT_DEB,
-	OPT_CACHE,
 	OPT_KEEP,
+	OPT_VALUE, /* OPT_VALUE + i: value_options[i] */
 };
 
 static int usage_error(const char *fmt, const char *value)
@@ -241,66 +233,43 @@ static int usage_error(const char *fmt, const char *value)
 	return 2;
 }
 
-/* Each option's value: where it goes. */
-static const char **option_slot(struct install_options *o, int c)
-{
-	switch (c) {
-	case OPT_SUITE:
-		return &o->suite;
-	case OPT_MIRROR:
-		return &o->mirror;
-	case OPT_VARIANT:
-		return &o->variant;
-	case OPT_PACKAGES:
-		return &o->packages;
-	case OPT_HOSTNAME:
-		return &o->hostname;
-	case OPT_ROOT_PASSWORD_FILE:
-		return &o->root_password_file;
-	case OPT_USER:
-		return &o->user;
-	case OPT_USER_PASSWORD_FILE:
-		return &o->user_password_file;
-	case OPT_DEB:
-		return &o->deb;
-	case OPT_CACHE:
-		return &o->cache;
-	case 'L':
-		return &o->img.label;
-	}
-	return NULL;
-}
+#define SLOT(field) offsetof(struct install_options, field)
+/* The options whose value is kept as it is given: where each one goes. */
+static const struct {
+	const char *name;
+	size_t at;
+} value_options[] = {
+    {"suite", SLOT(suite)},       {"mirror", SLOT(mirror)},
+    {"variant", SLOT(variant)},   {"packages", SLOT(packages)},
+    {"hostname", SLOT(hostname)}, {"root-password-file", SLOT(root_password_file)},
+    {"user", SLOT(user)},         {"user-password-file", SLOT(user_password_file)},
+    {"deb", SLOT(deb)},           {"cache", SLOT(cache)},
+};
+#undef SLOT
 
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct install_options *o)
 {
-	static const struct option options[] = {
+	struct option options[ARRAY_SIZE(value_options) + 6] = {
 	    {"size", required_argument, NULL, OPT_SIZE},
 	    {"fs", required_argument, NULL, OPT_FS},
 	    {"label", required_argument, NULL, 'L'},
-	    {"suite", required_argument, NULL, OPT_SUITE},
-	    {"mirror", required_argument, NULL, OPT_MIRROR},
-	    {"variant", required_argument, NULL, OPT_VARIANT},
-	    {"packages", required_argument, NULL, OPT_PACKAGES},
-	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
-	    {"root-password-file", required_argument, NULL, OPT_ROOT_PASSWORD_FILE},
-	    {"user", required_argument, NULL, OPT_USER},
-	    {"user-password-file", required_argument, NULL, OPT_USER_PASSWORD_FILE},
-	    {"deb", required_argument, NULL, OPT_DEB},
-	    {"cache", required_argument, NULL, OPT_CACHE},
 	    {"keep-on-failure", no_argument, NULL, OPT_KEEP},
 	    {"help", no_argument, NULL, 'h'},
-	    {},
 	};
+	for (size_t i = 0; i < ARRAY_SIZE(value_options); i++)
+		options[5 + i] = (struct option){value_options[i].name, required_argument, NULL,
+		                                 OPT_VALUE + (int)i};
 	const char *size = NULL, *fs = "ext4";
 	*o = (struct install_options){.variant = "important", .hostname = DEFAULT_HOSTNAME};
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":L:h", options, NULL)) >= 0) {
-		const char **slot = option_slot(o, c);
-		if (slot)
-			*slot = optarg;
+		if (c >= OPT_VALUE && c < OPT_VALUE + (int)ARRAY_SIZE(value_options))
+			*(const char **)((char *)o + value_options[c - OPT_VALUE].at) = optarg;
+		else if (c == 'L')
+			o->img.label = optarg;
 		else if (c == OPT_SIZE)
 			size = optarg;
 		else if (c == OPT_FS)
@@ -581,12 +550,15 @@ static int mount_image(struct install *in)
 }
 
 /*
- * mmdebstrap's customize hook, run with the new root as $1 before it leaves: the names,
- * fstab, a machine-id generated at the first boot, the passwords, the user, and the
- * initramfs of every kernel with loopboot's hook. Every value in it was checked to be
- * plain (a host name, a user name, a UUID, our own paths).
+ * Two scripts for mmdebstrap, run with the new root as $1 (every value in them was checked
+ * to be plain: a host name, a user name, a UUID, our own paths):
+ *   essential: after the essential packages, before the kernel and initramfs-tools: the
+ *              names and fstab, so that the initramfs Debian builds when the kernel is
+ *              set up (its postinst, then the trigger) is right as it is, with the hook;
+ *   customize: at the end: a machine-id generated at the first boot, the passwords, the
+ *              user.
  */
-static int write_customize_script(struct install *in, char **ret)
+static int write_scripts(struct install *in, char **ret_essential, char **ret_customize)
 {
 	const struct install_options *o = &in->o;
 	_cleanup_free_ char *pw = path_join(in->work, "passwords");
@@ -598,40 +570,45 @@ static int write_customize_script(struct install *in, char **ret)
 	_cleanup_free_ char *passwords = strbuf_steal(&p);
 	int r = write_file_atomic(pw, passwords, strlen(passwords), 0600);
 	_cleanup_free_ char *fstab = install_fstab_line(in->uuid, o->img.fs->name);
-	struct strbuf s = {0};
-	strbuf_printf(&s,
-	              "#!/bin/sh\n# Written by loopboot install: mmdebstrap's customize hook.\n"
+	struct strbuf e = {0};
+	strbuf_printf(&e,
+	              "#!/bin/sh\n# Written by loopboot install: mmdebstrap's essential hook.\n"
 	              "set -e\nroot=$1\n"
 	              "echo '%s' >\"$root/etc/hostname\"\n"
 	              "printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\t%s\\n::1\\t\\tlocalhost "
 	              "ip6-localhost ip6-loopback\\nff02::1\\t\\tip6-allnodes\\nff02::2\\t\\t"
 	              "ip6-allrouters\\n' >\"$root/etc/hosts\"\n",
 	              o->hostname, o->hostname);
-	strbuf_printf(&s,
+	strbuf_printf(&e,
 	              "cat >\"$root/etc/fstab\" <<'EOF'\n"
 	              "# /etc/fstab: written by loopboot install. The root is the image itself.\n"
 	              "# loopboot mounts the host at /host: never mount it here.\n%s"
 	              "EOF\n",
 	              fstab);
 	/* Where loopboot mounts the host: present, so that a read-only start has it too. */
-	strbuf_printf(&s, "mkdir -p \"$root%s\"\n", PLAN_DEFAULT_HOSTDIR);
+	strbuf_printf(&e, "mkdir -p \"$root%s\"\n", PLAN_DEFAULT_HOSTDIR);
+	struct strbuf c = {0};
+	strbuf_printf(&c, "#!/bin/sh\n# Written by loopboot install: mmdebstrap's customize hook.\n"
+	                  "set -e\nroot=$1\n");
 	/* Empty: a new ID at the first boot, without systemd-firstboot's questions. */
-	strbuf_printf(&s, ": >\"$root/etc/machine-id\"\nrm -f \"$root/var/lib/dbus/machine-id\"\n"
+	strbuf_printf(&c, ": >\"$root/etc/machine-id\"\nrm -f \"$root/var/lib/dbus/machine-id\"\n"
 	                  "[ -e \"$root/etc/locale.conf\" ] || echo LANG=C.UTF-8 "
 	                  ">\"$root/etc/locale.conf\"\n");
 	if (o->user)
 		strbuf_printf(
-		    &s,
+		    &c,
 		    "chroot \"$root\" useradd --create-home --shell /bin/bash '%s'\n"
 		    "if chroot \"$root\" getent group sudo >/dev/null; then chroot \"$root\" "
 		    "usermod -a -G sudo '%s'; fi\n",
 		    o->user, o->user);
-	strbuf_printf(&s, "[ ! -s '%s' ] || chroot \"$root\" chpasswd <'%s'\n", pw, pw);
-	strbuf_printf(&s, "chroot \"$root\" update-initramfs -u -k all\n");
-	_cleanup_free_ char *script = strbuf_steal(&s);
-	*ret = path_join(in->work, "customize");
+	strbuf_printf(&c, "[ ! -s '%s' ] || chroot \"$root\" chpasswd <'%s'\n", pw, pw);
+	_cleanup_free_ char *essential = strbuf_steal(&e), *customize = strbuf_steal(&c);
+	*ret_essential = path_join(in->work, "essential");
+	*ret_customize = path_join(in->work, "customize");
 	if (r >= 0)
-		r = write_file_atomic(*ret, script, strlen(script), 0700);
+		r = write_file_atomic(*ret_essential, essential, strlen(essential), 0700);
+	if (r >= 0)
+		r = write_file_atomic(*ret_customize, customize, strlen(customize), 0700);
 	if (r < 0)
 		return log_fail(r, "install: writing", in->work, NULL,
 		                "check the space in $TMPDIR");
@@ -642,7 +619,8 @@ static int write_customize_script(struct install *in, char **ret)
 static char *includes(const struct install *in)
 {
 	struct strbuf b = {0};
-	strbuf_printf(&b, "linux-image-amd64,systemd,systemd-sysv,initramfs-tools");
+	/* zstd: initramfs-tools compresses with it by default (else gzip, with a warning). */
+	strbuf_printf(&b, "linux-image-amd64,systemd,systemd-sysv,initramfs-tools,zstd");
 	if (in->fuse)
 		strbuf_printf(&b, ",%s", in->fuse);
 	if (in->o.packages && *in->o.packages)
@@ -650,18 +628,20 @@ static char *includes(const struct install *in)
 	return strbuf_steal(&b);
 }
 
-static int run_mmdebstrap(struct install *in, const char *script)
+static int run_mmdebstrap(struct install *in, const char *essential, const char *script)
 {
 	const struct install_options *o = &in->o;
 	_cleanup_free_ char *mmdebstrap = find_program("mmdebstrap", PROGRAM_SEARCH_PATH);
 	_cleanup_free_ char *variant = xasprintf("--variant=%s", o->variant);
 	_cleanup_free_ char *inc = includes(in), *inc_arg = xasprintf("--include=%s", inc);
 	_cleanup_free_ char *deb = xasprintf("--include=%s", in->deb);
+	_cleanup_free_ char *ehook = xasprintf("--essential-hook=sh %s \"$1\"", essential);
 	_cleanup_free_ char *hook = xasprintf("--customize-hook=sh %s \"$1\"", script);
 	_cleanup_free_ char *target = path_join(in->work, "root");
 	struct strv argv = {0};
-	const char *fixed[] = {mmdebstrap, "--mode=root", "--format=directory",          variant,
-	                       inc_arg,    deb,           "--hook-dir=" FILE_MIRROR_HOOK};
+	const char *fixed[] = {
+	    mmdebstrap, "--verbose", "--mode=root", "--format=directory",
+	    variant,    inc_arg,     deb,           "--hook-dir=" FILE_MIRROR_HOOK};
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		strv_push(&argv, xstrdup(fixed[i]));
 	if (o->cache) {
@@ -674,6 +654,7 @@ static int run_mmdebstrap(struct install *in, const char *script)
 		strv_push(&argv, xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s",
 		                           o->cache));
 	}
+	strv_push(&argv, xstrdup(ehook));
 	strv_push(&argv, xstrdup(hook));
 	strv_push(&argv, xstrdup(in->suite));
 	strv_push(&argv, xstrdup(target));
@@ -685,6 +666,8 @@ static int run_mmdebstrap(struct install *in, const char *script)
 		return log_fail(errno, "install: creating the log", in->log, NULL,
 		                "check the host is writable");
 	}
+	/* The hooks inside take LOOPBOOT as the binary to copy: ours is not in the image. */
+	unsetenv("LOOPBOOT");
 	const struct process_options po = {.stdio = {STDIO_NULL, STDIO_FD(log), STDIO_FD(log)}};
 	struct process_result res;
 	int r = process_run(NULL, argv.v, &po, &res);
@@ -698,12 +681,36 @@ static int run_mmdebstrap(struct install *in, const char *script)
 	return interrupted ? -EINTR : r;
 }
 
+/* What the image's own initramfs must hold to boot it: looked at, not assumed. */
+static int check_initramfs(struct install *in)
+{
+	_cleanup_free_ char *target = path_join(in->work, "root");
+	_cleanup_close_ int root = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = root >= 0 ? open_in_root(root, "/initrd.img", O_RDONLY) : -1;
+	const struct initramfs_hook *hook = NULL;
+	const char *program = NULL;
+	int r = fd >= 0 ? initramfs_find_hook(fd, &hook, &program) : -errno;
+	if (r > 0)
+		return 0;
+	return log_fail(r < 0 ? -r : ENOPKG, "install: the image's initramfs", "/initrd.img",
+	                r == 0 ? "it lacks loopboot's hook" : NULL, "see the hook's warnings in %s",
+	                in->log);
+}
+
 static int unmount_image(struct install *in)
 {
 	if (!in->mounted)
 		return 0;
 	_cleanup_free_ char *target = path_join(in->work, "root");
 	sync();
+	/* What a failed mmdebstrap may leave mounted inside (/proc, /dev, a bind mount of
+	 * the package): in our namespace only, with nothing of the image's in it. */
+	struct strv below = {0};
+	(void)mount_targets_below(target, &below);
+	for (size_t i = 0; i < below.n; i++)
+		if (!streq(below.v[i], target) && umount2(below.v[i], 0) < 0)
+			(void)umount2(below.v[i], MNT_DETACH);
+	strv_free(&below);
 	for (int i = 0; umount2(target, 0) < 0; i++) {
 		if (errno != EBUSY || i == 50)
 			return log_fail(errno, "install: unmounting the new image", target, NULL,
@@ -810,15 +817,20 @@ static int build(struct install *in)
 	r = mount_image(in);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *script = NULL;
-	r = write_customize_script(in, &script);
+	_cleanup_free_ char *essential = NULL, *script = NULL;
+	r = write_scripts(in, &essential, &script);
 	if (r < 0)
 		return r;
-	printf("install: Debian %s (%s%s%s) into it with mmdebstrap, from %s; its log: %s\n",
+	_cleanup_free_ char *more =
+	    in->mirrors.n > 1 ? xasprintf(" and %zu more", in->mirrors.n - 1) : xstrdup("");
+	printf("install: Debian %s (%s%s%s) into it with mmdebstrap, from %s%s; its log: %s\n",
 	       in->suite, o->variant, in->fuse ? ", with " : "", in->fuse ? in->fuse : "",
-	       in->mirrors.v[0], in->log);
+	       in->mirrors.v[0], more, in->log);
 	fflush(stdout);
-	r = run_mmdebstrap(in, script);
+	r = run_mmdebstrap(in, essential, script);
+	if (r < 0)
+		return r;
+	r = check_initramfs(in);
 	if (r < 0)
 		return r;
 	stage("Debian installed and configured, its initramfs built with loopboot's hook", t);

@@ -75,12 +75,18 @@ static int iso_build(const struct media_options *o, const struct media *m, const
 		return -1;
 	}
 
+	/* In the tree as a file: a kernel read from inside an image has a /proc/PID/fd path,
+	 * which xorriso would record as the symbolic link it is. */
+	_cleanup_free_ char *kernel = own ? path_join(tree, "boot/vmlinuz") : NULL;
+	if (own && (r = copy_file(m->kernel, kernel, 0644)) < 0) {
+		log_fail(r, "iso: copying the kernel", m->kernel_name, NULL,
+		         "check the space in %s", work);
+		return -1;
+	}
 	_cleanup_free_ char *iso = path_join(work, "image.iso");
-	_cleanup_free_ char *ek = own ? media_graft_escape(m->kernel) : NULL;
 	_cleanup_free_ char *ei = own ? media_graft_escape(initrd) : NULL;
-	_cleanup_free_ char *gk = own ? xasprintf("boot/vmlinuz=%s", ek) : NULL;
 	_cleanup_free_ char *gi = own ? xasprintf("boot/initrd.img=%s", ei) : NULL;
-	char *argv[] = {"grub-mkrescue", "-o", iso, tree, gk, gi, NULL};
+	char *argv[] = {"grub-mkrescue", "-o", iso, tree, gi, NULL};
 	if (media_run(o, "making the image", argv, work) < 0)
 		return -1;
 
@@ -107,7 +113,7 @@ static int iso_build(const struct media_options *o, const struct media *m, const
 	       "or written to a USB stick (dd if=%s of=/dev/sdX bs=4M)\n",
 	       output, (double)st.st_size / (1024.0 * 1024.0), output);
 	if (own)
-		printf("  kernel %s%s%s%s, initramfs %s (%.1f MiB)\n", m->kernel,
+		printf("  kernel %s%s%s%s, initramfs %s (%.1f MiB)\n", m->kernel_name,
 		       m->kernel_version ? " (" : "", m->kernel_version ? m->kernel_version : "",
 		       m->kernel_version ? ")" : "",
 		       m->initrd ? m->initrd : "built by loopboot initrd",

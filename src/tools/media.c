@@ -289,6 +289,7 @@ int media_run(const struct media_options *o, const char *what, char *const argv[
 void media_free(struct media *m)
 {
 	free(m->kernel);
+	free(m->kernel_name);
 	free(m->kernel_version);
 	free(m->initrd);
 	free(m->modules_dir);
@@ -406,6 +407,7 @@ static int kernel_from_image(const struct media_options *o, const struct plan *p
 	/* Resolved inside the image: /vmlinuz -> boot/vmlinuz-6.1.0-18-amd64. */
 	_cleanup_close_ int fd = open_in_root(views_fd(&m->views, v), in_image, O_RDONLY);
 	m->kernel = fd >= 0 ? xasprintf("/proc/%d/fd/%d", (int)getpid(), fd) : NULL;
+	m->kernel_name = xasprintf("%s in the image", in_image);
 	if (fd >= 0)
 		fd = -1; /* kept open: the path is the kernel for as long as m lives */
 	m->modules_dir = xstrdup(views_path(&m->views, v)); /* + lib/modules/VER, below */
@@ -430,6 +432,7 @@ static int find_kernel(const struct media_options *o, const struct plan *p, stru
 		return 0;
 	}
 	m->kernel = realpath(o->kernel, NULL);
+	m->kernel_name = m->kernel ? xstrdup(m->kernel) : NULL;
 	if (!m->kernel) {
 		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
 		log_fail(errno, w, o->kernel, NULL, "give the kernel's file with --kernel");
@@ -444,7 +447,7 @@ static int read_kernel_version(const struct media_options *o, struct media *m)
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
-		log_fail(fd < 0 ? errno : EINVAL, w, m->kernel,
+		log_fail(fd < 0 ? errno : EINVAL, w, m->kernel_name,
 		         fd < 0 ? NULL : "not a regular file",
 		         "give the kernel's file with --kernel");
 		return -1;
@@ -455,7 +458,7 @@ static int read_kernel_version(const struct media_options *o, struct media *m)
 	free(head);
 	if (r == -ENOEXEC || n < 0) {
 		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
-		log_fail(n < 0 ? -r : ENOEXEC, w, m->kernel,
+		log_fail(n < 0 ? -r : ENOEXEC, w, m->kernel_name,
 		         n < 0 ? NULL : "not a Linux kernel for x86 (it has no bzImage header)",
 		         "give the kernel's file (vmlinuz) with --kernel");
 		return -1;

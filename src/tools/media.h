@@ -70,6 +70,7 @@ int media_parse_args(const char *cmd, bool with_output, const char *usage, int a
 
 struct media {
 	char *kernel;         /* the kernel file, symlinks resolved */
+	char *kernel_name;    /* for messages: the path, or "/boot/vmlinuz-... in the image" */
 	char *kernel_version; /* from its header; NULL when it has none */
 	char *initrd;         /* the given initramfs (resolved), or NULL: build one */
 	char *modules_dir;    /* where to build it from: --modules-dir, or the kernel's own */

@@ -162,7 +162,7 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 	_cleanup_free_ char *abs = realpath(dir, NULL);
 	printf("loopboot: wrote the netboot tree %s: vmlinuz (%s), initrd.img, " SUBDIR
 	       "/grub.cfg, boot.ipxe\n",
-	       dir, m->kernel_version ? m->kernel_version : m->kernel);
+	       dir, m->kernel_version ? m->kernel_version : m->kernel_name);
 	printf("  serve it as the TFTP server's root; the boot file to give in DHCP (next-server: "
 	       "the TFTP server):\n"
 	       "    BIOS PXE   " SUBDIR "/i386-pc/core.0\n"

@@ -21,7 +21,14 @@ WORK=$(mktemp -d /tmp/loopboot-ns.XXXXXX)
 ROOT=$WORK/newroot
 mkdir -p "$ROOT"
 
+# Mount points a test file mounts hosts at itself: unmounted (lazily) first, before their
+# loop devices are detached.
+CLEANUP_MOUNTS=()
 cleanup() {
+	local m
+	for m in "${CLEANUP_MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
+	done
 	teardown_root
 	# attach runs in $(...), a subshell: find our loop devices by their backing files.
 	losetup -n -O NAME,BACK-FILE 2>/dev/null | while read -r l f; do

@@ -27,7 +27,9 @@ INT=$TOP/integrations
 ITOOLS=$INT/initramfs-tools
 DRACUT=$INT/dracut/90loopboot
 CPIO=$INT/mkinitcpio
-SERIAL=0123456789ABCDEF
+# The NTFS serial, new on each run: a loop device of another run (or of another test on
+# this machine) with the same serial would make the host ambiguous.
+SERIAL=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
 CALLS=$WORK/calls
 
 skip() { # DESCRIPTION REASON

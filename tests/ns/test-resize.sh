@@ -21,14 +21,8 @@ fs_bytes() { # IMAGE: the size its ext4 file system claims
 }
 data_sum() { debugfs -R "cat /data" "$1" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
-resize_cleanup() {
-	local m
-	for m in "$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/busy"; do
-		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
-	done
-	cleanup
-}
-trap resize_cleanup EXIT
+# shellcheck disable=SC2034 # read by lib.sh's cleanup
+CLEANUP_MOUNTS=("$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/busy")
 
 # The image every host gets: ext4 with 3 MiB of random data, most of it used.
 mkdir -p "$WORK/content"

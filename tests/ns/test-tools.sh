@@ -34,15 +34,8 @@ check_finds() { # NAME STATUS CMDLINE [WHAT PATTERN]...
 }
 
 MB=$((1024 * 1024))
-# Hosts this file mounts itself go before lib.sh's cleanup detaches their loop devices.
-tools_cleanup() {
-	local m
-	for m in "$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/gm"; do
-		mountpoint -q "$m" 2>/dev/null && umount -l "$m"
-	done
-	cleanup
-}
-trap tools_cleanup EXIT
+# shellcheck disable=SC2034 # read by lib.sh's cleanup
+CLEANUP_MOUNTS=("$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/gm")
 
 # ---- create: ext4 host (fallocate) -------------------------------------------------------
 mke2fs -q -F -t ext4 -L E4HOST "$WORK/e4host.img" 640M
@@ -264,13 +257,17 @@ check "check, no init: one line says so" out_has "^problem: init program: /sbin/
 
 # ---- check: a root that stays read-only; the image's own initramfs ---------------------------
 # An initramfs as initramfs-tools makes it: an uncompressed early archive padded to 512
-# bytes, then the main archive compressed (gzip here), with or without loopboot's hook.
-make_initramfs() { # OUT HOOK(yes|no)
+# bytes, then the main archive compressed (gzip here), with or without loopboot's hook
+# (scripts-only: the hook's scripts without the binary, as a hook that could not find it).
+make_initramfs() { # OUT HOOK(yes|no|scripts-only)
 	local t=$WORK/initramfs-tree
 	rm -rf "$t" && mkdir -p "$t/early/kernel/x86/microcode" "$t/main/scripts" "$t/main/bin"
 	echo ucode >"$t/early/kernel/x86/microcode/GenuineIntel.bin"
 	cp /bin/true "$t/main/bin/true"
-	[ "$2" = yes ] && echo '# loopboot' >"$t/main/scripts/loopboot"
+	if [ "$2" != no ]; then
+		echo '# loopboot' >"$t/main/scripts/loopboot"
+		[ "$2" = yes ] && mkdir -p "$t/main/usr/sbin" && cp /bin/true "$t/main/usr/sbin/loopboot"
+	fi
 	(cd "$t/early" && find . | cpio -o -H newc 2>/dev/null) >"$1"
 	truncate -s %512 "$1"
 	(cd "$t/main" && find . | cpio -o -H newc 2>/dev/null | gzip -9) >>"$1"
@@ -280,6 +277,7 @@ cp /bin/true "$WORK/modes/sbin/init"
 echo "LABEL=lbroot / ext4 errors=remount-ro 0 1" >"$WORK/modes/etc/fstab"
 make_initramfs "$WORK/modes/boot/initrd.img" yes
 make_initramfs "$WORK/modes/boot/initrd.img-6.1.0-9-amd64" no
+make_initramfs "$WORK/modes/boot/initrd.img-6.1.0-8-amd64" scripts-only
 mke2fs -q -F -t ext4 -d "$WORK/modes" "$WORK/e4/linux/modes.img" 16M
 make_root_image "$WORK/e4/linux/nofstab.img" no-fstab
 sync
@@ -296,6 +294,8 @@ check "check --kernel-from image: the hook is found in the compressed archive" o
 lb check --cmdline "BOOT_IMAGE=(loop0)/boot/vmlinuz-6.1.0-9-amd64 root=LABEL=E4HOST loop=/linux/modes.img rw"
 check "check, BOOT_IMAGE from GRUB's loop device, initramfs without the hook: exit status 0" test $? -eq 0
 check "check, initramfs without the hook: the initramfs beside the kernel is named, with the fix" out_has "^warning: the image's initramfs: /boot/initrd.img-6.1.0-9-amd64: lacks loopboot's hook, and the entry loads the image's kernel: it cannot mount the image — install loopboot in the image and rebuild it"
+lb check --cmdline "BOOT_IMAGE=(loop0)/boot/vmlinuz-6.1.0-8-amd64 root=LABEL=E4HOST loop=/linux/modes.img rw"
+check "check, the hook's scripts without the binary: warned as a missing hook" out_has "^warning: the image's initramfs: /boot/initrd.img-6.1.0-8-amd64: lacks loopboot's hook"
 lb check --cmdline "root=LABEL=E4HOST loop=/linux/nofstab.img rw" --kernel-from image
 check "check --kernel-from image, no initramfs in the image: exit status 1" test $? -eq 1
 check "check --kernel-from image, no initramfs: one problem line" out_has "^problem: the image's initramfs: /initrd.img: not found, and the entry loads the image's kernel — "

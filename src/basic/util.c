@@ -95,6 +95,15 @@ const char *path_startswith(const char *path, const char *prefix)
 	}
 }
 
+const char *path_next(const char **p, size_t *ret_len)
+{
+	const char *s = *p + strspn(*p, "/");
+	size_t n = strcspn(s, "/");
+	*p = s + n;
+	*ret_len = n;
+	return n ? s : NULL;
+}
+
 static bool is_octal(char c)
 {
 	return c >= '0' && c <= '7';
@@ -173,6 +182,21 @@ int read_file(const char *path, char **ret, size_t *ret_len)
 	*ret = buf;
 	if (ret_len)
 		*ret_len = len;
+	return 0;
+}
+
+int read_exactly(int fd, void *buf, size_t n, int64_t off)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t k = off < 0
+		                ? read(fd, (char *)buf + done, n - done)
+		                : pread(fd, (char *)buf + done, n - done, (off_t)off + (off_t)done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		done += (size_t)k;
+	}
 	return 0;
 }
 

@@ -78,6 +78,11 @@ char *path_join(const char *a, const char *b);
  */
 const char *path_startswith(const char *path, const char *prefix);
 /*
+ * The next component of the path at *p: skips separators, returns where the component
+ * starts with its length in *ret_len and moves *p past it; NULL at the end.
+ */
+const char *path_next(const char **p, size_t *ret_len);
+/*
  * Undoes the octal escapes of fstab and mountinfo ("\040" is a space) in the first n bytes
  * of s; a backslash that does not start three octal digits stays as it is. Allocated.
  */
@@ -89,6 +94,9 @@ int mkdir_p(const char *path, mode_t mode);
 int open_regular(const char *path, struct stat *ret_st);
 /* Reads a whole (small) file into a NUL-terminated string; returns 0 or -errno. */
 int read_file(const char *path, char **ret, size_t *ret_len);
+/* Reads exactly n bytes at off (pread), or from the current position when off is -1
+ * (read), retrying EINTR: 0, -EIO when the file ends first, or -errno. */
+int read_exactly(int fd, void *buf, size_t n, int64_t off);
 /* Writes a string to a file, replacing it atomically (tmp + rename); returns 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Strips trailing whitespace in place. */

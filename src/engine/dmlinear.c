@@ -178,30 +178,13 @@ int dmlinear_create(const char *name, unsigned major, unsigned minor, const stru
 	return 0;
 }
 
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t k = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -EIO;
-		done += (size_t)k;
-	}
-	return 0;
-}
-
 static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)
 {
 	char a[VERIFY_BYTES], b[VERIFY_BYTES];
 	size_t n = size - off < VERIFY_BYTES ? (size_t)(size - off) : VERIFY_BYTES;
-	int r = pread_all(file_fd, a, n, off);
+	int r = read_exactly(file_fd, a, n, (int64_t)off);
 	if (r == 0)
-		r = pread_all(dev_fd, b, n, off);
+		r = read_exactly(dev_fd, b, n, (int64_t)off);
 	if (r < 0)
 		return r;
 	if (memcmp(a, b, n) != 0) {

@@ -28,10 +28,7 @@ static uint64_t le64(const unsigned char *p)
 
 static int read_at(int fd, void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = pread(fd, buf, len, (off_t)off);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	return read_exactly(fd, buf, len, (int64_t)off);
 }
 
 static void set(struct hoststate_result *r, enum hoststate s, const char *why, const char *todo)
@@ -105,13 +102,20 @@ static uint32_t ntfs_find_attr(const unsigned char *rec, uint32_t size, uint32_t
 	return 0;
 }
 
-static int ntfs_read_record(int fd, const struct ntfs_geometry *g, unsigned n, unsigned char *buf)
+/* MFT record n (fixed up) into buf, and the offset of its attribute type, which must be
+ * resident (its value in the record) or not, as asked. */
+static int ntfs_record_attr(int fd, const struct ntfs_geometry *g, unsigned n, uint32_t type,
+                            bool resident, unsigned char *buf, uint32_t *ret_at)
 {
 	int r = read_at(fd, buf, g->record_size, g->mft_offset + (uint64_t)n * g->record_size);
 	if (r < 0)
 		return r;
 	if (memcmp(buf, "FILE", 4) != 0 || !ntfs_fixup(buf, g->record_size))
 		return -EBADMSG;
+	uint32_t a = ntfs_find_attr(buf, g->record_size, type);
+	if (!a || buf[a + 8] != (resident ? 0 : 1))
+		return -EBADMSG;
+	*ret_at = a;
 	return 0;
 }
 
@@ -119,12 +123,10 @@ static int ntfs_read_record(int fd, const struct ntfs_geometry *g, unsigned n, u
 static int ntfs_volume_dirty(int fd, const struct ntfs_geometry *g, bool *dirty)
 {
 	_cleanup_free_ unsigned char *rec = xmalloc(g->record_size);
-	int r = ntfs_read_record(fd, g, 3, rec);
+	uint32_t a;
+	int r = ntfs_record_attr(fd, g, 3, 0x70, true, rec, &a);
 	if (r < 0)
 		return r;
-	uint32_t a = ntfs_find_attr(rec, g->record_size, 0x70);
-	if (!a || rec[a + 8] != 0) /* must be resident */
-		return -EBADMSG;
 	uint32_t vlen = le32(rec + a + 0x10);
 	uint16_t voff = le16(rec + a + 0x14);
 	if (vlen < 12 || a + voff + 12u > g->record_size)
@@ -139,12 +141,10 @@ static int ntfs_volume_dirty(int fd, const struct ntfs_geometry *g, bool *dirty)
 static int ntfs_log_unclean(int fd, const struct ntfs_geometry *g, bool *unclean)
 {
 	_cleanup_free_ unsigned char *rec = xmalloc(g->record_size);
-	int r = ntfs_read_record(fd, g, 2, rec);
+	uint32_t a; /* $LogFile's data is always non-resident */
+	int r = ntfs_record_attr(fd, g, 2, 0x80, false, rec, &a);
 	if (r < 0)
 		return r;
-	uint32_t a = ntfs_find_attr(rec, g->record_size, 0x80);
-	if (!a || rec[a + 8] != 1) /* $LogFile's data is always non-resident */
-		return -EBADMSG;
 	uint16_t mp = le16(rec + a + 0x20);
 	uint32_t alen = le32(rec + a + 4);
 	if (mp >= alen)
@@ -184,12 +184,8 @@ static int ntfs_log_unclean(int fd, const struct ntfs_geometry *g, bool *unclean
 	return 0;
 }
 
-static int check_ntfs(int fd, struct hoststate_result *ret)
+static int check_ntfs(int fd, const unsigned char *bs, struct hoststate_result *ret)
 {
-	unsigned char bs[512];
-	int r = read_at(fd, bs, sizeof(bs), 0);
-	if (r < 0)
-		return r;
 	struct ntfs_geometry g;
 	if (!ntfs_geometry(bs, &g))
 		return 0;
@@ -210,12 +206,8 @@ static int check_ntfs(int fd, struct hoststate_result *ret)
 
 /* ---- FAT and exFAT ------------------------------------------------------------------- */
 
-static int check_fat(int fd, struct hoststate_result *ret)
+static int check_fat(int fd, const unsigned char *bs, struct hoststate_result *ret)
 {
-	unsigned char bs[512];
-	int r = read_at(fd, bs, sizeof(bs), 0);
-	if (r < 0)
-		return r;
 	uint16_t sector = le16(bs + 0x0b), reserved = le16(bs + 0x0e);
 	uint16_t root_entries = le16(bs + 0x11);
 	uint32_t fat_size = le16(bs + 0x16) ? le16(bs + 0x16) : le32(bs + 0x24);
@@ -229,7 +221,7 @@ static int check_fat(int fd, struct hoststate_result *ret)
 		return 0;
 	uint64_t clusters = data / spc;
 	unsigned char fat[8];
-	r = read_at(fd, fat, sizeof(fat), (uint64_t)reserved * sector);
+	int r = read_at(fd, fat, sizeof(fat), (uint64_t)reserved * sector);
 	if (r < 0)
 		return r;
 	bool dirty;
@@ -246,12 +238,9 @@ static int check_fat(int fd, struct hoststate_result *ret)
 	return 0;
 }
 
-static int check_exfat(int fd, struct hoststate_result *ret)
+static int check_exfat(int fd, const unsigned char *bs, struct hoststate_result *ret)
 {
-	unsigned char bs[512];
-	int r = read_at(fd, bs, sizeof(bs), 0);
-	if (r < 0)
-		return r;
+	(void)fd;
 	if (memcmp(bs + 3, "EXFAT   ", 8) != 0)
 		return 0;
 	if (le16(bs + 106) & 0x0002)
@@ -262,12 +251,10 @@ static int check_exfat(int fd, struct hoststate_result *ret)
 
 /* ---- ext2/3/4 ------------------------------------------------------------------------- */
 
-static int check_ext(int fd, struct hoststate_result *ret)
+static int check_ext(int fd, const unsigned char *head, struct hoststate_result *ret)
 {
-	unsigned char sb[1024];
-	int r = read_at(fd, sb, sizeof(sb), 1024);
-	if (r < 0)
-		return r;
+	(void)fd;
+	const unsigned char *sb = head + 1024; /* the superblock */
 	if (le16(sb + 0x38) != 0xef53)
 		return 0;
 	uint16_t state = le16(sb + 0x3a);
@@ -284,7 +271,7 @@ int hoststate_check_device(const char *devnode, const char *fstype, struct hosts
 	*ret = (struct hoststate_result){HOSTSTATE_CLEAN, NULL, NULL};
 	if (!fstype)
 		return 0;
-	int (*check)(int, struct hoststate_result *) = NULL;
+	int (*check)(int, const unsigned char *, struct hoststate_result *) = NULL;
 	if (streq(fstype, "ntfs") || streq(fstype, "ntfs3"))
 		check = check_ntfs;
 	else if (streq(fstype, "vfat") || streq(fstype, "msdos"))
@@ -298,7 +285,10 @@ int hoststate_check_device(const char *devnode, const char *fstype, struct hosts
 	_cleanup_close_ int fd = open(devnode, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return check(fd, ret);
+	/* The boot sector, and ext's superblock at 1024. */
+	unsigned char head[2048];
+	int r = read_at(fd, head, sizeof(head), 0);
+	return r < 0 ? r : check(fd, head, ret);
 }
 
 bool hoststate_hiberfil_signature(const unsigned char *buf, unsigned len)

@@ -70,18 +70,10 @@ static char *normalize_path(const char *s, bool is_dir, const char **ret_why)
 	}
 	char *out = xmalloc(len + 2);
 	size_t o = 0;
-	const char *p = s;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *e = strchrnul(p, '/');
-		size_t n = (size_t)(e - p);
-		if (n == 1 && p[0] == '.') {
-			p = e;
+	size_t n;
+	for (const char *rest = s, *p; (p = path_next(&rest, &n));) {
+		if (n == 1 && p[0] == '.')
 			continue;
-		}
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
 			free(out);
 			*ret_why = "the path must not contain \"..\"";
@@ -95,7 +87,6 @@ static char *normalize_path(const char *s, bool is_dir, const char **ret_why)
 		out[o++] = '/';
 		memcpy(out + o, p, n);
 		o += n;
-		p = e;
 	}
 	if (o == 0) {
 		if (!is_dir) {

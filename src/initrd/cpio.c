@@ -64,6 +64,13 @@ static int pad4(struct cpio *c)
 	return put(c, zeros, n);
 }
 
+/* n bytes, then the zeros that align what follows to 4 bytes. */
+static int put_padded(struct cpio *c, const void *p, size_t n)
+{
+	int r = put(c, p, n);
+	return r < 0 ? r : pad4(c);
+}
+
 bool cpio_path_valid(const char *path)
 {
 	if (!path || !*path || path[0] == '/')
@@ -97,10 +104,7 @@ static int put_header(struct cpio *c, const char *name, mode_t mode, uint32_t nl
 	int r = put(c, hdr, 110);
 	if (r < 0)
 		return r;
-	r = put(c, name, namesize);
-	if (r < 0)
-		return r;
-	return pad4(c);
+	return put_padded(c, name, namesize);
 }
 
 int cpio_add_dir(struct cpio *c, const char *path, mode_t perm)
@@ -117,10 +121,7 @@ int cpio_add_data(struct cpio *c, const char *path, mode_t perm, const void *dat
 	int r = put_header(c, path, S_IFREG | (perm & 07777), 1, len, 0, 0);
 	if (r < 0)
 		return r;
-	r = put(c, data, len);
-	if (r < 0)
-		return r;
-	return pad4(c);
+	return put_padded(c, data, len);
 }
 
 int cpio_add_fd(struct cpio *c, const char *path, mode_t perm, int fd, uint64_t size)
@@ -132,21 +133,16 @@ int cpio_add_fd(struct cpio *c, const char *path, mode_t perm, int fd, uint64_t 
 		return r;
 	unsigned char chunk[65536];
 	while (size > 0) {
-		size_t want = size < sizeof(chunk) ? (size_t)size : sizeof(chunk);
-		ssize_t n = read(fd, chunk, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		size_t n = size < sizeof(chunk) ? (size_t)size : sizeof(chunk);
 		/* The header already promised size bytes: a shorter file would shift every
-		 * following entry, so this archive cannot be finished. */
-		if (n == 0)
-			return -EIO;
-		r = put(c, chunk, (size_t)n);
+		 * following entry, so this archive cannot be finished (-EIO). */
+		r = read_exactly(fd, chunk, n, -1);
 		if (r < 0)
 			return r;
-		size -= (uint64_t)n;
+		r = put(c, chunk, n);
+		if (r < 0)
+			return r;
+		size -= n;
 	}
 	return pad4(c);
 }
@@ -160,10 +156,7 @@ int cpio_add_symlink(struct cpio *c, const char *path, const char *target)
 	int r = put_header(c, path, S_IFLNK | 0777, 1, len, 0, 0);
 	if (r < 0)
 		return r;
-	r = put(c, target, len);
-	if (r < 0)
-		return r;
-	return pad4(c);
+	return put_padded(c, target, len);
 }
 
 int cpio_add_device(struct cpio *c, const char *path, mode_t type, mode_t perm, unsigned major,

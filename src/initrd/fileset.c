@@ -21,13 +21,8 @@ static char *normalize(const char *path)
 {
 	char *out = xmalloc(strlen(path) + 1);
 	size_t len = 0;
-	for (const char *s = path; *s;) {
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		const char *e = strchrnul(s, '/');
-		size_t n = (size_t)(e - s);
+	size_t n;
+	for (const char *rest = path, *s; (s = path_next(&rest, &n));) {
 		if (n == 1 && s[0] == '.') {
 			/* nothing */
 		} else if (n == 2 && s[0] == '.' && s[1] == '.') {
@@ -45,7 +40,6 @@ static char *normalize(const char *path)
 			memcpy(out + len, s, n);
 			len += n;
 		}
-		s = e;
 	}
 	out[len] = '\0';
 	return out;

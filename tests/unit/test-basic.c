@@ -9,6 +9,22 @@
 #include "basic/util.h"
 #include "test-main.h"
 
+TEST(path_next)
+{
+	const char *p = "//a/./bc/", *c;
+	size_t n = 0;
+	c = path_next(&p, &n);
+	CHECK(c && n == 1 && c[0] == 'a');
+	c = path_next(&p, &n);
+	CHECK(c && n == 1 && c[0] == '.');
+	c = path_next(&p, &n);
+	CHECK(c && n == 2 && strncmp(c, "bc/", 3) == 0);
+	CHECK(!path_next(&p, &n) && n == 0);
+	CHECK(!path_next(&p, &n)); /* and stays at the end */
+	const char *root = "/";
+	CHECK(!path_next(&root, &n));
+}
+
 TEST(path_startswith)
 {
 	static const struct {

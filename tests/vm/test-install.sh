@@ -1,9 +1,9 @@
 #!/bin/bash
 # `loopboot install` from nothing to a running Debian, as a new user would do it: a
-# "Windows" NTFS disk (ntfs-3g) and an exFAT stick (exfat-fuse), each mounted on this
-# machine, `loopboot install` into /linux/root.img on it (mmdebstrap, the package `make deb`
-# builds), then two ways to boot it, each to multi-user.target and a login on the serial
-# console with the password given:
+# "Windows" NTFS disk (ntfs-3g) and an exFAT stick (exfat-fuse here; the guest's kernel
+# has exfat), each mounted on this machine, `loopboot install` into /linux/root.img on it
+# (mmdebstrap, the package `make deb` builds), then two ways to boot it, each to
+# multi-user.target and a login on the serial console with the password given:
 #   media: `loopboot iso` without --kernel (the image's kernel and modules, loopboot's own
 #          initramfs on the medium);
 #   image: `loopboot iso --kernel-from image` (GRUB only; the image's own /vmlinuz and
@@ -193,7 +193,7 @@ rc_of() { cat "$W/$1/$2.rc" 2>/dev/null; }    # BOOT KEY
 # The checks of one boot: BOOT is NAME-media or NAME-image, KEY one of its steps' prefixes.
 look_checks() { # BOOT KEY HOSTTYPE HOSTNAME USER
 	local b=$1 k=$2
-	out_of "$b" "$k-status" | grep -q "^host: .*= /dev/vda ($3" &&
+	out_of "$b" "$k-status" | grep -q "^host: .*= /dev/vda ($3[,)]" &&
 		out_of "$b" "$k-status" | grep -Eq '^mount: +/dev/loop[0-9]+ on / \(ext4, rw\) \[root\]$'
 	ok $? "$k: loopboot status shows the host ($3) and the image's loop device as / (rw)"
 	out_of "$b" "$k-findmnt" | grep -Eq '^/dev/loop[0-9]+ +ext4 +rw,'
@@ -315,7 +315,7 @@ wait
 boots_checks ntfs "ntfs via ntfs-3g" lb-ntfs root yes
 disk_checks ntfs ntfs
 fat_checks ntfs-media ntfs-media "$W/fat.disk"
-boots_checks exfat "exfat via exfat-fuse" lb-exfat ada no
+boots_checks exfat "exfat via exfat" lb-exfat ada no
 disk_checks exfat exfat
 
 # What only a failure needs stays: the disks are large.

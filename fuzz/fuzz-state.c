@@ -32,8 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(!error);
 		for (size_t i = 0; i < st.n; i++) {
 			assert(st.v[i].kind < _LAYER_KIND_MAX);
+			/* Undone at a place, or by its device's name (crypt: the mapping's). */
 			assert(layer_mount_point(&st.v[i]) || st.v[i].kind == LAYER_LOOP ||
-			       st.v[i].kind == LAYER_DM);
+			       st.v[i].kind == LAYER_DM ||
+			       (st.v[i].kind == LAYER_CRYPT && st.v[i].crypt.name));
 		}
 		/* What was read is written back as text that reads as the same records. */
 		char *text = state_format(&st);

@@ -12,6 +12,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "engine/bitlocker.h"
 #include "engine/dmlinear.h"
 #include "engine/engine.h"
 #include "engine/hoststate.h"
@@ -157,8 +158,8 @@ static int write_state(struct engine *e)
 		layer_copy(&s.v[i], &e->stack.v[i]);
 		layer_for_each_path(&s.v[i], to_final_path, e);
 	}
-	if (s.n && s.v[0].kind == LAYER_HOST) {
-		struct layer_host *h = &s.v[0].host;
+	if (s.n > e->base && s.v[e->base].kind == LAYER_HOST) {
+		struct layer_host *h = &s.v[e->base].host;
 		h->mode = e->linear ? PLAN_MODE_LINEAR : PLAN_MODE_LOOP;
 		h->linear_refused = e->linear_refused ? xstrdup(e->linear_refused) : NULL;
 	}
@@ -184,6 +185,8 @@ static int boot_plain_root(struct engine *e, struct boot_result *ret)
 	if (r < 0)
 		return r;
 	struct stack s = {0};
+	for (size_t i = 0; i < e->base; i++) /* the opened BitLocker volume */
+		layer_copy(stack_push(&s, e->stack.v[i].kind), &e->stack.v[i]);
 	struct layer *l = stack_push(&s, LAYER_MOUNT);
 	l->mount = (struct layer_mount){.role = MOUNT_ROLE_ROOT,
 	                                .source = xstrdup(h.source),
@@ -258,7 +261,7 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 {
 	e->probe = true;
 	int r = build_stack(e, ret);
-	(void)stack_unwind(&e->stack, 1); /* everything but the host */
+	(void)stack_unwind(&e->stack, e->base + 1); /* everything above the host */
 	e->seq = 0;
 	e->probe = false;
 	if (r < 0)
@@ -279,7 +282,7 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 	}
 	r = build_stack(e, ret);
 	if (r < 0 && e->linear_retry) {
-		(void)stack_unwind(&e->stack, 1);
+		(void)stack_unwind(&e->stack, e->base + 1);
 		e->seq = 0;
 		r = linear_abandon(e);
 		if (r >= 0)
@@ -327,8 +330,17 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	e.mods = modules_new();
 
 	int r = host_wait(&e);
+	if (r >= 0 && bitlocker_is_type(e.hostdev.type)) {
+		if (plan->bitlocker == PLAN_BITLOCKER_NONE)
+			r = log_fail(EMEDIUMTYPE, "host", e.host_spec, BITLOCKER_REASON, "%s",
+			             BITLOCKER_TODO);
+		else
+			r = bitlocker_unlock(&e);
+	}
 	if (r >= 0)
 		r = plan->has_loop ? boot_images(&e, ret) : boot_plain_root(&e, ret);
+	if (r < 0)
+		(void)stack_unwind(&e.stack, 0); /* an opened BitLocker volume is closed again */
 
 	free(e.linear_refused);
 	strv_free(&e.fsck_clean);

@@ -248,3 +248,68 @@ int device_probe_fd(int fd, char **ret_type)
 	*ret_type = type;
 	return 1;
 }
+
+/* /sys/dev/block/MAJ:MIN of a block device node, or NULL. */
+static char *sysfs_of(const char *devnode)
+{
+	struct stat st;
+	if (!devnode || stat(devnode, &st) < 0 || !S_ISBLK(st.st_mode))
+		return NULL;
+	return xasprintf("/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+}
+
+static bool sysfs_is_bitlk(const char *sysdir)
+{
+	_cleanup_free_ char *f = xasprintf("%s/dm/uuid", sysdir);
+	_cleanup_free_ char *uuid = NULL;
+	return read_file(f, &uuid, NULL) == 0 && startswith(uuid, "CRYPT-BITLK-");
+}
+
+/* The first entry of sysdir/sub (slaves, holders) that is or is not a BITLK mapping. */
+static char *sysfs_related(const char *sysdir, const char *sub, bool want_bitlk)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", sysdir, sub);
+	DIR *d = opendir(dir);
+	char *found = NULL;
+	for (struct dirent *de; d && !found && (de = readdir(d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *rel = xasprintf("%s/%s", dir, de->d_name);
+		if (!want_bitlk || sysfs_is_bitlk(rel))
+			found = xasprintf("/dev/%s", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+char *device_bitlocker_volume_of(const char *mapping)
+{
+	_cleanup_free_ char *sys = sysfs_of(mapping);
+	return sys && sysfs_is_bitlk(sys) ? sysfs_related(sys, "slaves", false) : NULL;
+}
+
+char *device_bitlocker_mapping_on(const char *volume)
+{
+	_cleanup_free_ char *sys = sysfs_of(volume);
+	return sys ? sysfs_related(sys, "holders", true) : NULL;
+}
+
+char *device_bitlocker_closed(void)
+{
+	struct strv devs = {0};
+	char *found = NULL;
+	if (block_devices(&devs) < 0)
+		return NULL;
+	for (size_t i = 0; i < devs.n && !found; i++) {
+		struct device_info d;
+		if (device_read(devs.v[i], &d) == 0 && d.type && streq(d.type, "BitLocker")) {
+			_cleanup_free_ char *mapping = device_bitlocker_mapping_on(d.devnode);
+			if (!mapping)
+				found = xstrdup(d.devnode);
+		}
+		device_info_free(&d);
+	}
+	strv_free(&devs);
+	return found;
+}

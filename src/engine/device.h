@@ -33,3 +33,14 @@ void device_list_all(void);
  * An ambiguous probe (two signatures) is an error: mounting it could destroy data.
  */
 int device_probe_fd(int fd, char **ret_type);
+
+/*
+ * BitLocker volumes opened with libcryptsetup (dm uuid "CRYPT-BITLK-..."), from sysfs:
+ * the volume under such a mapping (/dev/sda3), or the mapping opened on a volume
+ * (/dev/dm-0). Allocated; NULL when there is none.
+ */
+char *device_bitlocker_volume_of(const char *mapping);
+char *device_bitlocker_mapping_on(const char *volume);
+/* The first BitLocker volume on this machine that is not opened (blkid's TYPE=BitLocker,
+ * no mapping on it), /dev/NAME allocated, or NULL: what a missing host directory may be. */
+char *device_bitlocker_closed(void);

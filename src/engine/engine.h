@@ -34,16 +34,17 @@ struct engine {
 	bool probe;             /* the dry run: everything read-only, under PROBE_DIR */
 	struct strv fsck_clean; /* images the dry run found clean: "layer:path" */
 	struct stack stack;     /* what is built now, bottom first: the undo log */
+	size_t base;            /* records below the host (an opened BitLocker volume): 0 or 1 */
 	unsigned seq;           /* numbers intermediate layer mount points */
 	bool linear;            /* loopboot.mode=linear in force (not refused so far) */
 	bool linear_retry;      /* linear refused during the real pass: build it with loops */
 	char *linear_refused;   /* why loopboot.mode=linear fell back to loop devices */
 };
 
-/* The host's record; only while it is mounted (stack not empty). */
+/* The host's record; only while it is mounted (the stack holds more than e->base). */
 static inline struct layer_host *engine_host(struct engine *e)
 {
-	return &e->stack.v[0].host;
+	return &e->stack.v[e->base].host;
 }
 
 /* host.c */
@@ -56,6 +57,10 @@ int host_make_writable(struct engine *e);
 int host_move_into_root(struct engine *e);
 void host_write_systemd_dropin(struct engine *e);
 void host_udev_settle(void);
+
+/* bitlocker-open.c: opens the BitLocker volume e->hostdev (loopboot.bitlocker=), pushes
+ * its LAYER_CRYPT record, and makes e->hostdev the file system inside. 0 or -errno, said. */
+int bitlocker_unlock(struct engine *e);
 
 /* image.c */
 int image_build(struct engine *e, const struct imagepath *ip, const char *fstype,

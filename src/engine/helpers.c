@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/helpers.h"
 
+#include "engine/bitlocker.h"
+
 #include <stdio.h>
 
 /* The code pages FAT mounts with by default (Debian's kernel: cp437 and utf8; other
@@ -127,7 +129,11 @@ void helpers_modules_for(char *const *types, size_t n, struct strv *ret)
 		add_once(ret, helper_stack_modules[i].name);
 	for (size_t i = 0; i < n; i++) {
 		const struct fs_helper *h = fs_helper_for(types[i]);
-		if (h)
+		if (bitlocker_is_type(types[i]) || streq(types[i], "BITLK")) {
+			/* blkid's type, or the crypt record's (status --get crypt.type) */
+			for (size_t k = 0; bitlocker_modules[k]; k++)
+				add_once(ret, bitlocker_modules[k]);
+		} else if (h)
 			add_type_modules(ret, h);
 		else if (!fs_helper_for_fuse_program(types[i])) /* FUSE: "fuse" is in */
 			add_once(ret,
@@ -138,15 +144,22 @@ void helpers_modules_for(char *const *types, size_t n, struct strv *ret)
 int helpers_main(int argc, char **argv)
 {
 	bool programs = argc == 2 && streq(argv[1], "programs");
+	if (argc == 2 && streq(argv[1], "libraries")) {
+		/* What the engine dlopen()s: libcryptsetup, for BitLocker hosts. */
+		puts(BITLOCKER_LIBRARY);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	bool modules = argc >= 2 && streq(argv[1], "modules");
 	if (argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
-		puts("Usage: loopboot helpers programs|modules [--required|TYPE...]\n"
+		puts("Usage: loopboot helpers programs|libraries|modules [--required|TYPE...]\n"
 		     "Lists, one a line, the programs (FUSE drivers, checkers) or the kernel "
 		     "modules an initramfs needs for the engine to boot an image on any host it "
 		     "knows; with TYPEs (file system types or drivers, as loopboot status --get "
 		     "prints them), the modules for those only; with --required, only those a "
-		     "kernel for loopboot has (the others are optional). The initramfs "
-		     "frameworks' hooks read these lists.");
+		     "kernel for loopboot has (the others are optional); without either, "
+		     "BitLocker's too (dm-crypt, AES). libraries: what the engine loads with "
+		     "dlopen when it needs it (libcryptsetup.so.12, for BitLocker hosts), by "
+		     "soname. The initramfs frameworks' hooks read these lists.");
 		return 0;
 	}
 	if (!programs && !modules) {
@@ -163,8 +176,13 @@ int helpers_main(int argc, char **argv)
 		helpers_required_modules(&v);
 	else if (argc > 2)
 		helpers_modules_for(argv + 2, (size_t)argc - 2, &v);
-	else
+	else {
 		helpers_modules(&v);
+		/* The frameworks' initramfs gets BitLocker's modules too: small, and
+		 * `loopboot initrd` adds them only with --bitlocker. */
+		for (size_t k = 0; bitlocker_modules[k]; k++)
+			add_once(&v, bitlocker_modules[k]);
+	}
 	for (size_t i = 0; i < v.n; i++)
 		puts(v.v[i]);
 	strv_free(&v);

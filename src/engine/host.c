@@ -118,7 +118,7 @@ int host_unmount(struct engine *e, const char *what)
 	int r = host_umount(engine_host(e), 10000);
 	if (r < 0)
 		return log_fail(r, what, e->host_spec, NULL, "report this as a bug");
-	stack_truncate(&e->stack, 0);
+	stack_truncate(&e->stack, e->base);
 	return 0;
 }
 

@@ -70,10 +70,8 @@ void layer_copy(struct layer *dst, const struct layer *src)
 const char *layer_kind_name(enum layer_kind k)
 {
 	static const char *const names[_LAYER_KIND_MAX] = {
-	    [LAYER_HOST] = "host",
-	    [LAYER_LOOP] = "loop",
-	    [LAYER_DM] = "dm",
-	    [LAYER_MOUNT] = "mount",
+	    [LAYER_HOST] = "host",   [LAYER_LOOP] = "loop",   [LAYER_DM] = "dm",
+	    [LAYER_MOUNT] = "mount", [LAYER_CRYPT] = "crypt",
 	};
 	return (unsigned)k < _LAYER_KIND_MAX ? names[k] : NULL;
 }
@@ -199,6 +197,9 @@ int layer_undo(const struct layer *l, const char *where)
 		return undo_dm_name(l->dm.name);
 	case LAYER_MOUNT:
 		return where ? undo_mount(where) : 0;
+	case LAYER_CRYPT:
+		/* Deactivation only: the kernel drops the key; the volume is not touched. */
+		return undo_dm_name(l->crypt.name);
 	case _LAYER_KIND_MAX:
 		break;
 	}

@@ -25,6 +25,7 @@ enum layer_kind {
 	LAYER_LOOP,  /* a loop device on an image file */
 	LAYER_DM,    /* a device-mapper linear mapping of an image file's extents */
 	LAYER_MOUNT, /* a file system mounted from one of the above (or an overlay) */
+	LAYER_CRYPT, /* a dm-crypt mapping of an encrypted host volume (BitLocker), below it */
 	_LAYER_KIND_MAX,
 };
 
@@ -63,6 +64,17 @@ struct layer_dm {
 	bool read_only;
 };
 
+/* An encrypted volume opened (activated only: its metadata is never written) so that the
+ * host file system can be mounted from the mapping. Undone by removing the mapping. */
+struct layer_crypt {
+	char *device; /* /dev/dm-0 */
+	char *name;   /* loopboot-bitlocker */
+	char *volume; /* the encrypted block device: /dev/sda3 */
+	char *type;   /* libcryptsetup's type: BITLK */
+	char *key;    /* where the key came from: "console", "UUID=...:/path" */
+	bool read_only;
+};
+
 enum mount_role {
 	MOUNT_ROLE_ROOT,  /* the new root */
 	MOUNT_ROLE_MOUNT, /* an extra image (loopboot.mount=) */
@@ -87,6 +99,7 @@ struct layer {
 		struct layer_loop loop;
 		struct layer_dm dm;
 		struct layer_mount mount;
+		struct layer_crypt crypt;
 	};
 };
 
@@ -107,7 +120,7 @@ void layer_done(struct layer *l);
 void layer_copy(struct layer *dst, const struct layer *src);
 void layer_host_done(struct layer_host *h);
 
-/* "host", "loop", "dm", "mount"; NULL for a value out of range. */
+/* "host", "loop", "dm", "mount", "crypt"; NULL for a value out of range. */
 const char *layer_kind_name(enum layer_kind k);
 const char *mount_role_name(enum mount_role r);
 

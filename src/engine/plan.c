@@ -359,6 +359,8 @@ void plan_free(struct plan *p)
 	for (unsigned i = 0; i < p->n_mounts; i++)
 		mount_free(&p->mounts[i]);
 	free(p->hostdir);
+	free(p->bitlocker_dev.value);
+	free(p->bitlocker_path);
 	strv_free(&p->warnings);
 	*p = (struct plan){0};
 }
@@ -537,6 +539,51 @@ static int set_mode(struct plan_parser *pp, const char *k, const char *v, char *
 	return 0;
 }
 
+/*
+ * loopboot.bitlocker=ask, or loopboot.bitlocker=DEVSPEC:/PATH (UUID=, LABEL=, PARTUUID=,
+ * PARTLABEL= or /dev/NAME, then the key file's absolute path on that device's file
+ * system). The device part ends at the first ':' followed by '/': a path never starts
+ * otherwise, and tags with ':' elsewhere (LABEL=a:b) still work.
+ */
+static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char todo[] =
+	    "write loopboot.bitlocker=ask (the recovery password on the console) or "
+	    "loopboot.bitlocker=UUID=<device>:/path/to/file (a file holding it, on another "
+	    "device)";
+	struct plan *p = pp->p;
+	if (v && streq(v, "ask")) {
+		free(p->bitlocker_dev.value);
+		free(p->bitlocker_path);
+		p->bitlocker_dev = (struct devspec){0};
+		p->bitlocker_path = NULL;
+		p->bitlocker = PLAN_BITLOCKER_ASK;
+		return 0;
+	}
+	const char *sep = v ? strstr(v, ":/") : NULL;
+	if (!sep)
+		return fail(ret_error, k, v, "neither ask nor DEVICE:/PATH — %s", todo);
+	_cleanup_free_ char *dev = xstrndup(v, (size_t)(sep - v));
+	struct devspec spec = {0};
+	_cleanup_free_ char *err = NULL;
+	if (devspec_parse(k, dev, &spec, &err) < 0)
+		return fail(ret_error, k, v, "the device part %s is not a device — %s", dev, todo);
+	const char *why;
+	char *path = normalize_path(sep + 1, false, &why);
+	if (!path || streq(path, "/")) {
+		free(spec.value);
+		free(path);
+		return fail(ret_error, k, v, "the key file's path %s: %s — %s", sep + 1,
+		            path ? "names no file" : why, todo);
+	}
+	free(p->bitlocker_dev.value);
+	free(p->bitlocker_path);
+	p->bitlocker_dev = spec;
+	p->bitlocker_path = path;
+	p->bitlocker = PLAN_BITLOCKER_FILE;
+	return 0;
+}
+
 /* The parameters loopboot reads. Names are compared as the kernel's parameq() does for
  * loopboot.* ('-' and '_' alike); the kernel's own ones exactly. */
 static const struct {
@@ -562,6 +609,7 @@ static const struct {
     {"loopboot.shell", false, set_shell},
     {"loopboot.hibernated", false, set_hibernated},
     {"loopboot.mode", false, set_mode},
+    {"loopboot.bitlocker", false, set_bitlocker},
 };
 
 static int parse_param(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -763,6 +811,20 @@ void plan_print(const struct plan *p, FILE *f)
 	fprintf(f, "fsck:     mode=%s repair=%s\n", modes[p->fsck_mode], repairs[p->fsck_repair]);
 	fprintf(f, "unsafe host: %s\n",
 	        p->hibernated_ro ? "read-only session (loopboot.hibernated=ro)" : "refuse");
+	if (p->bitlocker == PLAN_BITLOCKER_NONE) {
+		fprintf(f, "bitlocker: refuse (no loopboot.bitlocker=)\n");
+	} else if (p->bitlocker == PLAN_BITLOCKER_ASK) {
+		fprintf(f, "bitlocker: a BitLocker host is opened (dm-crypt, libcryptsetup) with "
+		           "the recovery password asked on the console; the host file system is "
+		           "mounted from that mapping\n");
+	} else {
+		_cleanup_free_ char *dev = devspec_to_string(&p->bitlocker_dev);
+		fprintf(f,
+		        "bitlocker: a BitLocker host is opened (dm-crypt, libcryptsetup) with "
+		        "the recovery password in %s on %s (mounted read-only); the host file "
+		        "system is mounted from that mapping\n",
+		        p->bitlocker_path, dev);
+	}
 	for (size_t i = 0; i < p->warnings.n; i++)
 		fprintf(f, "warning:  %s\n", p->warnings.v[i]);
 }

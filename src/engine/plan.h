@@ -67,6 +67,13 @@ enum plan_mode {
 };
 enum plan_fsck_repair { PLAN_FSCK_REPAIR_PREEN, PLAN_FSCK_REPAIR_YES, PLAN_FSCK_REPAIR_NO };
 
+/* loopboot.bitlocker=: how a BitLocker host gets its recovery password. */
+enum plan_bitlocker {
+	PLAN_BITLOCKER_NONE, /* not given: a BitLocker host is refused with what to write */
+	PLAN_BITLOCKER_ASK,  /* loopboot.bitlocker=ask: prompt on the console */
+	PLAN_BITLOCKER_FILE, /* loopboot.bitlocker=DEVSPEC:/PATH: a file on another device */
+};
+
 struct plan {
 	/* root=: with loop= the HOST device, without it the root device itself. */
 	struct devspec root;
@@ -93,6 +100,9 @@ struct plan {
 	enum plan_fsck_mode fsck_mode;     /* systemd's fsck.mode= */
 	enum plan_fsck_repair fsck_repair; /* systemd's fsck.repair= */
 	enum plan_mode mode;               /* loopboot.mode=, default loop */
+	enum plan_bitlocker bitlocker;     /* loopboot.bitlocker= */
+	struct devspec bitlocker_dev;      /* FILE: the device holding the key file */
+	char *bitlocker_path;              /* FILE: the key file's path on it, normalised */
 
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */

@@ -327,14 +327,55 @@ static int verb_to_cmd(const char *verb)
 	return 0;
 }
 
+bool shutdown_kexec_restricted(const char *lockdown, const unsigned char *secureboot, size_t n)
+{
+	if (lockdown) {
+		const char *open = strchr(lockdown, '[');
+		if (open && strncmp(open, "[none]", 6) != 0)
+			return true;
+	}
+	return secureboot && n >= 5 && secureboot[4] == 1;
+}
+
+#define LOCKDOWN_FILE  "/sys/kernel/security/lockdown"
+#define SECUREBOOT_VAR "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c0b8cb2f7"
+#define KEXEC_LOADED   "/sys/kernel/kexec_loaded"
+
+static bool kexec_restricted(void)
+{
+	_cleanup_free_ char *lockdown = NULL, *var = NULL;
+	size_t n = 0, m = 0;
+	if (read_file(LOCKDOWN_FILE, &lockdown, &n) < 0)
+		lockdown = NULL;
+	if (read_file(SECUREBOOT_VAR, &var, &m) < 0) {
+		var = NULL;
+		m = 0;
+	}
+	return shutdown_kexec_restricted(lockdown, (const unsigned char *)var, m);
+}
+
+static bool kexec_loaded(void)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t n;
+	/* Without the file (no sysfs in the shutdown root), reboot(RB_KEXEC) tells. */
+	return read_file(KEXEC_LOADED, &text, &n) < 0 || text[0] == '1';
+}
+
 static _Noreturn void finish(const char *verb)
 {
 	sync();
 	int cmd = verb_to_cmd(verb);
 	log_info("shutdown: %s", verb);
 	if (cmd == RB_KEXEC) {
-		reboot(RB_KEXEC); /* returns when no kernel is loaded */
-		log_warn("no kexec kernel loaded: rebooting");
+		if (!kexec_loaded() && kexec_restricted()) {
+			log_warn(
+			    "shutdown: kexec: Secure Boot/lockdown is on and no kernel is loaded: "
+			    "only a signed kernel loaded with kexec -s can be kexec'ed: rebooting");
+		} else {
+			reboot(RB_KEXEC); /* returns when no kernel is loaded */
+			log_warn("no kexec kernel loaded: rebooting");
+		}
 		cmd = RB_AUTOBOOT;
 	}
 	reboot(cmd);

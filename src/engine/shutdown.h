@@ -9,6 +9,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #define SHUTDOWN_ROOT    "/run/initramfs"
 #define SHUTDOWN_OLDROOT "/oldroot"
 /* What an init without systemd execs as its last step: see shutdown.c. */
@@ -24,3 +27,11 @@ int shutdown_prepare(const char *root);
 
 /* `loopboot shutdown VERB`, and /shutdown: never returns when it can act. */
 int shutdown_main(int argc, char **argv);
+
+/*
+ * Whether kexec is restricted to signed kernels, from the text of
+ * /sys/kernel/security/lockdown ("none [integrity] confidentiality": the mode in brackets;
+ * NULL when the file is missing) and the SecureBoot EFI variable's bytes (4 bytes of
+ * attributes, then 1 when on; NULL when absent). Pure.
+ */
+bool shutdown_kexec_restricted(const char *lockdown, const unsigned char *secureboot, size_t n);

@@ -73,6 +73,14 @@ static const struct field mount_fields[] = {
     {"ro", FIELD_BOOL, AT(mount.read_only), 0},
     {"options", FIELD_STRING, AT(mount.options), 0},
 };
+static const struct field crypt_fields[] = {
+    {"device", FIELD_STRING, AT(crypt.device), 0},
+    {"name", FIELD_STRING, AT(crypt.name), REQUIRED},
+    {"volume", FIELD_STRING, AT(crypt.volume), 0},
+    {"type", FIELD_STRING, AT(crypt.type), 0},
+    {"key", FIELD_STRING, AT(crypt.key), 0},
+    {"ro", FIELD_BOOL, AT(crypt.read_only), 0},
+};
 /* clang-format on */
 
 static const struct {
@@ -83,6 +91,7 @@ static const struct {
     [LAYER_LOOP] = {loop_fields, ARRAY_SIZE(loop_fields)},
     [LAYER_DM] = {dm_fields, ARRAY_SIZE(dm_fields)},
     [LAYER_MOUNT] = {mount_fields, ARRAY_SIZE(mount_fields)},
+    [LAYER_CRYPT] = {crypt_fields, ARRAY_SIZE(crypt_fields)},
 };
 
 static const char *const mode_names[] = {[PLAN_MODE_LOOP] = "loop", [PLAN_MODE_LINEAR] = "linear"};

@@ -9,6 +9,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "engine/bitlocker.h"
 #include "engine/device.h"
 #include "engine/helpers.h"
 #include "engine/state.h"
@@ -247,6 +248,12 @@ static void add_from_state(struct hostonly *h, const struct stack *s, const char
 				                    "file system of the host");
 			}
 			add_state_device(h, sysfs, dev_root, l->host.source, "the host");
+		} else if (l->kind == LAYER_CRYPT) {
+			h->bitlocker = true;
+			for (size_t k = 0; bitlocker_modules[k]; k++)
+				want(h, bitlocker_modules[k], "the host is a BitLocker volume");
+			add_state_device(h, sysfs, dev_root, l->crypt.volume,
+			                 "the BitLocker volume of the host");
 		} else if (l->kind == LAYER_MOUNT) {
 			_cleanup_free_ char *what = xasprintf("file system of the %s image",
 			                                      mount_role_name(l->mount.role));

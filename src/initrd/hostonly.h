@@ -15,6 +15,9 @@ struct hostonly {
 	struct strv reasons;
 	/* FUSE driver programs the boot used or will need ("ntfs-3g"), by name. */
 	struct strv programs;
+	/* The host is a BitLocker volume (a crypt record, or the root's device is on a
+	 * BitLocker mapping): libcryptsetup and dm-crypt's modules go in too. */
+	bool bitlocker;
 	/* Where the facts came from: "the state record /run/loopboot/state" or "the mounts
 	 * (no state record)". Static string. */
 	const char *source;

@@ -24,6 +24,7 @@
 #include "basic/log.h"
 #include "basic/process.h"
 #include "basic/util.h"
+#include "engine/bitlocker.h"
 #include "engine/helpers.h"
 #include "engine/state.h"
 #include "initrd/cpio.h"
@@ -78,6 +79,7 @@ struct options {
 	struct strv add_binaries;
 	int compress; /* -1: default */
 	bool host_only;
+	bool bitlocker; /* --bitlocker: libcryptsetup and dm-crypt for BitLocker hosts */
 	bool no_strip;
 	bool verbose;
 };
@@ -94,6 +96,7 @@ struct builder {
 	char *stage;
 	uint32_t mtime;
 	uint64_t uncompressed;
+	bool bitlocker; /* --bitlocker, or --host-only found a BitLocker host */
 };
 
 /* The temporary output, for the signal handler: a ^C must not leave it behind. */
@@ -124,6 +127,11 @@ static void usage(FILE *f)
 	      "      --compress METHOD      zstd, gzip, xz or none (default: zstd if installed,\n"
 	      "                             else gzip)\n"
 	      "      --host-only            only what this machine needs to boot as it did\n"
+	      "                             (with --bitlocker's files when its host is\n"
+	      "                             BitLocker)\n"
+	      "      --bitlocker            also what opens BitLocker hosts: libcryptsetup\n"
+	      "                             (loaded by loopboot when one is met) and the\n"
+	      "                             dm-crypt and AES modules\n"
 	      "      --no-strip             keep debugging information in programs (default:\n"
 	      "                             strip --strip-debug, when installed)\n"
 	      "  -v, --verbose              list every entry and why it is in\n"
@@ -152,6 +160,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_ADD_BINARY,
 		OPT_COMPRESS,
 		OPT_HOST_ONLY,
+		OPT_BITLOCKER,
 		OPT_NO_STRIP,
 	};
 	static const struct option options[] = {
@@ -162,6 +171,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"add-binary", required_argument, NULL, OPT_ADD_BINARY},
 	    {"compress", required_argument, NULL, OPT_COMPRESS},
 	    {"host-only", no_argument, NULL, OPT_HOST_ONLY},
+	    {"bitlocker", no_argument, NULL, OPT_BITLOCKER},
 	    {"no-strip", no_argument, NULL, OPT_NO_STRIP},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -204,6 +214,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		}
 		case OPT_HOST_ONLY:
 			o->host_only = true;
+			break;
+		case OPT_BITLOCKER:
+			o->bitlocker = true;
 			break;
 		case OPT_NO_STRIP:
 			o->no_strip = true;
@@ -360,6 +373,10 @@ static int add_host_only_modules(struct builder *b)
 		                "mount /proc, or build without --host-only");
 	if (b->o->verbose)
 		printf("host-only: from %s\n", h.source);
+	if (h.bitlocker) {
+		b->bitlocker = true;
+		verbose(b, "host-only", "BitLocker", "the host is a BitLocker volume");
+	}
 	for (size_t i = 0; i < h.modules.n; i++) {
 		const char *key = h.modules.v[i];
 		unsigned matched = 0;
@@ -411,6 +428,13 @@ static int collect_modules(struct builder *b)
 	}
 	if (r < 0)
 		return r;
+	if (b->o->bitlocker) {
+		b->bitlocker = true;
+		for (size_t i = 0; r >= 0 && bitlocker_modules[i]; i++)
+			r = add_default_list(b, &bitlocker_modules[i], 1, "--bitlocker");
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < b->o->add_modules.n; i++) {
 		const char *name = b->o->add_modules.v[i];
 		unsigned matched = 0;
@@ -750,6 +774,30 @@ static int add_module_decompressors(struct builder *b)
 	return r;
 }
 
+/* BitLocker hosts: libcryptsetup, which loopboot dlopen()s when it meets one, with the
+ * libraries it needs (--bitlocker, or --host-only on a BitLocker host). */
+static int add_bitlocker_library(struct builder *b)
+{
+	if (!b->bitlocker)
+		return 0;
+	struct elf_info self = {0};
+	int r = elf_read(SELF, &self);
+	if (r < 0)
+		return log_fail(r, "reading", "/proc/self/exe", NULL, "this is a bug");
+	struct strv dirs = {0};
+	elf_default_search_dirs(&self, "/etc/ld.so.conf", &dirs);
+	_cleanup_free_ char *lib = elf_find_library(BITLOCKER_LIBRARY, &self, &dirs);
+	strv_free(&dirs);
+	elf_info_done(&self);
+	if (!lib)
+		return log_fail(ENOENT, "--bitlocker", BITLOCKER_LIBRARY, "not installed",
+		                "install it (Debian: apt-get install libcryptsetup12)");
+	if (strv_contains(&b->libs, lib))
+		return 0;
+	strv_push(&b->libs, xstrdup(lib));
+	return add_program(b, lib, "BitLocker hosts (loopboot loads it with dlopen)", 0);
+}
+
 /* ---- stripping --------------------------------------------------------------------- */
 
 /*
@@ -1064,9 +1112,9 @@ static int build(struct builder *b)
 
 	/* What goes in, in the order each step needs the ones before it. */
 	static int (*const steps[])(struct builder * b) = {
-	    open_modules,     add_skeleton,       collect_modules,
-	    collect_programs, add_shell_keyboard, add_module_decompressors,
-	    stage_modules,    strip_programs,
+	    open_modules,          add_skeleton,       collect_modules,
+	    collect_programs,      add_shell_keyboard, add_module_decompressors,
+	    add_bitlocker_library, stage_modules,      strip_programs,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(steps) && r >= 0; i++)
 		r = steps[i](b);

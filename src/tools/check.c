@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libkmod.h>
@@ -26,6 +27,7 @@
 #include "basic/log.h"
 #include "basic/mounttable.h"
 #include "basic/process.h"
+#include "engine/bitlocker.h"
 #include "engine/cmdline.h"
 #include "engine/fsck.h"
 #include "engine/helpers.h"
@@ -937,6 +939,56 @@ static void check_root_contents(struct doctor *d, int rootv)
 
 /* ---- the whole entry ------------------------------------------------------------------- */
 
+/*
+ * A BitLocker host: refused without loopboot.bitlocker=, as the boot refuses it. With it,
+ * what the boot needs (libcryptsetup); and when the volume is opened on this machine
+ * (cryptsetup open --type bitlk), the checks go on through that mapping. Returns whether
+ * they go on.
+ */
+static bool check_bitlocker(struct doctor *d)
+{
+	const struct plan *p = d->plan;
+	if (!bitlocker_is_type(d->dev.type))
+		return true;
+	if (p->bitlocker == PLAN_BITLOCKER_NONE) {
+		finding(d, LEVEL_PROBLEM, "host", d->spec, BITLOCKER_REASON, "%s", BITLOCKER_TODO);
+		return false;
+	}
+	void *lib = dlopen(BITLOCKER_LIBRARY, RTLD_LAZY | RTLD_LOCAL);
+	if (lib) {
+		dlclose(lib);
+		finding(d, LEVEL_OK, "BitLocker", d->spec,
+		        p->bitlocker == PLAN_BITLOCKER_ASK
+		            ? "opened at boot with the recovery password asked on the console "
+		              "(libcryptsetup is installed here)"
+		            : "opened at boot with the key file of loopboot.bitlocker= "
+		              "(libcryptsetup is installed here)",
+		        NULL);
+	} else {
+		finding(d, LEVEL_PROBLEM, "BitLocker", d->spec,
+		        BITLOCKER_LIBRARY
+		        " is not installed, and the boot opens the volume with it",
+		        "%s", BITLOCKER_NO_LIBRARY_TODO);
+	}
+	_cleanup_free_ char *mapping = device_bitlocker_mapping_on(d->dev.devnode);
+	struct device_info inner = {0};
+	if (!mapping || device_read(mapping, &inner) < 0 || !inner.type) {
+		device_info_free(&inner);
+		finding(d, LEVEL_WARN, "looking inside the host", d->spec,
+		        "a BitLocker volume not opened on this machine: the images are not checked",
+		        "open it read-only to check them too: cryptsetup open --readonly --type "
+		        "bitlk %s loopboot-check (then cryptsetup close loopboot-check)",
+		        d->dev.devnode);
+		return false;
+	}
+	_cleanup_free_ char *detail = xasprintf(
+	    "opened on this machine as %s, %s inside: looking through it", mapping, inner.type);
+	finding(d, LEVEL_OK, "BitLocker", d->spec, detail, NULL);
+	device_info_free(&d->dev);
+	d->dev = inner;
+	return true;
+}
+
 static void doctor_run(struct doctor *d)
 {
 	const struct plan *p = d->plan;
@@ -957,6 +1009,8 @@ static void doctor_run(struct doctor *d)
 		              d->dev.label ? ", label " : "", strempty(d->dev.label));
 		finding(d, LEVEL_OK, "host", d->spec, detail, NULL);
 	}
+	if (!check_bitlocker(d))
+		return;
 	d->host_type = d->dev.type;
 	if (!d->host_type && !p->rootfstype) {
 		finding(d, LEVEL_PROBLEM, "host", d->spec, "no file system found on it",

@@ -139,16 +139,34 @@ char *create_boot_entry(const char *path)
 	struct stat st;
 	const char *rest = path_startswith(real, m.target);
 	if (rest && m.source && stat(m.source, &st) == 0 && S_ISBLK(st.st_mode)) {
+		/* A host inside a BitLocker volume opened here: at boot only the volume is
+		 * there (its NTFS appears once it is opened), so the entry names the volume. */
+		_cleanup_free_ char *volume = device_bitlocker_volume_of(m.source);
+		const char *bitlocker = volume ? " loopboot.bitlocker=ask" : "";
+		if (volume)
+			log_info(
+			    "the host %s is inside the BitLocker volume %s: the entry opens it at "
+			    "boot (loopboot.bitlocker=ask asks for the recovery password on the "
+			    "console; loopboot-cmdline(7) tells how to use a key file instead)",
+			    m.source, volume);
 		/* Quietly: a host device we may not open only means no entry to print. */
 		struct device_info d = {0};
-		if (device_read(m.source, &d) == 0 && d.uuid) {
+		int rd = device_read(volume ? volume : m.source, &d);
+		/* libblkid before 2.39 reports no UUID for BitLocker: its partition's then. */
+		_cleanup_free_ char *root = rd < 0   ? NULL
+		                            : d.uuid ? xasprintf("UUID=%s", d.uuid)
+		                            : volume && d.partuuid
+		                                ? xasprintf("PARTUUID=%s", d.partuuid)
+		                            : volume ? xstrdup(volume)
+		                                     : NULL;
+		if (root) {
 			/* A bind mount of a subdirectory shows the file system from m.root. */
 			_cleanup_free_ char *inner =
 			    path_join(streq(m.root, "/") ? "" : m.root, rest);
 			/* The kernel's quoting: a value with blanks is quoted as a whole word. */
 			bool blank = strpbrk(inner, " \t") != NULL;
-			hint = xasprintf("root=UUID=%s %sloop=%s%s rw", d.uuid, blank ? "\"" : "",
-			                 inner, blank ? "\"" : "");
+			hint = xasprintf("root=%s %sloop=%s%s rw%s", root, blank ? "\"" : "", inner,
+			                 blank ? "\"" : "", bitlocker);
 		}
 		device_info_free(&d);
 	}
@@ -319,6 +337,23 @@ static int prepare_place(const struct create_request *req, struct create_place *
 	t->dir = xstrdup(dirname(pathcopy));
 	t->base = xstrdup(basename(basecopy));
 	t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0 && errno == ENOENT) {
+		/* A Windows partition that could not be mounted because BitLocker encrypts
+		 * it: say so, rather than have the image made on whatever is mounted. */
+		_cleanup_free_ char *bl = device_bitlocker_closed();
+		_cleanup_free_ char *why =
+		    bl ? xasprintf("not there, and the BitLocker volume %s is not opened (its "
+		                   "file system cannot be mounted before)",
+		                   bl)
+		       : NULL;
+		if (bl)
+			return log_fail(ENOENT, "create: the directory", t->dir, why,
+			                "open it first: cryptsetup open --type bitlk %s win (asks "
+			                "for the recovery password), mount /dev/mapper/win where "
+			                "the host belongs, and run this again",
+			                bl);
+		errno = ENOENT;
+	}
 	if (t->dirfd < 0)
 		return log_fail(errno, "create: the directory", t->dir, NULL,
 		                "create it first (mkdir -p %s), or check the host is mounted",

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "basic/log.h"
@@ -12,8 +13,10 @@
 #include "engine/cmdline.h"
 #include "engine/device.h"
 #include "engine/loopdev.h"
+#include "engine/modules.h"
 #include "tools/check.h"
 #include "tools/cli.h"
+#include "tools/views.h"
 
 /* ---- the pure part ---------------------------------------------------------------------- */
 
@@ -67,6 +70,27 @@ const char *grub_module_for(const char *fstype)
 	return NULL;
 }
 
+/* FNV-1a, 32 bits, over n bytes. */
+static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+char *grub_loop_name(const struct grub_entry *e, unsigned layer)
+{
+	/* The host as GRUB finds it, then each path up to this layer, each with its NUL: a
+	 * layer's name differs from those of the layers it is in. */
+	const char *how = e->search == GRUB_SEARCH_LABEL ? "label" : "fs-uuid";
+	uint32_t h = fnv1a(2166136261u, how, strlen(how) + 1);
+	h = fnv1a(h, e->search_value, strlen(e->search_value) + 1);
+	for (unsigned i = 0; i <= layer && i < e->n_layers; i++)
+		h = fnv1a(h, e->layers[i].path, strlen(e->layers[i].path) + 1);
+	return xasprintf("%s%08x", GRUB_LOOP_PREFIX, h);
+}
+
 static void add_module(struct strbuf *b, struct strv *seen, const char *module)
 {
 	if (!module || strv_contains(seen, module))
@@ -102,12 +126,22 @@ char *grub_format_entry(const struct grub_entry *e)
 			const char *m = grub_module_for(e->layers[i].fstype);
 			add_module(&b, &seen, m ? m : "ext2");
 		}
+		/* A device of this name left from an entry tried before (the same image: the
+		 * name is made from the host and the paths) is removed first, inner ones
+		 * before the ones they are in: GRUB refuses a name that exists. The test keeps
+		 * GRUB quiet when there is none. */
+		for (unsigned i = e->n_layers; i-- > 0;) {
+			_cleanup_free_ char *name = grub_loop_name(e, i);
+			strbuf_printf(&b, "\tif [ -e (%s)/ ]; then loopback -d %s; fi\n", name,
+			              name);
+		}
 		for (unsigned i = 0; i < e->n_layers; i++) {
+			_cleanup_free_ char *name = grub_loop_name(e, i);
 			_cleanup_free_ char *file = xasprintf("%s%s", prefix, e->layers[i].path);
 			_cleanup_free_ char *q = grub_quote(file);
-			strbuf_printf(&b, "\tloopback loop%u %s\n", i, q);
+			strbuf_printf(&b, "\tloopback %s %s\n", name, q);
 			free(prefix);
-			prefix = xasprintf("(loop%u)", i);
+			prefix = xasprintf("(%s)", name);
 		}
 	}
 	_cleanup_free_ char *kernel = xasprintf("%s%s", prefix, e->kernel);
@@ -211,6 +245,106 @@ static int probe_layers(const struct device_info *dev, const struct plan *p, str
 	return dirfd < 0 ? -1 : dirfd;
 }
 
+/* GRUB's module for image i (in the view dirv), from the type blkid finds in it. */
+static void probe_layer_type(const struct views *vs, int dirv, const struct plan *p, unsigned i,
+                             struct grub_entry *e, struct strv *keep)
+{
+	_cleanup_close_ int fd =
+	    open_in_root(views_fd(vs, dirv), p->loop.part[i], O_RDONLY | O_NONBLOCK);
+	char *type = NULL;
+	if (fd >= 0 && device_probe_fd(fd, &type) > 0 && !e->layers[i].fstype) {
+		strv_push(keep, type);
+		e->layers[i].fstype = type;
+	} else {
+		free(type);
+	}
+}
+
+/* A path of the image's own (kept in keep) for the entry. */
+static const char *kept(struct strv *keep, char *owned)
+{
+	strv_push(keep, owned);
+	return owned;
+}
+
+/*
+ * The kernel and initramfs of the entry, read from inside the innermost image through a
+ * read-only view of the host and the images (mounted here in a private namespace when the
+ * system has not mounted them), and the images' types. Returns 0, 1 when the image cannot
+ * be looked into, GRUB_EXIT_NO_KERNEL when it has nothing to boot (after a message).
+ */
+static int image_names(const struct plan *p, const struct grub_options *o, struct grub_entry *e,
+                       struct strv *keep)
+{
+	_cleanup_free_ char *image = imagepath_to_string(&p->loop);
+	if (geteuid() != 0) {
+		log_fail(EPERM, "grub: not root", image,
+		         "the kernel's name is read from inside the image, which is mounted "
+		         "read-only in a private namespace",
+		         "run it as root (it writes nothing), or give --kernel and --initrd");
+		return 1;
+	}
+	struct views vs = {0};
+	struct modules *mods = modules_new();
+	int views[PLAN_MAX_LAYERS + 1];
+	int v = views_open_layers(&vs, mods, p, "grub", views);
+	modules_free(mods);
+	if (v < 0) {
+		views_release(&vs);
+		return 1; /* views_open_layers() said why */
+	}
+	for (unsigned i = 0; i < p->loop.n; i++)
+		probe_layer_type(&vs, views[i], p, i, e, keep);
+	int rootfd = views_fd(&vs, v), ret = 0;
+	char *found_initrd = NULL;
+	char *found = o->kernel ? NULL : views_image_kernel(rootfd, &found_initrd);
+	if (found) {
+		e->kernel = kept(keep, found);
+	} else if (o->kernel) {
+		e->kernel = o->kernel;
+		if (!exists_in(rootfd, o->kernel))
+			log_warn("grub: the kernel %s is not in the image %s — give --kernel PATH",
+			         o->kernel, image);
+	} else {
+		log_warn("grub: %s: no kernel in the image (/vmlinuz, /boot/vmlinuz, "
+		         "/boot/vmlinuz-VERSION): no entry written — install one in the image "
+		         "(apt-get install linux-image-amd64), or give --kernel PATH",
+		         image);
+		ret = GRUB_EXIT_NO_KERNEL;
+	}
+	if (ret == 0 && o->initrd) {
+		free(found_initrd);
+		e->initrd = o->initrd;
+		if (!exists_in(rootfd, o->initrd))
+			log_warn(
+			    "grub: the initramfs %s is not in the image %s — give --initrd PATH",
+			    o->initrd, image);
+	} else if (ret == 0) {
+		/* The initramfs that goes with the kernel: /initrd.img with /vmlinuz,
+		 * /boot/initrd.img-VERSION with /boot/vmlinuz-VERSION. */
+		char *want = found ? found_initrd : views_initrd_for(o->kernel);
+		if (!found && want && !exists_in(rootfd, want)) {
+			free(want);
+			want = NULL;
+		}
+		if (want) {
+			e->initrd = kept(keep, want);
+		} else {
+			_cleanup_free_ char *beside = views_initrd_for(e->kernel);
+			log_warn(
+			    "grub: %s: the image has the kernel %s but not its initramfs %s: no "
+			    "entry written — install initramfs-tools and loopboot in the image "
+			    "(update-initramfs -u -k all), or give --initrd PATH",
+			    image, e->kernel, beside ? beside : "(initrd.img beside it)");
+			ret = GRUB_EXIT_NO_KERNEL;
+		}
+	} else {
+		free(found_initrd);
+	}
+	views_release(&vs);
+	return ret;
+}
+
 static const char usage[] =
     "Usage: loopboot grub [--kernel-from image|host] [--cmdline STRING] [--title TITLE]\n"
     "                     [--kernel PATH] [--initrd PATH]\n"
@@ -218,8 +352,10 @@ static const char usage[] =
     "system).\n"
     "--kernel-from image (default): GRUB loads the kernel and initramfs from inside "
     "the image\n"
-    "  (--kernel/--initrd: paths in the image, default /boot/vmlinuz, "
-    "/boot/initrd.img);\n"
+    "  (--kernel/--initrd: paths in the image; default: read from the image, read-only: "
+    "/vmlinuz\n"
+    "  and /initrd.img, else the newest /boot/vmlinuz-VERSION and its "
+    "/boot/initrd.img-VERSION);\n"
     "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
     "image).\n";
 
@@ -262,16 +398,14 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		e.search = GRUB_SEARCH_FS_UUID;
 		e.search_value = dev->uuid;
 	}
-	if (!found)
+	bool look_inside = !e.kernel_from_host && !(o->kernel && o->initrd);
+	if (!found && !look_inside)
 		log_warn("grub: the host %s is not on this machine: the entry is written without "
 		         "checking it",
 		         spec);
 	e.host_fstype = found ? dev->type : NULL;
 	if (p->rootfstype && grub_module_for(p->rootfstype))
 		e.host_fstype = p->rootfstype;
-	if (found)
-		*rootfd = probe_layers(dev, p, &e, keep);
-
 	/* Where the kernel is: inside the image (a kernel upgraded there boots), or on the
 	 * host beside the image. */
 	_cleanup_free_ char *kdef = NULL, *idef = NULL;
@@ -282,18 +416,32 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		idef = xasprintf("%s/initrd.img", dir);
 		e.kernel = o->kernel ? o->kernel : kdef;
 		e.initrd = o->initrd ? o->initrd : idef;
-		if (*rootfd >= 0)
-			close(*rootfd);
-		*rootfd = -1;
-		if (found)
+		if (found) {
+			/* The images' types, when they can be reached; the host's root. */
+			int fd = probe_layers(dev, p, &e, keep);
+			if (fd >= 0)
+				close(fd);
 			*rootfd = mount_open_device(dev->devnode, NULL); /* < 0: not reachable */
+		}
+	} else if (o->kernel && o->initrd) {
+		/* Both given: looked at only where the host is mounted here. */
+		e.kernel = o->kernel;
+		e.initrd = o->initrd;
+		if (found)
+			*rootfd = probe_layers(dev, p, &e, keep);
+	} else if (!found) {
+		/* Nothing to look into: Debian's links, which loopboot install's images have. */
+		e.kernel = o->kernel ? o->kernel : "/vmlinuz";
+		idef = o->kernel ? views_initrd_for(o->kernel) : NULL;
+		e.initrd = o->initrd ? o->initrd : idef ? idef : "/initrd.img";
+		log_warn("grub: %s: the host is not here to look into the image: the entry names "
+		         "%s and %s unchecked — attach the host and run it again, or give --kernel "
+		         "and --initrd",
+		         spec, e.kernel, e.initrd);
 	} else {
-		/* Debian links /vmlinuz, Ubuntu /boot/vmlinuz: when the image can be looked
-		 * into, take the one it has. */
-		bool boot = *rootfd < 0 || exists_in(*rootfd, "/boot/vmlinuz") ||
-		            !exists_in(*rootfd, "/vmlinuz");
-		e.kernel = o->kernel ? o->kernel : boot ? "/boot/vmlinuz" : "/vmlinuz";
-		e.initrd = o->initrd ? o->initrd : boot ? "/boot/initrd.img" : "/initrd.img";
+		int r = image_names(p, o, &e, keep);
+		if (r)
+			return r;
 	}
 	if (*rootfd >= 0) {
 		const char *where = e.kernel_from_host ? "on the host" : "in the image";

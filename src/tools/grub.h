@@ -56,6 +56,20 @@ struct grub_entry {
 /* The menuentry, ending in "}\n". */
 char *grub_format_entry(const struct grub_entry *e);
 
+/*
+ * The name of GRUB's loopback device for layer (0: the image on the host) of the entry:
+ * "loopboot-" and 8 hex digits of a hash of the host (how it is searched, the value) and
+ * the image paths up to that layer. The same image always has the same name, different
+ * images (or layers) have different ones, so that the entries of one menu do not share a
+ * device. check recognises the image's kernel by BOOT_IMAGE=(loop...: the prefix keeps it.
+ */
+#define GRUB_LOOP_PREFIX "loopboot-"
+char *grub_loop_name(const struct grub_entry *e, unsigned layer);
+
+/* grub_main's exit status when the image has no kernel or initramfs to boot: a warning said
+ * so and no entry is printed (42_loopboot goes on with the next line). */
+#define GRUB_EXIT_NO_KERNEL 3
+
 /* One word for GRUB's shell-like parser: as is when it is plain, else in single quotes. */
 char *grub_quote(const char *word);
 

@@ -328,6 +328,7 @@ struct install {
 	struct strv mirrors;
 	char *deb;        /* the loopboot package, absolute */
 	const char *fuse; /* the host's FUSE driver package, or NULL */
+	bool bitlocker;   /* the host is inside a BitLocker volume: libcryptsetup12 goes in */
 	char *root_password, *user_password;
 	char *work; /* private: the customize script, passwords, the mount point */
 	char *log;  /* mmdebstrap's log, beside the image */
@@ -497,6 +498,19 @@ static const char *host_fuse_package(const char *image)
 	return h && h->fuse_always ? h->fuse_package : NULL;
 }
 
+/* Whether the image's host is a file system inside a BitLocker volume opened here
+ * (cryptsetup open --type bitlk): the boot then opens the volume itself. */
+static bool host_is_bitlocker(const char *image)
+{
+	_cleanup_free_ char *copy = xstrdup(image);
+	_cleanup_free_ char *dir = realpath(dirname(copy), NULL);
+	_cleanup_(mount_entry_free) struct mount_entry m = {0};
+	if (!dir || mount_find_path(NULL, dir, &m) <= 0 || !m.source || m.source[0] != '/')
+		return false;
+	_cleanup_free_ char *volume = device_bitlocker_volume_of(m.source);
+	return volume != NULL;
+}
+
 /* ---- doing it ------------------------------------------------------------------------------ */
 
 static volatile sig_atomic_t interrupted;
@@ -623,6 +637,10 @@ static char *includes(const struct install *in)
 	strbuf_printf(&b, "linux-image-amd64,systemd,systemd-sysv,initramfs-tools,zstd");
 	if (in->fuse)
 		strbuf_printf(&b, ",%s", in->fuse);
+	/* The image's own initramfs opens the BitLocker volume: loopboot's hook takes
+	 * libcryptsetup from the image, where it must be installed. */
+	if (in->bitlocker)
+		strbuf_printf(&b, ",libcryptsetup12");
 	if (in->o.packages && *in->o.packages)
 		strbuf_printf(&b, ",%s", in->o.packages);
 	return strbuf_steal(&b);
@@ -791,6 +809,7 @@ static int prepare(struct install *in)
 	if (create_refusals(&o->img) < 0)
 		return 1;
 	in->fuse = host_fuse_package(o->img.path);
+	in->bitlocker = host_is_bitlocker(o->img.path);
 	find_mirrors(in);
 	const char *tmp = getenv("TMPDIR");
 	in->work = path_join(tmp && *tmp ? tmp : "/tmp", "loopboot-install.XXXXXX");

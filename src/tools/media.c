@@ -16,6 +16,7 @@
 #include "engine/modules.h"
 #include "engine/plan.h"
 #include "tools/grub.h"
+#include "tools/secureboot.h"
 
 #define GRUB_LIB          "/usr/lib/grub"
 #define KERNEL_HEAD       65536 /* the setup sectors: at most 64 * 512 + 512 bytes */
@@ -102,6 +103,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_MODULES_DIR,
 	OPT_KERNEL_FROM,
+	OPT_SECURE_BOOT,
+	OPT_FORCE,
 };
 
 /* One option's value into o: 0, 2 on a usage error (after a message), -1: not ours. */
@@ -147,6 +150,26 @@ static int media_option(int c, const char *arg, struct media_options *o)
 		o->timeout = (unsigned)t;
 		return 0;
 	}
+	case OPT_SECURE_BOOT: {
+		enum sb_mode mode;
+		if (sb_mode_parse(arg, &mode) < 0) {
+			fprintf(stderr,
+			        "loopboot: %s: --secure-boot %s: unknown — use auto, on or off\n",
+			        o->cmd, arg);
+			return 2;
+		}
+		o->secure_boot = (int)mode;
+		return 0;
+	}
+	case OPT_FORCE:
+		if (!o->output_allowed) {
+			fprintf(stderr,
+			        "loopboot: %s: --force is for iso -o DEVICE — leave it out\n",
+			        o->cmd);
+			return 2;
+		}
+		o->force = true;
+		return 0;
 	default:
 		return -1;
 	}
@@ -164,11 +187,16 @@ int media_parse_args(const char *cmd, bool with_output, const char *usage, int a
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
 	    {"kernel-from", required_argument, NULL, OPT_KERNEL_FROM},
+	    {"secure-boot", required_argument, NULL, OPT_SECURE_BOOT},
+	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	*ret =
-	    (struct media_options){.cmd = cmd, .timeout = DEFAULT_TIMEOUT, .kernel_from = "media"};
+	*ret = (struct media_options){.cmd = cmd,
+	                              .timeout = DEFAULT_TIMEOUT,
+	                              .kernel_from = "media",
+	                              .secure_boot = SB_AUTO,
+	                              .output_allowed = with_output};
 	/* "+": a command without arguments stops at one, to name it as unexpected; ":": a
 	 * missing value comes back as ':', so that every message is ours. */
 	const char *shortopts = with_output ? "+:o:h" : ":h";
@@ -314,6 +342,7 @@ static int check_tools(const struct media_options *o, const char *const *progs)
 	} packages[] = {
 	    {"grub-mkrescue", "grub-common"},
 	    {"grub-mknetdir", "grub-common"},
+	    {"grub-mkimage", "grub-common"},
 	    {"xorriso", "xorriso"},
 	    {"mformat", "mtools"},
 	    {"mcopy", "mtools"},
@@ -364,29 +393,6 @@ static int check_tools(const struct media_options *o, const char *const *progs)
 }
 
 /* The kernel: the option, or the running one's where Debian keeps it. */
-/* The kernel inside the image whose root is open as rootfd, as a path there: its /vmlinuz
- * (Debian's link to the current one), else the newest /boot/vmlinuz-VERSION. */
-static char *kernel_in_image(int rootfd)
-{
-	_cleanup_close_ int fd = open_in_root(rootfd, "/vmlinuz", O_PATH);
-	if (fd >= 0)
-		return xstrdup("/vmlinuz");
-	_cleanup_close_ int boot = open_in_root(rootfd, "/boot", O_RDONLY | O_DIRECTORY);
-	_cleanup_(closedirp) DIR *d = boot >= 0 ? fdopendir(boot) : NULL;
-	if (d)
-		boot = -1; /* the DIR has it */
-	char *best = NULL;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		const char *v = startswith(de->d_name, "vmlinuz-");
-		if (v && *v && (!best || strverscmp(de->d_name, best + strlen("/boot/")) > 0)) {
-			free(best);
-			best = xasprintf("/boot/%s", de->d_name);
-		}
-	}
-	return best;
-}
-
 /* With no --kernel: the image's own, read through a read-only view of it. */
 static int kernel_from_image(const struct media_options *o, const struct plan *p, struct media *m)
 {
@@ -395,7 +401,7 @@ static int kernel_from_image(const struct media_options *o, const struct plan *p
 	modules_free(mods);
 	if (v < 0)
 		return -1;
-	_cleanup_free_ char *in_image = kernel_in_image(views_fd(&m->views, v));
+	_cleanup_free_ char *in_image = views_image_kernel(views_fd(&m->views, v), NULL);
 	if (!in_image) {
 		_cleanup_free_ char *image = imagepath_to_string(&p->loop);
 		_cleanup_free_ char *w = xasprintf("%s: kernel", o->cmd);
@@ -546,6 +552,13 @@ static int image_entry(const struct media_options *o, const struct plan *p, cons
 		    "hook: apt-get install linux-image-amd64 loopboot), or use "
 		    "--kernel-from media");
 	}
+	/* Kept open, as kernel_from_image does: the image's current kernel, for --secure-boot
+	 * to check. */
+	int kfd = open_in_root(rootfd, "/vmlinuz", O_RDONLY);
+	if (kfd >= 0) {
+		m->kernel = xasprintf("/proc/%d/fd/%d", (int)getpid(), kfd);
+		m->kernel_name = xstrdup("/vmlinuz in the image");
+	}
 	const struct grub_options go = {
 	    .cmdline = cmdline, .title = m->title, .kernel = "/vmlinuz", .initrd = "/initrd.img"};
 	return grub_make_entry(p, &go, &m->grub_entry) == 0 ? 0 : -1;
@@ -601,6 +614,25 @@ int media_prepare(const struct media_options *o, const char *const *progs, struc
 			ret = image_entry(o, &p, cmdline, m) < 0 ? 1 : 0;
 		else if (find_kernel(o, &p, m) < 0 || find_initrd(o, m) < 0)
 			ret = 1;
+	}
+	if (ret == 0) {
+		/* The grub.cfg the signed GRUB would run: iso's and pxe's paths differ only in
+		 * names, not in the modules they load. */
+		_cleanup_free_ char *cfg = media_grub_cfg_for(o, m, "/vmlinuz", "/initrd.img");
+		const struct sb_request q = {
+		    .cmd = o->cmd,
+		    .mode = (enum sb_mode)o->secure_boot,
+		    .medium = streq(o->cmd, "pxe") ? SB_MEDIUM_NET : SB_MEDIUM_CD,
+		    .kernel = m->kernel,
+		    .kernel_name = m->kernel_name,
+		    .kernel_at_boot = m->grub_entry != NULL,
+		    .cfg = cfg,
+		};
+		int r = sb_resolve(&q);
+		if (r < 0)
+			ret = 1;
+		else
+			m->secure_boot = r == 1;
 	}
 	plan_free(&p);
 	if (ret)

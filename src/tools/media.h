@@ -54,14 +54,18 @@ struct media_options {
 	const char *kernel_from; /* "media" (default): on the medium; "image": GRUB loads the
 	                          * image's own at boot */
 	unsigned timeout;
+	int secure_boot;     /* enum sb_mode (tools/secureboot.h): --secure-boot auto|on|off */
+	bool output_allowed; /* the command takes -o (iso) */
+	bool force;          /* iso -o DEVICE: write a device that is not removable */
 };
 
 /*
  * Parses the options of the media command cmd into *ret: --kernel, --initrd, --cmdline,
- * --title, --timeout, --modules-dir, --kernel-from, --help (which prints usage to stdout),
- * and -o/--output FILE when with_output. A command with -o (iso) takes no argument, so options end
- * at the first one; without it (pxe DIR) options may also follow the argument. Returns -1 to go on,
- * with optind at the first argument, or the exit status: 0 after --help, 2 after a message.
+ * --title, --timeout, --modules-dir, --kernel-from, --secure-boot, --help (which prints usage to
+ * stdout), and -o/--output FILE when with_output. A command with -o (iso) takes no argument, so
+ * options end at the first one; without it (pxe DIR) options may also follow the argument. Returns
+ * -1 to go on, with optind at the first argument, or the exit status: 0 after --help, 2 after a
+ * message.
  */
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret);
@@ -78,6 +82,7 @@ struct media {
 	struct strv words;  /* the kernel's words */
 	char *grub_entry;   /* --kernel-from image: the menuentry that loads them at boot */
 	struct views views; /* the entry's image, looked into read-only */
+	bool secure_boot;   /* the signed chain (tools/secureboot.h) instead of GRUB's own */
 };
 
 /*
@@ -87,7 +92,8 @@ struct media {
  * (default /proc/cmdline without BOOT_IMAGE= and initrd=) and title; with --kernel-from
  * image, the GRUB entry that loads the image's /vmlinuz and /initrd.img at boot instead. Checks
  * that the programs and GRUB's modules for both platforms are installed (progs: NULL-terminated
- * program names). Returns 0, 1 (failure, after a message) or 2 (bad input, after a message).
+ * program names), and decides on the signed chain for UEFI (--secure-boot, sb_resolve). Returns 0,
+ * 1 (failure, after a message) or 2 (bad input, after a message).
  */
 int media_prepare(const struct media_options *o, const char *const *progs, struct media *m);
 void media_free(struct media *m);

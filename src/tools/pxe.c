@@ -9,6 +9,7 @@
 #include "basic/strbuf.h"
 #include "basic/util.h"
 #include "tools/media.h"
+#include "tools/secureboot.h"
 
 #define SUBDIR "grub" /* GRUB's files in DIR: grub-mknetdir --subdir */
 
@@ -72,9 +73,12 @@ int pxe_ipxe_script(const char *kernel, const char *initrd, char *const *args, s
 static const char usage[] =
     "Usage: loopboot pxe DIR [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
     "                  [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
+    "                  [--secure-boot auto|on|off]\n"
     "Fills DIR, the root of a TFTP server, with a netboot tree for the entry: vmlinuz,\n"
     "initrd.img, GRUB's network boot images (grub/i386-pc/core.0 for BIOS,\n"
-    "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE).\n"
+    "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE); with\n"
+    "Secure Boot (the default when shim-signed and grub-efi-amd64-signed are installed)\n"
+    "also bootnetx64.efi (shim), grubx64.efi (Debian's signed netboot GRUB), mmx64.efi.\n"
     "The options are those of loopboot iso.\n";
 
 /* Copies src into the work directory and returns the copy's path, or NULL after a message. */
@@ -142,6 +146,21 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 		}
 	}
 
+	/* The signed chain: shim as the boot file, GRUB beside it, where shim looks. */
+	size_t n_chain = 0;
+	const struct sb_file *chain = m->secure_boot ? sb_chain(SB_MEDIUM_NET, &n_chain) : NULL;
+	for (size_t i = 0; i < n_chain; i++) {
+		_cleanup_free_ char *staged = stage_copy(chain[i].source, work, chain[i].dest);
+		_cleanup_free_ char *to = path_join(dir, chain[i].dest);
+		if (!staged)
+			return -1;
+		if (rename(staged, to) < 0) {
+			log_fail(errno, "pxe: moving into place", to, NULL,
+			         "check that %s is writable", dir);
+			return -1;
+		}
+	}
+
 	const struct {
 		const char *from, *to;
 	} moves[] = {
@@ -161,19 +180,23 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 
 	_cleanup_free_ char *abs = realpath(dir, NULL);
 	printf("loopboot: wrote the netboot tree %s: vmlinuz (%s), initrd.img, " SUBDIR
-	       "/grub.cfg, boot.ipxe\n",
-	       dir, m->kernel_version ? m->kernel_version : m->kernel_name);
+	       "/grub.cfg, boot.ipxe%s\n",
+	       dir, m->kernel_version ? m->kernel_version : m->kernel_name,
+	       m->secure_boot ? ", bootnetx64.efi (shim), grubx64.efi (signed GRUB), mmx64.efi"
+	                      : "");
+	const char *uefi = m->secure_boot ? "bootnetx64.efi" : SUBDIR "/x86_64-efi/core.efi";
 	printf("  serve it as the TFTP server's root; the boot file to give in DHCP (next-server: "
 	       "the TFTP server):\n"
 	       "    BIOS PXE   " SUBDIR "/i386-pc/core.0\n"
-	       "    UEFI PXE   " SUBDIR "/x86_64-efi/core.efi\n"
+	       "    UEFI PXE   %s%s\n"
 	       "    iPXE       boot.ipxe\n"
 	       "  with dnsmasq: enable-tftp\n"
 	       "                tftp-root=%s\n"
 	       "                dhcp-match=set:efi64,option:client-arch,7\n"
 	       "                dhcp-boot=tag:!efi64," SUBDIR "/i386-pc/core.0\n"
-	       "                dhcp-boot=tag:efi64," SUBDIR "/x86_64-efi/core.efi\n",
-	       abs ? abs : dir);
+	       "                dhcp-boot=tag:efi64,%s\n",
+	       uefi, m->secure_boot ? " (Secure Boot: shim, then grubx64.efi beside it)" : "",
+	       abs ? abs : dir, uefi);
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 

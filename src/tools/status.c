@@ -42,6 +42,13 @@ static void print_layer(const struct layer *l)
 		       l->mount.read_only ? "ro" : "rw", l->mount.options ? "," : "",
 		       strempty(l->mount.options), mount_role_name(l->mount.role));
 		break;
+	case LAYER_CRYPT:
+		printf(
+		    "crypt:  %s (%s) ← %s, %s, opened with the key from %s%s\n",
+		    strempty(l->crypt.device), strempty(l->crypt.name), strempty(l->crypt.volume),
+		    streq(strempty(l->crypt.type), "BITLK") ? "BitLocker" : strempty(l->crypt.type),
+		    strempty(l->crypt.key), l->crypt.read_only ? ", read-only" : "");
+		break;
 	case _LAYER_KIND_MAX:
 		break;
 	}

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/views.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "basic/log.h"
@@ -166,7 +168,8 @@ static int open_image(struct views *vs, int dirv, const char *path, const char *
 	return r;
 }
 
-int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd)
+int views_open_layers(struct views *vs, struct modules *m, const struct plan *p, const char *cmd,
+                      int *ret_views)
 {
 	_cleanup_free_ char *spec = devspec_to_string(&p->root);
 	struct device_info dev = {0};
@@ -176,12 +179,83 @@ int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, 
 		             "attach the host, or check root= (blkid lists the devices)");
 	int v = r < 0 ? r : open_host(vs, m, p, &dev, cmd);
 	device_info_free(&dev);
+	if (ret_views)
+		ret_views[0] = v;
 	_cleanup_free_ char *where = xasprintf("the host %s", spec);
 	for (unsigned i = 0; v >= 0 && i < p->loop.n; i++) {
 		bool last = i + 1 == p->loop.n;
 		v = open_image(vs, v, p->loop.part[i], where, last ? p->loopfstype : NULL, cmd);
+		if (ret_views)
+			ret_views[i + 1] = v;
 		free(where);
 		where = xasprintf("the image %s", p->loop.part[i]);
 	}
 	return v;
+}
+
+int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd)
+{
+	return views_open_layers(vs, m, p, cmd, NULL);
+}
+
+/* ---- the kernel inside an image ---------------------------------------------------------- */
+
+char *views_initrd_for(const char *kernel)
+{
+	const char *base = strrchr(kernel, '/');
+	base = base ? base + 1 : kernel;
+	const char *rest = startswith(base, "vmlinuz");
+	if (!rest)
+		return NULL;
+	return xasprintf("%.*sinitrd.img%s", (int)(base - kernel), kernel, rest);
+}
+
+/* A regular file at path in the image (links followed inside it). */
+static bool is_file_in(int rootfd, const char *path)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The newest /boot/vmlinuz-VERSION (strverscmp: 6.1.0-18 is newer than 6.1.0-9). */
+static char *newest_boot_kernel(int rootfd)
+{
+	_cleanup_close_ int boot = open_in_root(rootfd, "/boot", O_RDONLY | O_DIRECTORY);
+	_cleanup_(closedirp) DIR *d = boot >= 0 ? fdopendir(boot) : NULL;
+	if (d)
+		boot = -1; /* the DIR has it */
+	char *best = NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *v = startswith(de->d_name, "vmlinuz-");
+		if (!v || !*v || (best && strverscmp(de->d_name, best + strlen("/boot/")) <= 0))
+			continue;
+		_cleanup_free_ char *path = xasprintf("/boot/%s", de->d_name);
+		if (!is_file_in(rootfd, path))
+			continue;
+		free(best);
+		best = path;
+		path = NULL;
+	}
+	return best;
+}
+
+char *views_image_kernel(int rootfd, char **ret_initrd)
+{
+	static const char *const links[] = {"/vmlinuz", "/boot/vmlinuz"};
+	char *kernel = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(links) && !kernel; i++)
+		if (is_file_in(rootfd, links[i]))
+			kernel = xstrdup(links[i]);
+	if (!kernel)
+		kernel = newest_boot_kernel(rootfd);
+	if (ret_initrd) {
+		*ret_initrd = kernel ? views_initrd_for(kernel) : NULL;
+		if (*ret_initrd && !is_file_in(rootfd, *ret_initrd)) {
+			free(*ret_initrd);
+			*ret_initrd = NULL;
+		}
+	}
+	return kernel;
 }

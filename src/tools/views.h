@@ -61,3 +61,18 @@ void views_release(struct views *vs);
  * index, or -errno after one loopboot: line naming cmd.
  */
 int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd);
+/* The same, with the index of the host's view in ret_views[0] and of image i's root in
+ * ret_views[i + 1] (p->loop.n + 1 of them). */
+int views_open_layers(struct views *vs, struct modules *m, const struct plan *p, const char *cmd,
+                      int *ret_views);
+
+/*
+ * The kernel of the image whose root directory is open as rootfd, as a path there: /vmlinuz
+ * (the link Debian keeps to the current kernel), else /boot/vmlinuz (Ubuntu's), else the
+ * newest /boot/vmlinuz-VERSION. NULL when the image has none. With ret_initrd, also the
+ * initramfs that goes with it (views_initrd_for), NULL when the image does not have it.
+ */
+char *views_image_kernel(int rootfd, char **ret_initrd);
+/* The initramfs beside a kernel: /vmlinuz -> /initrd.img, /boot/vmlinuz-6.1.0-18-amd64 ->
+ * /boot/initrd.img-6.1.0-18-amd64; NULL when the file's name does not start with vmlinuz. */
+char *views_initrd_for(const char *kernel);

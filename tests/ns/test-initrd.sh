@@ -305,6 +305,28 @@ build "$OUT/m.img" --add-binary /etc/hostname
 fails_cleanly $?
 ok $? "--add-binary of a non-program fails"
 
+# --bitlocker: libcryptsetup (loopboot dlopen()s it for a BitLocker host) with its own
+# libraries, resolvable in the unpacked archive, and dm-crypt with the AES-XTS modules;
+# without it none of them.
+check "without --bitlocker: no libcryptsetup, no dm-crypt" \
+	bash -c "! ls '$R'/usr/lib/*/libcryptsetup.so.* 2>/dev/null | grep -q . && ! find '$M' -name 'dm-crypt.ko*' | grep -q ."
+if ldconfig -p | grep -q 'libcryptsetup.so.12 '; then
+	build "$OUT/bl.img" --bitlocker --compress none
+	ok $? "--bitlocker builds"
+	BR=$WORK/unpacked-bl
+	unpack "$OUT/bl.img" "$BR" cat
+	check "--bitlocker: libcryptsetup.so.12 is in" bash -c "ls '$BR'/usr/lib/*/libcryptsetup.so.12 >/dev/null"
+	if [ -n "$interp" ]; then
+		check "--bitlocker: every library of libcryptsetup resolves in the archive (chroot ld.so --list)" \
+			bash -c "out=\$(chroot '$BR' $interp --list \$(cd '$BR' && ls -d usr/lib/*/libcryptsetup.so.12 | sed 's|^|/|')) && ! echo \"\$out\" | grep -q 'not found'"
+	fi
+	check "--bitlocker: dm-crypt is in" bash -c "find '$BR/usr/lib/modules' '$BR/lib/modules' -name 'dm-crypt.ko*' 2>/dev/null | grep -q ."
+	check "--bitlocker: AES-XTS is in (xts, an AES module)" \
+		bash -c "find '$BR' -name 'xts.ko*' | grep -q . && find '$BR' -name 'aes*.ko*' | grep -q ."
+else
+	note "libcryptsetup12 is not installed: --bitlocker is not tested"
+fi
+
 "$LOOPBOOT" initrd --modules-dir "$MODS" >"$ERR" 2>&1
 check "missing -o is a usage error (status 2)" test $? -eq 2
 check "it says -o is missing" grep -q '^loopboot: initrd: -o FILE is missing' "$ERR"

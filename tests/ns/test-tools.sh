@@ -304,14 +304,63 @@ check "check --kernel-from host: exit status 2 (only image is a value)" test $? 
 umount "$WORK/e4"
 
 # ---- grub -----------------------------------------------------------------------------------
-lb grub --cmdline "BOOT_IMAGE=/vmlinuz root=$gdev loop=/linux/root.img rw quiet"
+# Images with a kernel: as Debian has it (/vmlinuz and /initrd.img links at the top), and
+# versions only in /boot (6.1.0-18 is newer than 6.1.0-9). Nothing is mounted: grub looks
+# inside them itself. root.img has no kernel.
+kernel_image() { # OUT links|versions
+	local d
+	d=$(mktemp -d "$WORK/kimg.XXXXXX")
+	mkdir -p "$d/sbin" "$d/host" "$d/etc" "$d/boot"
+	cp /bin/true "$d/sbin/init"
+	for v in 6.1.0-9-amd64 6.1.0-18-amd64; do
+		echo "kernel $v" >"$d/boot/vmlinuz-$v"
+		echo "initrd $v" >"$d/boot/initrd.img-$v"
+	done
+	if [ "$2" = links ]; then
+		ln -s boot/vmlinuz-6.1.0-9-amd64 "$d/vmlinuz"
+		ln -s boot/initrd.img-6.1.0-9-amd64 "$d/initrd.img"
+	fi
+	mke2fs -q -F -t ext4 -d "$d" "$1" 16M
+}
+kernel_image "$WORK/links.img" links
+kernel_image "$WORK/versions.img" versions
+losetup -d "$gdev"
+ntfs_put "$WORK/good.img" "$WORK/links.img" linux/links.img
+ntfs_put "$WORK/good.img" "$WORK/versions.img" linux/versions.img
+gdev=$(attach "$WORK/good.img")
+LOOPNAME='loopboot-[0-9a-f]\{8\}'
+lb grub --cmdline "BOOT_IMAGE=/vmlinuz root=$gdev loop=/linux/links.img rw quiet"
 ok $? "grub, NTFS host by device path: exit status 0"
 check "grub: GRUB searches the host by its NTFS serial" out_has "^	search --no-floppy --fs-uuid --set=root $gserial$"
 check "grub: loads GRUB's ntfs module" out_has "^	insmod ntfs$"
-check "grub: opens the image with loopback" out_has "^	loopback loop0 /linux/root.img$"
-check "grub: the kernel comes from inside the image" out_has "^	linux (loop0)/boot/vmlinuz root=$gdev loop=/linux/root.img rw quiet$"
-check "grub: the initramfs comes from inside the image" out_has "^	initrd (loop0)/boot/initrd.img$"
+check "grub: removes a stale device of the image's own name first" out_has "^	if \[ -e ($LOOPNAME)/ \]; then loopback -d $LOOPNAME; fi$"
+check "grub: opens the image with loopback, a name of its own" out_has "^	loopback $LOOPNAME /linux/links.img$"
+check "grub: with nothing mounted, the kernel is the image's /vmlinuz link" out_has "^	linux ($LOOPNAME)/vmlinuz root=$gdev loop=/linux/links.img rw quiet$"
+check "grub: and the initramfs its /initrd.img" out_has "^	initrd ($LOOPNAME)/initrd.img$"
 check "grub: BOOT_IMAGE= is dropped" bash -c "! grep -q BOOT_IMAGE '$LB_OUT'"
+check "grub: the image's type chose GRUB's module" out_has "^	insmod ext2$"
+check "grub: no warning" bash -c "! grep -q warning '$LB_OUT'"
+check "grub: nothing stays mounted or attached" bash -c "! grep -q '$gdev' /proc/self/mountinfo && [ \$(losetup -j '$WORK/good.img' | wc -l) -eq 1 ]"
+cp "$LB_OUT" "$WORK/links.entry"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/versions.img rw"
+ok $? "grub, an image without links: exit status 0"
+check "grub, no links: the newest /boot/vmlinuz-VERSION (version order)" out_has "^	linux ($LOOPNAME)/boot/vmlinuz-6.1.0-18-amd64 root=UUID=$gserial loop=/linux/versions.img rw$"
+check "grub, no links: and its initramfs" out_has "^	initrd ($LOOPNAME)/boot/initrd.img-6.1.0-18-amd64$"
+name_a=$(sed -n 's/^	loopback \(loopboot-[0-9a-f]*\) .*/\1/p' "$WORK/links.entry")
+name_b=$(sed -n 's/^	loopback \(loopboot-[0-9a-f]*\) .*/\1/p' "$LB_OUT")
+check "grub: two images, two loopback names ($name_a, $name_b)" bash -c "[ -n '$name_a' ] && [ -n '$name_b' ] && [ '$name_a' != '$name_b' ]"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/links.img rw" --title "again"
+check "grub: the same image, the same name (stable)" out_has "^	loopback $name_a /linux/links.img$"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/root.img rw"
+check "grub, no kernel in the image: exit status 3" test $? -eq 3
+check "grub, no kernel: one warning naming the image and the fix" out_has "^loopboot: warning: grub: /linux/root.img: no kernel in the image (/vmlinuz, /boot/vmlinuz, /boot/vmlinuz-VERSION): no entry written — install one"
+check "grub, no kernel: no entry" bash -c "! grep -q menuentry '$LB_OUT'"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/links.img rw" --kernel /boot/vmlinuz-6.1.0-18-amd64
+ok $? "grub --kernel alone: exit status 0"
+check "grub --kernel alone: the initramfs beside that kernel" out_has "^	initrd ($LOOPNAME)/boot/initrd.img-6.1.0-18-amd64$"
+lb grub --cmdline "root=UUID=$gserial loop=/linux/missing.img rw"
+check "grub, no such image: exit status 1" test $? -eq 1
+check "grub, no such image: one line" out_has "^loopboot: grub: /linux/missing.img: no such image file — "
 
 mkdir -p "$WORK/gm"
 ntfs-3g -o ro "$gdev" "$WORK/gm"
@@ -323,11 +372,14 @@ check "grub --kernel-from host: the title" out_has "^menuentry 'Host kernel' "
 check "grub --kernel-from host: warns that the kernel is not there" out_has "^loopboot: warning: grub: the kernel /linux/vmlinuz is not on the host"
 umount "$WORK/gm"
 
+# The FAT host is not attached now: nothing to look into.
 lb grub --cmdline "root=LABEL=FATHOST \"loop=/My Linux/outer.img//inner dir/root.img\" rw"
-ok $? "grub, LABEL= and spaces: exit status 0"
+ok $? "grub, LABEL= and spaces, host not here: exit status 0"
+check "grub, host not here: warns that Debian's links are written unchecked" out_has "^loopboot: warning: grub: LABEL=FATHOST: the host is not here to look into the image: the entry names /vmlinuz and /initrd.img unchecked — "
 check "grub: root=LABEL= searches by label" out_has "^	search --no-floppy --label --set=root FATHOST$"
-check "grub: nested images chain loop devices, quoted" out_has "^	loopback loop1 '(loop0)/inner dir/root.img'$"
-check "grub: a path with spaces is quoted for GRUB" out_has "^	linux (loop1)/boot/vmlinuz root=LABEL=FATHOST 'loop=/My Linux/outer.img//inner dir/root.img' rw$"
+check "grub: nested images chain loop devices, quoted" out_has "^	loopback $LOOPNAME '($LOOPNAME)/inner dir/root.img'$"
+check "grub: the inner image's device is not the outer's" bash -c "[ \$(grep -o 'loopback loopboot-[0-9a-f]*' '$LB_OUT' | sort -u | wc -l) -eq 2 ]"
+check "grub: a path with spaces is quoted for GRUB" out_has "^	linux ($LOOPNAME)/vmlinuz root=LABEL=FATHOST 'loop=/My Linux/outer.img//inner dir/root.img' rw$"
 
 lb grub --cmdline "root=PARTUUID=00000000-01 loop=/linux/root.img"
 check "grub, host not found by PARTUUID: exit status 1" test $? -eq 1
@@ -337,53 +389,50 @@ check "grub, no loop=: exit status 1" test $? -eq 1
 lb grub --kernel-from usb --cmdline "root=$gdev loop=/a.img"
 check "grub, bad --kernel-from: exit status 2" test $? -eq 2
 
-# On a booted entry: the host at $ROOT/host, the image in use as the root. A Debian-style
-# image with /vmlinuz and /initrd.img links at its top.
-bootdir=$(mktemp -d "$WORK/bootroot.XXXXXX")
-mkdir -p "$bootdir/sbin" "$bootdir/host" "$bootdir/etc" "$bootdir/boot"
-cp /bin/true "$bootdir/sbin/init"
-echo kernel >"$bootdir/boot/vmlinuz-6.1.0-99-amd64"
-echo initrd >"$bootdir/boot/initrd.img-6.1.0-99-amd64"
-ln -s boot/vmlinuz-6.1.0-99-amd64 "$bootdir/vmlinuz"
-ln -s boot/initrd.img-6.1.0-99-amd64 "$bootdir/initrd.img"
-mke2fs -q -F -t ext4 -d "$bootdir" "$WORK/boot-root.img" 16M
-losetup -d "$gdev"
-ntfs_put "$WORK/good.img" "$WORK/boot-root.img" linux/boot.img
-gdev=$(attach "$WORK/good.img")
-booted="root=UUID=$gserial loop=/linux/boot.img rw"
+# On a booted entry: the host at $ROOT/host, the image in use as the root (the Debian-style
+# image with /vmlinuz and /initrd.img links at its top).
+booted="root=UUID=$gserial loop=/linux/links.img rw"
 lb_boot "$booted"
 ok $? "booted entry: loopboot boot succeeds"
 lb check --cmdline "$booted"
 ok $? "check on a booted entry: exit status 0"
 check "check on a booted entry: the host is looked at in \$ROOT/host" out_has "^ok: host files: UUID=$gserial: mounted at $ROOT/host "
-check "check on a booted entry: the image in use is not fsck'd" out_has "^ok: file system: /linux/boot.img: in use: /dev/loop[0-9]*, mounted at $ROOT; not checked while mounted$"
+check "check on a booted entry: the image in use is not fsck'd" out_has "^ok: file system: /linux/links.img: in use: /dev/loop[0-9]*, mounted at $ROOT; not checked while mounted$"
 check "check on a booted entry: init is found in the running root" out_has "^ok: init: /sbin/init"
 check "check on a booted entry: the dirty flags of the host mounted rw are not taken for a problem" out_has "^ok: host state: UUID=$gserial: not hibernated; mounted read-write at $ROOT/host"
 lb grub --cmdline "$booted"
 ok $? "grub on a booted entry: exit status 0"
-check "grub on a booted entry: takes /vmlinuz, which the image has" out_has "^	linux (loop0)/vmlinuz root=UUID=$gserial loop=/linux/boot.img rw$"
-check "grub on a booted entry: and /initrd.img" out_has "^	initrd (loop0)/initrd.img$"
+check "grub on a booted entry: takes /vmlinuz, which the image has" out_has "^	linux ($LOOPNAME)/vmlinuz root=UUID=$gserial loop=/linux/links.img rw$"
+check "grub on a booted entry: and /initrd.img" out_has "^	initrd ($LOOPNAME)/initrd.img$"
+check "grub on a booted entry: the same device name as with nothing mounted" out_has "^	loopback $name_a /linux/links.img$"
 check "grub on a booted entry: the image's type chose GRUB's module" out_has "^	insmod ext2$"
 check "grub on a booted entry: no warning" bash -c "! grep -q warning '$LB_OUT'"
 teardown_root
 
-# /etc/grub.d/42_loopboot reading a loopboot.conf
+# /etc/grub.d/42_loopboot reading a loopboot.conf: an image without a kernel is a warning,
+# and the lines after it still give their entries.
 cat >"$WORK/loopboot.conf" <<EOF
 # loopboot entries
-Debian on Windows | root=UUID=$gserial loop=/linux/root.img rw quiet
+Debian on Windows | root=UUID=$gserial loop=/linux/links.img rw quiet
+No kernel | root=UUID=$gserial loop=/linux/root.img rw
 
   Debian, host kernel | root=UUID=$gserial loop=/linux/root.img | host
+Versions | root=UUID=$gserial loop=/linux/versions.img rw
 no bar here
 EOF
 LOOPBOOT_CONF=$WORK/loopboot.conf LOOPBOOT=$LOOPBOOT sh "$GRUBD" >"$LB_OUT" 2>"$WORK/grubd.err"
 ok $? "42_loopboot: exit status 0"
 show
 sed 's/^/#   stderr: /' "$WORK/grubd.err"
-check "42_loopboot: two menu entries" test "$(grep -c '^menuentry ' "$LB_OUT")" -eq 2
+check "42_loopboot: three menu entries" test "$(grep -c '^menuentry ' "$LB_OUT")" -eq 3
 check "42_loopboot: the first with its title and command line" out_has "^menuentry 'Debian on Windows' "
-check "42_loopboot: the first takes the kernel from the image" out_has "^	linux (loop0)/boot/vmlinuz root=UUID=$gserial loop=/linux/root.img rw quiet$"
-check "42_loopboot: the second takes the kernel from the host" out_has "^	linux /linux/vmlinuz root=UUID=$gserial loop=/linux/root.img$"
-check "42_loopboot: a bad line is reported and skipped" grep -q "loopboot.conf:5: no '|'" "$WORK/grubd.err"
+check "42_loopboot: the first takes the kernel from the image" out_has "^	linux ($name_a)/vmlinuz root=UUID=$gserial loop=/linux/links.img rw quiet$"
+check "42_loopboot: the image without a kernel: loopboot's warning, and no entry" bash -c "grep -q '^loopboot: warning: grub: /linux/root.img: no kernel in the image' '$WORK/grubd.err' && ! grep -q \"^menuentry 'No kernel'\" '$LB_OUT'"
+check "42_loopboot: no second line for it (a warning, not a failure)" bash -c "! grep -q 'failed' '$WORK/grubd.err'"
+check "42_loopboot: the host kernel entry after it" out_has "^	linux /linux/vmlinuz root=UUID=$gserial loop=/linux/root.img$"
+check "42_loopboot: the last image, its own device ($name_b), its newest kernel" out_has "^	linux ($name_b)/boot/vmlinuz-6.1.0-18-amd64 root=UUID=$gserial loop=/linux/versions.img rw$"
+check "42_loopboot: 'Found loopboot entry' for each entry written, not for the skipped one" bash -c "[ \$(grep -c '^Found loopboot entry: ' '$WORK/grubd.err') -eq 3 ] && ! grep -q 'Found loopboot entry: No kernel' '$WORK/grubd.err'"
+check "42_loopboot: a bad line is reported and skipped" grep -q "loopboot.conf:7: no '|'" "$WORK/grubd.err"
 LOOPBOOT_CONF=$WORK/none.conf sh "$GRUBD" >"$LB_OUT" 2>&1
 rc=$?
 check "42_loopboot: no loopboot.conf, no output" bash -c "[ $rc -eq 0 ] && [ ! -s '$LB_OUT' ]"

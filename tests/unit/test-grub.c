@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `loopboot grub`: the menuentry text, made from plain data (no device is looked at). */
+#include <ctype.h>
+
 #include "test-main.h"
 #include "tools/grub.h"
+#include "basic/strbuf.h"
+#include "tools/views.h"
 
 /* Lines in order: each needle must come after the previous one. */
 static bool in_order(const char *hay, const char *const *needles)
@@ -107,21 +111,45 @@ static bool once(const char *hay, const char *needle)
 	return false;
 }
 
+/* The needles (NULL-terminated in out) with @0 and @1 replaced by the entry's loopback names
+ * (grub_loop_name). */
+static void expand(const struct grub_entry *e, const char *const *needles, struct strv *out)
+{
+	for (const char *const *p = needles; p && *p; p++) {
+		struct strbuf b = {0};
+		for (const char *c = *p; *c; c++) {
+			if (c[0] == '@' && (c[1] == '0' || c[1] == '1')) {
+				char *name = grub_loop_name(e, (unsigned)(c[1] - '0'));
+				strbuf_append(&b, name);
+				free(name);
+				c++;
+			} else {
+				strbuf_printf(&b, "%c", *c);
+			}
+		}
+		strv_push(out, strbuf_steal(&b)); /* strv keeps a NULL after the last */
+	}
+}
+
 static void check_entry(const struct entry_case *c)
 {
 	struct grub_entry e = c->entry;
-	struct strv w = {0};
+	struct strv w = {0}, order = {0}, present = {0};
 	char *s = entry_for(c->cmdline, &e, &w);
+	expand(&e, c->in_order, &order);
+	expand(&e, c->present, &present);
 	if (c->in_order)
-		CHECK(in_order(s, c->in_order));
-	for (const char *const *p = c->present; p && *p; p++)
-		CHECK(contains(s, *p));
+		CHECK(in_order(s, (const char *const *)order.v));
+	for (size_t i = 0; i < present.n; i++)
+		CHECK(contains(s, present.v[i]));
 	for (const char *const *p = c->absent; p && *p; p++)
 		CHECK(lacks(s, *p));
 	if (c->once)
 		CHECK(once(s, c->once));
 	free(s);
 	strv_free(&w);
+	strv_free(&order);
+	strv_free(&present);
 }
 
 static const struct entry_case entry_cases[] = {
@@ -136,15 +164,16 @@ static const struct entry_case entry_cases[] = {
                   .kernel = "/boot/vmlinuz",
                   .initrd = "/boot/initrd.img"},
         .cmdline = "BOOT_IMAGE=/x root=UUID=0123456789ABCDEF loop=/linux/root.img rw",
-        .in_order =
-            STRINGS("menuentry 'Debian (loopboot)' --class gnu-linux --class os {\n",
-                    "\tinsmod part_gpt\n", "\tinsmod part_msdos\n", "\tinsmod ntfs\n",
-                    "\tsearch --no-floppy --fs-uuid --set=root 0123456789ABCDEF\n",
-                    "\tinsmod loopback\n", "\tinsmod ext2\n", "\tloopback loop0 /linux/root.img\n",
-                    "\tlinux (loop0)/boot/vmlinuz root=UUID=0123456789ABCDEF "
-                    "loop=/linux/root.img rw\n",
-                    "\tinitrd (loop0)/boot/initrd.img\n", "}\n"),
-        .absent = STRINGS("BOOT_IMAGE", "insmod fat"),
+        .in_order = STRINGS("menuentry 'Debian (loopboot)' --class gnu-linux --class os {\n",
+                            "\tinsmod part_gpt\n", "\tinsmod part_msdos\n", "\tinsmod ntfs\n",
+                            "\tsearch --no-floppy --fs-uuid --set=root 0123456789ABCDEF\n",
+                            "\tinsmod loopback\n", "\tinsmod ext2\n",
+                            "\tif [ -e (@0)/ ]; then loopback -d @0; fi\n",
+                            "\tloopback @0 /linux/root.img\n",
+                            "\tlinux (@0)/boot/vmlinuz root=UUID=0123456789ABCDEF "
+                            "loop=/linux/root.img rw\n",
+                            "\tinitrd (@0)/boot/initrd.img\n", "}\n"),
+        .absent = STRINGS("BOOT_IMAGE", "insmod fat", "loop0"),
     },
     {
         .name = "nested_images_chain_loop_devices",
@@ -160,11 +189,14 @@ static const struct entry_case entry_cases[] = {
         .in_order = STRINGS(
             "\tinsmod ext2\n",
             "\tsearch --no-floppy --fs-uuid --set=root 6a0c4b3e-1111-2222-3333-444455556666\n",
-            "\tinsmod loopback\n", "\tinsmod btrfs\n", "\tloopback loop0 /vm/outer.img\n",
-            "\tloopback loop1 (loop0)/images/root.img\n",
-            "\tlinux (loop1)/boot/vmlinuz root=PARTUUID=6a0c4b3e-01 "
+            "\tinsmod loopback\n", "\tinsmod btrfs\n",
+            /* The inner device goes first: it reads through the outer one. */
+            "\tif [ -e (@1)/ ]; then loopback -d @1; fi\n",
+            "\tif [ -e (@0)/ ]; then loopback -d @0; fi\n", "\tloopback @0 /vm/outer.img\n",
+            "\tloopback @1 (@0)/images/root.img\n",
+            "\tlinux (@1)/boot/vmlinuz root=PARTUUID=6a0c4b3e-01 "
             "loop=/vm/outer.img//images/root.img\n",
-            "\tinitrd (loop1)/boot/initrd.img\n"),
+            "\tinitrd (@1)/boot/initrd.img\n"),
         /* ext2 is loaded once, for the host and the inner image. */
         .once = "insmod ext2",
     },
@@ -182,9 +214,9 @@ static const struct entry_case entry_cases[] = {
                    "rw \"loopboot.mount=/home:/My Linux/home.img\"",
         .present = STRINGS("menuentry 'Linux on Bob'\\''s stick' --class", "\tinsmod fat\n",
                            "\tsearch --no-floppy --label --set=root 'MY STICK'\n",
-                           "\tloopback loop0 '/My Linux/outer.img'\n",
-                           "\tloopback loop1 '(loop0)/inner dir/root.img'\n",
-                           "\tlinux (loop1)/boot/vmlinuz 'root=LABEL=MY STICK' "
+                           "\tloopback @0 '/My Linux/outer.img'\n",
+                           "\tloopback @1 '(@0)/inner dir/root.img'\n",
+                           "\tlinux (@1)/boot/vmlinuz 'root=LABEL=MY STICK' "
                            "'loop=/My Linux/outer.img//inner dir/root.img' rw "
                            "'loopboot.mount=/home:/My Linux/home.img'\n",
                            /* Unknown image types: GRUB's ext2 module is assumed. */
@@ -223,3 +255,123 @@ static const struct entry_case entry_cases[] = {
     },
 };
 TEST_TABLE(check_entry, entry_cases);
+
+/* ---- the loopback devices' names ------------------------------------------------------ */
+
+static struct grub_entry image_entry(enum grub_search how, const char *host, const char *path)
+{
+	return (struct grub_entry){.title = "t",
+	                           .search = how,
+	                           .search_value = host,
+	                           .host_fstype = "ntfs",
+	                           .n_layers = 1,
+	                           .layers = {{path, "ext4"}},
+	                           .kernel = "/vmlinuz",
+	                           .initrd = "/initrd.img"};
+}
+
+static bool is_loop_name(const char *name)
+{
+	const char *hex = startswith(name, GRUB_LOOP_PREFIX);
+	if (!hex || strlen(hex) != 8)
+		return false;
+	for (const char *c = hex; *c; c++)
+		if (!isxdigit((unsigned char)*c))
+			return false;
+	return true;
+}
+
+TEST(loop_names_stable_and_distinct)
+{
+	struct grub_entry a = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/linux/a.img");
+	struct grub_entry a2 = a;
+	a2.title = "another title, the same image";
+	struct grub_entry b = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/linux/b.img");
+	struct grub_entry other_host =
+	    image_entry(GRUB_SEARCH_FS_UUID, "FEDCBA9876543210", "/linux/a.img");
+	struct grub_entry by_label =
+	    image_entry(GRUB_SEARCH_LABEL, "0123456789ABCDEF", "/linux/a.img");
+	char *na = grub_loop_name(&a, 0), *na2 = grub_loop_name(&a2, 0),
+	     *nb = grub_loop_name(&b, 0), *nh = grub_loop_name(&other_host, 0),
+	     *nl = grub_loop_name(&by_label, 0);
+	printf("# %s %s %s %s\n", na, nb, nh, nl);
+	CHECK(is_loop_name(na));
+	CHECK(is_loop_name(nb));
+	CHECK_STREQ(na, na2); /* stable: the same image, the same name */
+	CHECK(!streq(na, nb));
+	CHECK(!streq(na, nh));
+	CHECK(!streq(na, nl));
+	CHECK(!streq(na, "loop0"));
+	/* check recognises the image's kernel by BOOT_IMAGE=(loop...). */
+	CHECK(startswith(na, "loop") != NULL);
+	free(na), free(na2), free(nb), free(nh), free(nl);
+}
+
+TEST(loop_names_nested_layers_distinct)
+{
+	struct grub_entry e = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/vm/outer.img");
+	e.n_layers = 3;
+	e.layers[1] = (struct grub_layer){"/images/root.img", "ext4"};
+	e.layers[2] = (struct grub_layer){"/images/root.img", "ext4"};
+	struct grub_entry outer =
+	    image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/vm/outer.img");
+	char *n0 = grub_loop_name(&e, 0), *n1 = grub_loop_name(&e, 1), *n2 = grub_loop_name(&e, 2),
+	     *o0 = grub_loop_name(&outer, 0);
+	CHECK(!streq(n0, n1));
+	CHECK(!streq(n1, n2)); /* the same path one level deeper */
+	CHECK(!streq(n0, n2));
+	CHECK_STREQ(n0, o0); /* the outer image alone has the outer layer's name */
+	free(n0), free(n1), free(n2), free(o0);
+}
+
+/* The device name a line "\tloopback NAME FILE\n" of the entry opens, first such line. */
+static char *opened_device(const char *text)
+{
+	const char *l = strstr(text, "\tloopback ");
+	if (!l)
+		return NULL;
+	l += strlen("\tloopback ");
+	return strndup(l, strcspn(l, " "));
+}
+
+TEST(two_entries_each_their_own_device)
+{
+	struct grub_entry a = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/linux/a.img");
+	struct grub_entry b = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/linux/b.img");
+	b.kernel = "/boot/vmlinuz-6.1.0-18-amd64";
+	b.initrd = "/boot/initrd.img-6.1.0-18-amd64";
+	char *ta = grub_format_entry(&a), *tb = grub_format_entry(&b);
+	char *da = opened_device(ta), *db = opened_device(tb);
+	CHECK(da && db && !streq(da, db));
+	/* Each removes its own stale device, opens its image, loads its kernel from it. */
+	char *want_a = xasprintf("\tif [ -e (%s)/ ]; then loopback -d %s; fi\n"
+	                         "\tloopback %s /linux/a.img\n\tlinux (%s)/vmlinuz\n"
+	                         "\tinitrd (%s)/initrd.img\n}\n",
+	                         da, da, da, da, da);
+	char *want_b = xasprintf("\tif [ -e (%s)/ ]; then loopback -d %s; fi\n"
+	                         "\tloopback %s /linux/b.img\n"
+	                         "\tlinux (%s)/boot/vmlinuz-6.1.0-18-amd64\n"
+	                         "\tinitrd (%s)/boot/initrd.img-6.1.0-18-amd64\n}\n",
+	                         db, db, db, db, db);
+	CHECK(contains(ta, want_a));
+	CHECK(contains(tb, want_b));
+	CHECK(lacks(ta, db));
+	CHECK(lacks(tb, da));
+	/* The same entry formatted again: the same text (update-grub twice, the same menu). */
+	char *ta2 = grub_format_entry(&a);
+	CHECK_STREQ(ta, ta2);
+	free(ta), free(tb), free(ta2), free(da), free(db), free(want_a), free(want_b);
+}
+
+TEST(initrd_beside_kernel)
+{
+	static const struct str_case cases[] = {
+	    {"/vmlinuz", "/initrd.img"},
+	    {"/boot/vmlinuz", "/boot/initrd.img"},
+	    {"/boot/vmlinuz-6.1.0-18-amd64", "/boot/initrd.img-6.1.0-18-amd64"},
+	    {"/vmlinuz.old", "/initrd.img.old"},
+	};
+	CHECK_STR_FN(views_initrd_for, cases);
+	CHECK(views_initrd_for("/boot/bzImage") == NULL);
+	CHECK(views_initrd_for("/boot/vmlinuz-dir/kernel") == NULL);
+}

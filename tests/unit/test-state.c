@@ -92,10 +92,56 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->mount.image, b->mount.image) &&
 		       same_string(a->mount.options, b->mount.options) &&
 		       a->mount.read_only == b->mount.read_only;
+	case LAYER_CRYPT:
+		return same_string(a->crypt.device, b->crypt.device) &&
+		       same_string(a->crypt.name, b->crypt.name) &&
+		       same_string(a->crypt.volume, b->crypt.volume) &&
+		       same_string(a->crypt.type, b->crypt.type) &&
+		       same_string(a->crypt.key, b->crypt.key) &&
+		       a->crypt.read_only == b->crypt.read_only;
 	case _LAYER_KIND_MAX:
 		break;
 	}
 	return false;
+}
+
+/* A BitLocker host: the opened volume is the bottom record, below the host mounted from
+ * it; it goes through text and back, and a crypt record without its name (which undoing
+ * needs) is refused as a whole. */
+TEST(crypt_below_host)
+{
+	struct stack s = {0}, back;
+	struct layer *l = stack_push(&s, LAYER_CRYPT);
+	l->crypt = (struct layer_crypt){.device = xstrdup("/dev/dm-0"),
+	                                .name = xstrdup("loopboot-bitlocker"),
+	                                .volume = xstrdup("/dev/sda3"),
+	                                .type = xstrdup("BITLK"),
+	                                .key = xstrdup("LABEL=KEYS:/bitlocker/pc.txt")};
+	l = stack_push(&s, LAYER_HOST);
+	l->host = (struct layer_host){.spec = xstrdup("UUID=1234-ABCD"),
+	                              .source = xstrdup("/dev/dm-0"),
+	                              .type = xstrdup("ntfs"),
+	                              .driver = xstrdup("ntfs3"),
+	                              .target = xstrdup("/host")};
+	push_mount(&s, MOUNT_ROLE_ROOT, "/dev/loop0", "/", "/linux/root.img", NULL);
+	char *text = state_format(&s), *error = NULL;
+	CHECK(strstr(text, "\nversion 1\ncrypt device=/dev/dm-0 name=loopboot-bitlocker "
+	                   "volume=/dev/sda3 type=BITLK key=LABEL=KEYS:/bitlocker/pc.txt ro=0\n"
+	                   "host spec="));
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(back.n == 3 && back.v[0].kind == LAYER_CRYPT && back.v[1].kind == LAYER_HOST);
+	for (size_t i = 0; i < s.n && i < back.n; i++)
+		CHECK(same_layer(&s.v[i], &back.v[i]));
+	stack_free(&back);
+	free(error);
+	error = NULL;
+	CHECK(state_parse("version 1\ncrypt device=/dev/dm-0 volume=/dev/sda3\n", &back, &error) ==
+	      -EBADMSG);
+	CHECK(error && strstr(error, "name"));
+	CHECK(back.n == 0);
+	free(error);
+	free(text);
+	stack_free(&s);
 }
 
 TEST(round_trip)

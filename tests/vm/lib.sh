@@ -14,6 +14,9 @@ LOOPBOOT=${LOOPBOOT:-$TOP/build/loopboot}
 LB_CACHE=${LB_CACHE:-$TOP/cache}
 VM_CACHE=${VM_CACHE:-$VM_LIB/cache}
 VM_TIMEOUT=${VM_TIMEOUT:-180}
+# tests/run sets VM_TIMEOUT_SCALE when it runs VM test files side by side: a guest then
+# gets a share of the CPUs, and every QEMU time limit grows with it.
+vm_timeout() { echo $((VM_TIMEOUT * ${VM_TIMEOUT_SCALE:-1})); }
 VM_MEM=${VM_MEM:-768}
 # A file sourced by tests/run has $0 = tests/vm/test-NAME.sh: its results go to out/NAME.
 VM_NAME=${VM_NAME:-$(basename "$0" .sh)}
@@ -280,7 +283,7 @@ vm_boot() { # NAME CMDLINE DISK...
 	cmdline="$cmdline${VM_APPEND:+ $VM_APPEND}"
 	printf '%s\n' "$VM_APPEND_BASE $cmdline" >"$VM_OUT/$name.cmdline"
 	start=$(date +%s)
-	local qemu=(timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM"
+	local qemu=(timeout -k 5 "$(vm_timeout)" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM"
 		-nodefaults -display none -no-reboot -serial stdio
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$VM_APPEND_BASE $cmdline" "${drives[@]}")
 	if [ "${VM_LIVE:-0}" = 1 ]; then

@@ -139,7 +139,7 @@ steps_look() { # PREFIX [PRIV]: PRIV runs what needs root (sudo, for a user)
 	cat <<EOF
 run $1-status ${2:-}loopboot status
 run $1-findmnt findmnt -n -o SOURCE,FSTYPE,OPTIONS /
-run $1-target ${2:-}systemctl is-active multi-user.target
+run $1-target timeout 300 systemctl is-system-running --wait >/dev/null; systemctl is-active multi-user.target
 run $1-hostname hostname
 run $1-machineid cat /etc/machine-id
 run $1-cmdline cat /proc/cmdline
@@ -199,7 +199,7 @@ look_checks() { # BOOT KEY HOSTTYPE HOSTNAME USER
 	out_of "$b" "$k-findmnt" | grep -Eq '^/dev/loop[0-9]+ +ext4 +rw,'
 	ok $? "$k: findmnt / is a loop device, ext4, read-write ($(out_of "$b" "$k-findmnt"))"
 	[ "$(out_of "$b" "$k-target")" = active ]
-	ok $? "$k: multi-user.target is active"
+	ok $? "$k: multi-user.target is active, once the boot has finished ($(out_of "$b" "$k-target"))"
 	[ "$(out_of "$b" "$k-hostname")" = "$4" ]
 	ok $? "$k: the host name is the one given ($(out_of "$b" "$k-hostname"))"
 	out_of "$b" "$k-machineid" | grep -Eqx '[0-9a-f]{32}'
@@ -223,8 +223,8 @@ boots_checks() { # NAME HOSTTYPE HOSTNAME USER UPDATE(yes|no)
 		! out_of "$s-media" "$s-media-cmdline" | grep -q 'BOOT_IMAGE=(loop'
 	ok $? "$s-media: the kernel came from the medium (BOOT_IMAGE=/boot/vmlinuz, not GRUB's loop device)"
 	look_checks "$s-image" "$s-image" "$2" "$3" root
-	out_of "$s-image" "$s-image-cmdline" | grep -q 'BOOT_IMAGE=(loop0)/vmlinuz'
-	ok $? "$s-image: GRUB loaded the image's own /vmlinuz (BOOT_IMAGE=(loop0)/vmlinuz)"
+	out_of "$s-image" "$s-image-cmdline" | grep -Eq 'BOOT_IMAGE=\(loopboot-[0-9a-f]{8}\)/vmlinuz'
+	ok $? "$s-image: GRUB loaded the image's own /vmlinuz (BOOT_IMAGE=(loopboot-HASH)/vmlinuz)"
 	if [ "$5" = yes ]; then
 		[ "$(rc_of "$s-image" "$s-image-update")" = 0 ]
 		ok $? "$s-image: update-initramfs -u inside the image worked"

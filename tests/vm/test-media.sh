@@ -63,6 +63,17 @@ grep -qF "linux /boot/vmlinuz root=UUID=$SERIAL 'loop=$IMAGE' rw lbtest.nonce=$n
 ok $? "iso: grub.cfg has the entry, the path with a space quoted for GRUB"
 [ -z "$(find "$W" -maxdepth 1 -name '.media.iso.*')" ]
 ok $? "iso: no work files are left beside the image"
+# With Debian's signed chain installed, --secure-boot auto puts it in the EFI partition.
+SIGNED=0
+[ -f /usr/lib/shim/shimx64.efi.signed ] && [ -f /usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed ] &&
+	[ -f /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed ] && [ -f /usr/lib/shim/mmx64.efi.signed ] && SIGNED=1
+if [ "$SIGNED" = 1 ]; then
+	xorriso -osirrox on -indev "$W/media.iso" -extract /efi.img "$W/esp.img" >/dev/null 2>&1 &&
+		mcopy -n -i "$W/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$W/esp.loader" 2>/dev/null &&
+		cmp -s "$W/esp.loader" /usr/lib/shim/shimx64.efi.signed
+	ok $? "iso: the signed chain is installed: the EFI loader is shim (--secure-boot auto)"
+	rm -f "$W/esp.img" "$W/esp.loader"
+fi
 
 # ---- the netboot tree ----------------------------------------------------------------------
 n_pxe=$(nonce_new)
@@ -83,6 +94,13 @@ grep -qxF "kernel vmlinuz initrd=initrd.img root=UUID=$SERIAL \"loop=$IMAGE\" rw
 ok $? "pxe: boot.ipxe is an iPXE script with the entry"
 [ -z "$(find "$W/tftp" -maxdepth 1 -name '.loopboot-pxe.*')" ]
 ok $? "pxe: no work files are left in the tree"
+UEFI_BOOT=grub/x86_64-efi/core.efi
+if [ "$SIGNED" = 1 ]; then
+	cmp -s "$W/tftp/bootnetx64.efi" /usr/lib/shim/shimx64.efi.signed &&
+		cmp -s "$W/tftp/grubx64.efi" /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed
+	ok $? "pxe: the signed chain is installed: bootnetx64.efi is shim, grubx64.efi Debian's signed netboot GRUB"
+	UEFI_BOOT=bootnetx64.efi # UEFI netboot through shim
+fi
 
 # ---- the boots -----------------------------------------------------------------------------
 
@@ -98,7 +116,7 @@ boot_start() { # NAME bios|uefi QEMU-ARGS...: in the background, with a copy of 
 	while [ "$(jobs -rp | wc -l)" -ge "$MEDIA_JOBS" ]; do wait -n; done
 	(
 		s=$(date +%s)
-		timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM" \
+		timeout -k 5 "$(vm_timeout)" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM" \
 			-nodefaults -display none -no-reboot -serial stdio "${fwargs[@]}" "$@" \
 			-drive "file=$W/$name.disk,format=raw,if=virtio" </dev/null >"$W/$name.console" 2>&1
 		echo "$? $(($(date +%s) - s))" >"$W/$name.rc"
@@ -139,7 +157,7 @@ usb_iso=(-device qemu-xhci -drive "if=none,id=stick,file=$W/media.iso,format=raw
 tftp() { echo "user,id=n0,tftp=$W/tftp,bootfile=$1"; }
 net=(-device "virtio-net-pci,netdev=n0,bootindex=0")
 boot_start pxe-bios-grub bios -netdev "$(tftp grub/i386-pc/core.0)" "${net[@]}" -boot n
-boot_start pxe-uefi-grub uefi -netdev "$(tftp grub/x86_64-efi/core.efi)" "${net[@]}"
+boot_start pxe-uefi-grub uefi -netdev "$(tftp "$UEFI_BOOT")" "${net[@]}"
 boot_start pxe-bios-ipxe bios -netdev "$(tftp boot.ipxe)" "${net[@]}" -boot n
 boot_start iso-bios-cd bios "${cd_iso[@]}" -boot d
 boot_start iso-uefi-cd uefi "${cd_iso[@]}"

@@ -148,6 +148,23 @@ TEST(from_state_record)
 	CHECK(strv_contains(&h.modules, "fs-ntfs3"));
 	CHECK(!strv_contains(&h.modules, "fuse"));
 	CHECK(h.programs.n == 0);
+	CHECK(!h.bitlocker);
+	hostonly_done(&h);
+
+	/* A BitLocker host: the crypt record below the host brings dm-crypt, dm-zero, the
+	 * ciphers and the flag for libcryptsetup. */
+	put_file(root, "state3",
+	         "version 1\n"
+	         "crypt device=/dev/dm-0 name=loopboot-bitlocker volume=/dev/sda3 type=BITLK "
+	         "key=console ro=0\n"
+	         "host source=/dev/dm-0 type=ntfs driver=ntfs-3g target=/host fuse=1\n");
+	_cleanup_free_ char *state3 = path_join(root, "state3");
+	CHECK(hostonly_detect(&h, state3, "/nonexistent", sys, root) == 0);
+	CHECK(h.bitlocker);
+	CHECK(strv_contains(&h.modules, "dm_crypt"));
+	CHECK(strv_contains(&h.modules, "dm_zero"));
+	CHECK(strv_contains(&h.modules, "crypto-xts"));
+	CHECK(h.programs.n == 1 && streq(h.programs.v[0], "ntfs-3g"));
 	hostonly_done(&h);
 	CHECK(rm_rf(root) == 0);
 }

@@ -139,7 +139,7 @@ steps_look() { # PREFIX [PRIV]: PRIV runs what needs root (sudo, for a user)
 	cat <<EOF
 run $1-status ${2:-}loopboot status
 run $1-findmnt findmnt -n -o SOURCE,FSTYPE,OPTIONS /
-run $1-target timeout 300 systemctl is-system-running --wait >/dev/null; systemctl is-active multi-user.target
+run $1-target ${2:-}timeout 300 systemctl is-system-running --wait >/dev/null; ${2:-}systemctl is-active multi-user.target
 run $1-hostname hostname
 run $1-machineid cat /etc/machine-id
 run $1-cmdline cat /proc/cmdline

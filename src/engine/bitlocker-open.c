@@ -149,12 +149,7 @@ static int read_key_file(struct engine *e, char **ret, size_t *ret_len)
 	_cleanup_free_ char *spec = devspec_to_string(&p->bitlocker_dev);
 	_cleanup_free_ char *where = xasprintf("%s:%s", spec, p->bitlocker_path);
 	struct device_info dev = {0};
-	long long deadline = now_ms() + (long long)p->timeout * 1000;
-	int r;
-	while ((r = device_find(&p->bitlocker_dev, &dev)) == 0 && now_ms() < deadline) {
-		modules_coldplug(e->mods);
-		sleep_ms(100);
-	}
+	int r = engine_wait_device(e, &p->bitlocker_dev, &dev);
 	if (r <= 0)
 		return r < 0
 		           ? r

@@ -101,11 +101,10 @@ static int build_stack(struct engine *e, struct boot_result *ret)
 		if (r < 0)
 			return log_fail(r, "creating", root, NULL, "/run must be writable");
 	}
-	if (e->hc.volatile_root && !e->probe)
-		r = image_build_volatile_root(e, root);
+	if (overlay_wanted(e))
+		r = overlay_build_root(e, root);
 	else
-		r = image_build(e, &p->loop, p->loopfstype, p->loopflags, e->hc.root_ro, root,
-		                MOUNT_ROLE_ROOT);
+		r = image_build_root(e, false, root, MOUNT_ROLE_ROOT);
 	if (r < 0)
 		return r;
 
@@ -219,8 +218,10 @@ static int boot_plain_root(struct engine *e, struct boot_result *ret)
 static int judge_host(struct engine *e)
 {
 	const struct plan *p = e->plan;
-	struct host_facts f = {
-	    .hibernated_ro = p->hibernated_ro, .plan_ro = p->read_only, .linear = e->linear};
+	struct host_facts f = {.hibernated_ro = p->hibernated_ro,
+	                       .plan_ro = p->read_only,
+	                       .linear = e->linear,
+	                       .overlay = p->overlay != PLAN_OVERLAY_NONE};
 	host_read_only_facts(e, &f);
 	e->hc = decide_host(&f);
 	if (e->hc.warn_ro_host)
@@ -253,6 +254,8 @@ static int judge_host(struct engine *e)
 	}
 	if (e->linear && !e->hc.linear)
 		linear_refuse(e, e->host_spec, "a volatile session uses loop devices");
+	if (e->linear && p->toram)
+		linear_refuse(e, e->host_spec, "loopboot.toram copies the image into RAM");
 	return 0;
 }
 
@@ -263,6 +266,7 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 	int r = build_stack(e, ret);
 	(void)stack_unwind(&e->stack, e->base + 1); /* everything above the host */
 	e->seq = 0;
+	e->cows = 0;
 	e->probe = false;
 	if (r < 0)
 		return r;
@@ -275,7 +279,9 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 		if (r < 0)
 			return r;
 	}
-	if (!e->linear && !e->hc.host_ro) {
+	/* With toram and nothing else on the host, nothing is ever written to it. */
+	bool release = e->plan->toram && !toram_host_needed(e->plan);
+	if (!e->linear && !e->hc.host_ro && !release) {
 		r = host_make_writable(e);
 		if (r < 0)
 			return r;
@@ -284,13 +290,16 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 	if (r < 0 && e->linear_retry) {
 		(void)stack_unwind(&e->stack, e->base + 1);
 		e->seq = 0;
+		e->cows = 0;
 		r = linear_abandon(e);
 		if (r >= 0)
 			r = build_stack(e, ret);
 	}
-	if (r >= 0)
+	if (r >= 0 && release)
+		r = toram_release_host(e);
+	if (r >= 0 && !e->host_released)
 		r = host_move_into_root(e);
-	if (r >= 0 && engine_host(e)->fuse)
+	if (r >= 0 && !e->host_released && engine_host(e)->fuse)
 		host_write_systemd_dropin(e);
 	if (r >= 0)
 		r = write_state(e);
@@ -315,9 +324,15 @@ static int boot_images(struct engine *e, struct boot_result *ret)
 		return r;
 	}
 	_cleanup_free_ char *image = imagepath_to_string(&e->plan->loop);
-	struct layer_host *h = engine_host(e);
-	log_info("root %s%s mounted from %s (%s via %s)", image,
-	         e->hc.root_ro ? " (read-only)" : "", e->host_spec, strempty(h->type), h->driver);
+	const char *how = e->plan->overlay != PLAN_OVERLAY_NONE ? " (read-only, under an overlay)"
+	                  : e->hc.root_ro                       ? " (read-only)"
+	                                                        : "";
+	if (e->host_released)
+		log_info("root %s%s mounted from a copy in RAM of %s on %s", image, how, image,
+		         e->host_spec);
+	else
+		log_info("root %s%s mounted from %s (%s via %s)", image, how, e->host_spec,
+		         strempty(engine_host(e)->type), engine_host(e)->driver);
 	return 0;
 }
 

@@ -18,6 +18,7 @@ struct host_facts {
 	bool hibernated_ro; /* loopboot.hibernated=ro */
 	bool plan_ro;       /* ro on the command line (the kernel's default) */
 	bool linear;        /* loopboot.mode=linear asked for */
+	bool overlay;       /* loopboot.overlay=: the root is a writable layer over the image */
 };
 
 struct host_choice {
@@ -38,6 +39,8 @@ struct layer_facts {
 	bool on_host;   /* the file is on the host (the first part of an image path) */
 	bool last;      /* the innermost file system, mounted at the target */
 	bool read_only; /* the target is to be read-only (ro for the root) */
+	bool base;      /* the read-only base of an overlay: no part of it is ever written */
+	bool in_ram;    /* the file is a copy in RAM (loopboot.toram), not on the host */
 };
 
 struct layer_choice {
@@ -51,3 +54,25 @@ struct layer_choice {
 };
 
 struct layer_choice decide_layer(const struct layer_facts *f);
+
+/* The writable layer of an overlay root (loopboot.overlay=, or a volatile session). */
+struct overlay_facts {
+	int kind;      /* enum plan_overlay; PLAN_OVERLAY_NONE: a volatile session */
+	bool host_ro;  /* host_choice.host_ro: a layer file on the host cannot be written */
+	bool readonly; /* loopboot.overlay.readonly */
+	bool reset;    /* loopboot.overlay.reset */
+};
+
+struct overlay_choice {
+	bool layer_ro;     /* a persistent layer is mounted read-only */
+	bool tmpfs_top;    /* the writable layer is a tmpfs (above a read-only layer, if any) */
+	bool reset;        /* empty the persistent layer before mounting the overlay */
+	bool warn_host_ro; /* a layer file asked to be written on a host that cannot be */
+};
+
+struct overlay_choice decide_overlay(const struct overlay_facts *f);
+
+/* loopboot.toram: whether a file of size bytes fits into RAM with available bytes
+ * (MemAvailable), keeping TORAM_RESERVE for the system that runs from it. */
+#define TORAM_RESERVE (64ULL << 20)
+bool decide_toram_fits(unsigned long long size, unsigned long long available);

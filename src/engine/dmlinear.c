@@ -94,37 +94,39 @@ int dmlinear_remove(const char *name)
 	return r;
 }
 
-static int load_table(int fd, const char *name, unsigned major, unsigned minor,
-                      const struct extent_map *map, bool read_only)
+/* One target of a table: sectors start.. of the new device, its type and parameters. */
+struct dm_target {
+	uint64_t start, length;
+	const char *type;
+	char params[96];
+};
+
+static int load_table(int fd, const char *name, const struct dm_target *t, size_t n_targets,
+                      bool read_only)
 {
 	/* Each target: the spec, its parameter string, padded to 8 bytes. */
 	size_t size = sizeof(struct dm_ioctl);
-	char param[64];
-	for (size_t i = 0; i < map->n; i++) {
-		int n = snprintf(param, sizeof(param), "%u:%u %llu", major, minor,
-		                 (unsigned long long)(map->v[i].physical / EXTENT_SECTOR));
-		size += (sizeof(struct dm_target_spec) + (size_t)n + 1 + DM_SPEC_ALIGN - 1) &
-		        ~(size_t)(DM_SPEC_ALIGN - 1);
-	}
+	for (size_t i = 0; i < n_targets; i++)
+		size +=
+		    (sizeof(struct dm_target_spec) + strlen(t[i].params) + 1 + DM_SPEC_ALIGN - 1) &
+		    ~(size_t)(DM_SPEC_ALIGN - 1);
 	if (size > UINT32_MAX)
 		return -E2BIG;
 	char *buf = xcalloc(1, size);
 	struct dm_ioctl *io = (struct dm_ioctl *)buf;
 	dm_init(io, size, name);
-	io->target_count = (__u32)map->n;
+	io->target_count = (__u32)n_targets;
 	io->flags = read_only ? DM_READONLY_FLAG : 0;
 	size_t off = sizeof(struct dm_ioctl);
-	for (size_t i = 0; i < map->n; i++) {
-		const struct extent *e = &map->v[i];
+	for (size_t i = 0; i < n_targets; i++) {
 		struct dm_target_spec *spec = (struct dm_target_spec *)(buf + off);
-		spec->sector_start = e->logical / EXTENT_SECTOR;
-		spec->length = e->length / EXTENT_SECTOR;
-		snprintf(spec->target_type, sizeof(spec->target_type), "linear");
-		char *p = (char *)(spec + 1);
-		int n = sprintf(p, "%u:%u %llu", major, minor,
-		                (unsigned long long)(e->physical / EXTENT_SECTOR));
-		size_t step = (sizeof(*spec) + (size_t)n + 1 + DM_SPEC_ALIGN - 1) &
-		              ~(size_t)(DM_SPEC_ALIGN - 1);
+		spec->sector_start = t[i].start;
+		spec->length = t[i].length;
+		snprintf(spec->target_type, sizeof(spec->target_type), "%s", t[i].type);
+		size_t n = strlen(t[i].params);
+		memcpy(spec + 1, t[i].params, n + 1);
+		size_t step =
+		    (sizeof(*spec) + n + 1 + DM_SPEC_ALIGN - 1) & ~(size_t)(DM_SPEC_ALIGN - 1);
 		spec->next = (__u32)step;
 		off += step;
 	}
@@ -133,11 +135,12 @@ static int load_table(int fd, const char *name, unsigned major, unsigned minor,
 	return r;
 }
 
-int dmlinear_create(const char *name, unsigned major, unsigned minor, const struct extent_map *map,
-                    bool read_only, char **ret_devnode)
+/* Creates, loads and activates the device name with the table t; waits for its node. */
+static int dm_create(const char *name, const struct dm_target *t, size_t n_targets, bool read_only,
+                     char **ret_devnode)
 {
 	*ret_devnode = NULL;
-	if (map->n == 0)
+	if (n_targets == 0)
 		return -EINVAL;
 	_cleanup_close_ int fd = open_control();
 	if (fd < 0)
@@ -148,7 +151,7 @@ int dmlinear_create(const char *name, unsigned major, unsigned minor, const stru
 	if (ioctl(fd, DM_DEV_CREATE, &io) < 0)
 		return errno == EBUSY ? -EEXIST : -errno;
 	unsigned dm_minor = minor(io.dev);
-	int r = load_table(fd, name, major, minor, map, read_only);
+	int r = load_table(fd, name, t, n_targets, read_only);
 	if (r == 0)
 		r = dm_simple(fd, DM_DEV_SUSPEND, name, 0); /* no DM_SUSPEND_FLAG: resume */
 	if (r < 0) {
@@ -171,11 +174,39 @@ int dmlinear_create(const char *name, unsigned major, unsigned minor, const stru
 	(void)unlink(link);
 	if (symlink(rel, link) < 0)
 		log_debug("creating %s: %m", link);
-	log_debug("device-mapper %s is %s: %zu linear extent%s on %u:%u%s", name, node, map->n,
-	          map->n == 1 ? "" : "s", major, minor, read_only ? ", read-only" : "");
 	*ret_devnode = node;
 	node = NULL;
 	return 0;
+}
+
+int dmlinear_create(const char *name, unsigned major, unsigned minor, const struct extent_map *map,
+                    bool read_only, char **ret_devnode)
+{
+	struct dm_target *t = xcalloc(map->n ? map->n : 1, sizeof(*t));
+	for (size_t i = 0; i < map->n; i++) {
+		const struct extent *e = &map->v[i];
+		t[i] = (struct dm_target){.start = e->logical / EXTENT_SECTOR,
+		                          .length = e->length / EXTENT_SECTOR,
+		                          .type = "linear"};
+		snprintf(t[i].params, sizeof(t[i].params), "%u:%u %llu", major, minor,
+		         (unsigned long long)(e->physical / EXTENT_SECTOR));
+	}
+	int r = dm_create(name, t, map->n, read_only, ret_devnode);
+	free(t);
+	if (r == 0)
+		log_debug("device-mapper %s is %s: %zu linear extent%s on %u:%u%s", name,
+		          *ret_devnode, map->n, map->n == 1 ? "" : "s", major, minor,
+		          read_only ? ", read-only" : "");
+	return r;
+}
+
+int dmsnap_create(const char *name, dev_t origin, dev_t cow, uint64_t sectors, char **ret_devnode)
+{
+	struct dm_target t = {.start = 0, .length = sectors, .type = "snapshot"};
+	/* N: not persistent (the store is thrown away); 8 sectors: 4 KiB chunks. */
+	snprintf(t.params, sizeof(t.params), "%u:%u %u:%u N 8", major(origin), minor(origin),
+	         major(cow), minor(cow));
+	return dm_create(name, &t, 1, false, ret_devnode);
 }
 
 static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)

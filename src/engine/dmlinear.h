@@ -10,12 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine/extents.h"
 
 /* The names loopboot gives its devices. */
 #define DM_NAME_HOST "loopboot-host"
 #define DM_NAME_ROOT "loopboot-root"
+#define DM_NAME_COW  "loopboot-cow"
 
 /* Whether the kernel has device-mapper: opens /dev/mapper/control. 0 or -errno. */
 int dmlinear_available(void);
@@ -29,6 +31,14 @@ int dmlinear_available(void);
  */
 int dmlinear_create(const char *name, unsigned major, unsigned minor, const struct extent_map *map,
                     bool read_only, char **ret_devnode);
+
+/*
+ * A block-level copy-on-write: the device name reads as origin, and every write goes to
+ * the exception store on cow (a device-mapper "snapshot", not persistent: the store is
+ * thrown away with it), so that origin is never written. sectors: origin's size. Needs
+ * the dm_snapshot module. Returns 0 with *ret_devnode, or -errno with nothing left.
+ */
+int dmsnap_create(const char *name, dev_t origin, dev_t cow, uint64_t sectors, char **ret_devnode);
 
 /* Removes the device; retries while it is busy for a moment. -ENXIO when there is none. */
 int dmlinear_remove(const char *name);

@@ -23,6 +23,11 @@
 #define HOST_STAGING STATE_DIR "/host"
 #define PROBE_DIR    STATE_DIR "/probe"
 #define LAYER_DIR    STATE_DIR "/layers"
+#define TORAM_DIR    STATE_DIR "/toram"   /* loopboot.toram's tmpfs */
+#define COW_DIR      STATE_DIR "/cow"     /* the copy-on-write store of a read-only base */
+#define OVERLAY_DIR  STATE_DIR "/overlay" /* an overlay's tmpfs: upper/, work/ */
+#define BASE_MNT     LAYER_DIR "/base"    /* an overlay's base: the root image */
+#define LAYER_MNT    LAYER_DIR "/overlay" /* an overlay's persistent layer */
 
 struct engine {
 	const struct plan *plan;
@@ -39,6 +44,15 @@ struct engine {
 	bool linear;            /* loopboot.mode=linear in force (not refused so far) */
 	bool linear_retry;      /* linear refused during the real pass: build it with loops */
 	char *linear_refused;   /* why loopboot.mode=linear fell back to loop devices */
+	bool host_released;     /* loopboot.toram: the host was unmounted, nothing needs it */
+	unsigned cows;          /* copy-on-write stores made (image_cow), for their names */
+};
+
+/* What an image path is mounted as: the type and options asked for its innermost file
+ * system, where, and as what. */
+struct image_spec {
+	const char *fstype, *options, *target;
+	enum mount_role role;
 };
 
 /* The host's record; only while it is mounted (the stack holds more than e->base). */
@@ -49,6 +63,9 @@ static inline struct layer_host *engine_host(struct engine *e)
 
 /* host.c */
 int host_wait(struct engine *e);
+/* Waits up to loopboot.timeout= for the device spec names (coldplugging drivers); as
+ * device_find(): 1 with *ret filled, 0 when it never came, -errno. Says nothing. */
+int engine_wait_device(struct engine *e, const struct devspec *spec, struct device_info *ret);
 void host_read_only_facts(const struct engine *e, struct host_facts *f);
 int host_mount_as(struct engine *e, bool read_only);
 int host_mount_from(struct engine *e, const char *device, bool read_only, bool no_replay);
@@ -65,8 +82,31 @@ int bitlocker_unlock(struct engine *e);
 /* image.c */
 int image_build(struct engine *e, const struct imagepath *ip, const char *fstype,
                 const char *options, bool read_only, const char *target, enum mount_role role);
-int image_build_volatile_root(struct engine *e, const char *root);
+int image_build_parts(struct engine *e, const char *dir, const char *where,
+                      const struct imagepath *ip, const struct layer_facts *facts,
+                      const struct image_spec *spec, char **ret_parent);
+/* An overlay's persistent layer file at target; read_only: never written (a journal that
+ * needs replay goes to RAM, as for a base). */
+int image_build_layer(struct engine *e, const struct imagepath *ip, bool read_only,
+                      const char *target);
+/* The root image (loop=) at target; base: as an overlay's read-only base. With
+ * loopboot.toram the real pass mounts a copy in RAM. */
+int image_build_root(struct engine *e, bool base, const char *target, enum mount_role role);
 char *engine_final_path(const struct engine *e, const char *path);
+
+/* ram.c: loopboot.toram, and the copy-on-write in RAM under a read-only base */
+/* A tmpfs at dir (made), recorded; todo: the advice when the mount fails (NULL: default). */
+int engine_mount_tmpfs(struct engine *e, const char *dir, const char *options, const char *todo);
+int toram_check(struct engine *e, const char *dir, const char *path);
+int toram_copy(struct engine *e, const char *where, char **ret_path);
+bool toram_host_needed(const struct plan *p);
+int toram_release_host(struct engine *e);
+int image_cow(struct engine *e, const char *origin, const char *what, char **ret_devnode);
+
+/* overlay.c: the root as an overlay over the read-only root image (loopboot.overlay=, or
+ * the volatile session of loopboot.hibernated=ro) */
+bool overlay_wanted(const struct engine *e);
+int overlay_build_root(struct engine *e, const char *root);
 
 /* linear.c */
 void linear_refuse(struct engine *e, const char *what, const char *why);

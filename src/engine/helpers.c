@@ -41,8 +41,9 @@ static const struct fs_helper table[] = {
     {"udf", "udf", false, NULL, {NULL}, NULL, false, NULL, NULL, nls_utf8},
 };
 
-const struct stack_module helper_stack_modules[] = {
-    {"loop", true}, {"dm_mod", false}, {"overlay", true}, {"fuse", true}, {NULL, false}};
+const struct stack_module helper_stack_modules[] = {{"loop", true},         {"dm_mod", false},
+                                                    {"dm_snapshot", false}, {"overlay", true},
+                                                    {"fuse", true},         {NULL, false}};
 
 const struct fs_helper *fs_helpers(size_t *n)
 {

@@ -51,6 +51,17 @@ int host_wait(struct engine *e)
 	return 0;
 }
 
+int engine_wait_device(struct engine *e, const struct devspec *spec, struct device_info *ret)
+{
+	long long deadline = now_ms() + (long long)e->plan->timeout * 1000;
+	int r;
+	while ((r = device_find(spec, ret)) == 0 && now_ms() < deadline) {
+		modules_coldplug(e->mods);
+		sleep_ms(100);
+	}
+	return r;
+}
+
 static bool type_is_read_only(const char *type)
 {
 	static const char *const ro_types[] = {"iso9660", "squashfs", "erofs", "cramfs"};

@@ -9,9 +9,27 @@
 
 #include "basic/util.h"
 
-static const char WINDOWS_TODO[] = "start Windows and shut it down fully (shutdown /s /t 0, or "
-                                   "turn Fast Startup off), or boot with loopboot.hibernated=ro "
-                                   "for a read-only session";
+/* Windows' unwritten changes are its own: only Windows applies them. ntfsfix, with or without
+ * -d, empties $LogFile when libntfs-3g refuses the volume (an unclean journal, hibernation),
+ * and so throws them away; on a hibernated volume it then fails, leaving it marked dirty. */
+static const char WINDOWS_TODO[] =
+    "start Windows and shut it down fully (shutdown /s /t 0, or turn Fast Startup off), or "
+    "boot with loopboot.hibernated=ro for a read-only session; do not run ntfsfix on it (it "
+    "empties the journal: what Windows has not written back is lost)";
+
+/* Plain ntfsfix sets the dirty flag (to have Windows check the volume): only chkdsk and
+ * ntfsfix -d clear it. */
+static const char NTFS_DIRTY_TODO[] =
+    "let Windows check the drive (chkdsk /f X: in an administrator's prompt), then boot "
+    "again; without Windows, ntfsfix -d DEVICE (ntfs-3g) from Linux clears the flag but "
+    "repairs nothing: only when Windows cannot be booted; or boot with loopboot.hibernated=ro "
+    "for a read-only session";
+
+/* fsck.fat -a clears both the FAT[1] clean bit and the boot sector's dirty bit. */
+static const char FAT_TODO[] =
+    "run fsck.fat -a DEVICE (dosfstools; DEVICE: the partition or disk holding it) from "
+    "another Linux system, or let Windows check the drive (chkdsk /f X:), then boot again; "
+    "or boot with loopboot.hibernated=ro for a read-only session";
 
 static uint16_t le16(const unsigned char *p)
 {
@@ -199,12 +217,20 @@ static int check_ntfs(int fd, const unsigned char *bs, struct hoststate_result *
 	}
 	if (ntfs_volume_dirty(fd, &g, &flag) == 0 && flag)
 		set(ret, HOSTSTATE_DIRTY, "the NTFS volume is marked dirty (not unmounted cleanly)",
-		    "let Windows check it (chkdsk /f), or run ntfsfix, then boot again; "
-		    "loopboot.hibernated=ro boots a read-only session");
+		    NTFS_DIRTY_TODO);
 	return 0;
 }
 
 /* ---- FAT and exFAT ------------------------------------------------------------------- */
+
+/* Linux's vfat keeps a "dirty" bit in the boot sector: bit 0 of BS_Reserved1 (DOS's
+ * "current head"), at 0x25 in the FAT12/16 layout and 0x41 in FAT32's (BPB_FATSz16 = 0, as
+ * Linux and fsck.fat tell them apart). It is set by a read-write mount and cleared by a
+ * clean unmount or read-only remount, unless it was already set at mount time. */
+static bool fat_boot_dirty(const unsigned char *bs)
+{
+	return bs[le16(bs + 0x16) ? 0x25 : 0x41] & 0x01;
+}
 
 static int check_fat(int fd, const unsigned char *bs, struct hoststate_result *ret)
 {
@@ -219,22 +245,30 @@ static int check_fat(int fd, const unsigned char *bs, struct hoststate_result *r
 	uint64_t data = (uint64_t)total - reserved - (uint64_t)nfats * fat_size - root_sectors;
 	if ((uint64_t)total < reserved + (uint64_t)nfats * fat_size + root_sectors)
 		return 0;
+	if (fat_boot_dirty(bs)) {
+		set(ret, HOSTSTATE_DIRTY,
+		    "the FAT volume was not unmounted cleanly (its boot sector is marked dirty)",
+		    FAT_TODO);
+		return 0;
+	}
 	uint64_t clusters = data / spc;
+	if (clusters < 4085)
+		return 0; /* FAT12 has no FAT[1] flags */
 	unsigned char fat[8];
 	int r = read_at(fd, fat, sizeof(fat), (uint64_t)reserved * sector);
 	if (r < 0)
 		return r;
-	bool dirty;
-	if (clusters < 4085)
-		return 0; /* FAT12 has no such bit */
-	else if (clusters < 65525)
-		dirty = !(le16(fat + 2) & 0x8000) || !(le16(fat + 2) & 0x4000);
-	else
-		dirty = !(le32(fat + 4) & 0x08000000) || !(le32(fat + 4) & 0x04000000);
-	if (dirty)
-		set(ret, HOSTSTATE_DIRTY,
-		    "the FAT volume was not unmounted cleanly (or has recorded I/O errors)",
-		    "check it with fsck.fat -a (or chkdsk /f on Windows), then boot again");
+	/* FAT[1]: ClnShutBitMask (1 = clean) and HrdErrBitMask (1 = no disk error). */
+	bool fat16 = clusters < 65525;
+	bool unclean = fat16 ? !(le16(fat + 2) & 0x8000) : !(le32(fat + 4) & 0x08000000);
+	bool hard_error = fat16 ? !(le16(fat + 2) & 0x4000) : !(le32(fat + 4) & 0x04000000);
+	if (unclean)
+		set(ret, HOSTSTATE_DIRTY, "the FAT volume was not unmounted cleanly", FAT_TODO);
+	else if (hard_error) /* the driver's, on a disk error; fsck.fat never clears it */
+		set(ret, HOSTSTATE_DIRTY, "the FAT volume has recorded disk I/O errors (FAT[1])",
+		    "let Windows check the drive (chkdsk /f X:), then boot again (fsck.fat does "
+		    "not clear this flag); or boot with loopboot.hibernated=ro for a read-only "
+		    "session");
 	return 0;
 }
 

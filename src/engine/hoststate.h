@@ -11,8 +11,10 @@
  *    still holds unapplied transactions (restart area not marked clean while a client
  *    has it open), from the raw device; hiberfil.sys's signature ("hibr"/"HIBR", also
  *    "wake"-less Fast Startup images) through the read-only dry-run mount.
- *  - FAT12/16/32: the "clean shutdown" bit of the second FAT entry (Linux and Windows clear
- *    it while the volume is mounted).
+ *  - FAT12/16/32: the dirty bit Linux's vfat keeps in the boot sector (BS_Reserved1, bit 0:
+ *    0x25 in the FAT12/16 layout, 0x41 in FAT32's; set while mounted read-write), and on
+ *    FAT16/32 the "clean shutdown" and "disk error" bits of the second FAT entry (Windows'
+ *    flags, as Microsoft's FAT specification defines them).
  *  - exFAT: VolumeDirty in the boot sector's VolumeFlags.
  *  - ext2/3/4: s_state without EXT2_VALID_FS, or errors recorded (EXT2_ERROR_FS).
  */

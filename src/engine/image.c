@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Image layers: an image path opened part by part inside the file system below it,
- * judged, attached (a loop device, or a linear mapping), checked and mounted; and the
- * volatile session's overlay. */
+ * judged, attached (a loop device, or a linear mapping), checked and mounted; the root
+ * image, also as an overlay's base and from a copy in RAM (ram.c). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -195,9 +195,22 @@ static int image_layer(struct engine *e, const char *dir, const char *where, con
 	r = mnt ? image_check(e, &c, dev.devnode, mount_type, dir, path) : -ENOMEM;
 	_cleanup_free_ char *opts = options_join(
 	    lf->last ? options : NULL, c.no_replay ? options_no_replay(mount_type) : NULL);
+	const char *source = dev.devnode;
+	_cleanup_free_ char *cow = NULL;
+	bool said = false;
 	if (r >= 0) {
 		r = mount_fs(dev.devnode, mnt, mount_type, c.mount_ro, opts);
-		if (r < 0)
+		if (r == -EROFS && lf->base && c.device_ro && !e->probe && lf->last) {
+			/* Its journal needs replaying and the device is read-only: replay it into
+			 * a copy-on-write in RAM. */
+			r = image_cow(e, dev.devnode, path, &cow);
+			said = r < 0;
+			if (r >= 0) {
+				source = cow;
+				r = mount_fs(cow, mnt, mount_type, true, opts);
+			}
+		}
+		if (r < 0 && !said)
 			log_fail(
 			    r, "mounting the image", path, NULL,
 			    "the %s file system may be damaged (check it with fsck from another "
@@ -207,7 +220,7 @@ static int image_layer(struct engine *e, const char *dir, const char *where, con
 	if (r >= 0) {
 		struct layer *l = stack_push(&e->stack, LAYER_MOUNT);
 		l->mount = (struct layer_mount){.role = lf->last ? role : MOUNT_ROLE_LAYER,
-		                                .source = xstrdup(dev.devnode),
+		                                .source = xstrdup(source),
 		                                .target = xstrdup(mnt),
 		                                .type = xstrdup(mount_type),
 		                                .image = xstrdup(path),
@@ -220,73 +233,93 @@ static int image_layer(struct engine *e, const char *dir, const char *where, con
 	return r;
 }
 
-int image_build(struct engine *e, const struct imagepath *ip, const char *fstype,
-                const char *options, bool read_only, const char *target, enum mount_role role)
+/*
+ * The parts of ip, the first in the file system mounted at dir (where: for messages),
+ * each inside the one before. ret_parent (may be NULL): where the last part's file is.
+ */
+int image_build_parts(struct engine *e, const char *dir, const char *where,
+                      const struct imagepath *ip, const struct layer_facts *facts,
+                      const struct image_spec *spec, char **ret_parent)
 {
-	_cleanup_free_ char *dir = xstrdup(engine_host(e)->target);
-	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+	_cleanup_free_ char *d = xstrdup(dir), *w = xstrdup(where);
 	for (unsigned i = 0; i < ip->n; i++) {
-		struct layer_facts lf = {.probe = e->probe,
-		                         .host_ro = e->hc.host_ro,
-		                         .linear = e->linear,
-		                         .on_host = i == 0,
-		                         .last = i + 1 == ip->n,
-		                         .read_only = read_only};
+		struct layer_facts lf = *facts;
+		lf.on_host = lf.on_host && i == 0;
+		lf.last = i + 1 == ip->n;
+		lf.in_ram = lf.in_ram && i == 0;
+		if (lf.last && ret_parent)
+			*ret_parent = xstrdup(d);
 		char *mnt = NULL;
-		int r = image_layer(e, dir, where, ip->part[i], &lf, fstype, options, target, role,
-		                    &mnt);
+		int r = image_layer(e, d, w, ip->part[i], &lf, spec->fstype, spec->options,
+		                    spec->target, spec->role, &mnt);
 		if (r < 0)
 			return r;
-		free(where);
-		where = xasprintf("the image %s", ip->part[i]);
-		free(dir);
-		dir = mnt;
+		free(w);
+		w = xasprintf("the image %s", ip->part[i]);
+		free(d);
+		d = mnt;
 	}
 	return 0;
 }
 
-/*
- * loopboot.hibernated=ro on an unsafe host: the image read-only, with a tmpfs overlay on
- * top so that the system can run; every change is lost at shutdown.
- */
-int image_build_volatile_root(struct engine *e, const char *root)
+static struct layer_facts image_facts(const struct engine *e, bool read_only, bool base)
+{
+	return (struct layer_facts){.probe = e->probe,
+	                            .host_ro = e->hc.host_ro,
+	                            .linear = e->linear,
+	                            .on_host = true,
+	                            .read_only = read_only || base,
+	                            .base = base};
+}
+
+int image_build(struct engine *e, const struct imagepath *ip, const char *fstype,
+                const char *options, bool read_only, const char *target, enum mount_role role)
+{
+	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+	struct image_spec spec = {fstype, options, target, role};
+	struct layer_facts lf = image_facts(e, read_only, false);
+	return image_build_parts(e, engine_host(e)->target, where, ip, &lf, &spec, NULL);
+}
+
+int image_build_layer(struct engine *e, const struct imagepath *ip, bool read_only,
+                      const char *target)
+{
+	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+	struct image_spec spec = {NULL, NULL, target, MOUNT_ROLE_LAYER};
+	/* Read-only, it is never written, like a base: no journal replayed into the file. */
+	struct layer_facts lf = image_facts(e, read_only, read_only);
+	return image_build_parts(e, engine_host(e)->target, where, ip, &lf, &spec, NULL);
+}
+
+int image_build_root(struct engine *e, bool base, const char *target, enum mount_role role)
 {
 	const struct plan *p = e->plan;
-	static const char lower[] = LAYER_DIR "/volatile-lower", tmp[] = STATE_DIR "/volatile";
-	int r = mkdir_p(lower, 0700);
-	if (r >= 0)
-		r = mkdir_p(tmp, 0700);
-	if (r < 0)
-		return log_fail(r, "creating", lower, NULL, "/run must be writable");
-	r = image_build(e, &p->loop, p->loopfstype, p->loopflags, true, lower, MOUNT_ROLE_LAYER);
+	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
+	struct image_spec spec = {p->loopfstype, p->loopflags, target, role};
+	struct layer_facts lf = image_facts(e, e->hc.root_ro, base);
+	if (!p->toram)
+		return image_build_parts(e, engine_host(e)->target, where, &p->loop, &lf, &spec,
+		                         NULL);
+	if (e->probe) {
+		/* The dry run builds it where it is, and judges whether it fits into RAM. */
+		_cleanup_free_ char *parent = NULL;
+		int r = image_build_parts(e, engine_host(e)->target, where, &p->loop, &lf, &spec,
+		                          &parent);
+		return r < 0 ? r : toram_check(e, parent, p->loop.part[p->loop.n - 1]);
+	}
+	/* The file the root file system is in goes into RAM; what it is inside of (the host,
+	 * an ISO) only serves the copy. */
+	_cleanup_free_ char *copy = NULL;
+	int r = toram_copy(e, where, &copy);
 	if (r < 0)
 		return r;
-	if (!modules_have_fs(e->mods, "overlay"))
-		return log_fail(ENODEV, "volatile session", "overlay",
-		                "the kernel has no overlay file system",
-		                "rebuild the initramfs with the overlay module");
-	r = mount_fs("tmpfs", tmp, "tmpfs", false, "mode=0755");
-	if (r < 0)
-		return log_fail(r, "mounting a tmpfs at", tmp, NULL, "check the kernel's tmpfs");
-	struct layer *l = stack_push(&e->stack, LAYER_MOUNT);
-	l->mount = (struct layer_mount){.role = MOUNT_ROLE_LAYER,
-	                                .source = xstrdup("tmpfs"),
-	                                .target = xstrdup(tmp),
-	                                .type = xstrdup("tmpfs")};
-	_cleanup_free_ char *upper = xasprintf("%s/upper", tmp), *work = xasprintf("%s/work", tmp);
-	if (mkdir(upper, 0755) < 0 || mkdir(work, 0755) < 0)
-		return log_fail(errno, "creating", upper, NULL, "check the kernel's tmpfs");
-	_cleanup_free_ char *opts =
-	    xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
-	r = mount_fs("overlay", root, "overlay", false, opts);
-	if (r < 0)
-		return log_fail(r, "mounting the overlay at", root, NULL,
-		                "the kernel's overlay file system must be available");
-	l = stack_push(&e->stack, LAYER_MOUNT);
-	l->mount = (struct layer_mount){.role = MOUNT_ROLE_ROOT,
-	                                .source = xstrdup("overlay"),
-	                                .target = xstrdup(root),
-	                                .type = xstrdup("overlay"),
-	                                .options = xstrdup("volatile")};
-	return 0;
+	if (!base && !e->hc.root_ro)
+		log_warn(
+		    "the root runs from a copy in RAM (loopboot.toram): changes to it are lost "
+		    "at shutdown");
+	lf.on_host = false;
+	lf.in_ram = true;
+	struct imagepath inner = {.n = 1, .part = {copy}};
+	r = image_build_parts(e, TORAM_DIR, "RAM", &inner, &lf, &spec, NULL);
+	return r;
 }

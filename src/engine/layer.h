@@ -61,6 +61,8 @@ struct layer_dm {
 	char *parent; /* where the host is mounted */
 	char *on;     /* the block device the extents are on */
 	unsigned long extents;
+	char *target; /* the device-mapper target: NULL for linear, "snapshot" (a copy-on-write
+	               * in RAM over the read-only device on) */
 	bool read_only;
 };
 
@@ -89,6 +91,8 @@ struct layer_mount {
 	char *type;    /* ext4, tmpfs, overlay */
 	char *image;   /* the image file it comes from, NULL when none */
 	char *options; /* NULL: none */
+	char *overlay; /* an overlay root: its writable layer ("tmpfs", "/linux/overlay.img",
+	                * "LABEL=x:/dir", with " read-only, tmpfs on top"); NULL otherwise */
 	bool read_only;
 };
 

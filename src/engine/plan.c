@@ -361,6 +361,9 @@ void plan_free(struct plan *p)
 	free(p->hostdir);
 	free(p->bitlocker_dev.value);
 	free(p->bitlocker_path);
+	free(p->overlay_size);
+	free(p->overlay_path);
+	free(p->overlay_dev.value);
 	strv_free(&p->warnings);
 	*p = (struct plan){0};
 }
@@ -584,6 +587,91 @@ static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, c
 	return 0;
 }
 
+/* tmpfs's size=: a number with k, m, g or %, as tmpfs(5) takes it. */
+static bool is_tmpfs_size(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	if (n == 0 || n > 12)
+		return false;
+	return v[n] == '\0' || (strchr("kKmMgG%", v[n]) && v[n + 1] == '\0');
+}
+
+/*
+ * loopboot.overlay=tmpfs[:SIZE], loopboot.overlay=/PATH (a layer image on the host), or
+ * loopboot.overlay=DEVSPEC[:/DIR] (a partition; the device part ends at ":/" as for
+ * loopboot.bitlocker=).
+ */
+static int set_overlay(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	static const char todo[] =
+	    "write loopboot.overlay=tmpfs (in RAM), loopboot.overlay=/path/overlay.img (a file "
+	    "made by loopboot create --overlay on the host) or loopboot.overlay=LABEL=name[:/dir] "
+	    "(a partition)";
+	struct plan *p = pp->p;
+	if (!v || !*v)
+		return fail(ret_error, k, v, "no layer named — %s", todo);
+	enum plan_overlay kind;
+	_cleanup_free_ char *size = NULL, *path = NULL;
+	struct devspec dev = {0};
+	const char *why = NULL;
+	if (streq(v, "tmpfs") || startswith(v, "tmpfs:")) {
+		kind = PLAN_OVERLAY_TMPFS;
+		if (v[5] == ':') {
+			if (!is_tmpfs_size(v + 6))
+				return fail(
+				    ret_error, k, v,
+				    "the size %s is not a number with k, m, g or %% — write "
+				    "loopboot.overlay=tmpfs:512M or loopboot.overlay=tmpfs:25%%",
+				    v + 6);
+			size = xstrdup(v + 6);
+		}
+	} else if (v[0] == '/') {
+		kind = PLAN_OVERLAY_FILE;
+		path = normalize_path(v, false, &why);
+		if (!path || streq(path, "/"))
+			return fail(ret_error, k, v, "%s — %s", path ? "names no file" : why, todo);
+	} else {
+		kind = PLAN_OVERLAY_DEVICE;
+		const char *sep = strstr(v, ":/");
+		_cleanup_free_ char *d = sep ? xstrndup(v, (size_t)(sep - v)) : xstrdup(v);
+		_cleanup_free_ char *err = NULL;
+		if (devspec_parse(k, d, &dev, &err) < 0)
+			return fail(ret_error, k, v,
+			            "%s is neither tmpfs, a path nor a device — %s", d, todo);
+		path = normalize_path(sep ? sep + 1 : "/", true, &why);
+		if (!path) {
+			free(dev.value);
+			return fail(ret_error, k, v, "the directory %s: %s — %s", sep + 1, why,
+			            todo);
+		}
+	}
+	free(p->overlay_size);
+	free(p->overlay_path);
+	free(p->overlay_dev.value);
+	p->overlay = kind;
+	p->overlay_size = size;
+	p->overlay_path = path;
+	p->overlay_dev = dev;
+	size = path = NULL;
+	return 0;
+}
+
+static int set_overlay_reset(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->overlay_reset, ret_error);
+}
+
+static int set_overlay_readonly(struct plan_parser *pp, const char *k, const char *v,
+                                char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->overlay_readonly, ret_error);
+}
+
+static int set_toram(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->toram, ret_error);
+}
+
 /* The parameters loopboot reads. Names are compared as the kernel's parameq() does for
  * loopboot.* ('-' and '_' alike); the kernel's own ones exactly. */
 static const struct {
@@ -610,6 +698,10 @@ static const struct {
     {"loopboot.hibernated", false, set_hibernated},
     {"loopboot.mode", false, set_mode},
     {"loopboot.bitlocker", false, set_bitlocker},
+    {"loopboot.overlay", false, set_overlay},
+    {"loopboot.overlay.reset", false, set_overlay_reset},
+    {"loopboot.overlay.readonly", false, set_overlay_readonly},
+    {"loopboot.toram", false, set_toram},
 };
 
 static int parse_param(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -666,6 +758,37 @@ static int check_mounts(struct plan *p, char **ret_error)
 	return 0;
 }
 
+static int check_overlay(struct plan *p, char **ret_error)
+{
+	bool persistent = p->overlay == PLAN_OVERLAY_FILE || p->overlay == PLAN_OVERLAY_DEVICE;
+	if (!persistent && (p->overlay_reset || p->overlay_readonly)) {
+		strv_push(&p->warnings,
+		          xasprintf("%s ignored — it applies to a persistent layer "
+		                    "(loopboot.overlay=/path or loopboot.overlay=LABEL=...)",
+		                    p->overlay_reset ? "loopboot.overlay.reset"
+		                                     : "loopboot.overlay.readonly"));
+		p->overlay_reset = p->overlay_readonly = false;
+	}
+	if (p->overlay_reset && p->overlay_readonly)
+		return fail(ret_error, "loopboot.overlay.reset", NULL,
+		            "cannot empty a layer that loopboot.overlay.readonly keeps read-only — "
+		            "keep one of the two");
+	if (p->overlay != PLAN_OVERLAY_FILE)
+		return 0;
+	if (streq(p->overlay_path, p->loop.part[0]))
+		return fail(ret_error, "loopboot.overlay", p->overlay_path,
+		            "is the root image itself (loop=) — give the layer its own file, made "
+		            "with loopboot create FILE --size SIZE --overlay");
+	for (unsigned i = 0; i < p->n_mounts; i++)
+		if (p->mounts[i].image.n == 1 && streq(p->mounts[i].image.part[0], p->overlay_path))
+			return fail(
+			    ret_error, "loopboot.overlay", p->overlay_path,
+			    "is already mounted at %s (loopboot.mount=) — one image cannot be "
+			    "mounted twice",
+			    p->mounts[i].target);
+	return 0;
+}
+
 static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
 {
 	struct plan_parser pp = {.p = p};
@@ -685,6 +808,13 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 			    ret_error, "loopboot.mount", p->mounts[0].target,
 			    "needs loop= — extra images live on the host named by root= with "
 			    "loop=; without loop= mount them from /etc/fstab");
+		if (p->overlay != PLAN_OVERLAY_NONE || p->toram)
+			return fail(ret_error,
+			            p->overlay != PLAN_OVERLAY_NONE ? "loopboot.overlay"
+			                                            : "loopboot.toram",
+			            NULL,
+			            "needs loop= — an overlay and toram are for a root image in a "
+			            "file: add loop=/path/root.img");
 		if (p->loopfstype || p->loopflags)
 			strv_push(&p->warnings,
 			          xstrdup("loopfstype=/loopflags= without loop= ignored"));
@@ -692,7 +822,8 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 	}
 	if (!p->hostdir)
 		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
-	return check_mounts(p, ret_error);
+	int r = check_overlay(p, ret_error);
+	return r < 0 ? r : check_mounts(p, ret_error);
 }
 
 int plan_parse(const char *cmdline, struct plan *ret, char **ret_error)
@@ -787,11 +918,38 @@ void plan_print(const struct plan *p, FILE *f)
 			        i == 0 ? " (on the host)" : "");
 		fprintf(f, "  type:   %s\n", or_detect(p->loopfstype));
 		fprintf(f, "  flags:  %s\n", p->loopflags ? p->loopflags : "-");
-		fprintf(f, "  mode:   %s\n", p->read_only ? "read-only (ro)" : "read-write (rw)");
+		fprintf(f, "  mode:   %s\n",
+		        p->overlay != PLAN_OVERLAY_NONE ? "read-only (under the overlay)"
+		        : p->read_only                  ? "read-only (ro)"
+		                                        : "read-write (rw)");
 		fprintf(f, "  device: %s\n",
 		        p->mode == PLAN_MODE_LINEAR
 		            ? "linear (device-mapper over the file's extents; the host read-only)"
 		            : "loop");
+		if (p->toram)
+			fprintf(f, "  toram:  copied into RAM before it is mounted%s\n",
+			        p->overlay == PLAN_OVERLAY_FILE || p->n_mounts
+			            ? ""
+			            : "; the host is unmounted afterwards");
+		if (p->overlay != PLAN_OVERLAY_NONE) {
+			_cleanup_free_ char *dev = p->overlay == PLAN_OVERLAY_DEVICE
+			                               ? devspec_to_string(&p->overlay_dev)
+			                               : NULL;
+			fprintf(f, "overlay:  the root image read-only, a writable layer on top\n");
+			if (p->overlay == PLAN_OVERLAY_TMPFS)
+				fprintf(f, "  layer:  tmpfs (size %s; lost at shutdown)\n",
+				        p->overlay_size ? p->overlay_size : "half of RAM");
+			else if (p->overlay == PLAN_OVERLAY_FILE)
+				fprintf(f, "  layer:  %s (on the host: upper/, work/)\n",
+				        p->overlay_path);
+			else
+				fprintf(f, "  layer:  %s on %s (upper/, work/)\n", p->overlay_path,
+				        dev);
+			if (p->overlay_reset)
+				fprintf(f, "  reset:  emptied before it is mounted\n");
+			if (p->overlay_readonly)
+				fprintf(f, "  readonly: the layer read-only, tmpfs on top\n");
+		}
 		for (unsigned i = 0; i < p->n_mounts; i++) {
 			const struct plan_mount *m = &p->mounts[i];
 			_cleanup_free_ char *img = imagepath_to_string(&m->image);

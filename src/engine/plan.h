@@ -74,6 +74,14 @@ enum plan_bitlocker {
 	PLAN_BITLOCKER_FILE, /* loopboot.bitlocker=DEVSPEC:/PATH: a file on another device */
 };
 
+/* loopboot.overlay=: the writable layer over a read-only root image. */
+enum plan_overlay {
+	PLAN_OVERLAY_NONE,   /* not given: the root image itself is the root */
+	PLAN_OVERLAY_TMPFS,  /* tmpfs[:SIZE]: in RAM, gone at shutdown */
+	PLAN_OVERLAY_FILE,   /* /PATH: an image file on the host holding upper/ and work/ */
+	PLAN_OVERLAY_DEVICE, /* UUID=...[:DIR]: a file system on a partition, DIR/upper... */
+};
+
 struct plan {
 	/* root=: with loop= the HOST device, without it the root device itself. */
 	struct devspec root;
@@ -103,6 +111,14 @@ struct plan {
 	enum plan_bitlocker bitlocker;     /* loopboot.bitlocker= */
 	struct devspec bitlocker_dev;      /* FILE: the device holding the key file */
 	char *bitlocker_path;              /* FILE: the key file's path on it, normalised */
+
+	enum plan_overlay overlay;  /* loopboot.overlay= */
+	char *overlay_size;         /* TMPFS: tmpfs's size= ("512M", "25%"); NULL: its default */
+	char *overlay_path;         /* FILE: the layer's image on the host; DEVICE: the dir */
+	struct devspec overlay_dev; /* DEVICE: the partition */
+	bool overlay_reset;         /* loopboot.overlay.reset: empty the layer first */
+	bool overlay_readonly; /* loopboot.overlay.readonly: the layer read-only, tmpfs on top */
+	bool toram;            /* loopboot.toram: the root image copied into RAM first */
 
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */

@@ -62,6 +62,7 @@ static const struct field dm_fields[] = {
     {"file", FIELD_STRING, AT(dm.file), 0},
     {"parent", FIELD_STRING, AT(dm.parent), PATH},
     {"on", FIELD_STRING, AT(dm.on), 0},
+    {"target", FIELD_STRING, AT(dm.target), 0},
     {"ro", FIELD_BOOL, AT(dm.read_only), 0},
 };
 static const struct field mount_fields[] = {
@@ -72,6 +73,7 @@ static const struct field mount_fields[] = {
     {"image", FIELD_STRING, AT(mount.image), 0},
     {"ro", FIELD_BOOL, AT(mount.read_only), 0},
     {"options", FIELD_STRING, AT(mount.options), 0},
+    {"overlay", FIELD_STRING, AT(mount.overlay), 0},
 };
 static const struct field crypt_fields[] = {
     {"device", FIELD_STRING, AT(crypt.device), 0},

@@ -780,7 +780,7 @@ static bool dir_in(int rootfd, const char *path)
  * the image's fstab makes it read-write later. */
 static void check_root_mode(struct doctor *d, const char *fstab)
 {
-	if (!d->plan->read_only)
+	if (!d->plan->read_only || d->plan->overlay != PLAN_OVERLAY_NONE)
 		return;
 	unsigned line = 0;
 	int r = fstab ? check_fstab_root(fstab, &line) : 0;
@@ -861,16 +861,28 @@ static void check_root_contents(struct doctor *d, int rootv)
 	_cleanup_free_ char *init = NULL;
 	if (switchroot_find_init(views_path(&d->vs, rootv), p->init, &init) == 0)
 		finding(d, LEVEL_OK, "init", init, "found in the root image", NULL);
-	else
+	else if (dir_in(rootfd, "/upper") && dir_in(rootfd, "/work")) {
+		/* A layer made by create --overlay given as the root: what it is, not the
+		 * host directory, mount points and fstab it does not have. */
+		_cleanup_free_ char *loop = imagepath_to_string(&p->loop);
+		finding(d, LEVEL_PROBLEM, "root image", loop,
+		        "an overlay layer (upper/ and work/, as loopboot create --overlay makes "
+		        "it), not a root file system",
+		        "give it as loopboot.overlay=%s beside the loop= of a read-only root image",
+		        loop);
+		return;
+	} else
 		finding(d, LEVEL_PROBLEM, "init program", p->init ? p->init : "/sbin/init",
 		        "not found or not executable in the root image",
 		        p->init ? "fix init= or install it in the image"
 		                : "install an init system in the image, or set init=");
 
+	/* An overlay root is writable, whatever ro says: missing directories are made. */
+	bool rw = !p->read_only || p->overlay != PLAN_OVERLAY_NONE;
 	if (dir_in(rootfd, p->hostdir))
 		finding(d, LEVEL_OK, "host directory", p->hostdir, "present in the root image",
 		        NULL);
-	else if (!p->read_only)
+	else if (rw)
 		finding(d, LEVEL_OK, "host directory", p->hostdir,
 		        "missing in the root image: created at boot (rw)", NULL);
 	else
@@ -890,7 +902,7 @@ static void check_root_contents(struct doctor *d, int rootv)
 			finding(d, LEVEL_OK, "mount point", t,
 			        nested ? "inside another extra image" : "present in the root image",
 			        NULL);
-		else if (!p->read_only)
+		else if (rw)
 			finding(d, LEVEL_OK, "mount point", t,
 			        "missing in the root image: created at boot (rw)", NULL);
 		else
@@ -935,6 +947,42 @@ static void check_root_contents(struct doctor *d, int rootv)
 		finding(d, LEVEL_OK, "fstab", "/etc/fstab", "does not mount the host again", NULL);
 	strv_free(&bad);
 	strv_free(&noauto);
+}
+
+/* loopboot.overlay=: the kernel's overlayfs, and a layer file on the host with its upper/
+ * and work/. A partition is only named: it may be on another disk. */
+static void check_overlay(struct doctor *d)
+{
+	const struct plan *p = d->plan;
+	check_kernel_fs(d, "for the overlay root", "overlay");
+	if (p->overlay == PLAN_OVERLAY_TMPFS) {
+		finding(d, LEVEL_OK, "overlay", "tmpfs",
+		        "the root image read-only under a layer in RAM (lost at shutdown)", NULL);
+		return;
+	}
+	if (p->overlay == PLAN_OVERLAY_DEVICE) {
+		_cleanup_free_ char *dev = devspec_to_string(&p->overlay_dev);
+		finding(d, LEVEL_OK, "overlay", dev,
+		        "a layer on a partition: looked for at boot, not checked here", NULL);
+		return;
+	}
+	struct imagepath ip = {.n = 1, .part = {p->overlay_path}};
+	int v = check_image(d, &ip, NULL, !d->host_unsafe && !p->overlay_readonly, true);
+	if (v < 0)
+		return;
+	int fd = views_fd(&d->vs, v);
+	if (dir_in(fd, "/upper") && dir_in(fd, "/work"))
+		finding(d, LEVEL_OK, "overlay layer", p->overlay_path, "holds upper/ and work/",
+		        NULL);
+	else if (dir_in(fd, "/upper") || !p->overlay_readonly)
+		finding(d, LEVEL_WARN, "overlay layer", p->overlay_path,
+		        "upper/ or work/ is missing: the boot makes it",
+		        "make layers with loopboot create FILE --size SIZE --overlay");
+	else
+		finding(d, LEVEL_PROBLEM, "overlay layer", p->overlay_path,
+		        "it has no upper/ directory, and loopboot.overlay.readonly keeps it so",
+		        "make it with loopboot create FILE --size SIZE --overlay, or boot without "
+		        "loopboot.overlay.readonly once");
 }
 
 /* ---- the whole entry ------------------------------------------------------------------- */
@@ -1063,10 +1111,13 @@ static void doctor_run(struct doctor *d)
 	} else if (p->hibernated_ro)
 		check_kernel_fs(d, "for the volatile session", "overlay");
 
-	bool root_written = !p->read_only && !(d->host_unsafe && p->hibernated_ro);
+	bool root_written = !p->read_only && !(d->host_unsafe && p->hibernated_ro) &&
+	                    p->overlay == PLAN_OVERLAY_NONE;
 	int rootv = check_image(d, &p->loop, p->loopfstype, root_written, true);
 	if (rootv >= 0)
 		check_root_contents(d, rootv);
+	if (p->overlay != PLAN_OVERLAY_NONE)
+		check_overlay(d);
 	for (unsigned i = 0; i < p->n_mounts; i++)
 		(void)check_image(d, &p->mounts[i].image, p->mounts[i].fstype, !d->host_unsafe,
 		                  false);

@@ -21,7 +21,6 @@
 #include "engine/device.h"
 #include "tools/allocate.h"
 #include "tools/check.h"
-#include "tools/cli.h"
 
 #define ALIGN 4096ULL
 
@@ -98,11 +97,77 @@ static const struct create_fs fs_kinds[] = {
     {"btrfs", "mkfs.btrfs", 255, "btrfs-progs"},
 };
 
-/* Runs mkfs on the file; its messages go to our stderr, so stdout stays the summary. */
-static int run_mkfs(const struct create_fs *fs, const char *prog, const char *label,
-                    const char *path, struct process_result *ret)
+/*
+ * What an overlay layer's file system is made with, in a private directory: root/ holding
+ * upper/ and work/ (root's, 0755) for mkfs.ext4 -d and mkfs.btrfs --rootdir, which copy a
+ * tree, and proto, the same as a prototype file for mkfs.xfs -p (owners written in it).
+ * Nothing is mounted: the layer is made as the file system is.
+ */
+struct overlay_tree {
+	char *dir, *root, *proto;
+};
+
+static const char overlay_proto[] = "/dev/null\n" /* no boot image */
+                                    "0 0\n"
+                                    "d--755 0 0\n"
+                                    "upper d--755 0 0\n"
+                                    "$\n"
+                                    "work d--755 0 0\n"
+                                    "$\n"
+                                    "$\n";
+
+static void overlay_tree_remove(struct overlay_tree *t)
 {
-	char *argv[12];
+	if (t->dir) {
+		_cleanup_free_ char *upper = path_join(t->root, "upper");
+		_cleanup_free_ char *work = path_join(t->root, "work");
+		(void)rmdir(upper);
+		(void)rmdir(work);
+		(void)rmdir(t->root);
+		(void)unlink(t->proto);
+		if (rmdir(t->dir) < 0 && errno != ENOENT)
+			log_warn("create: removing the private directory %s: %m", t->dir);
+	}
+	free(t->dir);
+	free(t->root);
+	free(t->proto);
+	*t = (struct overlay_tree){0};
+}
+
+static int overlay_tree_make(struct overlay_tree *t)
+{
+	const char *tmp = getenv("TMPDIR");
+	t->dir = path_join(tmp && *tmp ? tmp : "/tmp", "loopboot-create.XXXXXX");
+	if (!mkdtemp(t->dir)) {
+		int r = log_fail(errno, "create --overlay: a private directory", t->dir, NULL,
+		                 "set TMPDIR to a writable directory");
+		free(t->dir);
+		t->dir = NULL;
+		return r;
+	}
+	t->root = path_join(t->dir, "root");
+	t->proto = path_join(t->dir, "proto");
+	_cleanup_free_ char *upper = path_join(t->root, "upper");
+	_cleanup_free_ char *work = path_join(t->root, "work");
+	/* chmod after mkdir: the umask must not take bits away. */
+	const char *dirs[] = {t->root, upper, work};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mkdir(dirs[i], 0755) < 0 || chmod(dirs[i], 0755) < 0)
+			return log_fail(errno, "create --overlay: a private directory", dirs[i],
+			                NULL, "set TMPDIR to a writable directory");
+	int r = write_file_atomic(t->proto, overlay_proto, strlen(overlay_proto), 0600);
+	if (r < 0)
+		return log_fail(r, "create --overlay: writing", t->proto, NULL,
+		                "set TMPDIR to a writable directory");
+	return 0;
+}
+
+/* Runs mkfs on the file (with the overlay layer's tree when tree is given); its messages
+ * go to our stderr, so stdout stays the summary. */
+static int run_mkfs(const struct create_fs *fs, const char *prog, const char *label,
+                    const struct overlay_tree *tree, const char *path, struct process_result *ret)
+{
+	char *argv[14];
 	size_t n = 0;
 	argv[n++] = (char *)prog;
 	argv[n++] = "-q";
@@ -119,6 +184,13 @@ static int run_mkfs(const struct create_fs *fs, const char *prog, const char *la
 		argv[n++] = "-L";
 		argv[n++] = (char *)label;
 	}
+	if (tree && streq(fs->name, "xfs")) {
+		argv[n++] = "-p";
+		argv[n++] = tree->proto;
+	} else if (tree) {
+		argv[n++] = streq(fs->name, "btrfs") ? "--rootdir" : "-d";
+		argv[n++] = tree->root;
+	}
 	argv[n++] = (char *)path;
 	argv[n] = NULL;
 	static const struct process_options to_stderr = {
@@ -127,57 +199,92 @@ static int run_mkfs(const struct create_fs *fs, const char *prog, const char *la
 	return process_run(NULL, argv, &to_stderr, ret);
 }
 
-char *create_boot_entry(const char *path)
+char *create_cmdline_word(const char *key, const char *value)
+{
+	bool blank = strpbrk(value, " \t") != NULL;
+	return xasprintf("%s%s=%s%s", blank ? "\"" : "", key, value, blank ? "\"" : "");
+}
+
+/*
+ * Where the file is, as a kernel command line names it: the host (*ret_root, "UUID=..."),
+ * the file's path in the host's file system (*ret_inner), and whether the host is inside a
+ * BitLocker volume (the entry then opens it). 0, or -ENOENT when the file is not on a
+ * block device's file system that can be named.
+ */
+static int boot_location(const char *path, char **ret_root, char **ret_inner, bool *ret_bitlocker)
 {
 	_cleanup_free_ char *real = realpath(path, NULL);
 	if (!real)
-		return NULL;
+		return -ENOENT;
 	_cleanup_(mount_entry_free) struct mount_entry m = {0};
 	if (mount_find_path(NULL, real, &m) <= 0)
-		return NULL;
-	char *hint = NULL;
+		return -ENOENT;
 	struct stat st;
 	const char *rest = path_startswith(real, m.target);
-	if (rest && m.source && stat(m.source, &st) == 0 && S_ISBLK(st.st_mode)) {
-		/* A host inside a BitLocker volume opened here: at boot only the volume is
-		 * there (its NTFS appears once it is opened), so the entry names the volume. */
-		_cleanup_free_ char *volume = device_bitlocker_volume_of(m.source);
-		const char *bitlocker = volume ? " loopboot.bitlocker=ask" : "";
-		if (volume)
-			log_info(
-			    "the host %s is inside the BitLocker volume %s: the entry opens it at "
-			    "boot (loopboot.bitlocker=ask asks for the recovery password on the "
-			    "console; loopboot-cmdline(7) tells how to use a key file instead)",
-			    m.source, volume);
-		/* Quietly: a host device we may not open only means no entry to print. */
-		struct device_info d = {0};
-		int rd = device_read(volume ? volume : m.source, &d);
-		/* libblkid before 2.39 reports no UUID for BitLocker: its partition's then. */
-		_cleanup_free_ char *root = rd < 0   ? NULL
-		                            : d.uuid ? xasprintf("UUID=%s", d.uuid)
-		                            : volume && d.partuuid
-		                                ? xasprintf("PARTUUID=%s", d.partuuid)
-		                            : volume ? xstrdup(volume)
-		                                     : NULL;
-		if (root) {
-			/* A bind mount of a subdirectory shows the file system from m.root. */
-			_cleanup_free_ char *inner =
-			    path_join(streq(m.root, "/") ? "" : m.root, rest);
-			/* The kernel's quoting: a value with blanks is quoted as a whole word. */
-			bool blank = strpbrk(inner, " \t") != NULL;
-			hint = xasprintf("root=%s %sloop=%s%s rw%s", root, blank ? "\"" : "", inner,
-			                 blank ? "\"" : "", bitlocker);
-		}
-		device_info_free(&d);
+	if (!rest || !m.source || stat(m.source, &st) < 0 || !S_ISBLK(st.st_mode))
+		return -ENOENT;
+	/* A host inside a BitLocker volume opened here: at boot only the volume is there (its
+	 * NTFS appears once it is opened), so the entry names the volume. */
+	_cleanup_free_ char *volume = device_bitlocker_volume_of(m.source);
+	if (volume)
+		log_info("the host %s is inside the BitLocker volume %s: the entry opens it at "
+		         "boot (loopboot.bitlocker=ask asks for the recovery password on the "
+		         "console; loopboot-cmdline(7) tells how to use a key file instead)",
+		         m.source, volume);
+	/* Quietly: a host device we may not open only means no entry to print. */
+	struct device_info d = {0};
+	int rd = device_read(volume ? volume : m.source, &d);
+	/* libblkid before 2.39 reports no UUID for BitLocker: its partition's then. */
+	char *root = rd < 0                 ? NULL
+	             : d.uuid               ? xasprintf("UUID=%s", d.uuid)
+	             : volume && d.partuuid ? xasprintf("PARTUUID=%s", d.partuuid)
+	             : volume               ? xstrdup(volume)
+	                                    : NULL;
+	device_info_free(&d);
+	if (!root)
+		return -ENOENT;
+	/* A bind mount of a subdirectory shows the file system from m.root. */
+	*ret_inner = path_join(streq(m.root, "/") ? "" : m.root, rest);
+	*ret_root = root;
+	*ret_bitlocker = volume != NULL;
+	return 0;
+}
+
+char *create_boot_entry(const char *path)
+{
+	_cleanup_free_ char *root = NULL, *inner = NULL;
+	bool bitlocker = false;
+	if (boot_location(path, &root, &inner, &bitlocker) < 0)
+		return NULL;
+	_cleanup_free_ char *loop = create_cmdline_word("loop", inner);
+	return xasprintf("root=%s %s rw%s", root, loop, bitlocker ? " loopboot.bitlocker=ask" : "");
+}
+
+/* An overlay layer's words for the entry: loopboot.overlay= beside the loop= of a
+ * read-only root image on the same host. */
+static void print_overlay_entry(const char *path)
+{
+	_cleanup_free_ char *root = NULL, *inner = NULL;
+	bool bitlocker = false;
+	if (boot_location(path, &root, &inner, &bitlocker) < 0) {
+		printf("add to the boot entry: loopboot.overlay=<its path on the host>, beside the "
+		       "loop= of a read-only root image on the same host\n");
+		return;
 	}
-	return hint;
+	_cleanup_free_ char *word = create_cmdline_word("loopboot.overlay", inner);
+	printf("add to the boot entry: %s\n"
+	       "  beside the loop= of a read-only root image on the same host: root=%s "
+	       "loop=<the root image> %s%s\n",
+	       word, root, word, bitlocker ? " loopboot.bitlocker=ask" : "");
 }
 
 /* Allocates the whole file (closing fd is the caller's), then makes the file system. */
-static int fill_file(int fd, uint64_t size, const struct create_fs *fs, const char *mkfs,
-                     const char *label, const char *path, const char **ret_how)
+static int fill_file(int fd, const struct create_request *req, const char *mkfs,
+                     const struct overlay_tree *tree, const char **ret_how)
 {
-	int r = allocate_range(fd, 0, size, "create", ret_how);
+	const char *path = req->path;
+	const struct create_fs *fs = req->fs;
+	int r = allocate_range(fd, 0, req->size, "create", ret_how);
 	if (r < 0) {
 		if (r == -EINTR && allocate_interrupted)
 			return log_fail(EINTR, "create", path, "interrupted",
@@ -187,7 +294,7 @@ static int fill_file(int fd, uint64_t size, const struct create_fs *fs, const ch
 		                             : "check the host file system");
 	}
 	struct process_result res;
-	r = run_mkfs(fs, mkfs, label, path, &res);
+	r = run_mkfs(fs, mkfs, req->label, tree, path, &res);
 	if (r < 0) {
 		_cleanup_free_ char *how = process_result_message(&res);
 		return log_fail(
@@ -199,10 +306,11 @@ static int fill_file(int fd, uint64_t size, const struct create_fs *fs, const ch
 	return 0;
 }
 
-/* The summary on stdout: size, type, how it was allocated, fragments, a boot entry. */
-static int report(int dirfd, const char *base, const char *path, uint64_t size,
-                  const struct create_fs *fs, const char *label, const char *how)
+/* The summary on stdout: size, type, how it was allocated, fragments. */
+static int report(int dirfd, const char *base, const struct create_request *req, const char *how)
 {
+	const char *path = req->path, *label = req->label;
+	uint64_t size = req->size;
 	_cleanup_close_ int fd = openat(dirfd, base, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -215,7 +323,9 @@ static int report(int dirfd, const char *base, const char *path, uint64_t size,
 	    fr == 0 ? xasprintf("%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s")
 	            : xstrdup("extents not reported by the host file system (no FIEMAP)");
 	_cleanup_free_ char *lab = label ? xasprintf(" labelled \"%s\"", label) : xstrdup("");
-	printf("%s: %s %s image%s, %s, %s\n", path, sz, fs->name, lab, how, extents);
+	printf("%s: %s %s %s%s, %s, %s\n", path, sz, req->fs->name,
+	       req->overlay ? "overlay layer (empty upper/ and work/)" : "image", lab, how,
+	       extents);
 	if ((uint64_t)st.st_blocks * 512 < size)
 		log_warn("create: %s is sparse on this host (%llu of %llu bytes allocated)", path,
 		         (unsigned long long)st.st_blocks * 512, (unsigned long long)size);
@@ -224,9 +334,12 @@ static int report(int dirfd, const char *base, const char *path, uint64_t size,
 }
 
 static const char usage[] =
-    "Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL]\n"
+    "Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL] "
+    "[--overlay]\n"
     "Creates a fully allocated image file (never sparse) with a file system in it.\n"
-    "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n";
+    "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n"
+    "--overlay: a persistent overlay layer, empty upper/ and work/ at its root, for\n"
+    "  loopboot.overlay=PATH beside the loop= of a read-only root image (run as root).\n";
 
 const struct create_fs *create_fs_find(const char *name)
 {
@@ -277,21 +390,46 @@ int create_request_parse(const char *cmd, const char *size_arg, const char *fs_a
 	return 0;
 }
 
-/* The arguments: 0 with *req, 1 after --help, 2 after a usage message. */
-static int parse_request(int argc, char **argv, struct create_request *req)
+int create_parse_args(int argc, char **argv, struct create_request *req)
 {
+	enum { OPT_OVERLAY = 0x100 };
+	static const struct option options[] = {
+	    {"size", required_argument, NULL, 's'},  {"fs", required_argument, NULL, 't'},
+	    {"label", required_argument, NULL, 'L'}, {"overlay", no_argument, NULL, OPT_OVERLAY},
+	    {"help", no_argument, NULL, 'h'},        {0},
+	};
 	const char *size_arg = NULL, *fs_arg = "ext4";
 	*req = (struct create_request){0};
-	const struct cli_option options[] = {
-	    {"size", 's', &size_arg},
-	    {"fs", 't', &fs_arg},
-	    {"label", 'L', &req->label},
-	};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
-	if (r < 0)
-		fputs(usage, stderr);
-	if (r <= 0)
-		return r < 0 ? 2 : 1;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:t:L:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			size_arg = optarg;
+			break;
+		case 't':
+			fs_arg = optarg;
+			break;
+		case 'L':
+			req->label = optarg;
+			break;
+		case OPT_OVERLAY:
+			req->overlay = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fprintf(stderr, "loopboot: create: %s: %s — see loopboot create --help\n",
+			        argv[optind - 1],
+			        c == ':' ? "the option needs a value"
+			        : optopt == OPT_OVERLAY || optopt == 'h'
+			            ? "the option takes no value"
+			            : "unknown option");
+			return 2;
+		}
+	}
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "loopboot: create: %s — give one FILE, e.g. loopboot create "
@@ -323,6 +461,14 @@ static void create_place_done(struct create_place *t)
 static int prepare_place(const struct create_request *req, struct create_place *t)
 {
 	*t = (struct create_place){.dirfd = -1};
+	/* mkfs.ext4 -d and mkfs.btrfs --rootdir copy the owner of the directories they are
+	 * given, the one who runs create; a layer whose upper/ is not root's gives the booted
+	 * system a / that is not root's. */
+	if (req->overlay && geteuid() != 0)
+		return log_fail(EPERM, "create --overlay", req->path,
+		                "not root: upper/ and work/ must be root's, and mkfs makes them "
+		                "with the owner of the one who runs it",
+		                "run it as root (sudo loopboot create ...)");
 	t->mkfs = find_program(req->fs->mkfs, PROGRAM_SEARCH_PATH);
 	if (!t->mkfs)
 		return log_fail(ENOENT, "create", req->fs->mkfs, "not installed",
@@ -378,19 +524,31 @@ static void no_copy_on_write(int fd)
 /* The file, its allocation, its file system and the report; nothing left on failure. */
 static int make_image(const struct create_request *req, const struct create_place *t)
 {
+	struct overlay_tree tree = {0};
+	if (req->overlay) {
+		int r = overlay_tree_make(&tree);
+		if (r < 0) {
+			overlay_tree_remove(&tree);
+			return r;
+		}
+	}
 	int fd = openat(t->dirfd, t->base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return log_fail(errno, "create", req->path, NULL,
-		                errno == EEXIST ? "remove it first or choose another name"
-		                                : "check the directory is writable");
+	if (fd < 0) {
+		int r = log_fail(errno, "create", req->path, NULL,
+		                 errno == EEXIST ? "remove it first or choose another name"
+		                                 : "check the directory is writable");
+		overlay_tree_remove(&tree);
+		return r;
+	}
 	const char *how_done = NULL;
 	struct allocate_signals sigs;
 	allocate_catch_signals(&sigs);
 	no_copy_on_write(fd);
-	int r = fill_file(fd, req->size, req->fs, t->mkfs, req->label, req->path, &how_done);
+	int r = fill_file(fd, req, t->mkfs, req->overlay ? &tree : NULL, &how_done);
 	close(fd);
+	overlay_tree_remove(&tree);
 	if (r == 0)
-		r = report(t->dirfd, t->base, req->path, req->size, req->fs, req->label, how_done);
+		r = report(t->dirfd, t->base, req, how_done);
 	if (r < 0 && unlinkat(t->dirfd, t->base, 0) < 0 && errno != ENOENT)
 		log_warn("create: removing the partial file %s: %m", req->path);
 	allocate_restore_signals(&sigs);
@@ -418,12 +576,16 @@ int create_refusals(const struct create_request *req)
 int create_main(int argc, char **argv)
 {
 	struct create_request req;
-	int r = parse_request(argc, argv, &req);
+	int r = create_parse_args(argc, argv, &req);
 	if (r > 0)
 		return r == 1 ? 0 : r;
 	r = create_image(&req);
 	if (r < 0)
 		return 1;
+	if (req.overlay) {
+		print_overlay_entry(req.path);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	_cleanup_free_ char *entry = create_boot_entry(req.path);
 	if (entry)
 		printf("boot it with: %s\n", entry);

@@ -31,6 +31,14 @@ static void print_layer(const struct layer *l)
 		       l->loop.read_only ? ", read-only" : "");
 		break;
 	case LAYER_DM:
+		if (l->dm.target) {
+			printf("dm:     %s (%s): %s over %s%s\n", strempty(l->dm.device),
+			       strempty(l->dm.name),
+			       streq(l->dm.target, "snapshot") ? "a copy-on-write in RAM"
+			                                       : l->dm.target,
+			       strempty(l->dm.on), l->dm.read_only ? ", read-only" : "");
+			break;
+		}
 		printf("dm:     %s (%s) ← %s (in %s): %lu extent%s on %s, linear%s\n",
 		       strempty(l->dm.device), strempty(l->dm.name), strempty(l->dm.file),
 		       strempty(l->dm.parent), l->dm.extents, l->dm.extents == 1 ? "" : "s",
@@ -41,6 +49,9 @@ static void print_layer(const struct layer *l)
 		       strempty(l->mount.target), strempty(l->mount.type),
 		       l->mount.read_only ? "ro" : "rw", l->mount.options ? "," : "",
 		       strempty(l->mount.options), mount_role_name(l->mount.role));
+		if (l->mount.overlay)
+			printf("overlay: the image read-only under the writable layer %s\n",
+			       l->mount.overlay);
 		break;
 	case LAYER_CRYPT:
 		printf(

@@ -7,6 +7,8 @@
 #
 #   root-KEY.img          busybox and tests/vm/guest/init, ext4 by mke2fs -d (guest_root)
 #   linroot-KEY.img       the same with tests/vm/guest-linear/init (linear_root)
+#   sqroot-KEY.sfs        busybox, tests/vm/guest-overlay/init and guest/init, squashfs
+#                         (squash_root)
 #   debian-SUITE-KEY/     debootstrap's Debian 12 tree (sd_debootstrap; network, minutes)
 #   sdroot-KEY.img        that tree with tests/vm/guest-systemd/lbtest.service (sd_root)
 #   fw-FW-KEY/            that tree + apt-get install of the kernel, the initramfs framework
@@ -122,6 +124,35 @@ bb_root() { # OUT
 	rc=$?
 	rm -rf "$tmp"
 	return $rc
+}
+
+# The read-only root of test-overlay.sh: guest_root_tree with tests/vm/guest-overlay/init as
+# /sbin/init (it reports the layers below the overlay, then runs tests/vm/guest/init, here
+# /sbin/lbtest-init), as squashfs. Cached as sqroot-KEY.sfs, keyed by busybox, both inits,
+# the layouts and mksquashfs's version.
+SQUASH_LAYOUT=1 # bump when squash_root_tree or the mksquashfs options change
+
+squash_root_tree() { # DIR
+	guest_root_tree "$1" "$VM_LIB/guest-overlay/init" &&
+		install -m 755 "$VM_LIB/guest/init" "$1/sbin/lbtest-init"
+}
+
+squash_image_build() { # TMP IMG
+	local tmp=$1 img=$2
+	find "$VM_CACHE" -maxdepth 1 -name 'sqroot-*.sfs' -delete
+	squash_root_tree "$tmp/tree" &&
+		mksquashfs "$tmp/tree" "$tmp/root.sfs" -noappend -all-root -no-progress >/dev/null &&
+		mv "$tmp/root.sfs" "$img"
+}
+
+squash_root() { # OUT
+	local key img
+	key=$( (sha256sum <"$(command -v busybox)" && sha256sum <"$VM_LIB/guest/init" &&
+		sha256sum <"$VM_LIB/guest-overlay/init" &&
+		mksquashfs -version 2>&1 | head -n 1 &&
+		echo "$ROOT_LAYOUT $SQUASH_LAYOUT") | sha256sum | cut -c1-16)
+	img=$VM_CACHE/sqroot-$key.sfs
+	cache_build "$VM_CACHE/.lock" "$img" squash_image_build "$img" -- cp "$img" "$1"
 }
 
 # ---- the Debian 12 systemd root -------------------------------------------------------------

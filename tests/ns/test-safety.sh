@@ -45,6 +45,16 @@ make_ntfs_image "$WORK/dirty.img" 96M WINDOWS "$WORK/root.img" linux/root.img
 python3 "$FSFLAGS" ntfs-dirty "$WORK/dirty.img"
 dev=$(attach "$WORK/dirty.img")
 refused "dirty NTFS" "$WORK/dirty.img" "root=$dev loop=/linux/root.img rw" "marked dirty"
+check "dirty NTFS: the message names ntfsfix -d" grep -q "ntfsfix -d DEVICE" "$LB_OUT"
+
+# ---- an NTFS journal Windows has not applied -----------------------------------------------
+make_ntfs_image "$WORK/log.img" 96M WINDOWS "$WORK/root.img" linux/root.img
+python3 "$FSFLAGS" ntfs-logunclean "$WORK/log.img"
+dev=$(attach "$WORK/log.img")
+refused "NTFS journal unclean" "$WORK/log.img" "root=$dev loop=/linux/root.img rw" \
+	"holds changes Windows has not written back"
+check "NTFS journal unclean: the message says shutdown /s /t 0, not ntfsfix" \
+	grep -q "shutdown /s /t 0.*do not run ntfsfix" "$LB_OUT"
 
 # ---- FAT32 and exFAT not unmounted cleanly ------------------------------------------------
 mkfs.vfat -F 32 -n DIRTYFAT -C "$WORK/fat.img" 98304 >/dev/null
@@ -53,7 +63,18 @@ mcopy -i "$WORK/fat.img" "$WORK/root.img" ::/linux/root.img
 python3 "$FSFLAGS" fat-dirty "$WORK/fat.img"
 dev=$(attach "$WORK/fat.img")
 refused "dirty FAT32" "$WORK/fat.img" "root=LABEL=DIRTYFAT loop=/linux/root.img rw" "not unmounted cleanly"
-check "dirty FAT32: the message names fsck.fat" grep -q "fsck.fat" "$LB_OUT"
+check "dirty FAT32: the message names fsck.fat" grep -q "fsck.fat -a DEVICE" "$LB_OUT"
+
+# The dirty bit Linux's vfat keeps in the boot sector (a power cut leaves it set).
+mkfs.vfat -F 32 -n BOOTDIRTY -C "$WORK/bfat.img" 98304 >/dev/null
+mmd -i "$WORK/bfat.img" ::/linux
+mcopy -i "$WORK/bfat.img" "$WORK/root.img" ::/linux/root.img
+python3 "$FSFLAGS" fat-bootdirty "$WORK/bfat.img"
+bdev=$(attach "$WORK/bfat.img")
+refused "FAT32 boot sector dirty" "$WORK/bfat.img" "root=LABEL=BOOTDIRTY loop=/linux/root.img rw" \
+	"not unmounted cleanly (its boot sector is marked dirty)"
+check "FAT32 boot sector dirty: the message names fsck.fat -a" grep -q "fsck.fat -a DEVICE" "$LB_OUT"
+losetup -d "$bdev"
 
 truncate -s 96M "$WORK/exfat.img"
 mkfs.exfat -L DIRTYEX "$WORK/exfat.img" >/dev/null

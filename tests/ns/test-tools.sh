@@ -225,6 +225,15 @@ check_finds "check, dirty FAT" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
 	"one line says why and names fsck.fat" "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly.* — .*fsck.fat"
 check "check, dirty FAT: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
 losetup -d "$ddev"
+# The boot sector's dirty bit (Linux's vfat), FAT[1] clean: the same words as the boot's.
+fsck.fat -a "$WORK/dfat.img" >/dev/null 2>&1
+python3 "$FSFLAGS" fat-bootdirty "$WORK/dfat.img"
+ddev=$(attach "$WORK/dfat.img")
+before=$(sum "$WORK/dfat.img")
+check_finds "check, FAT boot sector dirty" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
+	"one line says why and names fsck.fat -a" "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly (its boot sector is marked dirty) — run fsck.fat -a DEVICE"
+check "check, FAT boot sector dirty: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
+losetup -d "$ddev"
 
 # ---- check: an ext4 host whose journal needs replaying (as after a crash) -------------------
 mkdir -p "$WORK/rechost/linux"
@@ -446,7 +455,7 @@ check "helpers programs: the FUSE drivers and checkers, one a line" \
 check "helpers modules --required: loop, overlay, fuse, vfat, ext4" \
 	test "$("$LOOPBOOT" helpers modules --required | tr '\n' ' ')" = "loop overlay fuse vfat ext4 "
 check "helpers modules ntfs ntfs-3g ext4: the stack's, ntfs3 with its code page, ext4" \
-	test "$("$LOOPBOOT" helpers modules ntfs ntfs-3g ext4 | tr '\n' ' ')" = "loop dm_mod overlay fuse ntfs3 nls_utf8 ext4 "
+	test "$("$LOOPBOOT" helpers modules ntfs ntfs-3g ext4 | tr '\n' ' ')" = "loop dm_mod dm_snapshot overlay fuse ntfs3 nls_utf8 ext4 "
 lb helpers colours
 check "helpers with an unknown list: exit status 2" test $? -eq 2
 finish

@@ -4,6 +4,7 @@
 
 #include "basic/util.h"
 #include "engine/decide.h"
+#include "engine/plan.h"
 #include "test-main.h"
 
 /* A row of a decision table: the facts and the choice, as letters. */
@@ -112,6 +113,7 @@ TEST(layer_table)
 	    {'P', OFF(layer_facts, probe)},  {'H', OFF(layer_facts, host_ro)},
 	    {'L', OFF(layer_facts, linear)}, {'F', OFF(layer_facts, on_host)},
 	    {'E', OFF(layer_facts, last)},   {'R', OFF(layer_facts, read_only)},
+	    {'B', OFF(layer_facts, base)},   {'A', OFF(layer_facts, in_ram)},
 	};
 	static const struct letter out[] = {
 	    {'M', OFF(layer_choice, map)},       {'W', OFF(layer_choice, open_rw)},
@@ -141,11 +143,89 @@ TEST(layer_table)
 	    {"LE", "W  C"},
 	    {"LFER", "M O"},
 	    {"HLFE", "MDO"},
+	    /* An overlay's base (B): never written, never checked, whatever else is asked;
+	     * mapped in linear mode (read-only). */
+	    {"BFE", "DO"},
+	    {"BF", "DO"},
+	    {"PBFE", "DON"},
+	    {"BLFE", "MDO"},
+	    /* A copy in RAM (A, not on the host): its device may be written (a journal
+	     * replays into RAM), it is mounted read-only, checked never. */
+	    {"ABE", "W O"},
+	    {"AHBE", "W O"},
+	    {"AER", "W O"},
+	    {"PABE", "DON"},
 	};
 	struct layer_facts f;
 	struct layer_choice c;
 	check_table("layer", rows, ARRAY_SIZE(rows), &f, sizeof(f), in, ARRAY_SIZE(in), run_layer,
 	            &c, out, ARRAY_SIZE(out));
+}
+
+static void run_overlay(const void *facts, void *choice)
+{
+	*(struct overlay_choice *)choice = decide_overlay(facts);
+}
+
+static void run_overlay_file(const void *facts, void *choice)
+{
+	struct overlay_facts f = *(const struct overlay_facts *)facts;
+	f.kind = PLAN_OVERLAY_FILE;
+	*(struct overlay_choice *)choice = decide_overlay(&f);
+}
+
+static void run_overlay_device(const void *facts, void *choice)
+{
+	struct overlay_facts f = *(const struct overlay_facts *)facts;
+	f.kind = PLAN_OVERLAY_DEVICE;
+	*(struct overlay_choice *)choice = decide_overlay(&f);
+}
+
+TEST(overlay_table)
+{
+	static const struct letter in[] = {
+	    {'H', OFF(overlay_facts, host_ro)},
+	    {'O', OFF(overlay_facts, readonly)},
+	    {'Z', OFF(overlay_facts, reset)},
+	};
+	static const struct letter out[] = {
+	    {'R', OFF(overlay_choice, layer_ro)},
+	    {'T', OFF(overlay_choice, tmpfs_top)},
+	    {'E', OFF(overlay_choice, reset)},
+	    {'W', OFF(overlay_choice, warn_host_ro)},
+	};
+	/* tmpfs, and the volatile session (kind 0): a tmpfs, nothing else. */
+	static const struct row tmpfs[] = {{"", "T"}, {"H", "T"}, {"HOZ", "T"}};
+	/* A file on the host. */
+	static const struct row file[] = {
+	    {"", ""},      /* written */
+	    {"Z", "E"},    /* emptied first */
+	    {"O", "RT"},   /* read-only, tmpfs on top */
+	    {"H", "RTW"},  /* the host cannot be written (volatile session): the same, said */
+	    {"HZ", "RTW"}, /* ... and never emptied */
+	    {"HO", "RT"},  /* asked read-only anyway: nothing to say */
+	};
+	/* A partition: the host's state does not matter. */
+	static const struct row device[] = {{"", ""}, {"H", ""}, {"HZ", "E"}, {"O", "RT"}};
+	struct overlay_facts f;
+	struct overlay_choice c;
+	check_table("overlay tmpfs", tmpfs, ARRAY_SIZE(tmpfs), &f, sizeof(f), in, ARRAY_SIZE(in),
+	            run_overlay, &c, out, ARRAY_SIZE(out));
+	check_table("overlay file", file, ARRAY_SIZE(file), &f, sizeof(f), in, ARRAY_SIZE(in),
+	            run_overlay_file, &c, out, ARRAY_SIZE(out));
+	check_table("overlay device", device, ARRAY_SIZE(device), &f, sizeof(f), in, ARRAY_SIZE(in),
+	            run_overlay_device, &c, out, ARRAY_SIZE(out));
+}
+
+TEST(toram_fits)
+{
+	const unsigned long long mib = 1ULL << 20;
+	CHECK(decide_toram_fits(100 * mib, 200 * mib));
+	CHECK(decide_toram_fits(136 * mib, 200 * mib)); /* exactly the reserve left */
+	CHECK(!decide_toram_fits(137 * mib, 200 * mib));
+	CHECK(!decide_toram_fits(1, 0)); /* MemAvailable unknown: never */
+	CHECK(!decide_toram_fits(0, 10 * mib));
+	CHECK(!decide_toram_fits(~0ULL, ~0ULL));
 }
 
 /* Whatever the facts: the dry run never writes, a read-only host is never written, and a
@@ -169,5 +249,8 @@ TEST(layer_invariants)
 			CHECK(lc.check);
 		if (lc.map)
 			CHECK(!lc.open_rw);
+		lf.base = true;
+		lc = decide_layer(&lf);
+		CHECK(!lc.open_rw && lc.device_ro && lc.mount_ro && !lc.check);
 	}
 }

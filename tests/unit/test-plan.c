@@ -162,6 +162,27 @@ static const struct refusals refusals[] = {
           "hide"},
          {"root=/dev/vda loop=/r.img loopboot.mount=/x:/x.img:ext4;rm", "type name"},
      }},
+    {"bad_overlays",
+     {
+         {"root=/dev/vda loop=/r.img loopboot.overlay", "no layer named"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=", "no layer named"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=tmpfs:", "tmpfs:512M"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=tmpfs:1T", "tmpfs:512M"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=tmpfs:-5M", "tmpfs:512M"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=/", "root directory"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=/a/../b.img", "\"..\""},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=/r.img", "its own file"},
+         {"root=/dev/vda loop=/r.img loopboot.mount=/home:/h.img loopboot.overlay=/h.img",
+          "already mounted at /home"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=persist", "neither tmpfs"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=LABEL=x:/a/../b", "\"..\""},
+         {"root=/dev/vda loopboot.overlay=tmpfs", "needs loop="},
+         {"root=/dev/vda loopboot.toram", "needs loop="},
+         {"root=/dev/vda loop=/r.img loopboot.toram=maybe", "yes/no"},
+         {"root=/dev/vda loop=/r.img loopboot.overlay=/o.img loopboot.overlay.reset "
+          "loopboot.overlay.readonly",
+          "keep one"},
+     }},
 };
 TEST_TABLE(check_refusals, refusals);
 
@@ -316,6 +337,49 @@ TEST(mode_linear)
 	plan_free(&p);
 	parse_bad("root=/dev/sda1 loop=/a.img loopboot.mode=dm", "loopboot.mode=linear");
 	parse_bad("root=/dev/sda1 loop=/a.img loopboot.mode", "loopboot.mode=loop");
+}
+
+TEST(overlay)
+{
+	struct plan p = parse_ok("root=/dev/sda1 loop=/live.sqfs");
+	CHECK(p.overlay == PLAN_OVERLAY_NONE && !p.toram);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/live.sqfs loopboot.overlay=tmpfs");
+	CHECK(p.overlay == PLAN_OVERLAY_TMPFS && !p.overlay_size && !p.overlay_path);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/live.sqfs loopboot.overlay=tmpfs:25%");
+	CHECK(p.overlay == PLAN_OVERLAY_TMPFS && streq(p.overlay_size, "25%"));
+	char *buf = printed(&p);
+	CHECK(strstr(buf, "layer:  tmpfs (size 25%") != NULL);
+	CHECK(strstr(buf, "read-only (under the overlay)") != NULL);
+	free(buf);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=/linux//ov.img "
+	             "loopboot.overlay.reset loopboot.toram");
+	CHECK(p.overlay == PLAN_OVERLAY_FILE && streq(p.overlay_path, "/linux/ov.img"));
+	CHECK(p.overlay_reset && !p.overlay_readonly && p.toram);
+	buf = printed(&p);
+	CHECK(strstr(buf, "layer:  /linux/ov.img (on the host") != NULL);
+	CHECK(strstr(buf, "toram:  copied into RAM before it is mounted\n") != NULL);
+	free(buf);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=LABEL=persist:/live/rw "
+	             "loopboot.overlay.readonly");
+	CHECK(p.overlay == PLAN_OVERLAY_DEVICE && p.overlay_dev.kind == DEVSPEC_LABEL);
+	CHECK(streq(p.overlay_dev.value, "persist") && streq(p.overlay_path, "/live/rw"));
+	CHECK(p.overlay_readonly);
+	plan_free(&p);
+	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=UUID=0123-ABCD");
+	CHECK(p.overlay == PLAN_OVERLAY_DEVICE && streq(p.overlay_path, "/"));
+	plan_free(&p);
+	/* The last one wins, and what it replaces is freed (ASan). */
+	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=/a.img loopboot.overlay=tmpfs");
+	CHECK(p.overlay == PLAN_OVERLAY_TMPFS && !p.overlay_path);
+	plan_free(&p);
+	/* reset and readonly mean nothing for a tmpfs: a warning. */
+	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=tmpfs loopboot.overlay.reset");
+	CHECK(p.warnings.n == 1 && !p.overlay_reset);
+	plan_free(&p);
 }
 
 TEST(failure_policy)

@@ -11,7 +11,7 @@ static void push_mount(struct stack *s, enum mount_role role, const char *source
 	                                .source = xstrdup(source),
 	                                .target = xstrdup(target),
 	                                .type = xstrdup("ext4"),
-	                                .image = xstrdup(image),
+	                                .image = image ? xstrdup(image) : NULL,
 	                                .options = options ? xstrdup(options) : NULL};
 }
 
@@ -83,6 +83,7 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->dm.name, b->dm.name) && a->dm.extents == b->dm.extents &&
 		       same_string(a->dm.file, b->dm.file) &&
 		       same_string(a->dm.parent, b->dm.parent) && same_string(a->dm.on, b->dm.on) &&
+		       same_string(a->dm.target, b->dm.target) &&
 		       a->dm.read_only == b->dm.read_only;
 	case LAYER_MOUNT:
 		return a->mount.role == b->mount.role &&
@@ -91,6 +92,7 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->mount.type, b->mount.type) &&
 		       same_string(a->mount.image, b->mount.image) &&
 		       same_string(a->mount.options, b->mount.options) &&
+		       same_string(a->mount.overlay, b->mount.overlay) &&
 		       a->mount.read_only == b->mount.read_only;
 	case LAYER_CRYPT:
 		return same_string(a->crypt.device, b->crypt.device) &&
@@ -139,6 +141,47 @@ TEST(crypt_below_host)
 	      -EBADMSG);
 	CHECK(error && strstr(error, "name"));
 	CHECK(back.n == 0);
+	free(error);
+	free(text);
+	stack_free(&s);
+}
+
+/* An overlay root over a base whose journal is replayed into RAM: the copy-on-write's
+ * tmpfs, loop and snapshot records, the layer and the overlay, through text and back. */
+TEST(overlay_round_trip)
+{
+	struct stack s = {0}, back;
+	struct layer *l = stack_push(&s, LAYER_HOST);
+	l->host = (struct layer_host){.spec = xstrdup("UUID=1234-ABCD"),
+	                              .type = xstrdup("vfat"),
+	                              .driver = xstrdup("vfat"),
+	                              .target = xstrdup("/host")};
+	l = stack_push(&s, LAYER_LOOP);
+	l->loop = (struct layer_loop){.device = xstrdup("/dev/loop0"),
+	                              .file = xstrdup("/linux/root.img"),
+	                              .parent = xstrdup("/host"),
+	                              .read_only = true};
+	push_mount(&s, MOUNT_ROLE_LAYER, "tmpfs", "/run/loopboot/cow", NULL, NULL);
+	l = stack_push(&s, LAYER_DM);
+	l->dm = (struct layer_dm){.device = xstrdup("/dev/dm-0"),
+	                          .name = xstrdup("loopboot-cow"),
+	                          .file = xstrdup("/linux/root.img"),
+	                          .on = xstrdup("/dev/loop0"),
+	                          .target = xstrdup("snapshot")};
+	push_mount(&s, MOUNT_ROLE_LAYER, "/dev/dm-0", "/run/loopboot/layers/base",
+	           "/linux/root.img", NULL);
+	push_mount(&s, MOUNT_ROLE_ROOT, "overlay", "/", NULL,
+	           "lowerdir=/run/loopboot/layers/base,upperdir=/run/loopboot/layers/overlay/"
+	           "upper,workdir=/run/loopboot/layers/overlay/work");
+	s.v[s.n - 1].mount.overlay = xstrdup("/linux/overlay.img");
+	char *text = state_format(&s), *error = NULL;
+	CHECK(strstr(text, " on=/dev/loop0 target=snapshot ro=0\n"));
+	CHECK(strstr(text, " overlay=/linux/overlay.img\n"));
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(back.n == s.n);
+	for (size_t i = 0; i < s.n && i < back.n; i++)
+		CHECK(same_layer(&s.v[i], &back.v[i]));
+	stack_free(&back);
 	free(error);
 	free(text);
 	stack_free(&s);

@@ -274,18 +274,25 @@ part_read() { # DISK OUT: copies partition 1 out
 
 VM_APPEND_BASE="console=ttyS0 panic=-1"
 
-vm_boot() { # NAME CMDLINE DISK...
-	local name=$1 cmdline=$2 drives=() d start
+# What every boot starts with: VM_LOG, the .cmdline file, and VM_QEMU, QEMU's command line
+# with the kernel, the initramfs, CMDLINE (and VM_APPEND) and each DISK as a virtio drive.
+vm_boot_prepare() { # NAME CMDLINE DISK...
+	local name=$1 cmdline="$VM_APPEND_BASE $2${VM_APPEND:+ $VM_APPEND}" d
 	shift 2
-	for d in "$@"; do drives+=(-drive "file=$d,format=raw,if=virtio"); done
 	VM_LOG=$VM_OUT/$name.console
 	mkdir -p "$VM_OUT"
-	cmdline="$cmdline${VM_APPEND:+ $VM_APPEND}"
-	printf '%s\n' "$VM_APPEND_BASE $cmdline" >"$VM_OUT/$name.cmdline"
-	start=$(date +%s)
-	local qemu=(timeout -k 5 "$(vm_timeout)" qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM"
+	printf '%s\n' "$cmdline" >"$VM_OUT/$name.cmdline"
+	VM_QEMU=(qemu-system-x86_64 -accel tcg -machine q35 -m "$VM_MEM"
 		-nodefaults -display none -no-reboot -serial stdio
-		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$VM_APPEND_BASE $cmdline" "${drives[@]}")
+		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$cmdline")
+	for d in "$@"; do VM_QEMU+=(-drive "file=$d,format=raw,if=virtio"); done
+}
+
+vm_boot() { # NAME CMDLINE DISK...
+	local start
+	vm_boot_prepare "$@"
+	start=$(date +%s)
+	local qemu=(timeout -k 5 "$(vm_timeout)" "${VM_QEMU[@]}")
 	if [ "${VM_LIVE:-0}" = 1 ]; then
 		# The console as it comes, indented, without the guest's LBTEST lines (for tests).
 		"${qemu[@]}" </dev/null 2>&1 | tee "$VM_LOG" |
@@ -300,6 +307,50 @@ vm_boot() { # NAME CMDLINE DISK...
 	sed -i 's/\r$//' "$VM_LOG"
 	return 0
 }
+
+# As vm_boot, with QEMU in the background and WATCH (a function) called with its PID
+# about five times a second while it runs: WATCH may talk to QEMU's monitor or kill QEMU
+# (a power cut). QEMU_ARGS go after the disks (a monitor, hot-pluggable devices). No
+# timeout(1) in between, so that a signal reaches QEMU itself; at the time limit QEMU is
+# killed and VM_RC is 124. A test file that stops meanwhile kills it (VM_PID, trap below).
+vm_boot_watched() { # NAME CMDLINE WATCH [QEMU_ARGS...] [-- DISK...]
+	local name=$1 cmdline=$2 watch=$3 qemu_args=() disks=() start deadline pid
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		qemu_args+=("$1")
+		shift
+	done
+	[ $# -eq 0 ] || { shift && disks=("$@"); }
+	vm_boot_prepare "$name" "$cmdline" "${disks[@]}"
+	: >"$VM_LOG" # there before the first look at it
+	start=$(date +%s)
+	deadline=$((start + $(vm_timeout)))
+	"${VM_QEMU[@]}" "${qemu_args[@]}" </dev/null >"$VM_LOG" 2>&1 &
+	pid=$!
+	VM_PID=$pid
+	VM_RC=
+	while kill -0 "$pid" 2>/dev/null; do
+		"$watch" "$pid" "$start"
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			VM_RC=124
+			break
+		fi
+		sleep 0.2
+	done
+	if [ -z "$VM_RC" ]; then
+		wait "$pid" 2>/dev/null # (no "Killed" job message after a power cut)
+		VM_RC=$?
+	fi
+	VM_PID=
+	VM_SECS=$(($(date +%s) - start))
+	sed -i 's/\r$//' "$VM_LOG"
+	return 0
+}
+VM_PID=
+trap '[ -z "$VM_PID" ] || kill -KILL "$VM_PID" 2>/dev/null' EXIT
+trap 'exit 143' TERM
 
 # Lines from the guest's init: "LBTEST KEY=VALUE fstype=..." -> the value of FIELD.
 lbtest() { # KEY [FIELD]: FIELD defaults to KEY

@@ -5,19 +5,18 @@
 #   hib-refuse    NTFS with hiberfil.sys beginning HIBR: refused, with the fix
 #   hib-ro        the same disk with loopboot.hibernated=ro: a volatile session (overlay root,
 #                 read-only /host), the disk byte-identical after poweroff
-#   ntfs-dirty    NTFS with the dirty flag set (tests/lib/fsflags.py): refused
 #   e4-truncated  an image cut in half: refused
 #   e4-fsck-no    an image with file system errors, fsck.repair=no: refused
 #   e4-relative   loop= without a leading /: refused as a bad kernel parameter
 #   e4-symlink    loop= names an absolute symlink on the host: resolved inside the host
 #   e4-fsck-preen the damaged image with the default fsck.repair=preen: repaired, boots
-# The e4-* scenarios share one ext4 host disk; the refusals run first.
+# The e4-* scenarios share one ext4 host disk; the refusals run first. Dirty NTFS and FAT
+# hosts, refused and then booted after doing what the refusal says: tests/vm/test-dirty.sh.
 . "$(dirname "$0")/lib.sh"
 vm_require
 vm_setup
 W=$VM_OUT
 SERIAL=0123456789ABCDEF
-FSFLAGS=$TOP/tests/lib/fsflags.py
 
 # A wrapper init for hib-ro: reports /host's mount options and whether /host can be
 # written, then runs the guest's own init. Written into the root image with debugfs.
@@ -108,18 +107,6 @@ ok $? "$s: the guest powered off"
 ok $? "$s: the host disk image is byte-identical after poweroff"
 [ "$T_FAILED" -eq "$f" ] || show_console
 disk_done "$g" "$disk"
-
-# ---- an NTFS volume marked dirty ---------------------------------------------------------
-s=ntfs-dirty f=$T_FAILED
-disk=$W/$s.disk
-guest_root "$W/$s.root" &&
-	ntfs_host "$disk" 96M WINDOWS "$SERIAL" "$W/$s.root" &&
-	python3 "$FSFLAGS" ntfs-dirty "$disk" ||
-	die "$s: host disk built (NTFS marked dirty)"
-rm -f "$W/$s.root"
-refused "$s" "$disk" "root=UUID=$SERIAL loop=/linux/root.img rw" \
-	"host not safe to write: UUID=$SERIAL: the NTFS volume is marked dirty"
-disk_done "$f" "$disk"
 
 # ---- an ext4 host: truncated and damaged images, relative and symlinked paths ------------
 # /images/real.img        the guest root

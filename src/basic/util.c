@@ -200,24 +200,40 @@ int read_exactly(int fd, void *buf, size_t n, int64_t off)
 	return 0;
 }
 
+int write_exactly(int fd, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t k = write(fd, (const char *)buf + done, n - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+int compare_exactly(int a, int b, void *buf_a, void *buf_b, size_t n, int64_t off)
+{
+	int r = read_exactly(a, buf_a, n, off);
+	if (r == 0)
+		r = read_exactly(b, buf_b, n, off);
+	if (r < 0)
+		return r;
+	return memcmp(buf_a, buf_b, n) != 0;
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int r = -errno;
-			close(fd);
-			unlink(tmp);
-			return r;
-		}
-		data += n;
-		len -= (size_t)n;
+	int r = write_exactly(fd, data, len);
+	if (r < 0) {
+		close(fd);
+		unlink(tmp);
+		return r;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		int r = -errno;

@@ -97,6 +97,12 @@ int read_file(const char *path, char **ret, size_t *ret_len);
 /* Reads exactly n bytes at off (pread), or from the current position when off is -1
  * (read), retrying EINTR: 0, -EIO when the file ends first, or -errno. */
 int read_exactly(int fd, void *buf, size_t n, int64_t off);
+/* Writes all n bytes at the current position, retrying EINTR and short writes: 0, -EIO
+ * when the file takes nothing more, or -errno. */
+int write_exactly(int fd, const void *buf, size_t n);
+/* Reads n bytes at off from a and from b (into buf_a and buf_b, n bytes each): 0 when
+ * they are the same, 1 when not, or -errno (-EIO: one ends first). */
+int compare_exactly(int a, int b, void *buf_a, void *buf_b, size_t n, int64_t off);
 /* Writes a string to a file, replacing it atomically (tmp + rename); returns 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Strips trailing whitespace in place. */

@@ -213,12 +213,10 @@ static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)
 {
 	char a[VERIFY_BYTES], b[VERIFY_BYTES];
 	size_t n = size - off < VERIFY_BYTES ? (size_t)(size - off) : VERIFY_BYTES;
-	int r = read_exactly(file_fd, a, n, (int64_t)off);
-	if (r == 0)
-		r = read_exactly(dev_fd, b, n, (int64_t)off);
+	int r = compare_exactly(file_fd, dev_fd, a, b, n, (int64_t)off);
 	if (r < 0)
 		return r;
-	if (memcmp(a, b, n) != 0) {
+	if (r > 0) {
 		log_debug("the mapped device differs from the file at byte %llu",
 		          (unsigned long long)off);
 		return -EIO;

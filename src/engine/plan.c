@@ -543,11 +543,25 @@ static int set_mode(struct plan_parser *pp, const char *k, const char *v, char *
 }
 
 /*
- * loopboot.bitlocker=ask, or loopboot.bitlocker=DEVSPEC:/PATH (UUID=, LABEL=, PARTUUID=,
- * PARTLABEL= or /dev/NAME, then the key file's absolute path on that device's file
- * system). The device part ends at the first ':' followed by '/': a path never starts
- * otherwise, and tags with ':' elsewhere (LABEL=a:b) still work.
+ * DEVSPEC[:/PATH], as loopboot.bitlocker= and loopboot.overlay= take it: the device part
+ * (UUID=, LABEL=, PARTUUID=, PARTLABEL= or /dev/NAME) ends at the first ':' followed by
+ * '/': a path never starts otherwise, and tags with ':' elsewhere (LABEL=a:b) still work.
+ * *ret_dev: the device part as written (allocated, for messages); *ret_path: where the
+ * path starts ('/'), NULL when there is none. -EINVAL when the device part is no device.
  */
+static int devspec_with_path(const char *k, const char *v, struct devspec *ret, char **ret_dev,
+                             const char **ret_path)
+{
+	const char *sep = strstr(v, ":/");
+	*ret_dev = sep ? xstrndup(v, (size_t)(sep - v)) : xstrdup(v);
+	*ret_path = sep ? sep + 1 : NULL;
+	_cleanup_free_ char *err = NULL;
+	*ret = (struct devspec){0};
+	return devspec_parse(k, *ret_dev, ret, &err);
+}
+
+/* loopboot.bitlocker=ask, or loopboot.bitlocker=DEVSPEC:/PATH (the key file's absolute
+ * path on that device's file system). */
 static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
 	static const char todo[] =
@@ -563,20 +577,19 @@ static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, c
 		p->bitlocker = PLAN_BITLOCKER_ASK;
 		return 0;
 	}
-	const char *sep = v ? strstr(v, ":/") : NULL;
-	if (!sep)
+	if (!v || !strstr(v, ":/"))
 		return fail(ret_error, k, v, "neither ask nor DEVICE:/PATH — %s", todo);
-	_cleanup_free_ char *dev = xstrndup(v, (size_t)(sep - v));
-	struct devspec spec = {0};
-	_cleanup_free_ char *err = NULL;
-	if (devspec_parse(k, dev, &spec, &err) < 0)
+	_cleanup_free_ char *dev = NULL;
+	struct devspec spec;
+	const char *rest;
+	if (devspec_with_path(k, v, &spec, &dev, &rest) < 0)
 		return fail(ret_error, k, v, "the device part %s is not a device — %s", dev, todo);
 	const char *why;
-	char *path = normalize_path(sep + 1, false, &why);
+	char *path = normalize_path(rest, false, &why);
 	if (!path || streq(path, "/")) {
 		free(spec.value);
 		free(path);
-		return fail(ret_error, k, v, "the key file's path %s: %s — %s", sep + 1,
+		return fail(ret_error, k, v, "the key file's path %s: %s — %s", rest,
 		            path ? "names no file" : why, todo);
 	}
 	free(p->bitlocker_dev.value);
@@ -632,17 +645,15 @@ static int set_overlay(struct plan_parser *pp, const char *k, const char *v, cha
 			return fail(ret_error, k, v, "%s — %s", path ? "names no file" : why, todo);
 	} else {
 		kind = PLAN_OVERLAY_DEVICE;
-		const char *sep = strstr(v, ":/");
-		_cleanup_free_ char *d = sep ? xstrndup(v, (size_t)(sep - v)) : xstrdup(v);
-		_cleanup_free_ char *err = NULL;
-		if (devspec_parse(k, d, &dev, &err) < 0)
+		_cleanup_free_ char *d = NULL;
+		const char *rest;
+		if (devspec_with_path(k, v, &dev, &d, &rest) < 0)
 			return fail(ret_error, k, v,
 			            "%s is neither tmpfs, a path nor a device — %s", d, todo);
-		path = normalize_path(sep ? sep + 1 : "/", true, &why);
+		path = normalize_path(rest ? rest : "/", true, &why);
 		if (!path) {
 			free(dev.value);
-			return fail(ret_error, k, v, "the directory %s: %s — %s", sep + 1, why,
-			            todo);
+			return fail(ret_error, k, v, "the directory %s: %s — %s", rest, why, todo);
 		}
 	}
 	free(p->overlay_size);

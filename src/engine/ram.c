@@ -98,16 +98,9 @@ static int copy_progress(int in, int out, unsigned long long size, const char *w
 			r = n < 0 ? -errno : -EIO; /* shorter than it was a moment ago */
 			break;
 		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				r = w < 0 ? -errno : -EIO;
-				goto out;
-			}
-			off += w;
-		}
+		r = write_exactly(out, buf, (size_t)n);
+		if (r < 0)
+			break;
 		done += (unsigned long long)n;
 		unsigned tenth = (unsigned)(done * 10 / size);
 		if (tenth > shown && done < size) {
@@ -116,7 +109,6 @@ static int copy_progress(int in, int out, unsigned long long size, const char *w
 			         done / MIB, (size + MIB - 1) / MIB);
 		}
 	}
-out:
 	free(buf);
 	if (r == 0)
 		log_info("copied %s to RAM in %.1f s", what, (double)(now_ms() - start) / 1000);

@@ -736,8 +736,9 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && streq(s + n - m, suffix);
 }
 
-/* The decompressors libkmod dlopen()s, for the module formats in the set. */
-static int add_module_decompressors(struct builder *b)
+/* Where the dynamic loader would find soname for us: the libraries loopboot dlopen()s.
+ * *ret: the path, NULL when it is not installed. Returns 0 or -errno (said). */
+static int find_dlopen_library(const char *soname, char **ret)
 {
 	struct elf_info self = {0};
 	int r = elf_read(SELF, &self);
@@ -745,6 +746,25 @@ static int add_module_decompressors(struct builder *b)
 		return log_fail(r, "reading", "/proc/self/exe", NULL, "this is a bug");
 	struct strv dirs = {0};
 	elf_default_search_dirs(&self, "/etc/ld.so.conf", &dirs);
+	*ret = elf_find_library(soname, &self, &dirs);
+	strv_free(&dirs);
+	elf_info_done(&self);
+	return 0;
+}
+
+/* A library no ELF needs (loopboot dlopen()s it), with its own dependencies. */
+static int add_dlopen_library(struct builder *b, const char *lib, const char *why)
+{
+	if (strv_contains(&b->libs, lib))
+		return 0;
+	strv_push(&b->libs, xstrdup(lib));
+	return add_program(b, lib, why, 0);
+}
+
+/* The decompressors libkmod dlopen()s, for the module formats in the set. */
+static int add_module_decompressors(struct builder *b)
+{
+	int r = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(module_decompressors) && r >= 0; k++) {
 		const char *suffix = module_decompressors[k].suffix;
 		const char *soname = module_decompressors[k].soname;
@@ -753,7 +773,10 @@ static int add_module_decompressors(struct builder *b)
 			used = has_suffix(b->mods.v[i].path, suffix);
 		if (!used)
 			continue;
-		_cleanup_free_ char *lib = elf_find_library(soname, &self, &dirs);
+		_cleanup_free_ char *lib = NULL;
+		r = find_dlopen_library(soname, &lib);
+		if (r < 0)
+			break;
 		if (!lib) {
 			fprintf(
 			    stderr,
@@ -763,14 +786,9 @@ static int add_module_decompressors(struct builder *b)
 			    soname, suffix);
 			continue;
 		}
-		if (strv_contains(&b->libs, lib))
-			continue;
 		_cleanup_free_ char *why = xasprintf("decompressor for the %s modules", suffix);
-		strv_push(&b->libs, xstrdup(lib));
-		r = add_program(b, lib, why, 0);
+		r = add_dlopen_library(b, lib, why);
 	}
-	strv_free(&dirs);
-	elf_info_done(&self);
 	return r;
 }
 
@@ -780,22 +798,14 @@ static int add_bitlocker_library(struct builder *b)
 {
 	if (!b->bitlocker)
 		return 0;
-	struct elf_info self = {0};
-	int r = elf_read(SELF, &self);
+	_cleanup_free_ char *lib = NULL;
+	int r = find_dlopen_library(BITLOCKER_LIBRARY, &lib);
 	if (r < 0)
-		return log_fail(r, "reading", "/proc/self/exe", NULL, "this is a bug");
-	struct strv dirs = {0};
-	elf_default_search_dirs(&self, "/etc/ld.so.conf", &dirs);
-	_cleanup_free_ char *lib = elf_find_library(BITLOCKER_LIBRARY, &self, &dirs);
-	strv_free(&dirs);
-	elf_info_done(&self);
+		return r;
 	if (!lib)
 		return log_fail(ENOENT, "--bitlocker", BITLOCKER_LIBRARY, "not installed",
 		                "install it (Debian: apt-get install libcryptsetup12)");
-	if (strv_contains(&b->libs, lib))
-		return 0;
-	strv_push(&b->libs, xstrdup(lib));
-	return add_program(b, lib, "BitLocker hosts (loopboot loads it with dlopen)", 0);
+	return add_dlopen_library(b, lib, "BitLocker hosts (loopboot loads it with dlopen)");
 }
 
 /* ---- stripping --------------------------------------------------------------------- */

@@ -796,18 +796,6 @@ static void check_root_mode(struct doctor *d, const char *fstab)
 	        "add rw to the entry, or a line for / (without ro) to the image's /etc/fstab");
 }
 
-/* The initramfs beside kernel path k in the image ("/boot/vmlinuz-6.1.0-9-amd64" ->
- * "/boot/initrd.img-6.1.0-9-amd64"), as Debian names them. Allocated. */
-static char *initrd_beside(const char *k)
-{
-	const char *base = strrchr(k, '/');
-	base = base ? base + 1 : k;
-	const char *rest = startswith(base, "vmlinuz");
-	if (!rest)
-		return NULL;
-	return xasprintf("%.*sinitrd.img%s", (int)(base - k), k, rest);
-}
-
 /* The entry loads the image's kernel: its initramfs must carry loopboot's hook. */
 static void check_own_initramfs(struct doctor *d, int rootfd)
 {
@@ -816,7 +804,7 @@ static void check_own_initramfs(struct doctor *d, int rootfd)
 	const char *k = d->boot_image;
 	if (k && k[0] == '(') /* GRUB's device, "(loop0)/boot/vmlinuz" */
 		k = strchr(k, ')') ? strchr(k, ')') + 1 : k;
-	_cleanup_free_ char *want = k ? initrd_beside(k) : NULL;
+	_cleanup_free_ char *want = k ? views_initrd_for(k) : NULL;
 	const char *candidates[] = {want, "/boot/initrd.img", "/initrd.img"};
 	const char *path = NULL;
 	_cleanup_close_ int fd = -1;

@@ -322,20 +322,6 @@ static void progress(const char *cmd, const char *device, uint64_t done, uint64_
 	        (double)done / MIB, (double)total / MIB);
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Reads the device back (its cache dropped first) and compares it with the image. */
 static int verify(int dev, int img, uint64_t total, char *a, char *b)
 {
@@ -343,13 +329,9 @@ static int verify(int dev, int img, uint64_t total, char *a, char *b)
 		return -errno;
 	for (uint64_t off = 0; off < total; off += CHUNK) {
 		size_t n = total - off < CHUNK ? (size_t)(total - off) : CHUNK;
-		int r = read_exactly(img, a, n, (int64_t)off);
-		if (r == 0)
-			r = read_exactly(dev, b, n, (int64_t)off);
-		if (r < 0)
-			return r;
-		if (memcmp(a, b, n) != 0)
-			return -EILSEQ;
+		int r = compare_exactly(img, dev, a, b, n, (int64_t)off);
+		if (r != 0)
+			return r < 0 ? r : -EILSEQ;
 	}
 	return 0;
 }
@@ -377,7 +359,7 @@ int stick_write(const char *cmd, const char *image, const char *device)
 		size_t n = total - off < CHUNK ? (size_t)(total - off) : CHUNK;
 		r = read_exactly(img, a, n, (int64_t)off);
 		if (r == 0)
-			r = write_all(dev, a, n);
+			r = write_exactly(dev, a, n);
 		if (tty)
 			progress(cmd, device, off + n, total);
 	}

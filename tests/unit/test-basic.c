@@ -237,3 +237,25 @@ TEST(is_mount_point)
 	CHECK(!is_mount_point("/nonexistent/path"));
 	CHECK(rm_rf(dir) == 0);
 }
+
+/* write_exactly and compare_exactly on real files: same bytes, a difference, a short one. */
+TEST(write_and_compare_exactly)
+{
+	char a_path[] = "/tmp/lbtest-cmp-a.XXXXXX", b_path[] = "/tmp/lbtest-cmp-b.XXXXXX";
+	int a = mkstemp(a_path), b = mkstemp(b_path);
+	CHECK(a >= 0 && b >= 0);
+	static const char data[] = "0123456789abcdef";
+	CHECK(write_exactly(a, data, 16) == 0);
+	CHECK(write_exactly(b, data, 16) == 0);
+	char x[16], y[16];
+	CHECK(compare_exactly(a, b, x, y, 16, 0) == 0);
+	CHECK(pwrite(b, "X", 1, 9) == 1);
+	CHECK(compare_exactly(a, b, x, y, 16, 0) == 1);
+	CHECK(compare_exactly(a, b, x, y, 8, 0) == 0);     /* before the difference */
+	CHECK(compare_exactly(a, b, x, y, 8, 12) == -EIO); /* past the end */
+	CHECK(write_exactly(-1, data, 1) == -EBADF);
+	close(a);
+	close(b);
+	unlink(a_path);
+	unlink(b_path);
+}

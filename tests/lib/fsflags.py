@@ -19,7 +19,9 @@ import struct
 import sys
 
 
-def ntfs_dirty(f):
+def ntfs_geometry(f):
+    """The boot sector's cluster size, the MFT's first byte and the MFT record size."""
+    f.seek(0)
     bs = f.read(512)
     assert bs[3:11] == b"NTFS    ", "not NTFS"
     sector, spc = struct.unpack_from("<HB", bs, 0x0B)
@@ -27,17 +29,27 @@ def ntfs_dirty(f):
     mft_lcn = struct.unpack_from("<q", bs, 0x30)[0]
     cpr = struct.unpack_from("<b", bs, 0x40)[0]
     rsize = cluster * cpr if cpr > 0 else 1 << -cpr
-    off = mft_lcn * cluster + 3 * rsize
-    f.seek(off)
-    rec = bytearray(f.read(rsize))
-    assert rec[:4] == b"FILE"
+    return cluster, mft_lcn * cluster, rsize
+
+
+def ntfs_attribute(rec, atype, what):
+    """The offset of the first attribute of type atype in an MFT record."""
     a = struct.unpack_from("<H", rec, 0x14)[0]
     while True:
         t, ln = struct.unpack_from("<II", rec, a)
-        assert t != 0xFFFFFFFF, "no VOLUME_INFORMATION"
-        if t == 0x70:
-            break
+        assert t != 0xFFFFFFFF, "no " + what
+        if t == atype:
+            return a
         a += ln
+
+
+def ntfs_dirty(f):
+    _, mft, rsize = ntfs_geometry(f)
+    off = mft + 3 * rsize
+    f.seek(off)
+    rec = bytearray(f.read(rsize))
+    assert rec[:4] == b"FILE"
+    a = ntfs_attribute(rec, 0x70, "VOLUME_INFORMATION")
     voff = struct.unpack_from("<H", rec, a + 0x14)[0]
     pos = a + voff + 10
     assert pos % 512 < 510, "flags under the update sequence"
@@ -48,26 +60,14 @@ def ntfs_dirty(f):
 
 def ntfs_logunclean(f):
     """Writes restart pages that say the journal still has a client and is not clean."""
-    bs = f.read(512)
-    assert bs[3:11] == b"NTFS    ", "not NTFS"
-    sector, spc = struct.unpack_from("<HB", bs, 0x0B)
-    cluster = sector * spc if spc <= 0x80 else 1 << (256 - spc)
-    mft_lcn = struct.unpack_from("<q", bs, 0x30)[0]
-    cpr = struct.unpack_from("<b", bs, 0x40)[0]
-    rsize = cluster * cpr if cpr > 0 else 1 << -cpr
-    f.seek(mft_lcn * cluster + 2 * rsize)
+    cluster, mft, rsize = ntfs_geometry(f)
+    f.seek(mft + 2 * rsize)
     rec = bytearray(f.read(rsize))
     assert rec[:4] == b"FILE"
     usa_ofs, usa_count = struct.unpack_from("<HH", rec, 4)
     for i in range(1, usa_count):
         rec[i * 512 - 2:i * 512] = rec[usa_ofs + 2 * i:usa_ofs + 2 * i + 2]
-    a = struct.unpack_from("<H", rec, 0x14)[0]
-    while True:
-        t, ln = struct.unpack_from("<II", rec, a)
-        assert t != 0xFFFFFFFF, "no $DATA in $LogFile"
-        if t == 0x80:
-            break
-        a += ln
+    a = ntfs_attribute(rec, 0x80, "$DATA in $LogFile")
     assert rec[a + 8] == 1, "$LogFile's data is resident"
     mp = struct.unpack_from("<H", rec, a + 0x20)[0]
     size = struct.unpack_from("<q", rec, a + 0x30)[0]

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "basic/util.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
@@ -185,19 +186,30 @@ int read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int read_exactly(int fd, void *buf, size_t n, int64_t off)
+int read_up_to(int fd, void *buf, size_t n, int64_t off, size_t *ret_n)
 {
-	for (size_t done = 0; done < n;) {
+	size_t done = 0;
+	while (done < n) {
 		ssize_t k = off < 0
 		                ? read(fd, (char *)buf + done, n - done)
 		                : pread(fd, (char *)buf + done, n - done, (off_t)off + (off_t)done);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
 		done += (size_t)k;
 	}
+	*ret_n = done;
 	return 0;
+}
+
+int read_exactly(int fd, void *buf, size_t n, int64_t off)
+{
+	size_t got;
+	int r = read_up_to(fd, buf, n, off, &got);
+	return r < 0 ? r : got == n ? 0 : -EIO;
 }
 
 int write_exactly(int fd, const void *buf, size_t n)
@@ -307,4 +319,34 @@ int open_in_root(int rootfd, const char *path, int flags)
 	if (fd < 0 && errno == ENOSYS) /* before 5.6 */
 		fd = openat(rootfd, path[0] == '/' ? path + 1 : path, flags | O_CLOEXEC);
 	return fd;
+}
+
+char *quote_word(const char *word, const char *plain)
+{
+	bool as_is = *word != '\0';
+	for (const char *p = word; *p && as_is; p++)
+		as_is = isalnum((unsigned char)*p) || strchr(plain, *p);
+	if (as_is)
+		return xstrdup(word);
+	size_t n = 3;
+	for (const char *p = word; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	char *r = xmalloc(n), *o = r;
+	*o++ = '\'';
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return r;
+}
+
+char *shell_quote(const char *word)
+{
+	return quote_word(word, "-_./=:,+@%");
 }

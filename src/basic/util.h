@@ -97,6 +97,8 @@ int read_file(const char *path, char **ret, size_t *ret_len);
 /* Reads exactly n bytes at off (pread), or from the current position when off is -1
  * (read), retrying EINTR: 0, -EIO when the file ends first, or -errno. */
 int read_exactly(int fd, void *buf, size_t n, int64_t off);
+/* The same, but the file may end first: *ret_n says how many bytes came. 0 or -errno. */
+int read_up_to(int fd, void *buf, size_t n, int64_t off, size_t *ret_n);
 /* Writes all n bytes at the current position, retrying EINTR and short writes: 0, -EIO
  * when the file takes nothing more, or -errno. */
 int write_exactly(int fd, const void *buf, size_t n);
@@ -118,6 +120,12 @@ long long now_ms(void);
 /* openat2() with RESOLVE_IN_ROOT: path resolves inside rootfd, symlinks included (an
  * absolute target means rootfd), never above it. Plain openat() before Linux 5.6. */
 int open_in_root(int rootfd, const char *path, int flags);
+/* word as a POSIX shell (and GRUB's script) reads it back: as it is when it is made of
+ * letters, digits and the characters of plain only, else in single quotes (a single quote
+ * itself closed, escaped and reopened). Allocated. */
+char *quote_word(const char *word, const char *plain);
+/* quote_word() for the shell: what a user can paste after a prompt. */
+char *shell_quote(const char *word);
 
 /* A growable array of strings, NULL-terminated. */
 struct strv {

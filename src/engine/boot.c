@@ -96,6 +96,7 @@ static int build_stack(struct engine *e, struct boot_result *ret)
 	const struct plan *p = e->plan;
 	_cleanup_free_ char *root = xstrdup(e->probe ? PROBE_DIR "/root" : e->opts->root_mnt);
 	int r;
+	strv_free(&e->parts); /* each pass attaches its partitions anew */
 	if (e->probe) {
 		r = mkdir_p(root, 0700);
 		if (r < 0)
@@ -359,6 +360,7 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 
 	free(e.linear_refused);
 	strv_free(&e.fsck_clean);
+	strv_free(&e.parts);
 	stack_free(&e.stack);
 	device_info_free(&e.hostdev);
 	modules_free(e.mods);

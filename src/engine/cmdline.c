@@ -124,3 +124,9 @@ int cmdline_read(const char *path, char **ret)
 	*ret = s;
 	return 0;
 }
+
+char *cmdline_word(const char *key, const char *value)
+{
+	bool blank = strpbrk(value, " \t") != NULL;
+	return xasprintf("%s%s=%s%s", blank ? "\"" : "", key, value, blank ? "\"" : "");
+}

@@ -25,5 +25,9 @@ struct cmdline {
 int cmdline_tokenize(const char *s, struct cmdline *ret);
 void cmdline_free(struct cmdline *c);
 
+/* One parameter as the command line must hold it: "key=value", or "\"key=value\"" in the
+ * kernel's double quotes when the value has a blank (the inverse of cmdline_tokenize()). */
+char *cmdline_word(const char *key, const char *value);
+
 /* Reads /proc/cmdline (or the file named by path). Returns 0 or -errno. */
 int cmdline_read(const char *path, char **ret);

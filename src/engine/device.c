@@ -214,10 +214,16 @@ void device_list_all(void)
 
 int device_probe_fd(int fd, char **ret_type)
 {
+	return device_probe_range(fd, 0, 0, ret_type);
+}
+
+int device_probe_range(int fd, uint64_t offset, uint64_t size, char **ret_type)
+{
+	*ret_type = NULL;
 	blkid_probe pr = blkid_new_probe();
 	if (!pr)
 		return -ENOMEM;
-	int r = blkid_probe_set_device(pr, fd, 0, 0);
+	int r = blkid_probe_set_device(pr, fd, (blkid_loff_t)offset, (blkid_loff_t)size);
 	if (r < 0) {
 		blkid_free_probe(pr);
 		return -EIO;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine/plan.h"
 
@@ -33,6 +34,8 @@ void device_list_all(void);
  * An ambiguous probe (two signatures) is an error: mounting it could destroy data.
  */
 int device_probe_fd(int fd, char **ret_type);
+/* The same for the bytes offset .. offset+size of fd (size 0: to the end). */
+int device_probe_range(int fd, uint64_t offset, uint64_t size, char **ret_type);
 
 /*
  * BitLocker volumes opened with libcryptsetup (dm uuid "CRYPT-BITLK-..."), from sysfs:

@@ -209,14 +209,17 @@ int dmsnap_create(const char *name, dev_t origin, dev_t cow, uint64_t sectors, c
 	return dm_create(name, &t, 1, false, ret_devnode);
 }
 
-static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)
+/* The device's bytes at off against the file's at base + off. */
+static int compare_at(int file_fd, int dev_fd, uint64_t base, uint64_t off, uint64_t size)
 {
 	char a[VERIFY_BYTES], b[VERIFY_BYTES];
 	size_t n = size - off < VERIFY_BYTES ? (size_t)(size - off) : VERIFY_BYTES;
-	int r = compare_exactly(file_fd, dev_fd, a, b, n, (int64_t)off);
+	int r = read_exactly(file_fd, a, n, (int64_t)(base + off));
+	if (r == 0)
+		r = read_exactly(dev_fd, b, n, (int64_t)off);
 	if (r < 0)
 		return r;
-	if (r > 0) {
+	if (memcmp(a, b, n) != 0) {
 		log_debug("the mapped device differs from the file at byte %llu",
 		          (unsigned long long)off);
 		return -EIO;
@@ -224,19 +227,20 @@ static int compare_at(int file_fd, int dev_fd, uint64_t off, uint64_t size)
 	return 0;
 }
 
-int dmlinear_verify(int file_fd, const char *devnode, const struct extent_map *map)
+int dmlinear_verify(int file_fd, uint64_t file_base, const char *devnode,
+                    const struct extent_map *map)
 {
 	_cleanup_close_ int dev_fd = open(devnode, O_RDONLY | O_CLOEXEC);
 	if (dev_fd < 0)
 		return -errno;
 	size_t step = map->n > VERIFY_MAX_HITS ? map->n / VERIFY_MAX_HITS : 1;
 	for (size_t i = 0; i < map->n; i += step) {
-		int r = compare_at(file_fd, dev_fd, map->v[i].logical, map->size);
+		int r = compare_at(file_fd, dev_fd, file_base, map->v[i].logical, map->size);
 		if (r < 0)
 			return r;
 	}
 	uint64_t tail = map->size > VERIFY_BYTES ? map->size - VERIFY_BYTES : 0;
-	return compare_at(file_fd, dev_fd, tail, map->size);
+	return compare_at(file_fd, dev_fd, file_base, tail, map->size);
 }
 
 char *dmlinear_name_for(const char *role, const char *target)

@@ -46,9 +46,12 @@ int dmlinear_remove(const char *name);
 /*
  * Compares what the mapped device holds with what the file holds (through its file
  * system): the first 4 KiB of every extent (at most 4096 of them, spread over the file)
- * and the file's last 4 KiB. Returns 0 when they agree, -EIO on a difference, or -errno.
+ * and the file's last 4 KiB. file_base: where the mapped bytes start in the file (a
+ * partition of a disk image; the map's logical offsets are from there). Returns 0 when they agree,
+ * -EIO on a difference, or -errno.
  */
-int dmlinear_verify(int file_fd, const char *devnode, const struct extent_map *map);
+int dmlinear_verify(int file_fd, uint64_t file_base, const char *devnode,
+                    const struct extent_map *map);
 
 /*
  * The dm name for an image: DM_NAME_ROOT for the root, "loopboot-" + the mount target with

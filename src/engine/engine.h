@@ -46,6 +46,8 @@ struct engine {
 	char *linear_refused;   /* why loopboot.mode=linear fell back to loop devices */
 	bool host_released;     /* loopboot.toram: the host was unmounted, nothing needs it */
 	unsigned cows;          /* copy-on-write stores made (image_cow), for their names */
+	struct strv parts;      /* partitions of disk images in use: "DEV:INO:OFFSET" */
+	bool sel_used;          /* the last image_build_parts() chose a partition with its sel */
 };
 
 /* What an image path is mounted as: the type and options asked for its innermost file
@@ -111,7 +113,9 @@ int overlay_build_root(struct engine *e, const char *root);
 /* linear.c */
 void linear_refuse(struct engine *e, const char *what, const char *why);
 void linear_check_kernel(struct engine *e);
+/* offset, size: a partition of a disk image, the bytes of the file to map (size 0: all). */
 int linear_map(struct engine *e, int fd, const char *path, const char *dir, enum mount_role role,
-               const char *target, bool read_only, char **ret_devnode);
+               const char *target, bool read_only, uint64_t offset, uint64_t size,
+               char **ret_devnode);
 int linear_host(struct engine *e);
 int linear_abandon(struct engine *e);

@@ -54,6 +54,38 @@ int extent_map_add(struct extent_map *m, uint64_t logical, uint64_t physical, ui
 	return 0;
 }
 
+int extent_map_slice(const struct extent_map *m, uint64_t offset, uint64_t length,
+                     struct extent_map *ret)
+{
+	*ret = (struct extent_map){.size = length};
+	if (length == 0 || offset % EXTENT_SECTOR || length % EXTENT_SECTOR || offset > m->size ||
+	    length > m->size - offset)
+		return -EINVAL;
+	uint64_t end = offset + length;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct extent *x = &m->v[i];
+		uint64_t a = x->logical > offset ? x->logical : offset;
+		uint64_t b = x->logical + x->length < end ? x->logical + x->length : end;
+		if (a >= b)
+			continue;
+		int r = extent_map_add(ret, a - offset, x->physical + (a - x->logical), b - a);
+		if (r < 0) {
+			extent_map_free(ret);
+			return r;
+		}
+	}
+	/* Every byte of the range must be in the map (the whole map had no holes). */
+	uint64_t covered = 0;
+	for (size_t i = 0; i < ret->n; i++)
+		covered += ret->v[i].length;
+	if (covered != length) {
+		extent_map_free(ret);
+		*ret = (struct extent_map){0};
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int extent_map_finish(struct extent_map *m, uint64_t dev_size, const char **ret_why)
 {
 	*ret_why = NULL;

@@ -48,6 +48,14 @@ void extent_map_free(struct extent_map *m);
 int extent_map_add(struct extent_map *m, uint64_t logical, uint64_t physical, uint64_t length);
 
 /*
+ * The part of a finished map that covers the file's bytes offset .. offset+length (a
+ * partition of a disk image), with logical offsets from offset: what a mapping of just that
+ * partition needs. Both must be multiples of 512 inside the file. Returns 0, or -EINVAL.
+ */
+int extent_map_slice(const struct extent_map *m, uint64_t offset, uint64_t length,
+                     struct extent_map *ret);
+
+/*
  * Checks that the map can become a linear table for a file of m->size bytes on a device of
  * dev_size bytes (0: unknown, not checked), and trims the last extent to the file's size
  * (file systems allocate whole blocks). Returns 0, or -EINVAL with *ret_why naming the

@@ -362,13 +362,14 @@ int hoststate_check_hiberfile(const char *mountpoint, struct hoststate_result *r
 	return 0;
 }
 
-int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *ret_block)
+int image_fs_geometry_at(int fd, uint64_t at, const char *fstype, uint64_t *ret_size,
+                         uint32_t *ret_block)
 {
 	unsigned char sb[1024];
 	uint64_t size;
 	uint32_t block;
 	if (streq(fstype, "ext2") || streq(fstype, "ext3") || streq(fstype, "ext4")) {
-		int r = read_at(fd, sb, sizeof(sb), 1024);
+		int r = read_at(fd, sb, sizeof(sb), at + 1024);
 		if (r < 0)
 			return r;
 		if (le16(sb + 0x38) != 0xef53)
@@ -382,7 +383,7 @@ int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *
 		block = 1024u << log;
 		size = blocks * block;
 	} else if (streq(fstype, "xfs")) {
-		int r = read_at(fd, sb, 16, 0);
+		int r = read_at(fd, sb, 16, at);
 		if (r < 0)
 			return r;
 		if (memcmp(sb, "XFSB", 4) != 0)
@@ -394,7 +395,7 @@ int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *
 		size = blocks * block;
 	} else if (streq(fstype, "btrfs")) {
 		/* The primary superblock at 64 KiB: magic, total_bytes, sectorsize. */
-		int r = read_at(fd, sb, 0x94, 0x10000);
+		int r = read_at(fd, sb, 0x94, at + 0x10000);
 		if (r < 0)
 			return r;
 		if (memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)
@@ -412,7 +413,12 @@ int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *
 	return 0;
 }
 
+int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *ret_block)
+{
+	return image_fs_geometry_at(fd, 0, fstype, ret_size, ret_block);
+}
+
 int image_fs_size(int fd, const char *fstype, uint64_t *ret)
 {
-	return image_fs_geometry(fd, fstype, ret, NULL);
+	return image_fs_geometry_at(fd, 0, fstype, ret, NULL);
 }

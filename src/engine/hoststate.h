@@ -49,6 +49,9 @@ int hoststate_check_hiberfile(const char *mountpoint, struct hoststate_result *r
 int image_fs_size(int fd, const char *fstype, uint64_t *ret);
 /* The same, and its block size (ret_block may be NULL). */
 int image_fs_geometry(int fd, const char *fstype, uint64_t *ret_size, uint32_t *ret_block);
+/* The same for a file system that starts at byte at of fd (a partition of a disk image). */
+int image_fs_geometry_at(int fd, uint64_t at, const char *fstype, uint64_t *ret_size,
+                         uint32_t *ret_block);
 
 /* Pure parts, for the unit tests: parse a buffer. */
 bool hoststate_hiberfil_signature(const unsigned char *buf, unsigned len);

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "engine/plan.h"
@@ -52,6 +53,8 @@ struct layer_loop {
 	char *parent; /* where the file system holding it is mounted */
 	bool read_only;
 	bool direct_io;
+	uint64_t offset;    /* a partition of a disk image: where it starts in file; 0 */
+	uint64_t sizelimit; /* and its length; 0: to the end of the file */
 };
 
 struct layer_dm {
@@ -64,6 +67,8 @@ struct layer_dm {
 	char *target; /* the device-mapper target: NULL for linear, "snapshot" (a copy-on-write
 	               * in RAM over the read-only device on) */
 	bool read_only;
+	uint64_t offset; /* a partition of a disk image: the mapped bytes of file; 0 */
+	uint64_t size;   /* from offset; 0: the whole file */
 };
 
 /* An encrypted volume opened (activated only: its metadata is never written) so that the
@@ -94,6 +99,8 @@ struct layer_mount {
 	char *overlay; /* an overlay root: its writable layer ("tmpfs", "/linux/overlay.img",
 	                * "LABEL=x:/dir", with " read-only, tmpfs on top"); NULL otherwise */
 	bool read_only;
+	char *disk;         /* from a disk image: its format ("raw", "vhd-fixed"); NULL */
+	uint64_t partition; /* its partition's number; 0: none (a file system image) */
 };
 
 struct layer {

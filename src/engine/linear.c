@@ -102,7 +102,8 @@ static int linear_give_way(struct engine *e, const char *path, const char *why)
  * the caller builds the stack again with loop devices.
  */
 int linear_map(struct engine *e, int fd, const char *path, const char *dir, enum mount_role role,
-               const char *target, bool read_only, char **ret_devnode)
+               const char *target, bool read_only, uint64_t offset, uint64_t size,
+               char **ret_devnode)
 {
 	struct extent_map m;
 	const char *why = NULL;
@@ -111,6 +112,16 @@ int linear_map(struct engine *e, int fd, const char *path, const char *dir, enum
 	int r = linear_extents(e, fd, path, &rdev, &m, &why);
 	if (r < 0)
 		return linear_give_way(e, path, why ? why : strerror(-r));
+	if (size) {
+		/* A partition of a disk image: only its bytes. */
+		struct extent_map part;
+		r = extent_map_slice(&m, offset, size, &part);
+		extent_map_free(&m);
+		if (r < 0)
+			return linear_give_way(e, path,
+			                       "the partition is not inside the file's extents");
+		m = part;
+	}
 	if (e->probe) {
 		log_debug("%s: %zu extent%s on %s, can be mapped", path, m.n, m.n == 1 ? "" : "s",
 		          e->hostdev.devnode);
@@ -122,7 +133,7 @@ int linear_map(struct engine *e, int fd, const char *path, const char *dir, enum
 	char *node = NULL;
 	r = dmlinear_create(name, major(rdev), minor(rdev), &m, read_only, &node);
 	if (r == 0) {
-		r = dmlinear_verify(fd, node, &m);
+		r = dmlinear_verify(fd, offset, node, &m);
 		if (r < 0) {
 			(void)dmlinear_remove(name);
 			free(node);
@@ -144,7 +155,9 @@ int linear_map(struct engine *e, int fd, const char *path, const char *dir, enum
 	                          .file = xstrdup(path),
 	                          .parent = xstrdup(dir),
 	                          .on = xstrdup(e->hostdev.devnode),
-	                          .read_only = read_only};
+	                          .read_only = read_only,
+	                          .offset = offset,
+	                          .size = size};
 	log_info("%s: mapped linearly on %s as %s (%s, %zu extent%s)", path, e->hostdev.devnode,
 	         node, name, m.n, m.n == 1 ? "" : "s");
 	extent_map_free(&m);

@@ -70,12 +70,20 @@ static int configure(int loop_fd, int backing_fd, struct loop_info64 *info)
 
 int loopdev_attach(int backing_fd, const char *backing_name, bool read_only, struct loopdev *ret)
 {
+	return loopdev_attach_range(backing_fd, backing_name, read_only, 0, 0, ret);
+}
+
+int loopdev_attach_range(int backing_fd, const char *backing_name, bool read_only, uint64_t offset,
+                         uint64_t sizelimit, struct loopdev *ret)
+{
 	*ret = (struct loopdev){.fd = -1};
 	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		return -errno;
 
 	struct loop_info64 info = {
+	    .lo_offset = offset,
+	    .lo_sizelimit = sizelimit,
 	    .lo_flags =
 	        LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO | (read_only ? LO_FLAGS_READ_ONLY : 0),
 	};
@@ -103,8 +111,15 @@ int loopdev_attach(int backing_fd, const char *backing_name, bool read_only, str
 		}
 		struct loop_info64 got;
 		bool dio = false;
-		if (ioctl(fd, LOOP_GET_STATUS64, &got) == 0)
+		if (ioctl(fd, LOOP_GET_STATUS64, &got) == 0) {
 			dio = got.lo_flags & LO_FLAGS_DIRECT_IO;
+			if (got.lo_offset != offset || got.lo_sizelimit != sizelimit) {
+				/* A device over the wrong bytes must not be used at all. */
+				(void)ioctl(fd, LOOP_CLR_FD, 0);
+				close(fd);
+				return -EIO;
+			}
+		}
 		*ret = (struct loopdev){.devnode = xstrdup(devnode),
 		                        .fd = fd,
 		                        .direct_io = dio,
@@ -156,6 +171,11 @@ int loopdev_detach(const char *devnode)
 
 char *loopdev_of_file(int fd)
 {
+	return loopdev_of_file_at(fd, UINT64_MAX);
+}
+
+char *loopdev_of_file_at(int fd, uint64_t offset)
+{
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return NULL;
@@ -175,7 +195,8 @@ char *loopdev_of_file(int fd)
 		struct loop_info64 info;
 		if (lfd < 0 || ioctl(lfd, LOOP_GET_STATUS64, &info) < 0)
 			continue;
-		if (info.lo_device == (__u64)st.st_dev && info.lo_inode == (__u64)st.st_ino)
+		if (info.lo_device == (__u64)st.st_dev && info.lo_inode == (__u64)st.st_ino &&
+		    (offset == UINT64_MAX || info.lo_offset == offset))
 			found = xstrdup(node);
 	}
 	closedir(dir);

@@ -104,7 +104,71 @@ static void imagepath_free(struct imagepath *ip)
 {
 	for (unsigned i = 0; i < ip->n; i++)
 		free(ip->part[i]);
+	free(ip->sel.value);
 	*ip = (struct imagepath){0};
+}
+
+static const struct {
+	enum partsel_kind kind;
+	const char *tag;
+} partsel_tags[] = {
+    {PARTSEL_PARTUUID, "PARTUUID="},
+    {PARTSEL_PARTLABEL, "PARTLABEL="},
+    {PARTSEL_UUID, "UUID="},
+    {PARTSEL_LABEL, "LABEL="},
+};
+
+int partsel_parse(const char *value, struct partsel *ret, char **ret_why)
+{
+	*ret = (struct partsel){.kind = PARTSEL_AUTO};
+	if (!value || !*value) {
+		*ret_why = xstrdup("no partition named — write a number (2), PARTUUID=, "
+		                   "PARTLABEL=, UUID= or LABEL=");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(partsel_tags); i++) {
+		size_t n = strlen(partsel_tags[i].tag);
+		if (strncasecmp(value, partsel_tags[i].tag, n) != 0)
+			continue;
+		if (!value[n]) {
+			*ret_why = xasprintf("the %.*s value is empty — copy it from the list that "
+			                     "loopboot check prints",
+			                     (int)(n - 1), partsel_tags[i].tag);
+			return -EINVAL;
+		}
+		*ret = (struct partsel){.kind = partsel_tags[i].kind, .value = xstrdup(value + n)};
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end || errno || v == 0 || v > 256) {
+		*ret_why = xasprintf("%s is not a partition — write its number (1 to 256, as "
+		                     "sfdisk -l lists it), PARTUUID=, PARTLABEL=, UUID= or LABEL=",
+		                     value);
+		return -EINVAL;
+	}
+	*ret = (struct partsel){.kind = PARTSEL_NUMBER, .number = (unsigned)v};
+	return 0;
+}
+
+char *partsel_to_string(const struct partsel *s)
+{
+	if (s->kind == PARTSEL_NUMBER)
+		return xasprintf("%u", s->number);
+	for (size_t i = 0; i < ARRAY_SIZE(partsel_tags); i++)
+		if (partsel_tags[i].kind == s->kind)
+			return xasprintf("%s%s", partsel_tags[i].tag, s->value);
+	return NULL;
+}
+
+bool partsel_eq(const struct partsel *a, const struct partsel *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == PARTSEL_NUMBER)
+		return a->number == b->number;
+	return a->kind == PARTSEL_AUTO || strcaseeq(a->value, b->value);
 }
 
 /* "/a.img//b/c.img": parts separated by "//"; every part after the first is relative to
@@ -177,7 +241,7 @@ static int imagepath_parse(const char *key, const char *value, struct imagepath 
 
 static bool imagepath_eq(const struct imagepath *a, const struct imagepath *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || !partsel_eq(&a->sel, &b->sel))
 		return false;
 	for (unsigned i = 0; i < a->n; i++)
 		if (!streq(a->part[i], b->part[i]))
@@ -262,6 +326,41 @@ static int parse_timeout(const char *key, const char *value, unsigned *ret, char
 	return 0;
 }
 
+/* Takes a "part=..." option out of a comma-separated option string (in place): it names the
+ * partition of a disk image and is loopboot's, not the file system's. */
+static int options_take_part(char *options, struct partsel *ret, char **ret_why)
+{
+	char *out = options;
+	bool seen = false;
+	for (char *opt = options, *next; opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (!startswith(opt, "part=")) {
+			if (*opt) {
+				if (out != options)
+					*out++ = ',';
+				size_t n = strlen(opt);
+				memmove(out, opt, n);
+				out += n;
+			}
+			continue;
+		}
+		if (seen) {
+			*ret_why = xstrdup("part= is given twice — name one partition");
+			return -EINVAL;
+		}
+		seen = true;
+		_cleanup_free_ char *why = NULL;
+		if (partsel_parse(opt + 5, ret, &why) < 0) {
+			*ret_why = xasprintf("part=%s: %s", opt + 5, why);
+			return -EINVAL;
+		}
+	}
+	*out = '\0';
+	return 0;
+}
+
 /* loopboot.mount=TARGET:PATH[:FSTYPE[:OPTIONS]] */
 static int mount_parse(const char *key, const char *value, struct plan_mount *ret, char **ret_error)
 {
@@ -313,6 +412,18 @@ static int mount_parse(const char *key, const char *value, struct plan_mount *re
 				            "file system type %s is not a type name — e.g. ext4",
 				            fstype);
 			}
+	if (options) {
+		int r = options_take_part(options, &m.image.sel, &err);
+		if (r < 0) {
+			free(m.target);
+			imagepath_free(&m.image);
+			return fail(ret_error, key, value, "%s", err);
+		}
+		if (!*options) {
+			free(options);
+			options = NULL;
+		}
+	}
 	m.fstype = fstype;
 	m.options = options;
 	fstype = options = NULL;
@@ -373,6 +484,7 @@ void plan_free(struct plan *p)
 struct plan_parser {
 	struct plan *p;
 	bool have_root;
+	struct partsel part; /* loopboot.part=, moved into p->loop.sel at the end */
 };
 
 static int set_root(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -683,6 +795,17 @@ static int set_toram(struct plan_parser *pp, const char *k, const char *v, char 
 	return parse_bool(k, v, &pp->p->toram, ret_error);
 }
 
+static int set_part(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	_cleanup_free_ char *why = NULL;
+	struct partsel sel;
+	if (partsel_parse(v, &sel, &why) < 0)
+		return fail(ret_error, k, v, "%s", why);
+	free(pp->part.value);
+	pp->part = sel;
+	return 0;
+}
+
 /* The parameters loopboot reads. Names are compared as the kernel's parameq() does for
  * loopboot.* ('-' and '_' alike); the kernel's own ones exactly. */
 static const struct {
@@ -713,6 +836,7 @@ static const struct {
     {"loopboot.overlay.reset", false, set_overlay_reset},
     {"loopboot.overlay.readonly", false, set_overlay_readonly},
     {"loopboot.toram", false, set_toram},
+    {"loopboot.part", false, set_part},
 };
 
 static int parse_param(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -805,9 +929,18 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 	struct plan_parser pp = {.p = p};
 	for (size_t i = 0; i < c->n_params; i++) {
 		int r = parse_param(&pp, c->params[i].key, c->params[i].value, ret_error);
-		if (r < 0)
+		if (r < 0) {
+			free(pp.part.value);
 			return r;
+		}
 	}
+	if (pp.part.kind != PARTSEL_AUTO && !p->has_loop) {
+		free(pp.part.value);
+		return fail(ret_error, "loopboot.part", NULL,
+		            "needs loop= naming a disk image — without loop= name the partition "
+		            "itself with root=PARTUUID=...");
+	}
+	p->loop.sel = pp.part;
 	if (!pp.have_root)
 		return fail(ret_error, "root", NULL,
 		            p->has_loop ? "missing: with loop=, root= names the host device that "
@@ -927,6 +1060,10 @@ void plan_print(const struct plan *p, FILE *f)
 		for (unsigned i = 0; i < p->loop.n; i++)
 			fprintf(f, "  %s %s%s\n", i == 0 ? "file:  " : "inside:", p->loop.part[i],
 			        i == 0 ? " (on the host)" : "");
+		if (p->loop.sel.kind != PARTSEL_AUTO) {
+			_cleanup_free_ char *part = partsel_to_string(&p->loop.sel);
+			fprintf(f, "  part:   %s (of a disk image in the path)\n", part);
+		}
 		fprintf(f, "  type:   %s\n", or_detect(p->loopfstype));
 		fprintf(f, "  flags:  %s\n", p->loopflags ? p->loopflags : "-");
 		fprintf(f, "  mode:   %s\n",
@@ -966,6 +1103,10 @@ void plan_print(const struct plan *p, FILE *f)
 			_cleanup_free_ char *img = imagepath_to_string(&m->image);
 			fprintf(f, "mount:    %s\n", m->target);
 			fprintf(f, "  file:   %s (on the host)\n", img);
+			if (m->image.sel.kind != PARTSEL_AUTO) {
+				_cleanup_free_ char *part = partsel_to_string(&m->image.sel);
+				fprintf(f, "  part:   %s (of a disk image in the path)\n", part);
+			}
 			fprintf(f, "  type:   %s\n", or_detect(m->fstype));
 			fprintf(f, "  flags:  %s\n", m->options ? m->options : "-");
 		}

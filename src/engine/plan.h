@@ -41,6 +41,29 @@ struct devspec {
 	char *value; /* the path or the tag's value */
 };
 
+/* Which partition of a disk image is meant (loopboot.part=, a loopboot.mount= part= key). */
+enum partsel_kind {
+	PARTSEL_AUTO,      /* not given: the GPT root type, else the one Linux file system */
+	PARTSEL_NUMBER,    /* N: as the partition table numbers it */
+	PARTSEL_PARTUUID,  /* PARTUUID=: the partition's GUID (GPT) or id-NN (MBR) */
+	PARTSEL_PARTLABEL, /* PARTLABEL=: its GPT name */
+	PARTSEL_UUID,      /* UUID=: the file system inside it */
+	PARTSEL_LABEL,     /* LABEL=: the file system inside it */
+};
+
+struct partsel {
+	enum partsel_kind kind;
+	unsigned number; /* NUMBER */
+	char *value;     /* the tags' value */
+};
+
+/* "2", "PARTUUID=...": as written; NULL for AUTO. Allocated. */
+char *partsel_to_string(const struct partsel *s);
+/* Parses "N", "PARTUUID=...", "PARTLABEL=...", "UUID=...", "LABEL=...". 0, or -EINVAL with
+ * *ret_why (allocated). */
+int partsel_parse(const char *value, struct partsel *ret, char **ret_why);
+bool partsel_eq(const struct partsel *a, const struct partsel *b);
+
 /*
  * A path to an image: part[0] is a file on the host file system, part[i] a file inside the
  * file system of the image part[i-1] ("//" separates them on the command line). Every
@@ -50,6 +73,9 @@ struct devspec {
 struct imagepath {
 	unsigned n;
 	char *part[PLAN_MAX_LAYERS];
+	/* The partition, for the first part of the path that is a disk image (a VM's disk):
+	 * loopboot.part= for loop=, part= in a loopboot.mount= entry's OPTIONS. */
+	struct partsel sel;
 };
 
 struct plan_mount {

@@ -16,6 +16,7 @@ enum field_type {
 	FIELD_BOOL,   /* bool, "0" or "1" */
 	FIELD_PID,    /* pid_t, not written when 0 */
 	FIELD_COUNT,  /* unsigned long */
+	FIELD_U64,    /* uint64_t, not written when 0 */
 	FIELD_ROLE,   /* enum mount_role, by name */
 	FIELD_MODE,   /* enum plan_mode, by name */
 };
@@ -54,6 +55,8 @@ static const struct field loop_fields[] = {
     {"parent", FIELD_STRING, AT(loop.parent), PATH},
     {"ro", FIELD_BOOL, AT(loop.read_only), 0},
     {"dio", FIELD_BOOL, AT(loop.direct_io), 0},
+    {"offset", FIELD_U64, AT(loop.offset), 0},
+    {"sizelimit", FIELD_U64, AT(loop.sizelimit), 0},
 };
 static const struct field dm_fields[] = {
     {"device", FIELD_STRING, AT(dm.device), 0},
@@ -64,6 +67,8 @@ static const struct field dm_fields[] = {
     {"on", FIELD_STRING, AT(dm.on), 0},
     {"target", FIELD_STRING, AT(dm.target), 0},
     {"ro", FIELD_BOOL, AT(dm.read_only), 0},
+    {"offset", FIELD_U64, AT(dm.offset), 0},
+    {"size", FIELD_U64, AT(dm.size), 0},
 };
 static const struct field mount_fields[] = {
     {"role", FIELD_ROLE, AT(mount.role), REQUIRED},
@@ -74,6 +79,8 @@ static const struct field mount_fields[] = {
     {"ro", FIELD_BOOL, AT(mount.read_only), 0},
     {"options", FIELD_STRING, AT(mount.options), 0},
     {"overlay", FIELD_STRING, AT(mount.overlay), 0},
+    {"disk", FIELD_STRING, AT(mount.disk), 0},
+    {"partition", FIELD_U64, AT(mount.partition), 0},
 };
 static const struct field crypt_fields[] = {
     {"device", FIELD_STRING, AT(crypt.device), 0},
@@ -146,6 +153,10 @@ static char *field_value(const struct layer *l, const struct field *f)
 	}
 	case FIELD_COUNT:
 		return xasprintf("%lu", *FIELD_PTR(l, f, const unsigned long));
+	case FIELD_U64: {
+		uint64_t v = *FIELD_PTR(l, f, const uint64_t);
+		return v ? xasprintf("%" PRIu64, v) : NULL;
+	}
 	case FIELD_ROLE:
 		return xstrdup(mount_role_name(*FIELD_PTR(l, f, const enum mount_role)));
 	case FIELD_MODE: {
@@ -195,6 +206,17 @@ static int field_set(struct layer *l, const struct field *f, const char *v)
 			return -EINVAL;
 		*FIELD_PTR(l, f, unsigned long) = n;
 		return 0;
+	case FIELD_U64: {
+		if (!*v || *v < '0' || *v > '9')
+			return -EINVAL;
+		char *end;
+		errno = 0;
+		unsigned long long u = strtoull(v, &end, 10);
+		if (errno || *end || u == 0)
+			return -EINVAL;
+		*FIELD_PTR(l, f, uint64_t) = (uint64_t)u;
+		return 0;
+	}
 	case FIELD_ROLE:
 		for (int r = 0; r < _MOUNT_ROLE_MAX; r++)
 			if (streq(v, mount_role_name((enum mount_role)r))) {
@@ -392,7 +414,8 @@ void state_print_json(const struct stack *s, FILE *f)
 			fprintf(f, ", \"%s\": ", fd->key);
 			if (fd->type == FIELD_BOOL)
 				fputs(streq(v, "1") ? "true" : "false", f);
-			else if (fd->type == FIELD_PID || fd->type == FIELD_COUNT)
+			else if (fd->type == FIELD_PID || fd->type == FIELD_COUNT ||
+			         fd->type == FIELD_U64)
 				fputs(v, f);
 			else
 				put_json_string(f, v);

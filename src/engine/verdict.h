@@ -41,6 +41,8 @@ enum verdict_code {
 	VERDICT_PROBE_FAILED,
 	VERDICT_TYPE_MISMATCH,
 	VERDICT_TRUNCATED,
+	VERDICT_DISK_FORMAT, /* a disk image container loopboot does not map (qcow2, dynamic VHD) */
+	VERDICT_PARTITION,   /* a disk image without the partition asked for, or with several */
 };
 
 struct verdict {

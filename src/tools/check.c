@@ -29,6 +29,7 @@
 #include "basic/process.h"
 #include "engine/bitlocker.h"
 #include "engine/cmdline.h"
+#include "engine/disk.h"
 #include "engine/fsck.h"
 #include "engine/helpers.h"
 #include "engine/hoststate.h"
@@ -650,20 +651,85 @@ static void file_findings(struct doctor *d, int fd, const struct image_facts *f,
 	}
 }
 
+/* "GPT", "MBR": a partition table as people know it. */
+static const char *table_word(const char *table)
+{
+	return streq_ptr(table, "gpt") ? "GPT" : streq_ptr(table, "dos") ? "MBR" : table;
+}
+
+/* A disk image's partitions, one line each under the finding that names the disk. */
+static void list_parts(const struct disk *disk)
+{
+	views_list_parts(stdout, "    ", disk);
+}
+
+/* What a disk image (a VM's disk) is, its partitions, and the one chosen and why; or the
+ * refusal in the boot's words (the verdict disk_resolve() filled). */
+static void disk_findings(struct doctor *d, const char *path, bool holds_root, int r,
+                          const struct disk_slice *s, const struct verdict *v)
+{
+	const struct disk *disk = &s->disk;
+	if (r < 0 && v->code != VERDICT_PARTITION) {
+		finding(d, LEVEL_PROBLEM, v->what, v->value, v->reason, "%s", strempty(v->todo));
+		return;
+	}
+	_cleanup_free_ char *what = NULL;
+	if (disk->table)
+		what = xasprintf("%s, %s partition table, %zu partition%s",
+		                 disk_format_name(disk->h.format), table_word(disk->table),
+		                 disk->n_parts, disk->n_parts == 1 ? "" : "s");
+	else
+		what = xasprintf("%s holding one file system (no partition table)",
+		                 disk_format_name(disk->h.format));
+	finding(d, LEVEL_OK, "disk image", path, what, NULL);
+	if (r < 0) {
+		finding(d, LEVEL_PROBLEM, v->what, v->value, v->reason, "%s", strempty(v->todo));
+		list_parts(disk);
+		return;
+	}
+	list_parts(disk);
+	if (!s->has_part)
+		return;
+	_cleanup_free_ char *which = xasprintf("%u of %s", disk->parts[s->index].number, path);
+	finding(d, LEVEL_OK, holds_root ? "root partition" : "partition", which, s->why, NULL);
+}
+
 /*
  * Opens one image file in the view dirv and judges it as the boot would (verdict.c),
- * with check's own findings about the file on the way. Returns 0 with *ret_fd and
- * *ret_type, or -errno after the problem was reported.
+ * with check's own findings about the file on the way. A disk image (disk_resolve(), its
+ * partition chosen by sel) is judged in its partition, *slice saying which. Returns 0 with
+ * *ret_fd and *ret_type, or -errno after the problem was reported.
  */
 static int image_judged(struct doctor *d, int dirv, const char *path, const char *where,
-                        const char *wanted, int *ret_fd, char **ret_type)
+                        const char *wanted, const struct partsel *sel, bool holds_root, int *ret_fd,
+                        char **ret_type, struct disk_slice *slice)
 {
-	_cleanup_close_ int fd = open_in_root(views_fd(&d->vs, dirv), path, O_RDONLY | O_NONBLOCK);
+	int dirfd = views_fd(&d->vs, dirv);
+	_cleanup_close_ int fd = open_in_root(dirfd, path, O_RDONLY | O_NONBLOCK);
+	*slice = (struct disk_slice){0};
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct verdict dv;
+		int r = disk_resolve(dirfd, path, &fd, false, sel, slice, &dv);
+		if (r != 0)
+			disk_findings(d, path, holds_root, r, slice, &dv);
+		verdict_done(&dv);
+		if (r < 0)
+			return r;
+	}
+	bool disk = slice->disk.h.format != DISK_NONE;
+	_cleanup_free_ char *name = disk ? disk_slice_describe(slice, path) : NULL;
 	struct image_facts f = {.path = path, .where = where, .wanted = wanted};
 	_cleanup_free_ char *type = NULL;
 	image_facts_read(fd, &f, &type);
+	/* The file's own facts: a VMDK's are its extent's, which holds the data. */
 	if (!f.open_errno && S_ISREG(f.mode))
-		file_findings(d, fd, &f, path, where);
+		file_findings(d, fd, &f, slice->data_path ? slice->data_path : path, where);
+	if (disk) {
+		free(type);
+		disk_slice_facts(fd, slice, &f, &type);
+		f.path = name;
+	}
 	struct verdict v;
 	int r = image_verdict(&f, &v);
 	if (r < 0) {
@@ -680,9 +746,9 @@ static int image_judged(struct doctor *d, int dirv, const char *path, const char
 
 /* An image in use already (the running system's root): looked at where it is mounted.
  * Returns 1 with *ret_view, 0 when it is not in use, or -errno. */
-static int image_in_use(struct doctor *d, int fd, const char *path, int *ret_view)
+static int image_in_use(struct doctor *d, int fd, uint64_t offset, const char *path, int *ret_view)
 {
-	_cleanup_free_ char *busy = loopdev_of_file(fd);
+	_cleanup_free_ char *busy = views_loop_of(fd, offset);
 	_cleanup_(mount_entry_free) struct mount_entry m = {0};
 	if (!busy || mount_find_device(NULL, busy, &m) <= 0)
 		return 0;
@@ -726,30 +792,43 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 {
 	int dirv = d->host_view;
 	_cleanup_free_ char *where = xasprintf("the host %s", d->spec);
+	/* The selector names the partition of the path's first disk image (as the boot). */
+	static const struct partsel automatic = {.kind = PARTSEL_AUTO};
+	const struct partsel *sel = &ip->sel;
 	for (unsigned i = 0; i < ip->n; i++) {
 		bool last = i + 1 == ip->n;
 		const char *path = ip->part[i];
 		_cleanup_close_ int fd = -1;
 		_cleanup_free_ char *type = NULL;
-		int r = image_judged(d, dirv, path, where, last ? fstype : NULL, &fd, &type);
+		_cleanup_(disk_slice_done) struct disk_slice slice = {0};
+		int r = image_judged(d, dirv, path, where, last ? fstype : NULL, sel,
+		                     last && keep_last && ip == &d->plan->loop, &fd, &type, &slice);
 		if (r < 0)
 			return r;
+		bool disk = slice.disk.h.format != DISK_NONE;
+		if (disk)
+			sel = &automatic;
 		const char *mount_type = last && fstype ? fstype : type;
 		_cleanup_free_ char *what = xasprintf("for %s", path);
 		check_kernel_fs(d, what, mount_type);
 
 		int view = -1;
-		r = image_in_use(d, fd, path, &view);
+		r = image_in_use(d, fd, disk ? slice.offset : 0, path, &view);
 		if (r == 0) {
 			struct loopdev loop;
-			r = loopdev_attach(fd, path, true, &loop);
+			/* A disk image: a loop device over its partition's bytes, as the boot's. */
+			const char *backing = slice.data_path ? slice.data_path : path;
+			r = disk ? loopdev_attach_range(fd, backing, true, slice.offset, slice.size,
+			                                &loop)
+			         : loopdev_attach(fd, backing, true, &loop);
 			if (r < 0) {
 				finding(d, LEVEL_PROBLEM, "attaching a read-only loop device to",
 				        path, strerror(-r),
 				        "the kernel needs loop support (module loop)");
 				return r;
 			}
-			check_fs_state(d, fd, loop.devnode, path, mount_type,
+			/* The superblock is read through the device: the partition's start. */
+			check_fs_state(d, disk ? loop.fd : fd, loop.devnode, path, mount_type,
 			               last ? written : !d->host_unsafe);
 			if (last && !keep_last) {
 				loopdev_release(&loop);
@@ -764,6 +843,14 @@ static int check_image(struct doctor *d, const struct imagepath *ip, const char 
 		dirv = view;
 		free(where);
 		where = xasprintf("the image %s", path);
+	}
+	if (ip->sel.kind != PARTSEL_AUTO && sel != &automatic) {
+		struct verdict v;
+		_cleanup_free_ char *value = NULL;
+		int r = disk_selector_unused(ip, ip == &d->plan->loop, &v, &value);
+		finding(d, LEVEL_PROBLEM, v.what, v.value, v.reason, "%s", v.todo);
+		verdict_done(&v);
+		return r;
 	}
 	return dirv;
 }

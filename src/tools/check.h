@@ -2,9 +2,11 @@
 /*
  * `loopboot check`: the doctor. Reads, never writes: finds the host of a boot entry, reads
  * its state, looks at every image (type, state, fragmentation), the drivers an initramfs
- * would need, and the root image's init and /etc/fstab. Where a file system has to be
- * mounted to look inside, it is mounted read-only (read-only loop devices, journals not
- * replayed) in a private mount namespace that vanishes with the process.
+ * would need, and the root image's init and /etc/fstab. A disk image (a VM's disk) is
+ * listed partition by partition, with the one the boot would take and why, and that
+ * partition is checked as an image is. Where a file system has to be mounted to look
+ * inside, it is mounted read-only (read-only loop devices, journals not replayed) in a
+ * private mount namespace that vanishes with the process.
  *
  * Also the helpers `loopboot create` and `loopboot grub` share with it: FIEMAP fragment
  * counts, the loop device of a file, sizes for people.

@@ -9,6 +9,7 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -18,7 +19,10 @@
 #include "basic/mounttable.h"
 #include "basic/process.h"
 #include "basic/util.h"
+#include "engine/cmdline.h"
 #include "engine/device.h"
+#include "engine/disk.h"
+#include "engine/loopdev.h"
 #include "tools/allocate.h"
 #include "tools/check.h"
 
@@ -87,6 +91,61 @@ int create_parse_size(const char *s, uint64_t *ret, const char **ret_why)
 	}
 	*ret = n;
 	return 0;
+}
+
+/* ---- --disk: the layout ------------------------------------------------------------------ */
+
+#define MIB (1ULL << 20)
+
+int create_disk_layout(uint64_t size, struct create_disk_layout *ret, const char **ret_why)
+{
+	if (size < CREATE_DISK_MIN) {
+		*ret_why = "a disk image needs at least 50 MiB (1 MiB for the partition table, a "
+		           "32 MiB EFI system partition, a 16 MiB root, 1 MiB for the backup "
+		           "table): use --size 64M or more";
+		return -EINVAL;
+	}
+	uint64_t esp = size >= (1ULL << 30) ? 64 * MIB : 32 * MIB;
+	/* The backup GPT takes the last 33 sectors: the root ends at the last whole MiB
+	 * before the final one. */
+	uint64_t end = (size - MIB) / MIB * MIB;
+	*ret = (struct create_disk_layout){
+	    .esp_start = MIB,
+	    .esp_size = esp,
+	    .root_start = MIB + esp,
+	    .root_size = end - (MIB + esp),
+	};
+	return 0;
+}
+
+char *create_disk_script(const struct create_disk_layout *l)
+{
+	return xasprintf("label: gpt\n"
+	                 "start=%llu, size=%llu, type=" CREATE_ESP_TYPE ", name=esp\n"
+	                 "start=%llu, size=%llu, type=%s, name=root\n",
+	                 (unsigned long long)(l->esp_start / 512),
+	                 (unsigned long long)(l->esp_size / 512),
+	                 (unsigned long long)(l->root_start / 512),
+	                 (unsigned long long)(l->root_size / 512), disk_root_type);
+}
+
+char *create_esp_grub_cfg(const char *fs_uuid, const char *partuuid)
+{
+	return xasprintf(
+	    "# Written by loopboot create --disk. Booted as a virtual machine's own disk, this\n"
+	    "# disk starts the system in its root partition (partition 2) with the kernel and\n"
+	    "# initramfs of its /vmlinuz and /initrd.img (Debian's links to the current ones).\n"
+	    "set timeout=3\n"
+	    "if serial --unit=0 --speed=115200; then\n"
+	    "\tterminal_input --append serial\n"
+	    "\tterminal_output --append serial\n"
+	    "fi\n"
+	    "search --no-floppy --fs-uuid --set=root %s\n"
+	    "menuentry 'Linux (the root partition of this disk)' --class gnu-linux --class os {\n"
+	    "\tlinux /vmlinuz root=PARTUUID=%s rw\n"
+	    "\tinitrd /initrd.img\n"
+	    "}\n",
+	    fs_uuid, partuuid);
 }
 
 /* ---- making the file ------------------------------------------------------------------- */
@@ -199,12 +258,6 @@ static int run_mkfs(const struct create_fs *fs, const char *prog, const char *la
 	return process_run(NULL, argv, &to_stderr, ret);
 }
 
-char *create_cmdline_word(const char *key, const char *value)
-{
-	bool blank = strpbrk(value, " \t") != NULL;
-	return xasprintf("%s%s=%s%s", blank ? "\"" : "", key, value, blank ? "\"" : "");
-}
-
 /*
  * Where the file is, as a kernel command line names it: the host (*ret_root, "UUID=..."),
  * the file's path in the host's file system (*ret_inner), and whether the host is inside a
@@ -256,7 +309,7 @@ char *create_boot_entry(const char *path)
 	bool bitlocker = false;
 	if (boot_location(path, &root, &inner, &bitlocker) < 0)
 		return NULL;
-	_cleanup_free_ char *loop = create_cmdline_word("loop", inner);
+	_cleanup_free_ char *loop = cmdline_word("loop", inner);
 	return xasprintf("root=%s %s rw%s", root, loop, bitlocker ? " loopboot.bitlocker=ask" : "");
 }
 
@@ -271,15 +324,273 @@ static void print_overlay_entry(const char *path)
 		       "loop= of a read-only root image on the same host\n");
 		return;
 	}
-	_cleanup_free_ char *word = create_cmdline_word("loopboot.overlay", inner);
+	_cleanup_free_ char *word = cmdline_word("loopboot.overlay", inner);
 	printf("add to the boot entry: %s\n"
 	       "  beside the loop= of a read-only root image on the same host: root=%s "
 	       "loop=<the root image> %s%s\n",
 	       word, root, word, bitlocker ? " loopboot.bitlocker=ask" : "");
 }
 
+/* Where the image goes: the directory, open, and the image's name in it; the programs that
+ * make it. */
+struct create_place {
+	int dirfd;
+	char *dir, *base;
+	char *mkfs;
+	char *sfdisk, *mkfat; /* --disk */
+	/* --disk: GRUB for UEFI put into the EFI system partition, else what this machine
+	 * lacks for it (NULL with esp_grub) */
+	bool esp_grub;
+	char *esp_missing;
+};
+
+/*
+ * Runs one program of --disk with stdin from in_fd (-1: /dev/null); its messages are kept
+ * and shown only when it fails (mkfs.fat warns about the size of the file it writes into).
+ * 0, or -errno after the message.
+ */
+static int run_tool(char **argv, int in_fd, const char *path, const char *doing, const char *todo)
+{
+	int log = memfd_create("loopboot-create", MFD_CLOEXEC);
+	struct process_options o = {0};
+	o.stdio[0] =
+	    in_fd >= 0 ? (struct process_stdio)STDIO_FD(in_fd) : (struct process_stdio)STDIO_NULL;
+	o.stdio[1] = (struct process_stdio)STDIO_NULL;
+	o.stdio[2] = log >= 0 ? (struct process_stdio)STDIO_FD(log)
+	                      : (struct process_stdio)STDIO_FD(STDERR_FILENO);
+	struct process_result res;
+	int r = process_run(NULL, argv, &o, &res);
+	if (r < 0) {
+		const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+		if (log >= 0)
+			log_file_tail(name, log, 10);
+		_cleanup_free_ char *how = process_result_message(&res);
+		_cleanup_free_ char *what = xasprintf("create --disk: %s", doing);
+		_cleanup_free_ char *why = xasprintf("%s %s", name, how);
+		log_fail(r, what, path, why, "%s", todo);
+	}
+	if (log >= 0)
+		close(log);
+	return r;
+}
+
+/* The partition table, with sfdisk (its script on stdin). */
+static int write_table(const struct create_request *req, const struct create_place *t,
+                       const struct create_disk_layout *l)
+{
+	_cleanup_free_ char *script = create_disk_script(l);
+	_cleanup_close_ int in = memfd_create("loopboot-sfdisk", MFD_CLOEXEC);
+	if (in < 0 || write(in, script, strlen(script)) != (ssize_t)strlen(script) ||
+	    lseek(in, 0, SEEK_SET) < 0)
+		return log_fail(errno, "create --disk: the partition table of", req->path, NULL,
+		                "check that /dev/shm or memfd_create works here");
+	char *argv[] = {t->sfdisk,       "--quiet",         "--no-reread", "--no-tell-kernel",
+	                "--wipe=always", (char *)req->path, NULL};
+	return run_tool(argv, in, req->path, "writing the partition table",
+	                "see sfdisk's message above");
+}
+
+/* The EFI system partition: FAT32 from 64 MiB (with clusters of 512 bytes so that it has the
+ * 65525 clusters FAT32 wants), FAT16 below; at its offset in the file. */
+static int format_esp(const struct create_request *req, const struct create_place *t,
+                      const struct create_disk_layout *l)
+{
+	_cleanup_free_ char *offset =
+	    xasprintf("--offset=%llu", (unsigned long long)(l->esp_start / 512));
+	_cleanup_free_ char *hidden = xasprintf("%llu", (unsigned long long)(l->esp_start / 512));
+	_cleanup_free_ char *blocks = xasprintf("%llu", (unsigned long long)(l->esp_size / 1024));
+	char *argv[14];
+	size_t n = 0;
+	argv[n++] = t->mkfat;
+	argv[n++] = offset;
+	argv[n++] = "-h";
+	argv[n++] = hidden;
+	argv[n++] = "-n";
+	argv[n++] = "EFI";
+	/* mkfs.fat's own choice would follow the size of the file, not of the partition. */
+	argv[n++] = "-F";
+	argv[n++] = l->esp_size >= 64 * MIB ? "32" : "16";
+	if (l->esp_size >= 64 * MIB) {
+		argv[n++] = "-s";
+		argv[n++] = "1";
+	}
+	argv[n++] = (char *)req->path;
+	argv[n++] = blocks;
+	argv[n] = NULL;
+	return run_tool(argv, -1, req->path, "making the EFI system partition's file system",
+	                "see mkfs.fat's message above");
+}
+
+/* The root partition's file system: mke2fs writes at an offset of a plain file; xfs and
+ * btrfs are made on a loop device over the partition (root only: refused before). */
+static int format_root(const struct create_request *req, const struct create_place *t,
+                       const struct create_disk_layout *l)
+{
+	const struct create_fs *fs = req->fs;
+	const char *todo = streq(fs->name, "xfs")
+	                       ? "xfs needs at least 300 MiB; see the message above"
+	                       : "see the message above; a larger --size may help";
+	char *argv[16];
+	size_t n = 0;
+	argv[n++] = t->mkfs;
+	argv[n++] = "-q";
+	if (req->label) {
+		argv[n++] = "-L";
+		argv[n++] = (char *)req->label;
+	}
+	if (streq(fs->name, "ext4")) {
+		_cleanup_free_ char *ext =
+		    xasprintf("offset=%llu,nodiscard", (unsigned long long)l->root_start);
+		_cleanup_free_ char *kib =
+		    xasprintf("%lluk", (unsigned long long)(l->root_size / 1024));
+		argv[n++] = "-F";
+		argv[n++] = "-E";
+		argv[n++] = ext;
+		argv[n++] = (char *)req->path;
+		argv[n++] = kib;
+		argv[n] = NULL;
+		return run_tool(argv, -1, req->path, "making the root partition's file system",
+		                todo);
+	}
+	_cleanup_close_ int fd = openat(t->dirfd, t->base, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return log_fail(errno, "create --disk: reopening", req->path, NULL,
+		                "check the host file system");
+	struct loopdev loop;
+	int r = loopdev_attach_range(fd, req->path, false, l->root_start, l->root_size, &loop);
+	if (r < 0)
+		return log_fail(
+		    r, "create --disk: a loop device over the root partition of", req->path, NULL,
+		    "%s needs one (modprobe loop), or use --fs ext4, which needs none", fs->mkfs);
+	argv[n++] = "-K"; /* no discard */
+	argv[n++] = loop.devnode;
+	argv[n] = NULL;
+	r = run_tool(argv, -1, req->path, "making the root partition's file system", todo);
+	loopdev_release(&loop); /* autoclear detaches it */
+	return r;
+}
+
+#define GRUB_EFI_DIR "/usr/lib/grub/x86_64-efi"
+
+/* What GRUB for UEFI in the ESP needs here: NULL when all is there, else what to install. */
+static char *esp_grub_missing(void)
+{
+	static const char *const progs[] = {"grub-mkimage", "mmd", "mcopy"};
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+		_cleanup_free_ char *p = find_program(progs[i], PROGRAM_SEARCH_PATH);
+		if (!p)
+			return xasprintf("%s is not installed (apt-get install %s)", progs[i],
+			                 i == 0 ? "grub-common" : "mtools");
+	}
+	if (access(GRUB_EFI_DIR "/moddep.lst", R_OK) < 0)
+		return xstrdup("GRUB's modules for UEFI, " GRUB_EFI_DIR
+		               ", are not installed (apt-get install grub-efi-amd64-bin)");
+	return NULL;
+}
+
+/* The root partition's file system UUID and PARTUUID, read back with libblkid. */
+static int root_ids(const struct create_place *t, char **ret_uuid, char **ret_partuuid)
+{
+	int fd = openat(t->dirfd, t->base, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	static const struct partsel second = {.kind = PARTSEL_NUMBER, .number = 2};
+	struct disk_slice s;
+	struct verdict v;
+	int r = disk_resolve(t->dirfd, t->base, &fd, false, &second, &s, &v);
+	close(fd);
+	if (r > 0 && s.has_part && s.disk.parts[s.index].uuid && s.disk.parts[s.index].partuuid) {
+		*ret_uuid = xstrdup(s.disk.parts[s.index].uuid);
+		*ret_partuuid = xstrdup(s.disk.parts[s.index].partuuid);
+		r = 0;
+	} else {
+		r = r < 0 ? r : -ENODATA;
+	}
+	disk_slice_done(&s);
+	verdict_done(&v);
+	return r;
+}
+
+/*
+ * GRUB for UEFI in the EFI system partition, at the removable-media path every firmware
+ * tries (EFI/BOOT/BOOTX64.EFI, made by grub-mkimage with its modules built in) with a
+ * grub.cfg beside it that boots the root partition; written with mtools at the partition's
+ * offset, nothing mounted. Only when this machine has them (t->esp_missing says what it
+ * lacks otherwise). 0, or -errno after the message.
+ */
+static int esp_grub(const struct create_request *req, struct create_place *t,
+                    const struct create_disk_layout *l)
+{
+	t->esp_missing = esp_grub_missing();
+	if (t->esp_missing)
+		return 0;
+	_cleanup_free_ char *uuid = NULL, *partuuid = NULL;
+	int r = root_ids(t, &uuid, &partuuid);
+	if (r < 0)
+		return log_fail(r, "create --disk: reading the root partition of", req->path, NULL,
+		                "check the file with sfdisk -l and blkid");
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_free_ char *dir = path_join(tmp && *tmp ? tmp : "/tmp", "loopboot-esp.XXXXXX");
+	if (!mkdtemp(dir))
+		return log_fail(errno, "create --disk: a private directory", dir, NULL,
+		                "set TMPDIR to a writable directory");
+	_cleanup_free_ char *cfg_path = path_join(dir, "grub.cfg");
+	_cleanup_free_ char *efi = path_join(dir, "BOOTX64.EFI");
+	_cleanup_free_ char *cfg = create_esp_grub_cfg(uuid, partuuid);
+	r = write_file_atomic(cfg_path, cfg, strlen(cfg), 0644);
+	if (r < 0)
+		log_fail(r, "create --disk: writing", cfg_path, NULL,
+		         "set TMPDIR to a writable directory");
+	const char *fsmod = streq(req->fs->name, "ext4") ? "ext2" : req->fs->name;
+	_cleanup_free_ char *mkimage = find_program("grub-mkimage", PROGRAM_SEARCH_PATH);
+	_cleanup_free_ char *mmd = find_program("mmd", PROGRAM_SEARCH_PATH);
+	_cleanup_free_ char *mcopy = find_program("mcopy", PROGRAM_SEARCH_PATH);
+	char *mk[] = {mkimage,      "-O",       "x86_64-efi", "-d",
+	              GRUB_EFI_DIR, "-p",       "/EFI/BOOT",  "-o",
+	              efi,          "part_gpt", "fat",        (char *)fsmod,
+	              "normal",     "linux",    "search",     "search_fs_uuid",
+	              "configfile", "echo",     "test",       "all_video",
+	              "serial",     "terminal", NULL};
+	if (r >= 0)
+		r = run_tool(mk, -1, req->path, "making GRUB for the EFI system partition",
+		             "see grub-mkimage's message above");
+	/* mtools on the partition: FILE@@OFFSET. */
+	_cleanup_free_ char *image =
+	    xasprintf("%s@@%llu", req->path, (unsigned long long)l->esp_start);
+	char *md[] = {mmd, "-i", image, "::/EFI", "::/EFI/BOOT", NULL};
+	char *cp[] = {mcopy, "-i", image, efi, cfg_path, "::/EFI/BOOT/", NULL};
+	if (r >= 0)
+		r = run_tool(md, -1, req->path, "filling the EFI system partition",
+		             "see mmd's message above");
+	if (r >= 0)
+		r = run_tool(cp, -1, req->path, "filling the EFI system partition",
+		             "see mcopy's message above");
+	(void)unlink(efi);
+	(void)unlink(cfg_path);
+	if (rmdir(dir) < 0)
+		log_warn("create: removing the private directory %s: %m", dir);
+	t->esp_grub = r >= 0;
+	return r < 0 ? r : 0;
+}
+
+static int make_disk(const struct create_request *req, struct create_place *t)
+{
+	struct create_disk_layout l;
+	const char *why;
+	if (create_disk_layout(req->size, &l, &why) < 0)
+		return log_fail(EINVAL, "create --disk", req->path, why, "use a larger --size");
+	int r = write_table(req, t, &l);
+	if (r >= 0)
+		r = format_esp(req, t, &l);
+	if (r >= 0)
+		r = format_root(req, t, &l);
+	if (r >= 0)
+		r = esp_grub(req, t, &l);
+	return r;
+}
+
 /* Allocates the whole file (closing fd is the caller's), then makes the file system. */
-static int fill_file(int fd, const struct create_request *req, const char *mkfs,
+static int fill_file(int fd, const struct create_request *req, struct create_place *t,
                      const struct overlay_tree *tree, const char **ret_how)
 {
 	const char *path = req->path;
@@ -293,8 +604,10 @@ static int fill_file(int fd, const struct create_request *req, const char *mkfs,
 		                r == -ENOSPC ? "free space on the host or choose a smaller --size"
 		                             : "check the host file system");
 	}
+	if (req->disk)
+		return make_disk(req, t);
 	struct process_result res;
-	r = run_mkfs(fs, mkfs, req->label, tree, path, &res);
+	r = run_mkfs(fs, t->mkfs, req->label, tree, path, &res);
 	if (r < 0) {
 		_cleanup_free_ char *how = process_result_message(&res);
 		return log_fail(
@@ -307,8 +620,10 @@ static int fill_file(int fd, const struct create_request *req, const char *mkfs,
 }
 
 /* The summary on stdout: size, type, how it was allocated, fragments. */
-static int report(int dirfd, const char *base, const struct create_request *req, const char *how)
+static int report(const struct create_place *t, const struct create_request *req, const char *how)
 {
+	int dirfd = t->dirfd;
+	const char *base = t->base;
 	const char *path = req->path, *label = req->label;
 	uint64_t size = req->size;
 	_cleanup_close_ int fd = openat(dirfd, base, O_RDONLY | O_CLOEXEC);
@@ -323,9 +638,28 @@ static int report(int dirfd, const char *base, const struct create_request *req,
 	    fr == 0 ? xasprintf("%llu extent%s", (unsigned long long)frags, frags == 1 ? "" : "s")
 	            : xstrdup("extents not reported by the host file system (no FIEMAP)");
 	_cleanup_free_ char *lab = label ? xasprintf(" labelled \"%s\"", label) : xstrdup("");
-	printf("%s: %s %s %s%s, %s, %s\n", path, sz, req->fs->name,
-	       req->overlay ? "overlay layer (empty upper/ and work/)" : "image", lab, how,
-	       extents);
+	struct create_disk_layout l;
+	const char *why;
+	if (req->disk && create_disk_layout(size, &l, &why) == 0) {
+		_cleanup_free_ char *esp = check_format_size(l.esp_size);
+		_cleanup_free_ char *root = check_format_size(l.root_size);
+		printf("%s: %s GPT disk image: partition 1 EFI system %s vfat, partition 2 Linux "
+		       "root (x86-64) %s %s%s, %s, %s\n",
+		       path, sz, esp, root, req->fs->name, lab, how, extents);
+		if (t->esp_grub)
+			printf(
+			    "its EFI system partition holds GRUB for UEFI (EFI/BOOT/BOOTX64.EFI): "
+			    "as a virtual machine's own disk it boots the root partition's "
+			    "/vmlinuz and /initrd.img, once a system is installed there\n");
+		else
+			printf("its EFI system partition is empty: %s; as a virtual machine's own "
+			       "disk it needs a boot loader there, or the VM's -kernel\n",
+			       t->esp_missing ? t->esp_missing : "no boot loader");
+	} else {
+		printf("%s: %s %s %s%s, %s, %s\n", path, sz, req->fs->name,
+		       req->overlay ? "overlay layer (empty upper/ and work/)" : "image", lab, how,
+		       extents);
+	}
 	if ((uint64_t)st.st_blocks * 512 < size)
 		log_warn("create: %s is sparse on this host (%llu of %llu bytes allocated)", path,
 		         (unsigned long long)st.st_blocks * 512, (unsigned long long)size);
@@ -335,11 +669,15 @@ static int report(int dirfd, const char *base, const struct create_request *req,
 
 static const char usage[] =
     "Usage: loopboot create FILE --size SIZE [--fs ext4|xfs|btrfs] [--label LABEL] "
-    "[--overlay]\n"
+    "[--overlay | --disk]\n"
     "Creates a fully allocated image file (never sparse) with a file system in it.\n"
     "SIZE takes K, M, G, T (powers of 1024) and must be a multiple of 4096 bytes.\n"
     "--overlay: a persistent overlay layer, empty upper/ and work/ at its root, for\n"
-    "  loopboot.overlay=PATH beside the loop= of a read-only root image (run as root).\n";
+    "  loopboot.overlay=PATH beside the loop= of a read-only root image (run as root).\n"
+    "--disk: a GPT disk image, as a virtual machine uses it: an EFI system partition\n"
+    "  (vfat; GRUB for UEFI in it when grub-mkimage and mtools are installed), then the\n"
+    "  root partition (typed x86-64 root) with the file system (--fs xfs and btrfs need\n"
+    "  root: they are made on a loop device).\n";
 
 const struct create_fs *create_fs_find(const char *name)
 {
@@ -392,11 +730,15 @@ int create_request_parse(const char *cmd, const char *size_arg, const char *fs_a
 
 int create_parse_args(int argc, char **argv, struct create_request *req)
 {
-	enum { OPT_OVERLAY = 0x100 };
+	enum { OPT_OVERLAY = 0x100, OPT_DISK };
 	static const struct option options[] = {
-	    {"size", required_argument, NULL, 's'},  {"fs", required_argument, NULL, 't'},
-	    {"label", required_argument, NULL, 'L'}, {"overlay", no_argument, NULL, OPT_OVERLAY},
-	    {"help", no_argument, NULL, 'h'},        {0},
+	    {"size", required_argument, NULL, 's'},
+	    {"fs", required_argument, NULL, 't'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"overlay", no_argument, NULL, OPT_OVERLAY},
+	    {"disk", no_argument, NULL, OPT_DISK},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *size_arg = NULL, *fs_arg = "ext4";
 	*req = (struct create_request){0};
@@ -417,6 +759,9 @@ int create_parse_args(int argc, char **argv, struct create_request *req)
 		case OPT_OVERLAY:
 			req->overlay = true;
 			break;
+		case OPT_DISK:
+			req->disk = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 1;
@@ -424,7 +769,7 @@ int create_parse_args(int argc, char **argv, struct create_request *req)
 			fprintf(stderr, "loopboot: create: %s: %s — see loopboot create --help\n",
 			        argv[optind - 1],
 			        c == ':' ? "the option needs a value"
-			        : optopt == OPT_OVERLAY || optopt == 'h'
+			        : optopt == OPT_OVERLAY || optopt == OPT_DISK || optopt == 'h'
 			            ? "the option takes no value"
 			            : "unknown option");
 			return 2;
@@ -438,15 +783,22 @@ int create_parse_args(int argc, char **argv, struct create_request *req)
 		return 2;
 	}
 	req->path = argv[optind];
-	return create_request_parse("create", size_arg, fs_arg, req) < 0 ? 2 : 0;
+	if (req->disk && req->overlay) {
+		fprintf(stderr,
+		        "loopboot: create: --disk and --overlay: an overlay layer is a file "
+		        "system image, not a disk — give one of them\n");
+		return 2;
+	}
+	if (create_request_parse("create", size_arg, fs_arg, req) < 0)
+		return 2;
+	struct create_disk_layout l;
+	const char *why;
+	if (req->disk && create_disk_layout(req->size, &l, &why) < 0) {
+		fprintf(stderr, "loopboot: create --disk: --size %s: %s\n", size_arg, why);
+		return 2;
+	}
+	return 0;
 }
-
-/* Where the image goes: the directory, open, and the image's name in it. */
-struct create_place {
-	int dirfd;
-	char *dir, *base;
-	char *mkfs;
-};
 
 static void create_place_done(struct create_place *t)
 {
@@ -455,6 +807,9 @@ static void create_place_done(struct create_place *t)
 	free(t->dir);
 	free(t->base);
 	free(t->mkfs);
+	free(t->sfdisk);
+	free(t->mkfat);
+	free(t->esp_missing);
 }
 
 /* Everything that can be refused is refused before the file exists. */
@@ -474,6 +829,22 @@ static int prepare_place(const struct create_request *req, struct create_place *
 		return log_fail(ENOENT, "create", req->fs->mkfs, "not installed",
 		                "install it (Debian: apt-get install %s), or choose another --fs",
 		                req->fs->package);
+	if (req->disk) {
+		/* mke2fs writes at an offset of a plain file; the others need a block device. */
+		if (!streq(req->fs->name, "ext4") && geteuid() != 0)
+			return log_fail(
+			    EPERM, "create --disk --fs", req->fs->name,
+			    "not root: it is made on a loop device over the root partition",
+			    "run it as root (sudo loopboot create ...), or use --fs ext4");
+		t->sfdisk = find_program("sfdisk", PROGRAM_SEARCH_PATH);
+		if (!t->sfdisk)
+			return log_fail(ENOENT, "create --disk", "sfdisk", "not installed",
+			                "install it (Debian: apt-get install fdisk)");
+		t->mkfat = find_program("mkfs.fat", PROGRAM_SEARCH_PATH);
+		if (!t->mkfat)
+			return log_fail(ENOENT, "create --disk", "mkfs.fat", "not installed",
+			                "install it (Debian: apt-get install dosfstools)");
+	}
 	struct stat st;
 	if (lstat(req->path, &st) == 0)
 		return log_fail(
@@ -522,7 +893,7 @@ static void no_copy_on_write(int fd)
 }
 
 /* The file, its allocation, its file system and the report; nothing left on failure. */
-static int make_image(const struct create_request *req, const struct create_place *t)
+static int make_image(const struct create_request *req, struct create_place *t)
 {
 	struct overlay_tree tree = {0};
 	if (req->overlay) {
@@ -544,11 +915,11 @@ static int make_image(const struct create_request *req, const struct create_plac
 	struct allocate_signals sigs;
 	allocate_catch_signals(&sigs);
 	no_copy_on_write(fd);
-	int r = fill_file(fd, req, t->mkfs, req->overlay ? &tree : NULL, &how_done);
+	int r = fill_file(fd, req, t, req->overlay ? &tree : NULL, &how_done);
 	close(fd);
 	overlay_tree_remove(&tree);
 	if (r == 0)
-		r = report(t->dirfd, t->base, req, how_done);
+		r = report(t, req, how_done);
 	if (r < 0 && unlinkat(t->dirfd, t->base, 0) < 0 && errno != ENOENT)
 		log_warn("create: removing the partial file %s: %m", req->path);
 	allocate_restore_signals(&sigs);
@@ -589,5 +960,8 @@ int create_main(int argc, char **argv)
 	_cleanup_free_ char *entry = create_boot_entry(req.path);
 	if (entry)
 		printf("boot it with: %s\n", entry);
+	if (req.disk)
+		printf("the root is partition 2: its GPT type is Linux root (x86-64), so loopboot "
+		       "finds it without loopboot.part=\n");
 	return fflush(stdout) == 0 ? 0 : 1;
 }

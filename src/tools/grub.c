@@ -22,35 +22,9 @@
 
 /* Characters GRUB's parser takes literally outside quotes. Parentheses are included so
  * that device paths such as (loop0)/boot/vmlinuz stay as people write them. */
-static bool grub_plain(char c)
-{
-	return isalnum((unsigned char)c) || strchr("-_./=:,+@%()", c);
-}
-
 char *grub_quote(const char *word)
 {
-	bool plain = *word != '\0';
-	for (const char *p = word; *p && plain; p++)
-		plain = grub_plain(*p);
-	if (plain)
-		return xstrdup(word);
-	/* Single quotes keep everything; a single quote itself is closed, escaped, reopened. */
-	size_t n = 3;
-	for (const char *p = word; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	char *r = xmalloc(n), *o = r;
-	*o++ = '\'';
-	for (const char *p = word; *p; p++) {
-		if (*p == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return r;
+	return quote_word(word, "-_./=:,+@%()");
 }
 
 const char *grub_module_for(const char *fstype)
@@ -70,6 +44,15 @@ const char *grub_module_for(const char *fstype)
 	return NULL;
 }
 
+char *grub_partition_name(const char *table, unsigned number)
+{
+	if (streq_ptr(table, "gpt"))
+		return xasprintf("gpt%u", number);
+	if (streq_ptr(table, "dos"))
+		return xasprintf("msdos%u", number);
+	return NULL;
+}
+
 /* FNV-1a, 32 bits, over n bytes. */
 static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
 {
@@ -86,8 +69,13 @@ char *grub_loop_name(const struct grub_entry *e, unsigned layer)
 	const char *how = e->search == GRUB_SEARCH_LABEL ? "label" : "fs-uuid";
 	uint32_t h = fnv1a(2166136261u, how, strlen(how) + 1);
 	h = fnv1a(h, e->search_value, strlen(e->search_value) + 1);
-	for (unsigned i = 0; i <= layer && i < e->n_layers; i++)
+	for (unsigned i = 0; i <= layer && i < e->n_layers; i++) {
 		h = fnv1a(h, e->layers[i].path, strlen(e->layers[i].path) + 1);
+		/* Hashed only where there is one: the names of images without stay as they were. */
+		const char *part = e->layers[i].partition;
+		if (i < layer && part)
+			h = fnv1a(h, part, strlen(part) + 1);
+	}
 	return xasprintf("%s%08x", GRUB_LOOP_PREFIX, h);
 }
 
@@ -136,12 +124,16 @@ char *grub_format_entry(const struct grub_entry *e)
 			              name);
 		}
 		for (unsigned i = 0; i < e->n_layers; i++) {
+			const struct grub_layer *l = &e->layers[i];
 			_cleanup_free_ char *name = grub_loop_name(e, i);
-			_cleanup_free_ char *file = xasprintf("%s%s", prefix, e->layers[i].path);
+			_cleanup_free_ char *file =
+			    xasprintf("%s%s", prefix, l->file ? l->file : l->path);
 			_cleanup_free_ char *q = grub_quote(file);
 			strbuf_printf(&b, "\tloopback %s %s\n", name, q);
 			free(prefix);
-			prefix = xasprintf("(%s)", name);
+			/* A disk image: what follows is in its partition, (NAME,gpt2). */
+			prefix = l->partition ? xasprintf("(%s,%s)", name, l->partition)
+			                      : xasprintf("(%s)", name);
 		}
 	}
 	_cleanup_free_ char *kernel = xasprintf("%s%s", prefix, e->kernel);
@@ -204,6 +196,13 @@ int grub_kernel_words(const char *cmdline, struct strv *ret)
 
 /* ---- from a command line and this machine ---------------------------------------------- */
 
+/* A path of the image's own (kept in keep) for the entry. */
+static const char *kept(struct strv *keep, char *owned)
+{
+	strv_push(keep, owned);
+	return owned;
+}
+
 static bool exists_in(int rootfd, const char *path)
 {
 	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH);
@@ -211,60 +210,122 @@ static bool exists_in(int rootfd, const char *path)
 }
 
 /*
+ * What image i is as a disk image (a VM's disk), into the entry: GRUB's name of the
+ * partition holding what follows, the file its loopback opens (a VMDK's -flat extent) and
+ * the partition's file system. GRUB reads a disk's bytes from the start of the file: a
+ * raw disk, a fixed VHD (its footer is at the end), a VMDK's extent; not a VDI, whose
+ * bytes start after VirtualBox's header. Returns 0, or 1 after a message.
+ */
+static int take_slice(const struct plan *p, unsigned i, const struct disk_slice *s,
+                      struct grub_entry *e, struct strv *keep)
+{
+	if (s->disk.h.format == DISK_NONE || e->kernel_from_host)
+		return 0; /* GRUB opens no image: the kernel is on the host */
+	const char *path = p->loop.part[i];
+	if (s->disk.h.data_offset != 0) {
+		_cleanup_free_ char *dir = xstrdup(p->loop.part[0]);
+		*strrchr(dir, '/') = '\0';
+		_cleanup_free_ char *convert = disk_convert_advice(s->disk.h.format, path);
+		_cleanup_free_ char *why = xasprintf(
+		    "GRUB cannot read the disk inside a %s (its bytes start at offset %llu of the "
+		    "file, GRUB's loopback reads from 0)",
+		    disk_format_name(s->disk.h.format), (unsigned long long)s->disk.h.data_offset);
+		log_fail(EMEDIUMTYPE, "grub: --kernel-from image", path, why,
+		         "copy the image's kernel and initramfs to the host beside it (%s/vmlinuz, "
+		         "%s/initrd.img) and write the entry with --kernel-from host; or %s",
+		         dir, dir, convert);
+		return 1;
+	}
+	if (s->data_path)
+		e->layers[i].file = kept(keep, xstrdup(s->data_path));
+	if (!s->has_part)
+		return 0; /* a bare file system in the container: the whole file */
+	const struct disk_part *part = &s->disk.parts[s->index];
+	char *name = grub_partition_name(s->disk.table, part->number);
+	if (!name) {
+		log_fail(EMEDIUMTYPE, "grub: the partition table of", path,
+		         "GRUB names partitions of GPT and MBR (dos) tables only",
+		         "convert the disk to GPT or MBR, or use --kernel-from host");
+		return 1;
+	}
+	e->layers[i].partition = kept(keep, name);
+	if (part->fstype && !(i + 1 == p->loop.n && p->loopfstype))
+		e->layers[i].fstype = kept(keep, xstrdup(part->fstype));
+	return 0;
+}
+
+/*
  * With the host mounted on this machine, reads the images' types (and follows images in
- * use, such as the running system's root). Returns a descriptor of the innermost image's
- * root directory when it could be reached, else -1.
+ * use, such as the running system's root; a disk image to its partition). Returns 0 with
+ * *ret_rootfd a descriptor of the innermost image's root directory when it could be
+ * reached (else -1), or 1 after a message.
  */
 static int probe_layers(const struct device_info *dev, const struct plan *p, struct grub_entry *e,
-                        struct strv *keep)
+                        struct strv *keep, int *ret_rootfd)
 {
+	static const struct partsel automatic = {.kind = PARTSEL_AUTO};
+	const struct partsel *sel = &p->loop.sel;
+	*ret_rootfd = -1;
 	if (!dev->devnode)
-		return -1;
-	int dirfd = mount_open_device(dev->devnode, NULL);
+		return 0;
+	int dirfd = mount_open_device(dev->devnode, NULL), ret = 0;
 	for (unsigned i = 0; dirfd >= 0 && i < p->loop.n; i++) {
 		int fd = open_in_root(dirfd, p->loop.part[i], O_RDONLY | O_NONBLOCK);
-		close(dirfd);
-		dirfd = -1;
 		if (fd < 0) {
 			log_warn("grub: %s is not on the host (it is mounted here): check loop=",
 			         p->loop.part[i]);
+			close(dirfd);
+			dirfd = -1;
 			break;
 		}
+		struct disk_slice s;
+		struct verdict v;
+		int r = disk_resolve(dirfd, p->loop.part[i], &fd, false, sel, &s, &v);
+		close(dirfd);
+		dirfd = -1;
+		if (r < 0) {
+			/* The boot refuses it too, wherever the kernel comes from. */
+			views_disk_failed(&v, &s, "grub");
+			ret = 1;
+		} else if (r > 0) {
+			sel = &automatic;
+			ret = take_slice(p, i, &s, e, keep);
+		}
 		char *type = NULL;
-		if (device_probe_fd(fd, &type) > 0) {
+		uint64_t off = r > 0 ? s.offset : 0;
+		if (r >= 0 && !e->layers[i].fstype &&
+		    device_probe_range(fd, off, r > 0 ? s.size : 0, &type) > 0) {
 			strv_push(keep, type);
 			e->layers[i].fstype = type;
 		} else {
 			free(type);
 		}
-		_cleanup_free_ char *busy = loopdev_of_file(fd);
+		_cleanup_free_ char *busy = r >= 0 && !ret ? views_loop_of(fd, off) : NULL;
+		disk_slice_done(&s);
+		verdict_done(&v);
 		close(fd);
 		if (busy)
 			dirfd = mount_open_device(busy, NULL);
 	}
-	return dirfd < 0 ? -1 : dirfd;
+	*ret_rootfd = dirfd < 0 ? -1 : dirfd;
+	return ret;
 }
 
 /* GRUB's module for image i (in the view dirv), from the type blkid finds in it. */
 static void probe_layer_type(const struct views *vs, int dirv, const struct plan *p, unsigned i,
                              struct grub_entry *e, struct strv *keep)
 {
+	if (e->layers[i].fstype)
+		return;
 	_cleanup_close_ int fd =
 	    open_in_root(views_fd(vs, dirv), p->loop.part[i], O_RDONLY | O_NONBLOCK);
 	char *type = NULL;
-	if (fd >= 0 && device_probe_fd(fd, &type) > 0 && !e->layers[i].fstype) {
+	if (fd >= 0 && device_probe_fd(fd, &type) > 0) {
 		strv_push(keep, type);
 		e->layers[i].fstype = type;
 	} else {
 		free(type);
 	}
-}
-
-/* A path of the image's own (kept in keep) for the entry. */
-static const char *kept(struct strv *keep, char *owned)
-{
-	strv_push(keep, owned);
-	return owned;
 }
 
 /*
@@ -287,14 +348,21 @@ static int image_names(const struct plan *p, const struct grub_options *o, struc
 	struct views vs = {0};
 	struct modules *mods = modules_new();
 	int views[PLAN_MAX_LAYERS + 1];
-	int v = views_open_layers(&vs, mods, p, "grub", views);
+	struct disk_slice slices[PLAN_MAX_LAYERS];
+	int v = views_open_layers(&vs, mods, p, "grub", views, slices);
 	modules_free(mods);
-	if (v < 0) {
-		views_release(&vs);
-		return 1; /* views_open_layers() said why */
+	int bad = 0;
+	for (unsigned i = 0; i < p->loop.n; i++) {
+		if (v >= 0 && !bad)
+			bad = take_slice(p, i, &slices[i], e, keep);
+		if (v >= 0 && !bad && slices[i].disk.h.format == DISK_NONE)
+			probe_layer_type(&vs, views[i], p, i, e, keep);
+		disk_slice_done(&slices[i]);
 	}
-	for (unsigned i = 0; i < p->loop.n; i++)
-		probe_layer_type(&vs, views[i], p, i, e, keep);
+	if (v < 0 || bad) {
+		views_release(&vs);
+		return 1; /* views_open_layers() or take_slice() said why */
+	}
 	int rootfd = views_fd(&vs, v), ret = 0;
 	char *found_initrd = NULL;
 	char *found = o->kernel ? NULL : views_image_kernel(rootfd, &found_initrd);
@@ -359,6 +427,27 @@ static const char usage[] =
     "--kernel-from host: from the host (default vmlinuz and initrd.img beside the "
     "image).\n";
 
+/*
+ * The host is not here: whether the first image is a disk image cannot be seen. With
+ * loopboot.part=N it is one, and GRUB takes (NAME,N) in the first partition table it
+ * recognises; a partition named otherwise cannot be found without the disk.
+ */
+static void name_partition_unseen(const struct plan *p, struct grub_entry *e, struct strv *keep)
+{
+	const struct partsel *sel = &p->loop.sel;
+	if (sel->kind == PARTSEL_AUTO || e->kernel_from_host)
+		return;
+	if (sel->kind == PARTSEL_NUMBER) {
+		e->layers[0].partition = kept(keep, xasprintf("%u", sel->number));
+		return;
+	}
+	_cleanup_free_ char *s = partsel_to_string(sel);
+	log_warn("grub: %s: loopboot.part=%s names the partition by a tag, which only the disk "
+	         "itself resolves, and the host is not here: the entry opens the whole file — "
+	         "attach the host and run it again, or write loopboot.part=N",
+	         p->loop.part[0], s);
+}
+
 static int grub_run(const struct plan *p, const struct grub_options *o, struct device_info *dev,
                     struct strv *keep, struct strv *words, int *rootfd, char **ret_text)
 {
@@ -418,17 +507,23 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		e.initrd = o->initrd ? o->initrd : idef;
 		if (found) {
 			/* The images' types, when they can be reached; the host's root. */
-			int fd = probe_layers(dev, p, &e, keep);
+			int fd;
+			int r = probe_layers(dev, p, &e, keep, &fd);
 			if (fd >= 0)
 				close(fd);
+			if (r)
+				return r;
 			*rootfd = mount_open_device(dev->devnode, NULL); /* < 0: not reachable */
 		}
 	} else if (o->kernel && o->initrd) {
 		/* Both given: looked at only where the host is mounted here. */
 		e.kernel = o->kernel;
 		e.initrd = o->initrd;
-		if (found)
-			*rootfd = probe_layers(dev, p, &e, keep);
+		int r = found ? probe_layers(dev, p, &e, keep, rootfd) : 0;
+		if (r)
+			return r;
+		if (!found)
+			name_partition_unseen(p, &e, keep);
 	} else if (!found) {
 		/* Nothing to look into: Debian's links, which loopboot install's images have. */
 		e.kernel = o->kernel ? o->kernel : "/vmlinuz";
@@ -438,6 +533,7 @@ static int grub_run(const struct plan *p, const struct grub_options *o, struct d
 		         "%s and %s unchecked — attach the host and run it again, or give --kernel "
 		         "and --initrd",
 		         spec, e.kernel, e.initrd);
+		name_partition_unseen(p, &e, keep);
 	} else {
 		int r = image_names(p, o, &e, keep);
 		if (r)

@@ -3,7 +3,9 @@
  * `loopboot grub`: a GRUB menuentry for a loopboot boot entry. GRUB finds the host by its
  * file system UUID (or label), opens the image with its loopback command (nested images
  * chained: loop1 inside loop0) and by default loads the kernel and initramfs from inside
- * the image, so that a kernel upgraded in the image is the one that boots.
+ * the image, so that a kernel upgraded in the image is the one that boots. A disk image (a
+ * VM's disk) is opened whole and read in its partition, (loop0,gpt2)/vmlinuz; a VDI, whose
+ * disk does not start at the file's byte 0, is refused with the kernel from inside it.
  *
  * The text is made by a pure formatter (grub_format_entry) from plain data; grub_main()
  * fills the data from the command line, libblkid and, when the host is mounted, the
@@ -38,6 +40,12 @@ enum grub_search { GRUB_SEARCH_FS_UUID, GRUB_SEARCH_LABEL };
 struct grub_layer {
 	const char *path;   /* inside the previous layer (the host for the first) */
 	const char *fstype; /* blkid's name; NULL when not known (GRUB's ext2 is assumed) */
+	/* A disk image (a VM's disk): the file GRUB's loopback opens when it is not path (a
+	 * VMDK's -flat extent, in the same layer), NULL for path itself; and the partition
+	 * that holds the next layer or the kernel as GRUB names it ("gpt2", "msdos1"), NULL
+	 * for the whole file. */
+	const char *file;
+	const char *partition;
 };
 
 struct grub_entry {
@@ -61,10 +69,16 @@ char *grub_format_entry(const struct grub_entry *e);
  * "loopboot-" and 8 hex digits of a hash of the host (how it is searched, the value) and
  * the image paths up to that layer. The same image always has the same name, different
  * images (or layers) have different ones, so that the entries of one menu do not share a
- * device. check recognises the image's kernel by BOOT_IMAGE=(loop...: the prefix keeps it.
+ * device. The partition of a disk image counts for the layers inside it: the same path in
+ * two partitions of one disk is two images. check recognises the image's kernel by
+ * BOOT_IMAGE=(loop...: the prefix keeps it.
  */
 #define GRUB_LOOP_PREFIX "loopboot-"
 char *grub_loop_name(const struct grub_entry *e, unsigned layer);
+
+/* GRUB's name of partition number of a table as libblkid names it ("gpt" -> "gpt2", "dos"
+ * -> "msdos2"); NULL for another table. Allocated. */
+char *grub_partition_name(const char *table, unsigned number);
 
 /* grub_main's exit status when the image has no kernel or initramfs to boot: a warning said
  * so and no entry is printed (42_loopboot goes on with the next line). */

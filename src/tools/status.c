@@ -2,10 +2,12 @@
 #include "tools/status.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
+#include "engine/disk.h"
 #include "engine/state.h"
 
 static void print_layer(const struct layer *l)
@@ -29,6 +31,9 @@ static void print_layer(const struct layer *l)
 		       strempty(l->loop.file), strempty(l->loop.parent),
 		       l->loop.direct_io ? ", direct I/O" : "",
 		       l->loop.read_only ? ", read-only" : "");
+		if (l->loop.offset || l->loop.sizelimit)
+			printf("        bytes %" PRIu64 " to %" PRIu64 " of the file\n",
+			       l->loop.offset, l->loop.offset + l->loop.sizelimit);
 		break;
 	case LAYER_DM:
 		if (l->dm.target) {
@@ -43,6 +48,9 @@ static void print_layer(const struct layer *l)
 		       strempty(l->dm.device), strempty(l->dm.name), strempty(l->dm.file),
 		       strempty(l->dm.parent), l->dm.extents, l->dm.extents == 1 ? "" : "s",
 		       strempty(l->dm.on), l->dm.read_only ? ", read-only" : "");
+		if (l->dm.size)
+			printf("        bytes %" PRIu64 " to %" PRIu64 " of the file\n",
+			       l->dm.offset, l->dm.offset + l->dm.size);
 		break;
 	case LAYER_MOUNT:
 		printf("mount:  %s on %s (%s, %s%s%s) [%s]\n", strempty(l->mount.source),
@@ -52,6 +60,12 @@ static void print_layer(const struct layer *l)
 		if (l->mount.overlay)
 			printf("overlay: the image read-only under the writable layer %s\n",
 			       l->mount.overlay);
+		if (l->mount.disk && l->mount.partition)
+			printf("disk:   partition %" PRIu64 " of the %s %s\n", l->mount.partition,
+			       disk_format_name_of_key(l->mount.disk), strempty(l->mount.image));
+		else if (l->mount.disk)
+			printf("disk:   the %s %s (no partition table)\n",
+			       disk_format_name_of_key(l->mount.disk), strempty(l->mount.image));
 		break;
 	case LAYER_CRYPT:
 		printf(

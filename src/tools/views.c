@@ -135,41 +135,87 @@ static int open_host(struct views *vs, struct modules *m, const struct plan *p,
 	return views_detach(vs, dir);
 }
 
-/* One image file in view dirv: where it is in use already, else mounted read-only. */
-static int open_image(struct views *vs, int dirv, const char *path, const char *where,
-                      const char *fstype, const char *cmd)
+char *views_loop_of(int fd, uint64_t offset)
 {
-	_cleanup_close_ int fd = open_in_root(views_fd(vs, dirv), path, O_RDONLY | O_NONBLOCK);
+	/* At 0 any loop device of the file: an image attached whole (also with an offset of
+	 * its own, as losetup -o makes one). */
+	return offset ? loopdev_of_file_at(fd, offset) : loopdev_of_file(fd);
+}
+
+void views_list_parts(FILE *f, const char *indent, const struct disk *d)
+{
+	for (size_t i = 0; i < d->n_parts; i++) {
+		_cleanup_free_ char *line = disk_part_line(&d->parts[i], d->table);
+		fprintf(f, "%s%s\n", indent, line);
+	}
+	fflush(f);
+}
+
+int views_disk_failed(const struct verdict *v, const struct disk_slice *s, const char *cmd)
+{
+	_cleanup_free_ char *what = xasprintf("%s: %s", cmd, v->what);
+	int r = log_fail(v->err, what, v->value, v->reason, "%s", strempty(v->todo));
+	/* As the boot lists them: "loopboot:   2  Linux root (x86-64)  ...". */
+	for (size_t i = 0; v->code == VERDICT_PARTITION && i < s->disk.n_parts; i++) {
+		_cleanup_free_ char *line = disk_part_line(&s->disk.parts[i], s->disk.table);
+		log_info("  %s", line);
+	}
+	return r;
+}
+
+/* One image file in view dirv: where it is in use already, else mounted read-only. A disk
+ * image: its partition chosen by sel, what it is in *slice. */
+static int open_image(struct views *vs, int dirv, const char *path, const char *where,
+                      const char *fstype, const struct partsel *sel, struct disk_slice *slice,
+                      const char *cmd)
+{
+	int rootfd = views_fd(vs, dirv);
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return log_fail(errno, cmd, path, errno == ENOENT ? "no such image file" : NULL,
 		                "check loop= (on %s)", where);
-	_cleanup_free_ char *busy = loopdev_of_file(fd);
+	struct verdict v;
+	int r = disk_resolve(rootfd, path, &fd, false, sel, slice, &v);
+	if (r < 0) {
+		r = views_disk_failed(&v, slice, cmd);
+		verdict_done(&v);
+		return r;
+	}
+	verdict_done(&v);
+	bool disk = r > 0;
+	uint64_t offset = disk ? slice->offset : 0, size = disk ? slice->size : 0;
+	_cleanup_free_ char *name = disk ? disk_slice_describe(slice, path) : xstrdup(path);
+	_cleanup_free_ char *busy = views_loop_of(fd, offset);
 	_cleanup_(mount_entry_free) struct mount_entry me = {0};
 	int mfd = busy ? mount_open_device(busy, &me) : -ENOENT;
 	if (mfd >= 0)
 		return views_add(vs, mfd, me.target);
 	_cleanup_free_ char *type = NULL;
-	int r = device_probe_fd(fd, &type);
+	r = device_probe_range(fd, offset, size, &type);
 	if (r <= 0)
-		return log_fail(r < 0 ? r : EMEDIUMTYPE, cmd, path,
+		return log_fail(r < 0 ? r : EMEDIUMTYPE, cmd, name,
 		                r < 0 ? NULL : "no file system found in it",
 		                "check loop= with loopboot check");
 	const char *mount_type = fstype ? fstype : type;
 	struct loopdev loop;
-	r = loopdev_attach(fd, path, true, &loop);
+	/* The backing file's name as the boot records it: the image's path (the extent's for
+	 * a VMDK). */
+	const char *backing = disk && slice->data_path ? slice->data_path : path;
+	r = disk ? loopdev_attach_range(fd, backing, true, offset, size, &loop)
+	         : loopdev_attach(fd, backing, true, &loop);
 	if (r < 0)
-		return log_fail(r, cmd, path, "attaching a read-only loop device failed",
+		return log_fail(r, cmd, name, "attaching a read-only loop device failed",
 		                "the kernel needs loop support (modprobe loop)");
 	r = views_mount(vs, loop.devnode, mount_type, options_no_replay(mount_type));
 	loopdev_release(&loop); /* the mount holds the device now; autoclear frees it */
 	if (r < 0)
-		return log_fail(r, cmd, path, "a read-only mount failed",
+		return log_fail(r, cmd, name, "a read-only mount failed",
 		                "check it with loopboot check");
 	return r;
 }
 
 int views_open_layers(struct views *vs, struct modules *m, const struct plan *p, const char *cmd,
-                      int *ret_views)
+                      int *ret_views, struct disk_slice *ret_slices)
 {
 	_cleanup_free_ char *spec = devspec_to_string(&p->root);
 	struct device_info dev = {0};
@@ -181,10 +227,22 @@ int views_open_layers(struct views *vs, struct modules *m, const struct plan *p,
 	device_info_free(&dev);
 	if (ret_views)
 		ret_views[0] = v;
+	if (ret_slices)
+		for (unsigned i = 0; i < p->loop.n; i++)
+			ret_slices[i] = (struct disk_slice){0};
+	/* loopboot.part= names the partition of the first disk image of the path; one further
+	 * in has its partition chosen without it, as the boot does. */
+	static const struct partsel automatic = {.kind = PARTSEL_AUTO};
+	const struct partsel *sel = &p->loop.sel;
 	_cleanup_free_ char *where = xasprintf("the host %s", spec);
 	for (unsigned i = 0; v >= 0 && i < p->loop.n; i++) {
 		bool last = i + 1 == p->loop.n;
-		v = open_image(vs, v, p->loop.part[i], where, last ? p->loopfstype : NULL, cmd);
+		struct disk_slice own = {0}, *slice = ret_slices ? &ret_slices[i] : &own;
+		v = open_image(vs, v, p->loop.part[i], where, last ? p->loopfstype : NULL, sel,
+		               slice, cmd);
+		if (slice->disk.h.format != DISK_NONE)
+			sel = &automatic;
+		disk_slice_done(&own);
 		if (ret_views)
 			ret_views[i + 1] = v;
 		free(where);
@@ -195,7 +253,7 @@ int views_open_layers(struct views *vs, struct modules *m, const struct plan *p,
 
 int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd)
 {
-	return views_open_layers(vs, m, p, cmd, NULL);
+	return views_open_layers(vs, m, p, cmd, NULL, NULL);
 }
 
 /* ---- the kernel inside an image ---------------------------------------------------------- */

@@ -10,9 +10,12 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "engine/device.h"
+#include "engine/disk.h"
 #include "engine/plan.h"
 
 struct modules;
@@ -57,14 +60,31 @@ void views_release(struct views *vs);
 /*
  * The root of the image an entry boots (plan: root=, loop=), looked into read-only: the
  * host where it is mounted already, else mounted here; each nested image where it is in
- * use (the running system's root), else on a read-only loop device. Returns the view's
- * index, or -errno after one loopboot: line naming cmd.
+ * use (the running system's root), else on a read-only loop device. An image that is a
+ * disk image (a VM's disk: disk_resolve()) is looked into in its partition, the one
+ * loopboot.part= names for the first disk of the path (the boot's choice), on a loop device
+ * over that partition's bytes. Returns the view's index, or -errno after one loopboot:
+ * line naming cmd (for a disk without the partition: its listing below it).
  */
 int views_open_entry(struct views *vs, struct modules *m, const struct plan *p, const char *cmd);
 /* The same, with the index of the host's view in ret_views[0] and of image i's root in
- * ret_views[i + 1] (p->loop.n + 1 of them). */
+ * ret_views[i + 1] (p->loop.n + 1 of them), and, when ret_slices is not NULL, what image i
+ * is as a disk image in ret_slices[i] (p->loop.n of them; disk.h.format DISK_NONE for a
+ * file system image; each to be freed with disk_slice_done(), also after a failure). */
 int views_open_layers(struct views *vs, struct modules *m, const struct plan *p, const char *cmd,
-                      int *ret_views);
+                      int *ret_views, struct disk_slice *ret_slices);
+
+/* The loop device attached to the open file at offset (a partition of a disk image in use:
+ * the running system's root), "/dev/loop0", or NULL. */
+char *views_loop_of(int fd, uint64_t offset);
+
+/* Prints a disk image's partitions, one line each (disk_part_line()), every line starting
+ * with indent. */
+void views_list_parts(FILE *f, const char *indent, const struct disk *d);
+/* A disk image disk_resolve() refused, in the engine's words (its verdict v) on one
+ * "loopboot: CMD: ..." line, with the partitions below it when the choice was the problem
+ * ("loopboot:   N  TYPE ...", as the boot lists them). Returns -v->err. */
+int views_disk_failed(const struct verdict *v, const struct disk_slice *s, const char *cmd);
 
 /*
  * The kernel of the image whose root directory is open as rootfd, as a path there: /vmlinuz

@@ -387,3 +387,76 @@ fw_root_build() { # TMP FW KEY
 	mv "$tmp/kver" "$VM_CACHE/fw-$fw-$key.kver"
 	mv "$tmp/root.img" "$FW_IMG"
 }
+
+# ---- the systemd root in a VM disk image (tests/vm/test-disk.sh, test-disk-linear.sh) ---------
+# A GPT disk as a virtual machine has it: an ESP (FAT) in partition 1, the systemd root in 2
+# (typed Linux root (x86-64), the Discoverable Partitions Specification), /home in 3 (Linux
+# filesystem, ext4); its file systems are made straight into the disk file (mkfs.fat
+# --offset, mke2fs -E offset=: no partition devices needed). The root also has
+# tests/vm/guest-disk/lbdisk.service, which reports the partitions behind / and /home.
+# Then the same disk as qemu-img writes it for the other hypervisors: a fixed VHD, a
+# fixed VDI and a VMDK monolithicFlat (the descriptor and its -flat.vmdk). Cached as the
+# directory sddisk-KEY/ (disk.img, disk.vhd, disk.vdi, disk.vmdk, disk-flat.vmdk), keyed by
+# debootstrap's tree, the guest files, qemu-img's version and the functions that build it.
+
+DISK_GUEST=$VM_LIB/guest-disk
+DISK_LAYOUT=1 # bump when sd_disk_tree or sd_disk_build changes what they make
+DISK_ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+DISK_ROOT_TYPE=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 # Linux root (x86-64)
+DISK_LINUX_TYPE=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+DISK_LABEL_ID=6C4F4F50-424F-4F54-8D15-4B0000000000
+DISK_ESP_PARTUUID=6C4F4F50-424F-4F54-8D15-4B0000000001
+DISK_ROOT_PARTUUID=6C4F4F50-424F-4F54-8D15-4B0000000002
+DISK_HOME_PARTUUID=6C4F4F50-424F-4F54-8D15-4B0000000003
+DISK_ROOT_UUID=6c4f4f50-424f-4f54-8d15-4b00000000f2
+DISK_HOME_UUID=6c4f4f50-424f-4f54-8d15-4b00000000f3
+# MiB: the ESP from 1 MiB, the root, /home, and 1 MiB for the backup GPT.
+DISK_ESP_MB=8 DISK_ROOT_MB=256 DISK_HOME_MB=16
+DISK_MB=$((1 + DISK_ESP_MB + DISK_ROOT_MB + DISK_HOME_MB + 1))
+# The partitions' first bytes and sizes (for dd, cmp and the checks of the guest's report).
+DISK_ROOT_OFFSET=$(((1 + DISK_ESP_MB) * 1048576))
+DISK_ROOT_BYTES=$((DISK_ROOT_MB * 1048576))
+DISK_HOME_OFFSET=$((DISK_ROOT_OFFSET + DISK_ROOT_BYTES))
+DISK_HOME_BYTES=$((DISK_HOME_MB * 1048576))
+
+# The systemd root's tree with lbdisk.service.
+sd_disk_tree() { # DIR
+	sd_root_tree "$1" &&
+		install -m 755 "$DISK_GUEST/lbdisk" "$1/usr/local/sbin/lbdisk" &&
+		install -m 644 "$DISK_GUEST/lbdisk.service" "$1/etc/systemd/system/lbdisk.service" &&
+		ln -sf ../lbdisk.service "$1/etc/systemd/system/multi-user.target.wants/lbdisk.service"
+}
+
+sd_disk_build() { # TMP DIR
+	local tmp=$1 dir=$2 d=$1/out
+	find "$VM_CACHE" -maxdepth 1 -name 'sddisk-*' -exec rm -rf {} +
+	mkdir -p "$d" "$tmp/home" && sd_disk_tree "$tmp/tree" && echo "home partition" >"$tmp/home/marker" &&
+		truncate -s "${DISK_MB}M" "$d/disk.img" &&
+		printf '%s\n' "label: gpt" "label-id: $DISK_LABEL_ID" \
+			"start=2048, size=${DISK_ESP_MB}MiB, type=$DISK_ESP_TYPE, uuid=$DISK_ESP_PARTUUID, name=\"EFI system partition\"" \
+			"size=${DISK_ROOT_MB}MiB, type=$DISK_ROOT_TYPE, uuid=$DISK_ROOT_PARTUUID, name=root" \
+			"size=${DISK_HOME_MB}MiB, type=$DISK_LINUX_TYPE, uuid=$DISK_HOME_PARTUUID, name=home" |
+		sfdisk -q "$d/disk.img" >/dev/null &&
+		mkfs.fat --offset 2048 -n ESP -i 6C4F4F50 "$d/disk.img" $((DISK_ESP_MB * 1024)) >/dev/null 2>&1 &&
+		mmd -i "$d/disk.img@@1M" ::/EFI ::/EFI/BOOT &&
+		mke2fs -q -F -t ext4 -L lbdiskroot -U "$DISK_ROOT_UUID" -E "offset=$DISK_ROOT_OFFSET,nodiscard,root_owner=0:0" \
+			-d "$tmp/tree" "$d/disk.img" $((DISK_ROOT_MB * 1024))k >/dev/null &&
+		mke2fs -q -F -t ext4 -L lbdiskhome -U "$DISK_HOME_UUID" -E "offset=$DISK_HOME_OFFSET,nodiscard" \
+			-d "$tmp/home" "$d/disk.img" $((DISK_HOME_MB * 1024))k >/dev/null &&
+		qemu-img convert -f raw -O vpc -o subformat=fixed "$d/disk.img" "$d/disk.vhd" &&
+		qemu-img convert -f raw -O vdi -o static=on "$d/disk.img" "$d/disk.vdi" &&
+		qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat "$d/disk.img" "$d/disk.vmdk" &&
+		touch "$d/.complete" &&
+		mv "$d" "$dir"
+}
+
+# The cached disk images. Sets SD_DISK (the directory).
+sd_disk() {
+	local key
+	sd_debootstrap || return 1
+	key=$( (echo "$SD_TREE $SD_LAYOUT $DISK_LAYOUT $DISK_MB" && qemu-img --version | head -n 1 &&
+		cat "$SD_GUEST/lbtest" "$SD_GUEST/lbtest.service" "$DISK_GUEST/lbdisk" "$DISK_GUEST/lbdisk.service" &&
+		declare -f sd_root_tree sd_system_tree sd_disk_tree sd_disk_build) | sha256sum | cut -c1-16)
+	SD_DISK=$VM_CACHE/sddisk-$key
+	cache_build "$SD_LOCK" "$SD_DISK" sd_disk_build "$SD_DISK"
+}

@@ -98,6 +98,20 @@ lb_boot() { # CMDLINE -> status; output in $LB_OUT
 	return $rc
 }
 
+# A loopboot command other than boot: its output in $LB_OUT too.
+out_has() { grep -q -- "$1" "$LB_OUT"; }
+lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
+	"$LOOPBOOT" "$@" >"$LB_OUT" 2>&1
+	local rc=$?
+	sed 's/^/#   /' "$LB_OUT"
+	return $rc
+}
+
+# Partition N of a disk file: "START SIZE" in sectors (sfdisk's JSON).
+part_of() { # DISK N
+	sfdisk -J "$1" 2>/dev/null | python3 -c "import json,sys; p=json.load(sys.stdin)['partitiontable']['partitions'][$2-1]; print(p['start'], p['size'])"
+}
+
 mount_field() { # MOUNTPOINT FIELD(source|fstype|options)
 	findmnt -n -o "${2^^}" --mountpoint "$1" 2>/dev/null | tail -n 1
 }

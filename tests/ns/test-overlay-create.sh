@@ -11,13 +11,6 @@
 MB=$((1024 * 1024))
 size_is() { [ "$(stat -c %s "$1")" -eq "$2" ]; }
 no_holes() { [ $(($(stat -c %b "$1") * 512)) -ge "$2" ]; }
-out_has() { grep -q -- "$1" "$LB_OUT"; }
-lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
-	"$LOOPBOOT" "$@" >"$LB_OUT" 2>&1
-	local rc=$?
-	sed 's/^/#   /' "$LB_OUT"
-	return $rc
-}
 # debugfs's view of a directory of an ext4 image: "directory 0755 0 0" for root's 0755.
 e2_dir() { # IMAGE PATH
 	debugfs -R "stat $2" "$1" 2>/dev/null | sed -n \

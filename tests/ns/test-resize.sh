@@ -7,13 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 
 MB=$((1024 * 1024))
-out_has() { grep -q -- "$1" "$LB_OUT"; }
-lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
-	"$LOOPBOOT" "$@" >"$LB_OUT" 2>&1
-	local rc=$?
-	sed 's/^/#   /' "$LB_OUT"
-	return $rc
-}
 size_is() { [ "$(stat -c %s "$1")" -eq "$2" ]; }
 no_holes() { [ $(($(stat -c %b "$1") * 512)) -ge "$(stat -c %s "$1")" ]; }
 fs_bytes() { # IMAGE: the size its ext4 file system claims

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "test-main.h"
+#include "basic/util.h"
+#include "engine/cmdline.h"
 #include "tools/create.h"
 
 static uint64_t size_ok(const char *s)
@@ -109,14 +111,86 @@ TEST(overlay_option_refusals)
 
 TEST(cmdline_words)
 {
-	char *w = create_cmdline_word("loopboot.overlay", "/linux/overlay.img");
+	char *w = cmdline_word("loopboot.overlay", "/linux/overlay.img");
 	CHECK(strcmp(w, "loopboot.overlay=/linux/overlay.img") == 0);
 	free(w);
 	/* The kernel's quoting: the whole word, as loop= is quoted. */
-	w = create_cmdline_word("loopboot.overlay", "/My Linux/overlay.img");
+	w = cmdline_word("loopboot.overlay", "/My Linux/overlay.img");
 	CHECK(strcmp(w, "\"loopboot.overlay=/My Linux/overlay.img\"") == 0);
 	free(w);
-	w = create_cmdline_word("loop", "/a\tb.img");
+	w = cmdline_word("loop", "/a\tb.img");
 	CHECK(strcmp(w, "\"loop=/a\tb.img\"") == 0);
 	free(w);
+}
+
+/* ---- --disk: the layout and sfdisk's script ---------------------------------------------- */
+
+#define MIB (1ULL << 20)
+
+TEST(disk_layout_small_and_large)
+{
+	struct create_disk_layout l;
+	const char *why = NULL;
+	CHECK(create_disk_layout(128 * MIB, &l, &why) == 0);
+	CHECK(l.esp_start == MIB && l.esp_size == 32 * MIB); /* under 1 GiB: 32 MiB */
+	CHECK(l.root_start == 33 * MIB);
+	CHECK(l.root_size == 94 * MIB); /* up to the last whole MiB before the backup GPT */
+	CHECK(create_disk_layout(8ULL << 30, &l, &why) == 0);
+	CHECK(l.esp_size == 64 * MIB && l.root_start == 65 * MIB);
+	CHECK(l.root_start + l.root_size == (8ULL << 30) - MIB);
+	/* Not a multiple of 1 MiB: the root still ends on a MiB, 1 MiB or more before the end. */
+	CHECK(create_disk_layout(100 * MIB + 4096, &l, &why) == 0);
+	CHECK((l.root_start + l.root_size) % MIB == 0);
+	CHECK(100 * MIB + 4096 - (l.root_start + l.root_size) >= MIB);
+}
+
+TEST(disk_layout_too_small)
+{
+	struct create_disk_layout l = {0};
+	const char *why = NULL;
+	CHECK(create_disk_layout(CREATE_DISK_MIN, &l, &why) == 0);
+	CHECK(l.root_size == 16 * MIB);
+	CHECK(create_disk_layout(CREATE_DISK_MIN - 4096, &l, &why) == -EINVAL);
+	CHECK(why && strstr(why, "at least 50 MiB") && strstr(why, "--size 64M"));
+}
+
+TEST(disk_script)
+{
+	struct create_disk_layout l;
+	const char *why;
+	CHECK(create_disk_layout(128 * MIB, &l, &why) == 0);
+	char *s = create_disk_script(&l);
+	CHECK_STREQ(s,
+	            "label: gpt\n"
+	            "start=2048, size=65536, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp\n"
+	            "start=67584, size=192512, type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709, "
+	            "name=root\n");
+	free(s);
+}
+
+TEST(disk_args)
+{
+	struct create_request req;
+	CHECK(parse(&req, "d.img", "--size", "64M", "--disk", NULL) == 0);
+	CHECK(req.disk && !req.overlay && streq(req.fs->name, "ext4"));
+	CHECK(parse(&req, "d.img", "--disk", "--size", "1G", "--fs", "xfs", "-L", "r", NULL) == 0);
+	CHECK(req.disk && streq(req.fs->name, "xfs") && streq(req.label, "r"));
+	/* a disk and an overlay layer at once; a disk below the least; a value given */
+	CHECK(parse(&req, "d.img", "--size", "64M", "--disk", "--overlay", NULL) == 2);
+	CHECK(parse(&req, "d.img", "--size", "40M", "--disk", NULL) == 2);
+	CHECK(parse(&req, "d.img", "--size", "40M", NULL) == 0); /* an image may be small */
+	CHECK(parse(&req, "d.img", "--size", "64M", "--disk=yes", NULL) == 2);
+}
+
+TEST(esp_grub_cfg)
+{
+	char *cfg = create_esp_grub_cfg("0a1b2c3d-0000-4000-8000-000000000001",
+	                                "11111111-2222-4333-8444-555555555555");
+	CHECK(strstr(cfg, "\nsearch --no-floppy --fs-uuid --set=root "
+	                  "0a1b2c3d-0000-4000-8000-000000000001\n"));
+	CHECK(strstr(cfg,
+	             "\tlinux /vmlinuz root=PARTUUID=11111111-2222-4333-8444-555555555555 rw\n"));
+	CHECK(strstr(cfg, "\tinitrd /initrd.img\n"));
+	CHECK(strstr(cfg, "menuentry '") && strstr(cfg, "\n}\n"));
+	free(cfg);
 }

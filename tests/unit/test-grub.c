@@ -160,7 +160,7 @@ static const struct entry_case entry_cases[] = {
                   .search_value = "0123456789ABCDEF",
                   .host_fstype = "ntfs",
                   .n_layers = 1,
-                  .layers = {{"/linux/root.img", "ext4"}},
+                  .layers = {{"/linux/root.img", "ext4", NULL, NULL}},
                   .kernel = "/boot/vmlinuz",
                   .initrd = "/boot/initrd.img"},
         .cmdline = "BOOT_IMAGE=/x root=UUID=0123456789ABCDEF loop=/linux/root.img rw",
@@ -182,7 +182,8 @@ static const struct entry_case entry_cases[] = {
                   .search_value = "6a0c4b3e-1111-2222-3333-444455556666",
                   .host_fstype = "ext4",
                   .n_layers = 2,
-                  .layers = {{"/vm/outer.img", "btrfs"}, {"/images/root.img", "ext4"}},
+                  .layers = {{"/vm/outer.img", "btrfs", NULL, NULL},
+                             {"/images/root.img", "ext4", NULL, NULL}},
                   .kernel = "/boot/vmlinuz",
                   .initrd = "/boot/initrd.img"},
         .cmdline = "root=PARTUUID=6a0c4b3e-01 loop=/vm/outer.img//images/root.img",
@@ -207,7 +208,8 @@ static const struct entry_case entry_cases[] = {
                   .search_value = "MY STICK",
                   .host_fstype = "vfat",
                   .n_layers = 2,
-                  .layers = {{"/My Linux/outer.img", NULL}, {"/inner dir/root.img", NULL}},
+                  .layers = {{"/My Linux/outer.img", NULL, NULL, NULL},
+                             {"/inner dir/root.img", NULL, NULL, NULL}},
                   .kernel = "/boot/vmlinuz",
                   .initrd = "/boot/initrd.img"},
         .cmdline = "root=\"LABEL=MY STICK\" \"loop=/My Linux/outer.img//inner dir/root.img\" "
@@ -230,7 +232,7 @@ static const struct entry_case entry_cases[] = {
                   .host_fstype = "exfat",
                   .kernel_from_host = true,
                   .n_layers = 1,
-                  .layers = {{"/linux/root.img", "ext4"}},
+                  .layers = {{"/linux/root.img", "ext4", NULL, NULL}},
                   .kernel = "/linux/vmlinuz",
                   .initrd = "/linux/initrd.img"},
         .cmdline = "root=UUID=ABCD-1234 loop=/linux/root.img",
@@ -245,13 +247,66 @@ static const struct entry_case entry_cases[] = {
                   .search = GRUB_SEARCH_FS_UUID,
                   .search_value = "0123456789ABCDEF",
                   .n_layers = 1,
-                  .layers = {{"/r.img", NULL}},
+                  .layers = {{"/r.img", NULL, NULL, NULL}},
                   .kernel = "/boot/vmlinuz",
                   .initrd = NULL},
         .cmdline = "root=UUID=0123456789ABCDEF loop=/r.img",
         .in_order =
             STRINGS("insmod ntfs\n", "insmod fat\n", "insmod exfat\n", "insmod ext2\n", "search "),
         .absent = STRINGS("initrd "),
+    },
+    {
+        .name = "disk_image_kernel_in_gpt_partition",
+        .entry = {.title = "VM disk",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "0123456789ABCDEF",
+                  .host_fstype = "ntfs",
+                  .n_layers = 1,
+                  .layers = {{.path = "/vm/disk.img", .fstype = "ext4", .partition = "gpt2"}},
+                  .kernel = "/vmlinuz",
+                  .initrd = "/initrd.img"},
+        .cmdline = "root=UUID=0123456789ABCDEF loop=/vm/disk.img rw",
+        .in_order =
+            STRINGS("\tinsmod part_gpt\n", "\tinsmod loopback\n", "\tinsmod ext2\n",
+                    "\tif [ -e (@0)/ ]; then loopback -d @0; fi\n", "\tloopback @0 /vm/disk.img\n",
+                    "\tlinux (@0,gpt2)/vmlinuz root=UUID=0123456789ABCDEF "
+                    "loop=/vm/disk.img rw\n",
+                    "\tinitrd (@0,gpt2)/initrd.img\n", "}\n"),
+        .absent = STRINGS("gpt2)/vm/", ",msdos"),
+    },
+    {
+        .name = "flat_vmdk_opens_its_extent",
+        .entry = {.title = "VMware disk",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "0123456789ABCDEF",
+                  .host_fstype = "ntfs",
+                  .n_layers = 1,
+                  .layers = {{.path = "/vm/disk.vmdk",
+                              .fstype = "ext4",
+                              .file = "/vm/disk-flat.vmdk",
+                              .partition = "gpt2"}},
+                  .kernel = "/vmlinuz",
+                  .initrd = "/initrd.img"},
+        .cmdline = "root=UUID=0123456789ABCDEF loop=/vm/disk.vmdk rw",
+        .present = STRINGS("\tloopback @0 /vm/disk-flat.vmdk\n", "\tlinux (@0,gpt2)/vmlinuz ",
+                           " loop=/vm/disk.vmdk rw\n"),
+        .absent = STRINGS("loopback @0 /vm/disk.vmdk"),
+    },
+    {
+        .name = "nested_image_in_msdos_partition",
+        .entry = {.title = "Nested in a partition",
+                  .search = GRUB_SEARCH_FS_UUID,
+                  .search_value = "0123456789ABCDEF",
+                  .host_fstype = "ext4",
+                  .n_layers = 2,
+                  .layers = {{.path = "/vm/disk.img", .fstype = "btrfs", .partition = "msdos1"},
+                             {.path = "/images/root.img", .fstype = "ext4"}},
+                  .kernel = "/boot/vmlinuz",
+                  .initrd = "/boot/initrd.img"},
+        .cmdline = "root=UUID=0123456789ABCDEF loop=/vm/disk.img//images/root.img",
+        .in_order = STRINGS("\tinsmod btrfs\n", "\tloopback @0 /vm/disk.img\n",
+                            "\tloopback @1 (@0,msdos1)/images/root.img\n",
+                            "\tlinux (@1)/boot/vmlinuz ", "\tinitrd (@1)/boot/initrd.img\n"),
     },
 };
 TEST_TABLE(check_entry, entry_cases);
@@ -265,7 +320,7 @@ static struct grub_entry image_entry(enum grub_search how, const char *host, con
 	                           .search_value = host,
 	                           .host_fstype = "ntfs",
 	                           .n_layers = 1,
-	                           .layers = {{path, "ext4"}},
+	                           .layers = {{path, "ext4", NULL, NULL}},
 	                           .kernel = "/vmlinuz",
 	                           .initrd = "/initrd.img"};
 }
@@ -311,8 +366,8 @@ TEST(loop_names_nested_layers_distinct)
 {
 	struct grub_entry e = image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/vm/outer.img");
 	e.n_layers = 3;
-	e.layers[1] = (struct grub_layer){"/images/root.img", "ext4"};
-	e.layers[2] = (struct grub_layer){"/images/root.img", "ext4"};
+	e.layers[1] = (struct grub_layer){.path = "/images/root.img", .fstype = "ext4"};
+	e.layers[2] = (struct grub_layer){.path = "/images/root.img", .fstype = "ext4"};
 	struct grub_entry outer =
 	    image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/vm/outer.img");
 	char *n0 = grub_loop_name(&e, 0), *n1 = grub_loop_name(&e, 1), *n2 = grub_loop_name(&e, 2),
@@ -322,6 +377,33 @@ TEST(loop_names_nested_layers_distinct)
 	CHECK(!streq(n0, n2));
 	CHECK_STREQ(n0, o0); /* the outer image alone has the outer layer's name */
 	free(n0), free(n1), free(n2), free(o0);
+}
+
+TEST(partition_names)
+{
+	char *g = grub_partition_name("gpt", 2), *m = grub_partition_name("dos", 5);
+	CHECK_STREQ(g, "gpt2");
+	CHECK_STREQ(m, "msdos5"); /* MBR logical partitions: GRUB numbers them as Linux does */
+	CHECK(grub_partition_name("atari", 1) == NULL);
+	CHECK(grub_partition_name(NULL, 1) == NULL);
+	free(g), free(m);
+}
+
+TEST(loop_names_partitions_count_for_the_layers_inside)
+{
+	struct grub_entry plain =
+	    image_entry(GRUB_SEARCH_FS_UUID, "0123456789ABCDEF", "/vm/disk.img");
+	struct grub_entry p2 = plain, p3 = plain;
+	p2.n_layers = p3.n_layers = 2;
+	p2.layers[0].partition = "gpt2";
+	p3.layers[0].partition = "gpt3";
+	p2.layers[1] = p3.layers[1] = (struct grub_layer){.path = "/root.img", .fstype = "ext4"};
+	char *n0 = grub_loop_name(&plain, 0), *a0 = grub_loop_name(&p2, 0),
+	     *a1 = grub_loop_name(&p2, 1), *b1 = grub_loop_name(&p3, 1);
+	CHECK_STREQ(n0, a0);   /* the disk itself: the name it had without a partition */
+	CHECK(!streq(a1, b1)); /* the same path in two partitions: two images */
+	CHECK(!streq(a0, a1));
+	free(n0), free(a0), free(a1), free(b1);
 }
 
 /* The device name a line "\tloopback NAME FILE\n" of the entry opens, first such line. */

@@ -393,3 +393,35 @@ TEST(failure_policy)
 	plan_failure_policy(NULL, &t, &sh);
 	CHECK(t == PLAN_DEFAULT_TIMEOUT && !sh);
 }
+
+/* A disk image's partition: loopboot.part= for loop=, part= in a loopboot.mount= entry. */
+TEST(partitions)
+{
+	struct plan p =
+	    parse_ok("loopboot.part=PARTLABEL=root root=LABEL=W loop=/vm/disk.vhd "
+	             "loopboot.mount=/home:/vm/disk.vhd::part=3 "
+	             "loopboot.mount=/srv:/vm/disk.vhd:ext4:noatime,part=UUID=ab-cd,nodev");
+	CHECK(p.loop.sel.kind == PARTSEL_PARTLABEL);
+	CHECK_STREQ(p.loop.sel.value, "root");
+	CHECK(p.n_mounts == 2);
+	CHECK(p.mounts[0].image.sel.kind == PARTSEL_NUMBER && p.mounts[0].image.sel.number == 3);
+	CHECK(!p.mounts[0].options); /* part= was loopboot's only option */
+	CHECK(p.mounts[1].image.sel.kind == PARTSEL_UUID);
+	CHECK_STREQ(p.mounts[1].image.sel.value, "ab-cd");
+	CHECK_STREQ(p.mounts[1].options, "noatime,nodev");
+	char *text = printed(&p);
+	CHECK(strstr(text, "  part:   PARTLABEL=root (of a disk image in the path)\n"));
+	CHECK(strstr(text, "  part:   3 (of a disk image in the path)\n"));
+	free(text);
+	plan_free(&p);
+	/* Partitions of one disk are different images; the same partition twice is not. */
+	parse_bad(
+	    "root=LABEL=W loop=/vm/d.img loopboot.part=2 loopboot.mount=/home:/vm/d.img::part=2",
+	    "already the root image");
+	parse_bad("root=LABEL=W loop=/vm/d.img loopboot.part=x", "is not a partition");
+	parse_bad("root=LABEL=W loop=/vm/d.img loopboot.mount=/home:/vm/d.img::part=3,part=4",
+	          "part= is given twice");
+	parse_bad("root=LABEL=W loop=/vm/d.img loopboot.mount=/home:/vm/d.img::part=",
+	          "no partition named");
+	parse_bad("root=/dev/sda2 loopboot.part=2", "needs loop=");
+}

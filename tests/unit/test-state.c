@@ -77,14 +77,16 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->loop.file, b->loop.file) &&
 		       same_string(a->loop.parent, b->loop.parent) &&
 		       a->loop.read_only == b->loop.read_only &&
-		       a->loop.direct_io == b->loop.direct_io;
+		       a->loop.direct_io == b->loop.direct_io && a->loop.offset == b->loop.offset &&
+		       a->loop.sizelimit == b->loop.sizelimit;
 	case LAYER_DM:
 		return same_string(a->dm.device, b->dm.device) &&
 		       same_string(a->dm.name, b->dm.name) && a->dm.extents == b->dm.extents &&
 		       same_string(a->dm.file, b->dm.file) &&
 		       same_string(a->dm.parent, b->dm.parent) && same_string(a->dm.on, b->dm.on) &&
 		       same_string(a->dm.target, b->dm.target) &&
-		       a->dm.read_only == b->dm.read_only;
+		       a->dm.read_only == b->dm.read_only && a->dm.offset == b->dm.offset &&
+		       a->dm.size == b->dm.size;
 	case LAYER_MOUNT:
 		return a->mount.role == b->mount.role &&
 		       same_string(a->mount.source, b->mount.source) &&
@@ -93,6 +95,8 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->mount.image, b->mount.image) &&
 		       same_string(a->mount.options, b->mount.options) &&
 		       same_string(a->mount.overlay, b->mount.overlay) &&
+		       same_string(a->mount.disk, b->mount.disk) &&
+		       a->mount.partition == b->mount.partition &&
 		       a->mount.read_only == b->mount.read_only;
 	case LAYER_CRYPT:
 		return same_string(a->crypt.device, b->crypt.device) &&
@@ -182,6 +186,47 @@ TEST(overlay_round_trip)
 	for (size_t i = 0; i < s.n && i < back.n; i++)
 		CHECK(same_layer(&s.v[i], &back.v[i]));
 	stack_free(&back);
+	free(error);
+	free(text);
+	stack_free(&s);
+}
+
+/* A partition of a disk image: the loop device's byte range, the mapping's, and the mount's
+ * disk format and partition number go through the text and back. */
+TEST(disk_partition_round_trip)
+{
+	struct stack s = {0}, back;
+	struct layer *l = stack_push(&s, LAYER_HOST);
+	l->host = (struct layer_host){.spec = xstrdup("LABEL=WIN"), .target = xstrdup("/host")};
+	l = stack_push(&s, LAYER_LOOP);
+	l->loop = (struct layer_loop){.device = xstrdup("/dev/loop0"),
+	                              .file = xstrdup("/vm/disk-flat.vmdk"),
+	                              .parent = xstrdup("/host"),
+	                              .offset = 9437184,
+	                              .sizelimit = 8589934592ULL};
+	push_mount(&s, MOUNT_ROLE_ROOT, "/dev/loop0", "/", "/vm/disk.vmdk", NULL);
+	s.v[s.n - 1].mount.disk = xstrdup("vmdk-flat");
+	s.v[s.n - 1].mount.partition = 2;
+	l = stack_push(&s, LAYER_DM);
+	l->dm = (struct layer_dm){.device = xstrdup("/dev/dm-1"),
+	                          .name = xstrdup("loopboot-home"),
+	                          .file = xstrdup("/vm/disk.img"),
+	                          .offset = 1048576,
+	                          .size = 4096};
+	char *text = state_format(&s), *error = NULL;
+	CHECK(strstr(text, " offset=9437184 sizelimit=8589934592\n"));
+	CHECK(strstr(text, " disk=vmdk-flat partition=2\n"));
+	CHECK(strstr(text, " offset=1048576 size=4096\n"));
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(back.n == s.n);
+	for (size_t i = 0; i < s.n && i < back.n; i++)
+		CHECK(same_layer(&s.v[i], &back.v[i]));
+	stack_free(&back);
+	free(text);
+	/* Zero is "not a partition": never written, and refused when it is. */
+	text = xstrdup("version 1\nloop device=/dev/loop0 offset=0\n");
+	CHECK(state_parse(text, &back, &error) < 0);
+	CHECK(error && strstr(error, "offset"));
 	free(error);
 	free(text);
 	stack_free(&s);

@@ -773,11 +773,13 @@ int disk_resolve(int rootfd, const char *path, int *fd, bool writable, const str
 		                    xstrdup(strerror(-r)), xstrdup("check the host file system"));
 	struct disk *d = &ret->disk;
 	r = disk_header_parse(head, n, tn == 512 ? tail : NULL, size, &d->h);
-	if (r < 0)
-		return verdict_fail(v, VERDICT_DISK_FORMAT, EINVAL, disk_format_name(d->h.format),
-		                    path, xstrdup(d->h.why),
-		                    xstrdup("copy the image again, or convert it with qemu-img "
-		                            "convert -O raw"));
+	if (r < 0) {
+		_cleanup_free_ char *advice = disk_convert_advice(d->h.format, path);
+		return verdict_fail(
+		    v, VERDICT_DISK_FORMAT, EINVAL, disk_format_name(d->h.format), path,
+		    xstrdup(d->h.why),
+		    xasprintf("copy the image again from where it was made, or %s", advice));
+	}
 	if (d->h.format == DISK_NONE) {
 		disk_slice_done(ret);
 		return 0;

@@ -35,7 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Undone at a place, or by its device's name (crypt: the mapping's). */
 			assert(layer_mount_point(&st.v[i]) || st.v[i].kind == LAYER_LOOP ||
 			       st.v[i].kind == LAYER_DM ||
-			       (st.v[i].kind == LAYER_CRYPT && st.v[i].crypt.name));
+			       (st.v[i].kind == LAYER_CRYPT && st.v[i].crypt.name) ||
+			       (st.v[i].kind == LAYER_NET && st.v[i].net.interface) ||
+			       (st.v[i].kind == LAYER_NBD && st.v[i].nbd.device));
 		}
 		/* What was read is written back as text that reads as the same records. */
 		char *text = state_format(&st);

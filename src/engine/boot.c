@@ -225,17 +225,20 @@ static int judge_host(struct engine *e)
 	                       .overlay = p->overlay != PLAN_OVERLAY_NONE};
 	host_read_only_facts(e, &f);
 	e->hc = decide_host(&f);
-	if (e->hc.warn_ro_host)
+	if (e->hc.warn_ro_host && p->overlay == PLAN_OVERLAY_NONE)
 		log_warn("the host %s (%s) is read-only: the root image is mounted read-only",
 		         e->host_spec, strempty(e->hostdev.type));
 
-	struct hoststate_result hs;
-	int r = hoststate_check_device(e->hostdev.devnode, e->hostdev.type, &hs);
+	/* A host on the network is a server's, shared and never written: no flags to read. */
+	struct hoststate_result hs = {.state = HOSTSTATE_CLEAN};
+	int r = 0;
+	if (p->net.kind == PLAN_NET_NONE)
+		r = hoststate_check_device(e->hostdev.devnode, e->hostdev.type, &hs);
 	if (r < 0)
 		log_debug("reading the state of %s: %s", e->hostdev.devnode, strerror(-r));
 	if (hs.state == HOSTSTATE_CLEAN || p->hibernated_ro) {
 		/* The dry run: nothing in it can write to the host. */
-		r = host_mount_as(e, true);
+		r = nethost_premounted(e) ? 0 : host_mount_as(e, true);
 		if (r < 0)
 			return r;
 		if (hs.state == HOSTSTATE_CLEAN && e->hostdev.type &&
@@ -302,6 +305,8 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 		r = host_move_into_root(e);
 	if (r >= 0 && !e->host_released && engine_host(e)->fuse)
 		host_write_systemd_dropin(e);
+	if (r >= 0 && e->plan->net.kind != PLAN_NET_NONE)
+		nethost_identity(e, e->opts->root_mnt);
 	if (r >= 0)
 		r = write_state(e);
 	return r;
@@ -324,7 +329,8 @@ static int boot_images(struct engine *e, struct boot_result *ret)
 		}
 		return r;
 	}
-	_cleanup_free_ char *image = imagepath_to_string(&e->plan->loop);
+	_cleanup_free_ char *image = e->plan->has_loop ? imagepath_to_string(&e->plan->loop)
+	                                               : xstrdup("(the export itself)");
 	const char *how = e->plan->overlay != PLAN_OVERLAY_NONE ? " (read-only, under an overlay)"
 	                  : e->hc.root_ro                       ? " (read-only)"
 	                                                        : "";
@@ -342,10 +348,11 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	struct engine e = {.plan = plan, .opts = opts};
 	if (ret)
 		*ret = (struct boot_result){0};
-	e.host_spec = devspec_to_string(&plan->root);
+	e.host_spec = plan->net.kind != PLAN_NET_NONE ? plan_net_to_string(&plan->net)
+	                                              : devspec_to_string(&plan->root);
 	e.mods = modules_new();
 
-	int r = host_wait(&e);
+	int r = plan->net.kind != PLAN_NET_NONE ? nethost_wait(&e) : host_wait(&e);
 	if (r >= 0 && bitlocker_is_type(e.hostdev.type)) {
 		if (plan->bitlocker == PLAN_BITLOCKER_NONE)
 			r = log_fail(EMEDIUMTYPE, "host", e.host_spec, BITLOCKER_REASON, "%s",
@@ -354,7 +361,8 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 			r = bitlocker_unlock(&e);
 	}
 	if (r >= 0)
-		r = plan->has_loop ? boot_images(&e, ret) : boot_plain_root(&e, ret);
+		r = plan->has_loop || plan->net.kind != PLAN_NET_NONE ? boot_images(&e, ret)
+		                                                      : boot_plain_root(&e, ret);
 	if (r < 0)
 		(void)stack_unwind(&e.stack, 0); /* an opened BitLocker volume is closed again */
 

@@ -77,6 +77,18 @@ int host_move_into_root(struct engine *e);
 void host_write_systemd_dropin(struct engine *e);
 void host_udev_settle(void);
 
+/* nethost.c: a host on the network (root=nbd:, root=nfs:, loop=http://), in place of
+ * host_wait(): the network and an NBD device as records below the host (e->base); an NFS
+ * or HTTP host is mounted (read-only) right away. 0 or -errno, said. */
+int nethost_wait(struct engine *e);
+/* The host is mounted by nethost_wait() already (NFS, HTTP): no dry-run mount of it. */
+bool nethost_premounted(const struct engine *e);
+/* No loop=: the host's own file system at target, read-only, as the root (or base). */
+int nethost_bind_root(struct engine *e, const char *target, enum mount_role role);
+/* The machine's own identity in the new root: the hostname DHCP or ip= gave (into
+ * /etc/hostname), and a fresh /etc/machine-id where it is the shared image's. */
+void nethost_identity(struct engine *e, const char *root);
+
 /* bitlocker-open.c: opens the BitLocker volume e->hostdev (loopboot.bitlocker=), pushes
  * its LAYER_CRYPT record, and makes e->hostdev the file system inside. 0 or -errno, said. */
 int bitlocker_unlock(struct engine *e);

@@ -89,7 +89,10 @@ static bool options_say_ro(const char *options)
 void host_read_only_facts(const struct engine *e, struct host_facts *f)
 {
 	f->type_ro = type_is_read_only(e->hostdev.type);
-	f->device_ro = device_is_read_only(e->hostdev.devnode);
+	/* A host on the network is shared by every client: never written. */
+	enum plan_net_kind net = e->plan->net.kind;
+	f->device_ro = (net != PLAN_NET_NONE && net != PLAN_NET_HTTP) ||
+	               (e->hostdev.devnode && device_is_read_only(e->hostdev.devnode));
 	f->options_ro = options_say_ro(e->plan->rootflags);
 }
 

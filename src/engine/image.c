@@ -420,6 +420,8 @@ int image_build_root(struct engine *e, bool base, const char *target, enum mount
 	_cleanup_free_ char *where = xasprintf("the host %s", e->host_spec);
 	struct image_spec spec = {p->loopfstype, p->loopflags, target, role};
 	struct layer_facts lf = image_facts(e, e->hc.root_ro, base);
+	if (!p->has_loop)
+		return nethost_bind_root(e, target, role);
 	if (!p->toram)
 		return image_build_parts(e, engine_host(e)->target, where, &p->loop, &lf, &spec,
 		                         NULL);

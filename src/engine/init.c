@@ -121,7 +121,8 @@ int init_main(int argc, char **argv)
 		fail_and_reboot(plan.timeout, plan.shell);
 
 	/* For systemd-shutdown (and `loopboot shutdown`) to come back to at poweroff. */
-	if (plan.has_loop && shutdown_prepare(SHUTDOWN_ROOT) < 0)
+	if ((plan.has_loop || plan.net.kind != PLAN_NET_NONE) &&
+	    shutdown_prepare(SHUTDOWN_ROOT) < 0)
 		log_warn(
 		    "the stack cannot be taken down at shutdown: the host may be left unclean");
 

@@ -9,6 +9,8 @@
 #include "engine/dmlinear.h"
 #include "engine/loopdev.h"
 #include "engine/mounts.h"
+#include "engine/nbd.h"
+#include "engine/net.h"
 
 /* How long a host's FUSE daemon gets to write back and exit after its unmount. */
 #define HOST_DAEMON_TIMEOUT_MS 30000
@@ -71,7 +73,8 @@ const char *layer_kind_name(enum layer_kind k)
 {
 	static const char *const names[_LAYER_KIND_MAX] = {
 	    [LAYER_HOST] = "host",   [LAYER_LOOP] = "loop",   [LAYER_DM] = "dm",
-	    [LAYER_MOUNT] = "mount", [LAYER_CRYPT] = "crypt",
+	    [LAYER_MOUNT] = "mount", [LAYER_CRYPT] = "crypt", [LAYER_NET] = "net",
+	    [LAYER_NBD] = "nbd",
 	};
 	return (unsigned)k < _LAYER_KIND_MAX ? names[k] : NULL;
 }
@@ -184,6 +187,27 @@ static int undo_host(const struct layer_host *h, const char *where)
 	return r;
 }
 
+static int undo_nbd(const struct layer_nbd *n)
+{
+	int r = nbd_disconnect(n->device, n->daemon_pid);
+	if (r >= 0)
+		log_debug("NBD device %s (%s:%lu%s%s) disconnected", strempty(n->device),
+		          strempty(n->server), n->port, n->export ? "/" : "", strempty(n->export));
+	return r;
+}
+
+static int undo_net(const struct layer_net *n)
+{
+	/* What a framework configured stays: its own shutdown takes it down. */
+	if (n->external)
+		return 0;
+	int r = net_down(n->interface);
+	if (r >= 0)
+		log_debug("network interface %s (%s) taken down", strempty(n->interface),
+		          strempty(n->address));
+	return r;
+}
+
 int layer_undo(const struct layer *l, const char *where)
 {
 	if (!where)
@@ -200,6 +224,10 @@ int layer_undo(const struct layer *l, const char *where)
 	case LAYER_CRYPT:
 		/* Deactivation only: the kernel drops the key; the volume is not touched. */
 		return undo_dm_name(l->crypt.name);
+	case LAYER_NBD:
+		return undo_nbd(&l->nbd);
+	case LAYER_NET:
+		return undo_net(&l->net);
 	case _LAYER_KIND_MAX:
 		break;
 	}

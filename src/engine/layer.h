@@ -27,6 +27,8 @@ enum layer_kind {
 	LAYER_DM,    /* a device-mapper linear mapping of an image file's extents */
 	LAYER_MOUNT, /* a file system mounted from one of the above (or an overlay) */
 	LAYER_CRYPT, /* a dm-crypt mapping of an encrypted host volume (BitLocker), below it */
+	LAYER_NET,   /* a network interface configured for a network host, at the bottom */
+	LAYER_NBD,   /* a network block device (nbd-client) the host is on */
 	_LAYER_KIND_MAX,
 };
 
@@ -82,6 +84,31 @@ struct layer_crypt {
 	bool read_only;
 };
 
+/* An interface brought up for a network host (ip=). Undone last: link down, addresses
+ * flushed; one that was up before loopboot (external) is left as it is. */
+struct layer_net {
+	char *interface; /* eth0 */
+	char *mac;       /* its hardware address */
+	char *address;   /* 10.0.2.15 */
+	char *netmask;
+	char *gateway;
+	char *method;   /* dhcp, static, external */
+	char *hostname; /* what DHCP or ip= named the machine; NULL */
+	char *server;   /* the DHCP server; NULL */
+	bool external;  /* configured before loopboot (a framework's initramfs): left up */
+};
+
+/* A network block device: nbd-client connected it to an export; undone by disconnecting
+ * it (the daemon then exits). */
+struct layer_nbd {
+	char *device; /* /dev/nbd0 */
+	char *server;
+	unsigned long port;
+	char *export;     /* the export's name; NULL: the server's default */
+	pid_t daemon_pid; /* nbd-client, which stays to reconnect (-persist) */
+	bool read_only;
+};
+
 enum mount_role {
 	MOUNT_ROLE_ROOT,  /* the new root */
 	MOUNT_ROLE_MOUNT, /* an extra image (loopboot.mount=) */
@@ -111,6 +138,8 @@ struct layer {
 		struct layer_dm dm;
 		struct layer_mount mount;
 		struct layer_crypt crypt;
+		struct layer_net net;
+		struct layer_nbd nbd;
 	};
 };
 
@@ -131,7 +160,7 @@ void layer_done(struct layer *l);
 void layer_copy(struct layer *dst, const struct layer *src);
 void layer_host_done(struct layer_host *h);
 
-/* "host", "loop", "dm", "mount", "crypt"; NULL for a value out of range. */
+/* "host", "loop", "dm", "mount", "crypt", "net", "nbd"; NULL for a value out of range. */
 const char *layer_kind_name(enum layer_kind k);
 const char *mount_role_name(enum mount_role r);
 

@@ -475,6 +475,8 @@ void plan_free(struct plan *p)
 	free(p->overlay_size);
 	free(p->overlay_path);
 	free(p->overlay_dev.value);
+	plan_ip_free(&p->ip);
+	plan_net_free(&p->net);
 	strv_free(&p->warnings);
 	*p = (struct plan){0};
 }
@@ -485,6 +487,10 @@ struct plan_parser {
 	struct plan *p;
 	bool have_root;
 	struct partsel part; /* loopboot.part=, moved into p->loop.sel at the end */
+	bool net_root;       /* root= names a network host (nbd:, nfs:, nfs4:) */
+	bool net_url;        /* loop= is a URL */
+	char *sha256;        /* loopboot.sha256=, moved into p->net at the end */
+	char *bootif;        /* BOOTIF=: the MAC the PXE firmware booted from */
 };
 
 static int set_root(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -492,14 +498,82 @@ static int set_root(struct plan_parser *pp, const char *k, const char *v, char *
 	free(pp->p->root.value);
 	pp->p->root.value = NULL;
 	pp->have_root = true;
-	return devspec_parse(k, v, &pp->p->root, ret_error);
+	_cleanup_free_ char *why = NULL;
+	struct plan_net n = {0};
+	int r = plan_net_parse_root(v, &n, &why);
+	if (r < 0)
+		return fail(ret_error, k, v, "%s", why);
+	if (pp->net_root)
+		plan_net_free(&pp->p->net);
+	pp->net_root = r > 0;
+	if (r == 0)
+		return devspec_parse(k, v, &pp->p->root, ret_error);
+	if (pp->net_url) {
+		plan_net_free(&n);
+		return fail(ret_error, k, v,
+		            "loop= already names an image on an HTTP server — keep one of the "
+		            "two");
+	}
+	pp->p->net = n;
+	return 0;
 }
 
 static int set_loop(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
 	imagepath_free(&pp->p->loop);
 	pp->p->has_loop = true;
-	return imagepath_parse(k, v, &pp->p->loop, ret_error);
+	_cleanup_free_ char *why = NULL, *inner = NULL;
+	struct plan_net n = {0};
+	int r = v ? plan_net_parse_url(v, &n, &inner, &why) : 0;
+	if (r < 0)
+		return fail(ret_error, k, v, "%s", why);
+	if (pp->net_url)
+		plan_net_free(&pp->p->net);
+	pp->net_url = r > 0;
+	if (r == 0)
+		return imagepath_parse(k, v, &pp->p->loop, ret_error);
+	if (pp->net_root) {
+		plan_net_free(&n);
+		return fail(ret_error, k, v,
+		            "root= already names a network host — loop=http:// brings its own "
+		            "(the image in RAM): keep one of the two");
+	}
+	/* The image is the downloaded file at the top of the RAM host. */
+	_cleanup_free_ char *local =
+	    xasprintf("/%s%s%s", n.file, inner ? "/" : "", strempty(inner));
+	pp->p->net = n;
+	return imagepath_parse(k, local, &pp->p->loop, ret_error);
+}
+
+static int set_ip(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	_cleanup_free_ char *why = NULL;
+	if (plan_ip_parse(v, &pp->p->ip, &why) < 0)
+		return fail(ret_error, k, v, "%s", why);
+	return 0;
+}
+
+static int set_sha256(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	if (!plan_sha256_valid(v))
+		return fail(ret_error, k, v,
+		            "is not a SHA-256 digest (64 hex digits) — write the first word "
+		            "sha256sum prints for the image");
+	free(pp->sha256);
+	pp->sha256 = xstrdup(v);
+	for (char *c = pp->sha256; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return 0;
+}
+
+static int set_bootif(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	/* pxelinux's and iPXE's BOOTIF=01-aa-bb-cc-dd-ee-ff (01: Ethernet). */
+	(void)k, (void)ret_error;
+	const char *mac = v && strlen(v) == 20 && startswith(v, "01-") ? v + 3 : NULL;
+	free(pp->bootif);
+	pp->bootif = mac ? xstrdup(mac) : NULL;
+	return 0;
 }
 
 #define STRING_PARAM(name, field)                                                                  \
@@ -837,6 +911,9 @@ static const struct {
     {"loopboot.overlay.readonly", false, set_overlay_readonly},
     {"loopboot.toram", false, set_toram},
     {"loopboot.part", false, set_part},
+    {"ip", false, set_ip},
+    {"BOOTIF", false, set_bootif},
+    {"loopboot.sha256", false, set_sha256},
 };
 
 static int parse_param(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -910,7 +987,7 @@ static int check_overlay(struct plan *p, char **ret_error)
 		            "keep one of the two");
 	if (p->overlay != PLAN_OVERLAY_FILE)
 		return 0;
-	if (streq(p->overlay_path, p->loop.part[0]))
+	if (p->has_loop && streq(p->overlay_path, p->loop.part[0]))
 		return fail(ret_error, "loopboot.overlay", p->overlay_path,
 		            "is the root image itself (loop=) — give the layer its own file, made "
 		            "with loopboot create FILE --size SIZE --overlay");
@@ -921,6 +998,57 @@ static int check_overlay(struct plan *p, char **ret_error)
 			    "is already mounted at %s (loopboot.mount=) — one image cannot be "
 			    "mounted twice",
 			    p->mounts[i].target);
+	return 0;
+}
+
+/* A network host: what it implies, and what cannot go with it. */
+static int check_network(struct plan *p, const struct plan_parser *pp, char **ret_error)
+{
+	struct plan_net *n = &p->net;
+	if (pp->sha256 && n->kind != PLAN_NET_HTTP)
+		return fail(ret_error, "loopboot.sha256", pp->sha256,
+		            "applies to an image downloaded with loop=http(s):// — remove it, or "
+		            "give loop= as a URL");
+	if (n->kind == PLAN_NET_NONE)
+		return 0;
+	_cleanup_free_ char *where = plan_net_to_string(n);
+	if (n->kind == PLAN_NET_HTTP) {
+		if (pp->have_root)
+			return fail(
+			    ret_error, "root", NULL,
+			    "not used with loop=%s: the image is downloaded into RAM, which "
+			    "is its host — remove root=",
+			    where);
+		if (p->toram) {
+			strv_push(&p->warnings,
+			          xstrdup("loopboot.toram is what loop=http(s):// does anyway: the "
+			                  "image is in RAM"));
+			p->toram = false;
+		}
+	} else {
+		if (p->toram)
+			return fail(
+			    ret_error, "loopboot.toram", NULL,
+			    "copies an image from a local host; on %s the image stays on the "
+			    "server — give loop= as an http(s):// URL to boot a copy in RAM",
+			    where);
+		/* The image is shared by every client: each gets its own layer on top. */
+		if (p->overlay == PLAN_OVERLAY_NONE) {
+			p->overlay = PLAN_OVERLAY_TMPFS;
+			p->overlay_auto = true;
+		}
+		if (n->fstype && !p->rootfstype)
+			p->rootfstype = xstrdup(n->fstype);
+		if (n->options && !p->rootflags && n->kind == PLAN_NET_NBD)
+			p->rootflags = xstrdup(n->options);
+	}
+	if (p->mode == PLAN_MODE_LINEAR) {
+		strv_push(&p->warnings,
+		          xasprintf("loopboot.mode=linear ignored: the host %s is on the network; "
+		                    "the image is attached with a loop device",
+		                    where));
+		p->mode = PLAN_MODE_LOOP;
+	}
 	return 0;
 }
 
@@ -941,12 +1069,27 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 		            "itself with root=PARTUUID=...");
 	}
 	p->loop.sel = pp.part;
-	if (!pp.have_root)
+	_cleanup_free_ char *sha256 = pp.sha256, *bootif = pp.bootif;
+	int r = check_network(p, &pp, ret_error);
+	if (r < 0)
+		return r;
+	if (sha256)
+		p->net.sha256 = xstrdup(sha256);
+	if (bootif && !p->ip.device && p->net.kind != PLAN_NET_NONE) {
+		_cleanup_free_ char *why = NULL;
+		char *dev = NULL;
+		/* Only a well-formed MAC: a malformed BOOTIF= is the firmware's, not ours. */
+		if (plan_ip_device_parse(bootif, &dev, &why) >= 0 && strchr(dev, ':'))
+			p->ip.device = dev;
+		else
+			free(dev);
+	}
+	if (!pp.have_root && p->net.kind != PLAN_NET_HTTP)
 		return fail(ret_error, "root", NULL,
 		            p->has_loop ? "missing: with loop=, root= names the host device that "
 		                          "holds the image — add root=UUID=... (blkid lists them)"
 		                        : "missing — add root=UUID=... or root=/dev/NAME");
-	if (!p->has_loop) {
+	if (!p->has_loop && p->net.kind == PLAN_NET_NONE) {
 		if (p->n_mounts > 0)
 			return fail(
 			    ret_error, "loopboot.mount", p->mounts[0].target,
@@ -966,7 +1109,7 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 	}
 	if (!p->hostdir)
 		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
-	int r = check_overlay(p, ret_error);
+	r = check_overlay(p, ret_error);
 	return r < 0 ? r : check_mounts(p, ret_error);
 }
 
@@ -1043,10 +1186,45 @@ static const char *or_detect(const char *s)
 	return s ? s : "detect";
 }
 
+static void plan_print_network(const struct plan *p, FILE *f)
+{
+	static const char *const kinds[] = {
+	    [PLAN_NET_NBD] = "NBD export (nbd-client; read-only, shared)",
+	    [PLAN_NET_NFS] = "NFS export (the kernel's NFS client; read-only, shared)",
+	    [PLAN_NET_NFS4] = "NFSv4 export (the kernel's NFS client; read-only, shared)",
+	    [PLAN_NET_HTTP] = "an image downloaded into RAM (curl)",
+	};
+	const struct plan_ip *ip = &p->ip;
+	static const char *const methods[] = {
+	    [PLAN_IP_DEFAULT] = "dhcp (ip= not given)",
+	    [PLAN_IP_OFF] = "not configured (ip=off: up already, or not needed)",
+	    [PLAN_IP_DHCP] = "dhcp",
+	    [PLAN_IP_STATIC] = "static",
+	};
+	fprintf(f, "network:  %s\n", methods[ip->method]);
+	fprintf(f, "  device: %s\n", ip->device ? ip->device : "every interface");
+	if (ip->method == PLAN_IP_STATIC)
+		fprintf(f, "  address: %s netmask %s gateway %s\n", ip->client,
+		        ip->netmask ? ip->netmask : "(by class)",
+		        ip->gateway ? ip->gateway : "none");
+	if (ip->hostname)
+		fprintf(f, "  hostname: %s\n", ip->hostname);
+	if (ip->dns0)
+		fprintf(f, "  dns:    %s%s%s\n", ip->dns0, ip->dns1 ? " " : "", strempty(ip->dns1));
+	fprintf(f, "  source: %s\n", kinds[p->net.kind]);
+	if (p->net.kind == PLAN_NET_HTTP)
+		fprintf(f, "  sha256: %s\n", p->net.sha256 ? p->net.sha256 : "not checked");
+	else if (p->net.options)
+		fprintf(f, "  options: %s\n", p->net.options);
+}
+
 void plan_print(const struct plan *p, FILE *f)
 {
-	_cleanup_free_ char *root = devspec_to_string(&p->root);
-	if (!p->has_loop) {
+	_cleanup_free_ char *root = p->net.kind != PLAN_NET_NONE ? plan_net_to_string(&p->net)
+	                                                         : devspec_to_string(&p->root);
+	if (p->net.kind != PLAN_NET_NONE)
+		plan_print_network(p, f);
+	if (!p->has_loop && p->net.kind == PLAN_NET_NONE) {
 		fprintf(f, "root:     %s (no loop=: a plain root device)\n", root);
 		fprintf(f, "  type:   %s\n", or_detect(p->rootfstype));
 		fprintf(f, "  flags:  %s\n", p->rootflags ? p->rootflags : "-");
@@ -1057,6 +1235,8 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f, "  flags:  %s\n", p->rootflags ? p->rootflags : "-");
 		fprintf(f, "  at:     %s (inside the new root)\n", p->hostdir);
 		fprintf(f, "image:    /\n");
+		if (!p->has_loop)
+			fprintf(f, "  file:   none: the export's file system is the root\n");
 		for (unsigned i = 0; i < p->loop.n; i++)
 			fprintf(f, "  %s %s%s\n", i == 0 ? "file:  " : "inside:", p->loop.part[i],
 			        i == 0 ? " (on the host)" : "");

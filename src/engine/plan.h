@@ -108,6 +108,51 @@ enum plan_overlay {
 	PLAN_OVERLAY_DEVICE, /* UUID=...[:DIR]: a file system on a partition, DIR/upper... */
 };
 
+/* ip=: how the network comes up for a network host (the kernel's nfsroot.rst forms, as
+ * klibc's ipconfig and dracut read them). */
+enum plan_ip_method {
+	PLAN_IP_DEFAULT, /* not given: DHCP on every interface when the host is on the network */
+	PLAN_IP_OFF,     /* off, none: not configured (already up, or not needed) */
+	PLAN_IP_DHCP,    /* dhcp, on, any, bootp, both: DHCP */
+	PLAN_IP_STATIC,  /* CLIENT:SERVER:GW:NETMASK:HOSTNAME:DEVICE:AUTOCONF[:DNS0[:DNS1]] */
+};
+
+struct plan_ip {
+	enum plan_ip_method method;
+	char *raw;      /* ip= as written (NULL: not given), what ipconfig is given */
+	char *client;   /* STATIC: the address; NULL otherwise */
+	char *server;   /* STATIC: the boot server (unused by loopboot); NULL */
+	char *gateway;  /* STATIC; NULL: none */
+	char *netmask;  /* STATIC; NULL: from the address class, as the kernel does */
+	char *hostname; /* STATIC or DHCP (ip=::::NAME:DEV:dhcp); NULL: DHCP's, else none */
+	char *device;   /* an interface name or MAC (aa:bb:..); NULL: every interface */
+	char *dns0, *dns1;
+};
+
+/* Where a network host is (root=nbd:, root=nfs:, root=nfs4:, loop=http://). */
+enum plan_net_kind {
+	PLAN_NET_NONE,
+	PLAN_NET_NBD,  /* root=nbd:SERVER:PORT[/EXPORT][:FSTYPE[:OPTIONS]] */
+	PLAN_NET_NFS,  /* root=nfs:SERVER:/PATH[:OPTIONS] (NFSv3 unless vers= says) */
+	PLAN_NET_NFS4, /* root=nfs4:SERVER:/PATH[:OPTIONS] */
+	PLAN_NET_HTTP, /* loop=http(s)://SERVER[:PORT]/PATH: the image fetched into RAM */
+};
+
+#define PLAN_NBD_DEFAULT_PORT 10809
+
+struct plan_net {
+	enum plan_net_kind kind;
+	char *server;  /* host name or address, without [] */
+	unsigned port; /* NBD: given or 10809; NFS: 0 (the server's); HTTP: given or 80/443 */
+	char *export;  /* NBD: the export name, NULL: the server's default; NFS: the path */
+	char *fstype;  /* NBD: the export's file system type, NULL: detect */
+	char *options; /* NBD: mount options of the export; NFS: mount options; NULL: none */
+	char *url;     /* HTTP: as written */
+	char *file;    /* HTTP: the local name in RAM (the URL's last path component) */
+	bool https;
+	char *sha256; /* loopboot.sha256=: 64 lower-case hex digits; NULL: not checked */
+};
+
 struct plan {
 	/* root=: with loop= the HOST device, without it the root device itself. */
 	struct devspec root;
@@ -146,6 +191,10 @@ struct plan {
 	bool overlay_readonly; /* loopboot.overlay.readonly: the layer read-only, tmpfs on top */
 	bool toram;            /* loopboot.toram: the root image copied into RAM first */
 
+	struct plan_ip ip;   /* ip= */
+	struct plan_net net; /* a network host: root=nbd:/nfs:/nfs4:, loop=http:// */
+	bool overlay_auto;   /* the overlay is tmpfs because the host is shared (NBD, NFS) */
+
 	struct strv
 	    warnings; /* complete warning lines (without the "loopboot: warning: " prefix) */
 };
@@ -172,3 +221,21 @@ void plan_print(const struct plan *p, FILE *f);
 char *devspec_to_string(const struct devspec *d);
 /* "/vm/outer.img//images/root.img" */
 char *imagepath_to_string(const struct imagepath *ip);
+
+/* plan-net.c: the network parameters, pure. */
+/* ip=VALUE into *ret (freed first). 0, or -EINVAL with *ret_why (allocated). */
+int plan_ip_parse(const char *value, struct plan_ip *ret, char **ret_why);
+void plan_ip_free(struct plan_ip *ip);
+/* An interface name, or a MAC (aa:bb:.. or aa-bb-..) into its lower-case colon form. */
+int plan_ip_device_parse(const char *s, char **ret, char **ret_why);
+/* root=VALUE when it names a network host (nbd:, nfs:, nfs4:): 1 with *ret filled, 0 when
+ * it is not one, -EINVAL with *ret_why. */
+int plan_net_parse_root(const char *value, struct plan_net *ret, char **ret_why);
+/* loop=VALUE when it is an http:// or https:// URL: 1 with *ret filled (and *ret_inner the
+ * rest of the path after "//" inside the image, NULL when none), 0, or -EINVAL. */
+int plan_net_parse_url(const char *value, struct plan_net *ret, char **ret_inner, char **ret_why);
+void plan_net_free(struct plan_net *n);
+/* "nbd:10.0.2.2:10809/root", "nfs:srv:/export", the URL: as it would be written. */
+char *plan_net_to_string(const struct plan_net *n);
+/* Is s 64 hex digits? */
+bool plan_sha256_valid(const char *s);

@@ -404,7 +404,13 @@ static _Noreturn void take_down(const char *verb)
 	for (size_t i = 0; i < s.n; i++)
 		if (s.v[i].kind == LAYER_HOST)
 			host = strempty(s.v[i].host.source);
-	r = teardown_stack(&s, SHUTDOWN_OLDROOT);
+	/* The network (an NBD device, the interface) is at the bottom: it goes last, once
+	 * the host on it is unmounted. */
+	size_t net = 0;
+	while (net < s.n && (s.v[net].kind == LAYER_NET || s.v[net].kind == LAYER_NBD))
+		net++;
+	const struct stack above = {.v = s.v + net, .n = s.n - net};
+	r = teardown_stack(&above, SHUTDOWN_OLDROOT);
 	if (r < 0)
 		log_fail(r, "taking the stack down before", verb, NULL,
 		         "see the warnings above; the images are read-only but the host %s may "
@@ -412,6 +418,16 @@ static _Noreturn void take_down(const char *verb)
 		         host);
 	else
 		log_info("images unmounted, loop devices detached, host %s unmounted", host);
+	for (size_t i = net; i-- > 0;) {
+		const struct layer *l = &s.v[i];
+		if (layer_undo(l, NULL) < 0)
+			continue; /* warned */
+		if (l->kind == LAYER_NBD)
+			log_info("NBD device %s disconnected from %s:%lu", strempty(l->nbd.device),
+			         strempty(l->nbd.server), l->nbd.port);
+		else if (!l->net.external)
+			log_info("network interface %s taken down", strempty(l->net.interface));
+	}
 	stack_free(&s);
 	finish(verb);
 }

@@ -90,6 +90,25 @@ static const struct field crypt_fields[] = {
     {"key", FIELD_STRING, AT(crypt.key), 0},
     {"ro", FIELD_BOOL, AT(crypt.read_only), 0},
 };
+static const struct field net_fields[] = {
+    {"interface", FIELD_STRING, AT(net.interface), REQUIRED},
+    {"mac", FIELD_STRING, AT(net.mac), 0},
+    {"address", FIELD_STRING, AT(net.address), 0},
+    {"netmask", FIELD_STRING, AT(net.netmask), 0},
+    {"gateway", FIELD_STRING, AT(net.gateway), 0},
+    {"method", FIELD_STRING, AT(net.method), 0},
+    {"hostname", FIELD_STRING, AT(net.hostname), 0},
+    {"server", FIELD_STRING, AT(net.server), 0},
+    {"external", FIELD_BOOL, AT(net.external), 0},
+};
+static const struct field nbd_fields[] = {
+    {"device", FIELD_STRING, AT(nbd.device), REQUIRED},
+    {"server", FIELD_STRING, AT(nbd.server), 0},
+    {"port", FIELD_COUNT, AT(nbd.port), 0},
+    {"export", FIELD_STRING, AT(nbd.export), 0},
+    {"ro", FIELD_BOOL, AT(nbd.read_only), 0},
+    {"pid", FIELD_PID, AT(nbd.daemon_pid), 0},
+};
 /* clang-format on */
 
 static const struct {
@@ -101,6 +120,8 @@ static const struct {
     [LAYER_DM] = {dm_fields, ARRAY_SIZE(dm_fields)},
     [LAYER_MOUNT] = {mount_fields, ARRAY_SIZE(mount_fields)},
     [LAYER_CRYPT] = {crypt_fields, ARRAY_SIZE(crypt_fields)},
+    [LAYER_NET] = {net_fields, ARRAY_SIZE(net_fields)},
+    [LAYER_NBD] = {nbd_fields, ARRAY_SIZE(nbd_fields)},
 };
 
 static const char *const mode_names[] = {[PLAN_MODE_LOOP] = "loop", [PLAN_MODE_LINEAR] = "linear"};

@@ -26,6 +26,7 @@
 #include "basic/util.h"
 #include "engine/bitlocker.h"
 #include "engine/helpers.h"
+#include "engine/net.h"
 #include "engine/state.h"
 #include "initrd/cpio.h"
 #include "initrd/fileset.h"
@@ -42,6 +43,46 @@ static const char *const default_storage[] = {
     "xhci_hcd",   "ehci_pci",    "ehci_hcd",   "ohci_pci",    "ohci_hcd", "uhci_hcd",
     "mmc_block",  "sdhci",       "sdhci_pci",  "sdhci_acpi",
 };
+/*
+ * --network: what a network host needs (root=nbd:, root=nfs:, loop=http://): the protocol
+ * modules, af_packet for ipconfig's raw sockets, the kernel's SHA-256 for
+ * loopboot.sha256=, and the Ethernet drivers of virtual machines and of common hardware.
+ * Not the whole drivers/net/ethernet tree: 112 modules, 34 MiB in Debian 12's kernel.
+ */
+static const char *const network_modules[] = {
+    "af_packet",
+    "nbd",
+    "nfs",
+    "nfsv3",
+    "nfsv4",
+    "algif_hash",
+    "sha256_generic",
+    "sha256_ssse3",
+    /* virtual machines */
+    "virtio_net",
+    "e1000",
+    "vmxnet3",
+    "hv_netvsc",
+    "xen_netfront",
+    "8139cp",
+    "8139too",
+    "pcnet32",
+    /* common hardware */
+    "e1000e",
+    "igb",
+    "igc",
+    "ixgbe",
+    "r8169",
+    "tg3",
+    "bnx2",
+    /* USB adapters */
+    "r8152",
+    "cdc_ether",
+    "ax88179_178a",
+    "asix",
+};
+#define NETWORK_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
 /* A keyboard for loopboot.shell on a USB-only machine: with a shell in the archive (the
  * engine's list, src/engine/init.c), never without one. */
 static const char *const shell_keyboard[] = {"usbhid", "hid_generic"};
@@ -80,6 +121,7 @@ struct options {
 	int compress; /* -1: default */
 	bool host_only;
 	bool bitlocker; /* --bitlocker: libcryptsetup and dm-crypt for BitLocker hosts */
+	bool network;   /* --network: ipconfig, nbd-client, curl, NIC and NFS/NBD modules */
 	bool no_strip;
 	bool verbose;
 };
@@ -132,6 +174,10 @@ static void usage(FILE *f)
 	      "      --bitlocker            also what opens BitLocker hosts: libcryptsetup\n"
 	      "                             (loaded by loopboot when one is met) and the\n"
 	      "                             dm-crypt and AES modules\n"
+	      "      --network              also what boots from the network (root=nbd:,\n"
+	      "                             root=nfs:, loop=http://): ipconfig, nbd-client,\n"
+	      "                             curl and the CA bundle, the NBD and NFS modules\n"
+	      "                             and common Ethernet drivers\n"
 	      "      --no-strip             keep debugging information in programs (default:\n"
 	      "                             strip --strip-debug, when installed)\n"
 	      "  -v, --verbose              list every entry and why it is in\n"
@@ -161,6 +207,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_COMPRESS,
 		OPT_HOST_ONLY,
 		OPT_BITLOCKER,
+		OPT_NETWORK,
 		OPT_NO_STRIP,
 	};
 	static const struct option options[] = {
@@ -172,6 +219,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"compress", required_argument, NULL, OPT_COMPRESS},
 	    {"host-only", no_argument, NULL, OPT_HOST_ONLY},
 	    {"bitlocker", no_argument, NULL, OPT_BITLOCKER},
+	    {"network", no_argument, NULL, OPT_NETWORK},
 	    {"no-strip", no_argument, NULL, OPT_NO_STRIP},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -217,6 +265,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_BITLOCKER:
 			o->bitlocker = true;
+			break;
+		case OPT_NETWORK:
+			o->network = true;
 			break;
 		case OPT_NO_STRIP:
 			o->no_strip = true;
@@ -808,6 +859,77 @@ static int add_bitlocker_library(struct builder *b)
 	return add_dlopen_library(b, lib, "BitLocker hosts (loopboot loads it with dlopen)");
 }
 
+/* --network: the programs the engine runs for a network host, the CA bundle curl is given
+ * (--cacert) for https, and the modules. ipconfig and nbd-client are required; without
+ * curl only loop=http:// cannot work, which a warning says. */
+static int add_network(struct builder *b)
+{
+	if (!b->o->network)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(network_modules); i++) {
+		int r = add_default_list(b, &network_modules[i], 1, "--network");
+		if (r < 0)
+			return r;
+	}
+
+	static const struct {
+		const char *name, *package, *needed_for;
+		bool required;
+	} programs[] = {
+	    {"ipconfig", "klibc-utils", "the network configuration (ip=)", true},
+	    {"nbd-client", "nbd-client", "root=nbd:", true},
+	    {"curl", "curl", "loop=http:// and https://", false},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(programs); i++) {
+		_cleanup_free_ char *path =
+		    streq(programs[i].name, "ipconfig")
+		        ? net_find_ipconfig()
+		        : find_program(programs[i].name, PROGRAM_SEARCH_STANDARD);
+		if (!path && programs[i].required) {
+			_cleanup_free_ char *why =
+			    xasprintf("not installed (needed for %s)", programs[i].needed_for);
+			return log_fail(ENOENT, "--network", programs[i].name, why,
+			                "install it (Debian: apt-get install %s), or build without "
+			                "--network",
+			                programs[i].package);
+		}
+		if (!path) {
+			fprintf(
+			    stderr,
+			    "loopboot: warning: --network: %s is not installed: %s will not work "
+			    "from this initramfs — install it (Debian: apt-get install %s) and "
+			    "build again\n",
+			    programs[i].name, programs[i].needed_for, programs[i].package);
+			continue;
+		}
+		if (strv_contains(&b->binaries, path))
+			continue;
+		strv_push(&b->binaries, xstrdup(path));
+		_cleanup_free_ char *why = xasprintf("--network: %s", programs[i].needed_for);
+		int r = add_program(b, path, why, 0);
+		if (r < 0)
+			return r;
+		if (streq(programs[i].name, "curl")) {
+			struct stat st;
+			if (stat(NETWORK_CA_BUNDLE, &st) < 0 || !S_ISREG(st.st_mode)) {
+				fprintf(
+				    stderr,
+				    "loopboot: warning: --network: %s: not there: loop=https:// "
+				    "will not work from this initramfs — install ca-certificates "
+				    "and build again\n",
+				    NETWORK_CA_BUNDLE);
+				continue;
+			}
+			r = fileset_add_file(&b->set, NETWORK_CA_BUNDLE, NETWORK_CA_BUNDLE, 0644);
+			if (r < 0)
+				return log_fail(r, "adding", NETWORK_CA_BUNDLE, NULL,
+				                "check the file");
+			verbose(b, "file", NETWORK_CA_BUNDLE, "--network: CA bundle for https");
+		}
+	}
+	return 0;
+}
+
 /* ---- stripping --------------------------------------------------------------------- */
 
 /*
@@ -1122,9 +1244,9 @@ static int build(struct builder *b)
 
 	/* What goes in, in the order each step needs the ones before it. */
 	static int (*const steps[])(struct builder * b) = {
-	    open_modules,          add_skeleton,       collect_modules,
-	    collect_programs,      add_shell_keyboard, add_module_decompressors,
-	    add_bitlocker_library, stage_modules,      strip_programs,
+	    open_modules,       add_skeleton,   collect_modules,          collect_programs,
+	    add_shell_keyboard, add_network,    add_module_decompressors, add_bitlocker_library,
+	    stage_modules,      strip_programs,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(steps) && r >= 0; i++)
 		r = steps[i](b);

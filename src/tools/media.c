@@ -178,6 +178,13 @@ static int media_option(int c, const char *arg, struct media_options *o)
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret)
 {
+	return media_parse_args_with(cmd, with_output, usage, argc, argv, NULL, ret);
+}
+
+int media_parse_args_with(const char *cmd, bool with_output, const char *usage, int argc,
+                          char **argv, const struct media_extra_options *extra,
+                          struct media_options *ret)
+{
 	static const struct option options[] = {
 	    {"output", required_argument, NULL, 'o'}, /* first: left out without -o */
 	    {"kernel", required_argument, NULL, OPT_KERNEL},
@@ -200,11 +207,24 @@ int media_parse_args(const char *cmd, bool with_output, const char *usage, int a
 	/* "+": a command without arguments stops at one, to name it as unexpected; ":": a
 	 * missing value comes back as ':', so that every message is ours. */
 	const char *shortopts = with_output ? "+:o:h" : ":h";
+	const struct option *base = with_output ? options : options + 1;
+	size_t n_base = ARRAY_SIZE(options) - 1 - (with_output ? 0 : 1), n_extra = 0;
+	while (extra && extra->options[n_extra].name)
+		n_extra++;
+	_cleanup_free_ struct option *all = xcalloc(n_base + n_extra + 1, sizeof(*all));
+	memcpy(all, base, n_base * sizeof(*all));
+	if (n_extra)
+		memcpy(all + n_base, extra->options, n_extra * sizeof(*all));
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, with_output ? options : options + 1,
-	                        NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, shortopts, all, NULL)) >= 0) {
+		if (extra && c >= 0x400) {
+			int r = extra->parse(c, optarg, extra->data);
+			if (r)
+				return r;
+			continue;
+		}
 		int r = media_option(c, optarg, ret);
 		if (r >= 0) {
 			if (r)
@@ -591,19 +611,32 @@ int media_prepare(const struct media_options *o, const char *const *progs, struc
 		return 2;
 	}
 	int ret = 0;
-	if (!p.has_loop) {
+	/* A host on the network: nothing here to look into, and the initramfs needs the
+	 * network. An NBD or NFS export may be the root itself (no loop=). */
+	bool net_host = o->network || p.net.kind != PLAN_NET_NONE;
+	m->network = net_host || p.ip.method != PLAN_IP_DEFAULT;
+	if (!p.has_loop && !net_host) {
 		log_fail(EINVAL, o->cmd, line ? "/proc/cmdline" : cmdline,
 		         "not a loopboot entry: there is no loop=",
 		         "give the entry with --cmdline 'root=... loop=/path/to/root.img ...'");
 		ret = 2;
-	} else if (p.root.kind == DEVSPEC_PATH) {
+	} else if (net_host && !o->kernel && streq(o->kernel_from, "media")) {
+		log_fail(
+		    EINVAL, o->cmd, "--kernel",
+		    "missing, and the image is on a network server, which cannot be looked "
+		    "into from here",
+		    "give the image's kernel with --kernel FILE (its /boot/vmlinuz-VERSION) and "
+		    "its modules with --modules-dir DIR, or an initramfs with --initrd FILE");
+		ret = 2;
+	} else if (!net_host && p.root.kind == DEVSPEC_PATH) {
 		_cleanup_free_ char *spec = devspec_to_string(&p.root);
 		log_warn("%s: root=%s names the host by the order of the disks: booted from other "
 		         "media that order can change — root=UUID=... is safer (blkid shows it)",
 		         o->cmd, spec);
 	}
 	if (ret == 0) {
-		_cleanup_free_ char *image = imagepath_to_string(&p.loop);
+		_cleanup_free_ char *image =
+		    p.has_loop ? imagepath_to_string(&p.loop) : xstrdup("the network");
 		m->title =
 		    o->title ? xstrdup(o->title) : xasprintf("Linux from %s (loopboot)", image);
 		if (grub_kernel_words(cmdline, &m->words) < 0)
@@ -666,17 +699,16 @@ int media_build_initrd(const struct media_options *o, const struct media *m, con
 	       m->kernel_version);
 	fflush(stdout);
 	/* This very binary as a program of its own: its signals, its exit, its messages. */
-	char *argv[] = {
-	    "loopboot",
-	    "initrd",
-	    "-o",
-	    (char *)out,
-	    "--kernel-version",
-	    m->kernel_version,
-	    m->modules_dir ? "--modules-dir" : NULL,
-	    m->modules_dir,
-	    NULL,
-	};
+	char *argv[10] = {"loopboot",  "initrd",           "-o",
+	                  (char *)out, "--kernel-version", m->kernel_version};
+	size_t n = 6;
+	if (m->modules_dir) {
+		argv[n++] = "--modules-dir";
+		argv[n++] = m->modules_dir;
+	}
+	if (m->network)
+		argv[n++] = "--network"; /* ipconfig, nbd-client, curl, the NIC/NBD/NFS modules */
+	argv[n] = NULL;
 	/* Its "wrote" line names our temporary file: we say what was built. */
 	const struct process_options opts = {.stdio[STDOUT_FILENO] = STDIO_NULL};
 	struct process_result res;

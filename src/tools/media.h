@@ -57,6 +57,7 @@ struct media_options {
 	int secure_boot;     /* enum sb_mode (tools/secureboot.h): --secure-boot auto|on|off */
 	bool output_allowed; /* the command takes -o (iso) */
 	bool force;          /* iso -o DEVICE: write a device that is not removable */
+	bool network;        /* the entry's host is on the network (pxe's fleet options) */
 };
 
 /*
@@ -69,6 +70,19 @@ struct media_options {
  */
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret);
+
+/* A command's own options beside the shared ones (pxe's fleet options). */
+struct option;
+struct media_extra_options {
+	const struct option *options; /* getopt_long's, ended by an empty one; val >= 0x400 */
+	int (*parse)(int c, const char *arg, void *data); /* 0, or 2 after a message */
+	void *data;
+};
+
+/* media_parse_args() that also takes extra's options (NULL: none). */
+int media_parse_args_with(const char *cmd, bool with_output, const char *usage, int argc,
+                          char **argv, const struct media_extra_options *extra,
+                          struct media_options *ret);
 
 /* ---- what goes on the medium ---------------------------------------------------------- */
 
@@ -83,6 +97,8 @@ struct media {
 	char *grub_entry;   /* --kernel-from image: the menuentry that loads them at boot */
 	struct views views; /* the entry's image, looked into read-only */
 	bool secure_boot;   /* the signed chain (tools/secureboot.h) instead of GRUB's own */
+	bool network;       /* a network host (root=nbd:, nfs:, nfs4:, loop=http://, ip=, or
+	                     * o->network): the initramfs is built with --network */
 };
 
 /*
@@ -104,7 +120,8 @@ char *media_grub_cfg_for(const struct media_options *o, const struct media *m, c
 
 /*
  * Builds the initramfs for m->kernel's version into the file out by running this binary
- * as `loopboot initrd` (saying so on stdout first). Returns 0 or -1 after a message.
+ * as `loopboot initrd` (saying so on stdout first), with --network for a network host
+ * (m->network). Returns 0 or -1 after a message.
  */
 int media_build_initrd(const struct media_options *o, const struct media *m, const char *out);
 

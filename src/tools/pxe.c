@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/pxe.h"
 
+#include <ctype.h>
+#include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "basic/copy.h"
 #include "basic/log.h"
+#include "basic/process.h"
 #include "basic/strbuf.h"
 #include "basic/util.h"
+#include "engine/cmdline.h"
 #include "tools/media.h"
 #include "tools/secureboot.h"
 
@@ -68,18 +74,342 @@ int pxe_ipxe_script(const char *kernel, const char *initrd, char *const *args, s
 	return 0;
 }
 
+/* ---- the fleet's command line (pure) ---------------------------------------------------- */
+
+bool pxe_fleet_given(const struct pxe_fleet *f)
+{
+	return f->nbd || f->nfs || f->nfs4 || f->http || f->image || f->overlay || f->ip ||
+	       f->sha256 || f->sha256_of;
+}
+
+static char *why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *why(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char *line = xasprintf("loopboot: pxe: %s", s);
+	free(s);
+	return line;
+}
+
+/* A value the kernel's command line carries as one word without quoting. */
+static bool plain_value(const char *v)
+{
+	if (!*v)
+		return false;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* A host name, an IPv4 address or a bracketed IPv6 one, at s; its length, 0 when none. */
+static size_t server_len(const char *s)
+{
+	if (*s == '[') {
+		size_t n = 1;
+		while (isxdigit((unsigned char)s[n]) || s[n] == ':' || s[n] == '.')
+			n++;
+		return s[n] == ']' && n > 2 ? n + 1 : 0;
+	}
+	size_t n = 0;
+	while (isalnum((unsigned char)s[n]) || s[n] == '.' || s[n] == '-' || s[n] == '_')
+		n++;
+	return n;
+}
+
+/* ":PORT" at s (or nothing): 0 with *ret_port (def when absent) and *ret_n, -EINVAL. */
+static int port_parse(const char *s, unsigned def, unsigned *ret_port, size_t *ret_n)
+{
+	*ret_port = def;
+	*ret_n = 0;
+	if (*s != ':')
+		return 0;
+	size_t n = 1;
+	unsigned long port = 0;
+	while (isdigit((unsigned char)s[n]) && port <= 65535)
+		port = port * 10 + (unsigned)(s[n++] - '0');
+	if (n == 1 || port == 0 || port > 65535)
+		return -EINVAL;
+	*ret_port = (unsigned)port;
+	*ret_n = n;
+	return 0;
+}
+
+int pxe_nbd_split(const char *v, char **ret_server, unsigned *ret_port, char **ret_export)
+{
+	*ret_server = *ret_export = NULL;
+	size_t n = server_len(v), pn;
+	if (n == 0 || port_parse(v + n, 10809, ret_port, &pn) < 0)
+		return -EINVAL;
+	const char *rest = v + n + pn;
+	if (*rest && (*rest != '/' || !rest[1] || !plain_value(rest + 1) || strchr(rest, ':')))
+		return -EINVAL;
+	*ret_server = xstrndup(v, n);
+	*ret_export = *rest ? xstrdup(rest + 1) : NULL;
+	return 0;
+}
+
+/* SERVER:/PATH[:OPTIONS]: 0, or -EINVAL. */
+static int nfs_check(const char *v)
+{
+	size_t n = server_len(v);
+	if (n == 0 || v[n] != ':' || v[n + 1] != '/' || !plain_value(v))
+		return -EINVAL;
+	return 0;
+}
+
+/* http(s)://SERVER[:PORT]/PATH, PATH naming a file: 0, or -EINVAL. */
+static int url_check(const char *v)
+{
+	const char *s = startswith(v, "http://");
+	if (!s)
+		s = startswith(v, "https://");
+	if (!s || !plain_value(v))
+		return -EINVAL;
+	size_t n = server_len(s), pn;
+	unsigned port;
+	if (n == 0 || port_parse(s + n, 80, &port, &pn) < 0)
+		return -EINVAL;
+	const char *path = s + n + pn;
+	if (*path != '/' || path[strlen(path) - 1] == '/')
+		return -EINVAL;
+	return 0;
+}
+
+/* Does the name of a command-line parameter equal name ('-' and '_' alike)? */
+static bool key_is(const char *key, const char *name)
+{
+	for (; *key && *name; key++, name++) {
+		char a = *key == '_' ? '-' : *key, b = *name == '_' ? '-' : *name;
+		if (a != b)
+			return false;
+	}
+	return !*key && !*name;
+}
+
+static const struct cmdline_param *find_param(const struct cmdline *c, const char *name)
+{
+	const struct cmdline_param *found = NULL;
+	for (size_t i = 0; i < c->n_params; i++)
+		if (key_is(c->params[i].key, name))
+			found = &c->params[i]; /* the last one wins, as in the engine */
+	return found;
+}
+
+static void put_word(struct strbuf *b, const char *key, const char *value)
+{
+	_cleanup_free_ char *w = cmdline_word(key, value);
+	strbuf_printf(b, "%s%s", b->len ? " " : "", w);
+}
+
+/* A parameter the options write and --cmdline may hold instead: 1 when --cmdline has it
+ * (and the option is not given), 0 when not, -EINVAL with *ret_why when both name it. */
+static int from_cmdline(const struct cmdline *c, const char *name, const char *option,
+                        const char *value, char **ret_why)
+{
+	const struct cmdline_param *p = find_param(c, name);
+	if (!p)
+		return 0;
+	if (value) {
+		*ret_why = why("%s %s: --cmdline has %s=%s too — give it once", option, value, name,
+		               p->value ? p->value : "");
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret, char **ret_why)
+{
+	*ret = *ret_why = NULL;
+	const struct {
+		const char *option, *value;
+	} sources[] = {
+	    {"--nbd", f->nbd}, {"--nfs", f->nfs}, {"--nfs4", f->nfs4}, {"--http", f->http}};
+	const char *source = NULL, *value = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
+		if (!sources[i].value)
+			continue;
+		if (source) {
+			*ret_why =
+			    why("%s %s: %s %s is given too: two network sources — give one of "
+			        "--nbd, --nfs, --nfs4 and --http",
+			        sources[i].option, sources[i].value, source, value);
+			return -EINVAL;
+		}
+		source = sources[i].option;
+		value = sources[i].value;
+	}
+	const char *sha_opt = f->sha256_of ? "--sha256-of" : "--sha256";
+	const char *sha_val = f->sha256_of ? f->sha256_of : f->sha256;
+	if (!source) {
+		const char *opt = f->image     ? "--image"
+		                  : f->overlay ? "--overlay"
+		                  : f->ip      ? "--ip"
+		                               : sha_opt;
+		const char *val = f->image     ? f->image
+		                  : f->overlay ? f->overlay
+		                  : f->ip      ? f->ip
+		                               : sha_val;
+		*ret_why = why("%s %s: no network source — add --nbd SERVER[:PORT]/EXPORT, --nfs "
+		               "SERVER:/PATH, --nfs4 SERVER:/PATH or --http URL",
+		               opt, val ? val : "");
+		return -EINVAL;
+	}
+	bool http = f->http != NULL;
+	if (http && f->image) {
+		*ret_why = why("--image %s: the image of --http is the URL itself — leave --image "
+		               "out (an image inside it: --http http://SERVER/disk.img//root.img)",
+		               f->image);
+		return -EINVAL;
+	}
+	if (!http && sha_val) {
+		*ret_why =
+		    why("%s %s: only an image fetched over HTTP is checked — leave it out, or "
+		        "serve the image with --http URL",
+		        sha_opt, sha_val);
+		return -EINVAL;
+	}
+	if (f->sha256 &&
+	    (strlen(f->sha256) != 64 || strspn(f->sha256, "0123456789abcdefABCDEF") != 64)) {
+		*ret_why = why("--sha256 %s: not a SHA-256 (64 hexadecimal digits) — give what "
+		               "sha256sum prints for the image, or --sha256-of FILE",
+		               f->sha256);
+		return -EINVAL;
+	}
+
+	const struct {
+		const char *option, *value;
+		bool blanks; /* quoted by the kernel's rules when it has blanks */
+	} words[] = {
+	    {"--image", f->image, true}, {"--overlay", f->overlay, true}, {"--ip", f->ip, false}};
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		const char *v = words[i].value;
+		if (!v || (*v && !strchr(v, '"') &&
+		           (words[i].blanks ? !strpbrk(v, "\t\n\r") : plain_value(v))))
+			continue;
+		*ret_why = why("%s %s: %s — write it without them", words[i].option, v,
+		               words[i].blanks ? "empty, or with a double quote or a line break, "
+		                                 "which the kernel's command line cannot carry"
+		                               : "empty, or with a blank or a double quote, which "
+		                                 "ip= cannot hold");
+		return -EINVAL;
+	}
+
+	_cleanup_strbuf_ struct strbuf b = {0};
+	if (f->nbd) {
+		_cleanup_free_ char *server = NULL, *export = NULL;
+		unsigned port;
+		if (pxe_nbd_split(f->nbd, &server, &port, &export) < 0) {
+			*ret_why = why("--nbd %s: not SERVER[:PORT][/EXPORT] — e.g. --nbd "
+			               "10.0.0.1:10809/root (the export's name as nbd-server's "
+			               "config has it, without blanks or ':')",
+			               f->nbd);
+			return -EINVAL;
+		}
+		_cleanup_free_ char *root = xasprintf("nbd:%s:%u%s%s", server, port,
+		                                      export ? "/" : "", export ? export : "");
+		put_word(&b, "root", root);
+	} else if (f->nfs || f->nfs4) {
+		if (nfs_check(value) < 0) {
+			*ret_why =
+			    why("%s %s: not SERVER:/PATH[:OPTIONS] — e.g. %s 10.0.0.1:/srv/fleet "
+			        "(the exported directory, without blanks)",
+			        source, value, source);
+			return -EINVAL;
+		}
+		_cleanup_free_ char *root = xasprintf("%s:%s", f->nfs ? "nfs" : "nfs4", value);
+		put_word(&b, "root", root);
+	} else if (url_check(f->http) < 0) {
+		*ret_why = why("--http %s: not an http:// or https:// URL naming a file — e.g. "
+		               "--http http://10.0.0.1/fleet/root.img",
+		               f->http);
+		return -EINVAL;
+	}
+
+	struct cmdline c = {0};
+	if (cmdline_tokenize(cmdline ? cmdline : "", &c) < 0)
+		abort();
+	int r = 0;
+	static const char *const own[] = {"root", "loop"};
+	for (size_t i = 0; i < ARRAY_SIZE(own) && r == 0; i++) {
+		const struct cmdline_param *p = find_param(&c, own[i]);
+		if (p) {
+			*ret_why = why("--cmdline: %s=%s: %s writes root= and loop= itself — leave "
+			               "them out of --cmdline",
+			               own[i], p->value ? p->value : "", source);
+			r = -EINVAL;
+		}
+	}
+	int has_overlay = 0, has_ip = 0;
+	if (r == 0)
+		r = has_overlay =
+		    from_cmdline(&c, "loopboot.overlay", "--overlay", f->overlay, ret_why);
+	if (r >= 0)
+		r = from_cmdline(&c, "loopboot.sha256", sha_opt, sha_val, ret_why);
+	if (r >= 0)
+		r = has_ip = from_cmdline(&c, "ip", "--ip", f->ip, ret_why);
+	bool ro_rw = find_param(&c, "ro") || find_param(&c, "rw");
+	cmdline_free(&c);
+	if (r < 0)
+		return r;
+
+	if (http) {
+		put_word(&b, "loop", f->http);
+		if (f->sha256) {
+			_cleanup_free_ char *lower = xstrdup(f->sha256);
+			for (char *p = lower; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			put_word(&b, "loopboot.sha256", lower);
+		}
+		if (f->overlay)
+			put_word(&b, "loopboot.overlay", f->overlay);
+		else if (!has_overlay && !ro_rw)
+			strbuf_append(&b, " rw"); /* the copy in RAM is the client's own */
+	} else {
+		if (f->image)
+			put_word(&b, "loop", f->image);
+		if (!has_overlay)
+			put_word(&b, "loopboot.overlay", f->overlay ? f->overlay : "tmpfs");
+	}
+	if (!has_ip)
+		put_word(&b, "ip", f->ip ? f->ip : "dhcp");
+	if (cmdline && cmdline[strspn(cmdline, " \t\n")])
+		strbuf_printf(&b, " %s", cmdline + strspn(cmdline, " \t\n"));
+	*ret = strbuf_steal(&b);
+	return 0;
+}
+
 /* ---- loopboot pxe ----------------------------------------------------------------------- */
 
 static const char usage[] =
     "Usage: loopboot pxe DIR [--kernel FILE] [--initrd FILE] [--cmdline STRING]\n"
     "                  [--title TITLE] [--timeout SECONDS] [--modules-dir DIR]\n"
     "                  [--secure-boot auto|on|off]\n"
+    "                  [--nbd SERVER[:PORT]/EXPORT | --nfs SERVER:/PATH |\n"
+    "                   --nfs4 SERVER:/PATH | --http URL [--sha256 HEX|--sha256-of FILE]]\n"
+    "                  [--image /PATH] [--overlay SPEC] [--ip SPEC]\n"
     "Fills DIR, the root of a TFTP server, with a netboot tree for the entry: vmlinuz,\n"
     "initrd.img, GRUB's network boot images (grub/i386-pc/core.0 for BIOS,\n"
     "grub/x86_64-efi/core.efi for UEFI), grub/grub.cfg and boot.ipxe (iPXE); with\n"
     "Secure Boot (the default when shim-signed and grub-efi-amd64-signed are installed)\n"
     "also bootnetx64.efi (shim), grubx64.efi (Debian's signed netboot GRUB), mmx64.efi.\n"
-    "The options are those of loopboot iso.\n";
+    "The options are those of loopboot iso. A fleet, every client booting one image from\n"
+    "a network server, each with its own writable layer:\n"
+    "  --nbd SERVER[:PORT]/EXPORT  the image is an NBD export (port 10809 by default)\n"
+    "  --nfs SERVER:/PATH          an NFSv3 export (--nfs4: NFSv4)\n"
+    "  --http URL                  an image file downloaded into each client's RAM,\n"
+    "                              checked with --sha256 HEX or --sha256-of LOCAL-COPY\n"
+    "  --image /PATH               the root image as a file on the NBD or NFS export\n"
+    "                              (without it the export is the root file system)\n"
+    "  --overlay SPEC              the client's writable layer (default tmpfs; LABEL=...\n"
+    "                              for a partition of its own disk)\n"
+    "  --ip SPEC                   the kernel's ip= (default dhcp)\n"
+    "--cmdline then adds words (console=, quiet) and must not hold root= or loop=.\n";
 
 /* Copies src into the work directory and returns the copy's path, or NULL after a message. */
 static char *stage_copy(const char *src, const char *work, const char *name)
@@ -200,11 +530,126 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+enum {
+	OPT_NBD = 0x400,
+	OPT_NFS,
+	OPT_NFS4,
+	OPT_HTTP,
+	OPT_SHA256,
+	OPT_SHA256_OF,
+	OPT_IMAGE,
+	OPT_OVERLAY,
+	OPT_IP,
+};
+
+static int fleet_option(int c, const char *arg, void *data)
+{
+	struct pxe_fleet *f = data;
+	const char **fields[] = {
+	    [OPT_NBD - OPT_NBD] = &f->nbd,       [OPT_NFS - OPT_NBD] = &f->nfs,
+	    [OPT_NFS4 - OPT_NBD] = &f->nfs4,     [OPT_HTTP - OPT_NBD] = &f->http,
+	    [OPT_SHA256 - OPT_NBD] = &f->sha256, [OPT_SHA256_OF - OPT_NBD] = &f->sha256_of,
+	    [OPT_IMAGE - OPT_NBD] = &f->image,   [OPT_OVERLAY - OPT_NBD] = &f->overlay,
+	    [OPT_IP - OPT_NBD] = &f->ip,
+	};
+	if (c < OPT_NBD || c > OPT_IP)
+		return 2;
+	*fields[c - OPT_NBD] = arg;
+	return 0;
+}
+
+/* The SHA-256 of a local copy of the image, as sha256sum prints it. 0, or -1 after a
+ * message. */
+static int sha256_of(const char *file, char **ret)
+{
+	*ret = NULL;
+	struct stat st;
+	if (stat(file, &st) < 0)
+		return log_fail(errno, "pxe: --sha256-of", file, NULL,
+		                "give a local copy of the image the web server serves");
+	if (!S_ISREG(st.st_mode))
+		return log_fail(EINVAL, "pxe: --sha256-of", file, "not a regular file",
+		                "give a local copy of the image the web server serves");
+	_cleanup_free_ char *prog = find_program("sha256sum", PROGRAM_SEARCH_PATH);
+	if (!prog)
+		return log_fail(ENOENT, "pxe: --sha256-of", "sha256sum", "not installed",
+		                "apt-get install coreutils, or give the digest with --sha256 HEX");
+	printf("loopboot: pxe: computing the SHA-256 of %s\n", file);
+	fflush(stdout);
+	char *argv[] = {"sha256sum", "--", (char *)file, NULL};
+	_cleanup_free_ char *out = NULL;
+	struct process_result res;
+	int r = process_run_capture(prog, argv, NULL, &out, &res);
+	if (r < 0 || !out || strspn(out, "0123456789abcdef") != 64) {
+		_cleanup_free_ char *how = process_result_message(&res);
+		return log_fail(r < 0 ? -r : EPROTO, "pxe: --sha256-of", file,
+		                r < 0 ? how : "sha256sum printed no digest",
+		                "check that the file is readable, or give --sha256 HEX");
+	}
+	*ret = xstrndup(out, 64);
+	return 0;
+}
+
+/* What the storage server must do for the fleet, a few lines on stdout. */
+static void print_server(const struct pxe_fleet *f, const char *line, bool initrd_given)
+{
+	printf("  every client boots: %s\n", line);
+	if (f->nbd) {
+		_cleanup_free_ char *server = NULL, *export = NULL;
+		unsigned port = 0;
+		if (pxe_nbd_split(f->nbd, &server, &port, &export) < 0)
+			return;
+		printf("  the storage server %s: nbd-server on port %u, the export %s read-only, "
+		       "e.g. /etc/nbd-server/config:\n"
+		       "                [%s]\n"
+		       "                exportname = /srv/fleet/%s\n"
+		       "                readonly = true\n",
+		       server, port, export ? export : "(its default)", export ? export : "generic",
+		       f->image ? "host.img" : "root.img");
+		if (f->image)
+			printf("                (a file system holding %s)\n", f->image);
+	} else if (f->nfs || f->nfs4) {
+		const char *v = f->nfs ? f->nfs : f->nfs4;
+		const char *path = strstr(v, ":/") + 1; /* checked: SERVER:/PATH[:OPTIONS] */
+		size_t n = strcspn(path, ":");
+		printf(
+		    "  the storage server %.*s: NFS%s exports %.*s read-only, e.g. /etc/exports:\n"
+		    "                %.*s  *(ro,no_subtree_check,no_root_squash)\n",
+		    (int)(path - 1 - v), v, f->nfs ? "v3 (nolock)" : "v4", (int)n, path, (int)n,
+		    path);
+		if (f->image)
+			printf("                (holding %s)\n", f->image);
+	} else if (f->http) {
+		printf("  the web server serves %s; every client downloads it whole into its "
+		       "RAM%s\n",
+		       f->http, f->sha256 ? " and checks its SHA-256" : "");
+	}
+	printf("  the clients: %s; %s\n",
+	       f->ip ? "ip= as given"
+	             : "an address and a host name from DHCP (dnsmasq: dhcp-host=MAC,NAME)",
+	       initrd_given ? "the --initrd given must be made with loopboot initrd --network"
+	                    : "initrd.img was built with loopboot initrd --network");
+}
+
 int pxe_main(int argc, char **argv)
 {
 	struct media_options o;
 	/* Options may follow DIR. */
-	int r = media_parse_args("pxe", false, usage, argc, argv, &o);
+	static const struct option fleet_options[] = {
+	    {"nbd", required_argument, NULL, OPT_NBD},
+	    {"nfs", required_argument, NULL, OPT_NFS},
+	    {"nfs4", required_argument, NULL, OPT_NFS4},
+	    {"http", required_argument, NULL, OPT_HTTP},
+	    {"sha256", required_argument, NULL, OPT_SHA256},
+	    {"sha256-of", required_argument, NULL, OPT_SHA256_OF},
+	    {"image", required_argument, NULL, OPT_IMAGE},
+	    {"overlay", required_argument, NULL, OPT_OVERLAY},
+	    {"ip", required_argument, NULL, OPT_IP},
+	    {},
+	};
+	struct pxe_fleet fleet = {0};
+	const struct media_extra_options extra = {fleet_options, fleet_option, &fleet};
+	int r = media_parse_args_with("pxe", false, usage, argc, argv, &extra, &o);
 	if (r >= 0)
 		return r;
 	if (optind >= argc) {
@@ -226,6 +671,50 @@ int pxe_main(int argc, char **argv)
 		log_fail(ENOTDIR, "pxe", dir, NULL,
 		         "give a directory (it is created when missing)");
 		return 2;
+	}
+
+	/* A fleet: the entry is composed from the options (the words of --cmdline added). */
+	_cleanup_free_ char *fleet_line = NULL, *digest = NULL, *title = NULL;
+	bool is_fleet = pxe_fleet_given(&fleet);
+	if (is_fleet) {
+		_cleanup_free_ char *why = NULL;
+		if (fleet.sha256 && fleet.sha256_of) {
+			fprintf(stderr,
+			        "loopboot: pxe: --sha256-of %s: --sha256 is given too — give one\n",
+			        fleet.sha256_of);
+			return 2;
+		}
+		/* The composition's refusals first: a wrong line costs no hashing. */
+		struct pxe_fleet check = fleet;
+		if (check.sha256_of)
+			check.sha256 =
+			    "0000000000000000000000000000000000000000000000000000000000000000";
+		if (pxe_fleet_cmdline(&check, o.cmdline, &fleet_line, &why) < 0) {
+			fprintf(stderr, "%s\n", why);
+			return 2;
+		}
+		free(fleet_line);
+		fleet_line = NULL;
+		if (fleet.sha256_of) {
+			if (sha256_of(fleet.sha256_of, &digest) < 0)
+				return 1;
+			fleet.sha256 = digest;
+		}
+		if (pxe_fleet_cmdline(&fleet, o.cmdline, &fleet_line, &why) < 0) {
+			fprintf(stderr, "%s\n", why);
+			return 2;
+		}
+		o.cmdline = fleet_line;
+		o.network = true;
+		if (!o.title) {
+			/* "Linux from /root.img on nbd:10.0.0.1:10809/fleet (loopboot fleet)" */
+			const char *first = strchr(fleet_line, '=') + 1;
+			size_t n = strcspn(first, " ");
+			title = xasprintf("Linux from %s%s%.*s (loopboot fleet)",
+			                  fleet.image ? fleet.image : "", fleet.image ? " on " : "",
+			                  (int)n, first);
+			o.title = title;
+		}
 	}
 
 	static const char *const progs[] = {"grub-mknetdir", NULL};
@@ -260,6 +749,10 @@ int pxe_main(int argc, char **argv)
 		r = -1;
 	} else {
 		r = pxe_build(&o, &m, dir, work, ipxe_text);
+		if (r >= 0 && is_fleet) {
+			print_server(&fleet, fleet_line, m.initrd != NULL);
+			r = fflush(stdout) == 0 ? 0 : -1;
+		}
 		(void)rm_rf(work);
 	}
 	media_free(&m);

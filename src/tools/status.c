@@ -74,6 +74,24 @@ static void print_layer(const struct layer *l)
 		    streq(strempty(l->crypt.type), "BITLK") ? "BitLocker" : strempty(l->crypt.type),
 		    strempty(l->crypt.key), l->crypt.read_only ? ", read-only" : "");
 		break;
+	case LAYER_NET:
+		printf("net:    %s%s%s%s %s%s%s via %s%s%s%s%s\n", strempty(l->net.interface),
+		       l->net.mac ? " (" : "", strempty(l->net.mac), l->net.mac ? ")" : "",
+		       strempty(l->net.address), l->net.netmask ? "/" : "",
+		       strempty(l->net.netmask), strempty(l->net.method),
+		       l->net.gateway ? ", gateway " : "", strempty(l->net.gateway),
+		       l->net.hostname ? ", hostname " : "", strempty(l->net.hostname));
+		if (l->net.external)
+			printf("        configured before loopboot: left up at shutdown\n");
+		break;
+	case LAYER_NBD:
+		printf("nbd:    %s ← %s:%lu%s%s%s\n", strempty(l->nbd.device),
+		       strempty(l->nbd.server), l->nbd.port, l->nbd.export ? ", export " : "",
+		       strempty(l->nbd.export), l->nbd.read_only ? ", read-only" : "");
+		if (l->nbd.daemon_pid > 0)
+			printf("        nbd-client pid %d (reconnects: -persist)\n",
+			       (int)l->nbd.daemon_pid);
+		break;
 	case _LAYER_KIND_MAX:
 		break;
 	}

@@ -105,6 +105,22 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 		       same_string(a->crypt.type, b->crypt.type) &&
 		       same_string(a->crypt.key, b->crypt.key) &&
 		       a->crypt.read_only == b->crypt.read_only;
+	case LAYER_NET:
+		return same_string(a->net.interface, b->net.interface) &&
+		       same_string(a->net.mac, b->net.mac) &&
+		       same_string(a->net.address, b->net.address) &&
+		       same_string(a->net.netmask, b->net.netmask) &&
+		       same_string(a->net.gateway, b->net.gateway) &&
+		       same_string(a->net.method, b->net.method) &&
+		       same_string(a->net.hostname, b->net.hostname) &&
+		       same_string(a->net.server, b->net.server) &&
+		       a->net.external == b->net.external;
+	case LAYER_NBD:
+		return same_string(a->nbd.device, b->nbd.device) &&
+		       same_string(a->nbd.server, b->nbd.server) && a->nbd.port == b->nbd.port &&
+		       same_string(a->nbd.export, b->nbd.export) &&
+		       a->nbd.daemon_pid == b->nbd.daemon_pid &&
+		       a->nbd.read_only == b->nbd.read_only;
 	case _LAYER_KIND_MAX:
 		break;
 	}
@@ -404,5 +420,59 @@ TEST(save_and_load)
 	CHECK(state_load(path, &back, &error) == -ENOENT && !error);
 	rmdir(dir);
 	free(path);
+	stack_free(&s);
+}
+
+/* A fleet client: the interface and the NBD device below the host, through text and back
+ * in that order (teardown goes top first: the network last); records without the
+ * interface or the device (which undoing needs) are refused. */
+TEST(network_round_trip)
+{
+	struct stack s = {0}, back;
+	struct layer *l = stack_push(&s, LAYER_NET);
+	l->net = (struct layer_net){.interface = xstrdup("eth0"),
+	                            .mac = xstrdup("52:54:00:12:34:56"),
+	                            .address = xstrdup("10.0.2.15"),
+	                            .netmask = xstrdup("255.255.255.0"),
+	                            .gateway = xstrdup("10.0.2.2"),
+	                            .method = xstrdup("dhcp"),
+	                            .hostname = xstrdup("client1"),
+	                            .server = xstrdup("10.0.2.2")};
+	l = stack_push(&s, LAYER_NBD);
+	l->nbd = (struct layer_nbd){.device = xstrdup("/dev/nbd0"),
+	                            .server = xstrdup("10.0.2.100"),
+	                            .port = 10809,
+	                            .export = xstrdup("fleet"),
+	                            .daemon_pid = 77,
+	                            .read_only = true};
+	l = stack_push(&s, LAYER_HOST);
+	l->host = (struct layer_host){.spec = xstrdup("nbd:10.0.2.100:10809/fleet"),
+	                              .source = xstrdup("/dev/nbd0"),
+	                              .type = xstrdup("ext4"),
+	                              .driver = xstrdup("ext4"),
+	                              .target = xstrdup("/host"),
+	                              .read_only = true};
+	push_mount(&s, MOUNT_ROLE_ROOT, "overlay", "/", NULL, "lowerdir=/run/loopboot/layers/base");
+	char *text = state_format(&s), *error = NULL;
+	CHECK(strstr(text, "\nnet interface=eth0 mac=52:54:00:12:34:56 address=10.0.2.15 "
+	                   "netmask=255.255.255.0 gateway=10.0.2.2 method=dhcp hostname=client1 "
+	                   "server=10.0.2.2 external=0\nnbd device=/dev/nbd0 server=10.0.2.100 "
+	                   "port=10809 export=fleet ro=1 pid=77\nhost "));
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(back.n == 4 && back.v[0].kind == LAYER_NET && back.v[1].kind == LAYER_NBD);
+	for (size_t i = 0; i < s.n && i < back.n; i++)
+		CHECK(same_layer(&s.v[i], &back.v[i]));
+	stack_free(&back);
+	free(error);
+	error = NULL;
+	CHECK(state_parse("version 1\nnbd server=10.0.2.100 port=10809\n", &back, &error) ==
+	      -EBADMSG);
+	CHECK(error && strstr(error, "device"));
+	free(error);
+	error = NULL;
+	CHECK(state_parse("version 1\nnet address=10.0.2.15\n", &back, &error) == -EBADMSG);
+	CHECK(error && strstr(error, "interface"));
+	free(error);
+	free(text);
 	stack_free(&s);
 }

@@ -52,12 +52,13 @@ demo: all
 
 # Measurements, not tests (docs/benchmarks.md): I/O ratios to a raw partition in one QEMU
 # run, then initramfs size and time to init against initramfs-tools and dracut, then
-# loopboot install against mmdebstrap alone.
+# loopboot install against mmdebstrap alone, then boot storms from one NBD and one NFS server.
 bench: all
 	@scripts/deps all
 	bench/run
 	bench/boot
 	bench/install
+	bench/net-storm
 
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)

@@ -102,8 +102,8 @@ static int nbd_client_run(const char *prog, const char *server, unsigned long po
 	buf[len] = '\0';
 	char *last = NULL;
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-		if (*strip_trailing(line))
-			last = line;
+		if (*strip_trailing(line) && !streq(line, "Exiting."))
+			last = line; /* its reason, not its "Exiting." */
 	if (r < 0) {
 		_cleanup_free_ char *how = process_result_message(&res);
 		*ret_said = last ? xasprintf("%s (%s)", last, how) : xstrdup(how);

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -182,6 +183,18 @@ static int nethost_http(struct engine *e)
 	return 0;
 }
 
+/* Whether the first 4 KiB of device read, past the page cache. */
+static bool device_readable(const char *device)
+{
+	_cleanup_close_ int fd = open(device, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	void *buf = NULL;
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096) != 0)
+		return fd >= 0;
+	bool ok = pread(fd, buf, 4096, 0) == 4096;
+	free(buf);
+	return ok;
+}
+
 /*
  * The export, read: its type, and a trial mount (read-only, no journal replay) that rides
  * out a server that went away right after the connection: nbd-client (-persist)
@@ -208,6 +221,9 @@ static int nethost_nbd_settle(struct engine *e, const char *device)
 				(void)rmdir(PROBE_DIR "/nbd");
 			}
 		}
+		/* blkid finds no type when it cannot read: tell that from an empty export. */
+		if (r >= 0 && !e->hostdev.type && !device_readable(device))
+			r = -EIO;
 		/* Anything but an I/O error is for the host's own mount to say, once. */
 		if (r != -EIO && r != -ENXIO)
 			return 0;

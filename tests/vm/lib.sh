@@ -275,7 +275,8 @@ part_read() { # DISK OUT: copies partition 1 out
 VM_APPEND_BASE="console=ttyS0 panic=-1"
 
 # What every boot starts with: VM_LOG, the .cmdline file, and VM_QEMU, QEMU's command line
-# with the kernel, the initramfs, CMDLINE (and VM_APPEND) and each DISK as a virtio drive.
+# with the kernel, the initramfs, CMDLINE (and VM_APPEND), each DISK as a virtio drive and
+# then the array VM_QEMU_EXTRA, when a test sets it (a network card: tests/vm/lib-net.sh).
 vm_boot_prepare() { # NAME CMDLINE DISK...
 	local name=$1 cmdline="$VM_APPEND_BASE $2${VM_APPEND:+ $VM_APPEND}" d
 	shift 2
@@ -286,6 +287,7 @@ vm_boot_prepare() { # NAME CMDLINE DISK...
 		-nodefaults -display none -no-reboot -serial stdio
 		-kernel "$VMLINUZ" -initrd "$INITRD" -append "$cmdline")
 	for d in "$@"; do VM_QEMU+=(-drive "file=$d,format=raw,if=virtio"); done
+	VM_QEMU+=(${VM_QEMU_EXTRA[@]+"${VM_QEMU_EXTRA[@]}"})
 }
 
 vm_boot() { # NAME CMDLINE DISK...

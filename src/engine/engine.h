@@ -109,6 +109,8 @@ int image_build_root(struct engine *e, bool base, const char *target, enum mount
 char *engine_final_path(const struct engine *e, const char *path);
 
 /* ram.c: loopboot.toram, and the copy-on-write in RAM under a read-only base */
+/* MemAvailable from /proc/meminfo, in bytes; 0 when unknown. */
+unsigned long long mem_available(void);
 /* A tmpfs at dir (made), recorded; todo: the advice when the mount fails (NULL: default). */
 int engine_mount_tmpfs(struct engine *e, const char *dir, const char *options, const char *todo);
 int toram_check(struct engine *e, const char *dir, const char *path);

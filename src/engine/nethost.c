@@ -103,14 +103,15 @@ static int nethost_nfs(struct engine *e)
 	 * opened by this client alone), as initramfs-tools' nfsmount does. */
 	bool has_vers =
 	    n->options && (strstr(n->options, "vers=") || strstr(n->options, "nfsvers="));
-	/* NFSv4.0 calls back to the client's address; 4.1 and later use the connection. */
+	/* vers=4: the kernel takes the highest minor version the server offers. NFSv4.0 calls
+	 * back to the client's address; 4.1 and later use the connection. */
 	const char *client = NULL;
 	for (size_t i = 0; i < e->base; i++)
 		if (e->stack.v[i].kind == LAYER_NET)
 			client = e->stack.v[i].net.address;
 	bool callback = v4 && client && !(n->options && strstr(n->options, "clientaddr="));
 	_cleanup_free_ char *opts =
-	    xasprintf("%s%saddr=%s%s%s%s%s", has_vers ? "" : (v4 ? "vers=4.2," : "vers=3,"),
+	    xasprintf("%s%saddr=%s%s%s%s%s", has_vers ? "" : (v4 ? "vers=4," : "vers=3,"),
 	              v4 ? "" : "nolock,", addr, callback ? ",clientaddr=" : "",
 	              callback ? client : "", n->options ? "," : "", strempty(n->options));
 	_cleanup_free_ char *source = xasprintf("%s%s%s:%s", strchr(addr, ':') ? "[" : "", addr,
@@ -164,11 +165,17 @@ static int nethost_http(struct engine *e)
 	int r = mkdir_p(HOST_STAGING, 0700);
 	if (r < 0)
 		return log_fail(r, "creating", HOST_STAGING, NULL, "/run must be writable");
-	r = mount_fs("tmpfs", HOST_STAGING, "tmpfs", false, "mode=0755,size=100%");
+	/* Room for the image, and TORAM_RESERVE left for the system that runs from it: a
+	 * download too big fails (no space) instead of ending in the OOM killer. */
+	unsigned long long avail = mem_available();
+	_cleanup_free_ char *opts = avail > TORAM_RESERVE
+	                                ? xasprintf("mode=0755,size=%llu", avail - TORAM_RESERVE)
+	                                : xstrdup("mode=0755,size=50%");
+	r = mount_fs("tmpfs", HOST_STAGING, "tmpfs", false, opts);
 	if (r < 0)
 		return log_fail(r, "mounting a tmpfs at", HOST_STAGING, NULL,
 		                "check the kernel's tmpfs");
-	struct layer_host *h = push_host(e, "tmpfs", "tmpfs", "mode=0755,size=100%");
+	struct layer_host *h = push_host(e, "tmpfs", "tmpfs", opts);
 	h->read_only = false;
 	if (n->sha256)
 		(void)modules_load(e->mods, "algif_hash");

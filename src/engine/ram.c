@@ -19,8 +19,7 @@
 
 #define MIB (1ULL << 20)
 
-/* MemAvailable from /proc/meminfo, in bytes; 0 when unknown. */
-static unsigned long long mem_available(void)
+unsigned long long mem_available(void)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;

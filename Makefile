@@ -52,13 +52,15 @@ demo: all
 
 # Measurements, not tests (docs/benchmarks.md): I/O ratios to a raw partition in one QEMU
 # run, then initramfs size and time to init against initramfs-tools and dracut, then
-# loopboot install against mmdebstrap alone, then boot storms from one NBD and one NFS server.
+# loopboot install against mmdebstrap alone, then boot storms from one NBD and one NFS server,
+# then the initramfs phase step by step (loopboot.times) beside initramfs-tools' and dracut's.
 bench: all
 	@scripts/deps all
 	bench/run
 	bench/boot
 	bench/install
 	bench/net-storm
+	bench/phase
 
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)

@@ -235,6 +235,14 @@ int compare_exactly(int a, int b, void *buf_a, void *buf_b, size_t n, int64_t of
 	return memcmp(buf_a, buf_b, n) != 0;
 }
 
+int write_string_file(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return write_exactly(fd, s, strlen(s));
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());

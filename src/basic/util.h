@@ -107,6 +107,8 @@ int write_exactly(int fd, const void *buf, size_t n);
 int compare_exactly(int a, int b, void *buf_a, void *buf_b, size_t n, int64_t off);
 /* Writes a string to a file, replacing it atomically (tmp + rename); returns 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Writes a string into an existing file (a /sys or /proc setting): 0 or -errno. */
+int write_string_file(const char *path, const char *s);
 /* Strips trailing whitespace in place. */
 char *strip_trailing(char *s);
 /* Case-insensitive comparison for UUIDs and serials. */

@@ -19,6 +19,7 @@
 #include "engine/modules.h"
 #include "engine/mounts.h"
 #include "engine/switchroot.h"
+#include "engine/uevent.h"
 
 /* ---- API file systems ---------------------------------------------------------------- */
 
@@ -231,14 +232,17 @@ static int judge_host(struct engine *e)
 
 	/* A host on the network is a server's, shared and never written: no flags to read. */
 	struct hoststate_result hs = {.state = HOSTSTATE_CLEAN};
-	int r = 0;
+	int r = 0, step = step_begin("host state");
 	if (p->net.kind == PLAN_NET_NONE)
 		r = hoststate_check_device(e->hostdev.devnode, e->hostdev.type, &hs);
+	step_end(step);
 	if (r < 0)
 		log_debug("reading the state of %s: %s", e->hostdev.devnode, strerror(-r));
 	if (hs.state == HOSTSTATE_CLEAN || p->hibernated_ro) {
 		/* The dry run: nothing in it can write to the host. */
+		step = step_begin("host mount");
 		r = nethost_premounted(e) ? 0 : host_mount_as(e, true);
+		step_end(step);
 		if (r < 0)
 			return r;
 		if (hs.state == HOSTSTATE_CLEAN && e->hostdev.type &&
@@ -263,33 +267,48 @@ static int judge_host(struct engine *e)
 	return 0;
 }
 
-/* The dry run, then the real stack on a host made writable (or mapped). */
-static int build_passes(struct engine *e, struct boot_result *ret)
+/* The dry run: the whole stack on the read-only host, then taken down again. */
+static int dry_run(struct engine *e, struct boot_result *ret)
 {
 	e->probe = true;
+	int step = step_begin("images");
 	int r = build_stack(e, ret);
 	(void)stack_unwind(&e->stack, e->base + 1); /* everything above the host */
+	step_end(step);
 	e->seq = 0;
 	e->cows = 0;
 	e->probe = false;
 	if (r < 0)
 		return r;
 	log_debug("dry run passed: every file, type, mount point and the init are in place");
+	return 0;
+}
+
+/* The real stack, on a host made writable (or mapped). */
+static int real_pass(struct engine *e, struct boot_result *ret)
+{
+	int step = step_begin("udev settle"), r;
 	host_udev_settle();
+	step_end(step);
 
 	if (e->linear) {
 		/* The host stays read-only: the images are written through their mappings. */
+		step = step_begin("linear map");
 		r = linear_host(e);
+		step_end(step);
 		if (r < 0)
 			return r;
 	}
 	/* With toram and nothing else on the host, nothing is ever written to it. */
 	bool release = e->plan->toram && !toram_host_needed(e->plan);
 	if (!e->linear && !e->hc.host_ro && !release) {
+		step = step_begin("host remount");
 		r = host_make_writable(e);
+		step_end(step);
 		if (r < 0)
 			return r;
 	}
+	step = step_begin("images");
 	r = build_stack(e, ret);
 	if (r < 0 && e->linear_retry) {
 		(void)stack_unwind(&e->stack, e->base + 1);
@@ -299,6 +318,7 @@ static int build_passes(struct engine *e, struct boot_result *ret)
 		if (r >= 0)
 			r = build_stack(e, ret);
 	}
+	step_end(step);
 	if (r >= 0 && release)
 		r = toram_release_host(e);
 	if (r >= 0 && !e->host_released)
@@ -318,9 +338,16 @@ static int boot_images(struct engine *e, struct boot_result *ret)
 	e->linear = e->plan->mode == PLAN_MODE_LINEAR;
 	if (e->linear)
 		linear_check_kernel(e);
+	int step = step_begin("dry run");
 	int r = judge_host(e);
 	if (r >= 0)
-		r = build_passes(e, ret);
+		r = dry_run(e, ret);
+	step_end(step);
+	if (r >= 0) {
+		step = step_begin("real pass");
+		r = real_pass(e, ret);
+		step_end(step);
+	}
 	if (r < 0) {
 		(void)stack_unwind(&e->stack, 0);
 		if (ret) {
@@ -345,20 +372,27 @@ static int boot_images(struct engine *e, struct boot_result *ret)
 
 int boot_run(const struct plan *plan, const struct boot_options *opts, struct boot_result *ret)
 {
-	struct engine e = {.plan = plan, .opts = opts};
+	/* Opened first: no device the kernel adds from here on goes unseen. */
+	struct engine e = {.plan = plan, .opts = opts, .uevent_fd = uevent_open()};
 	if (ret)
 		*ret = (struct boot_result){0};
 	e.host_spec = plan->net.kind != PLAN_NET_NONE ? plan_net_to_string(&plan->net)
 	                                              : devspec_to_string(&plan->root);
 	e.mods = modules_new();
+	if (plan->has_loop)
+		modules_preload(e.mods, "loop");
 
+	int step = plan->net.kind != PLAN_NET_NONE ? step_begin("network host") : -1;
 	int r = plan->net.kind != PLAN_NET_NONE ? nethost_wait(&e) : host_wait(&e);
+	step_end(step);
 	if (r >= 0 && bitlocker_is_type(e.hostdev.type)) {
+		step = step_begin("bitlocker");
 		if (plan->bitlocker == PLAN_BITLOCKER_NONE)
 			r = log_fail(EMEDIUMTYPE, "host", e.host_spec, BITLOCKER_REASON, "%s",
 			             BITLOCKER_TODO);
 		else
 			r = bitlocker_unlock(&e);
+		step_end(step);
 	}
 	if (r >= 0)
 		r = plan->has_loop || plan->net.kind != PLAN_NET_NONE ? boot_images(&e, ret)
@@ -372,6 +406,8 @@ int boot_run(const struct plan *plan, const struct boot_options *opts, struct bo
 	stack_free(&e.stack);
 	device_info_free(&e.hostdev);
 	modules_free(e.mods);
+	if (e.uevent_fd > 0)
+		close(e.uevent_fd);
 	free(e.host_spec);
 	return r;
 }

@@ -63,6 +63,13 @@ static int devname_cmp(const struct dirent **a, const struct dirent **b)
 	return strverscmp((*a)->d_name, (*b)->d_name);
 }
 
+static unsigned long long block_size(const char *name)
+{
+	_cleanup_free_ char *sizef = xasprintf("/sys/class/block/%s/size", name);
+	_cleanup_free_ char *size = NULL;
+	return read_file(sizef, &size, NULL) == 0 ? strtoull(size, NULL, 10) : 0;
+}
+
 /* The block devices of /sys/class/block, in a stable order: vda before vda1 before vdb. */
 static int block_devices(struct strv *ret)
 {
@@ -72,13 +79,9 @@ static int block_devices(struct strv *ret)
 		return -errno;
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
-		if (name[0] != '.') {
-			/* An unattached loop device or empty drive has size 0: nothing to probe. */
-			_cleanup_free_ char *sizef = xasprintf("/sys/class/block/%s/size", name);
-			_cleanup_free_ char *size = NULL;
-			if (read_file(sizef, &size, NULL) == 0 && strtoull(size, NULL, 10) > 0)
-				strv_push(ret, xasprintf("/dev/%s", name));
-		}
+		/* An unattached loop device or empty drive has size 0: nothing to probe. */
+		if (name[0] != '.' && block_size(name) > 0)
+			strv_push(ret, xasprintf("/dev/%s", name));
 		free(names[i]);
 	}
 	free(names);
@@ -152,7 +155,67 @@ static int device_find_path(const char *path, struct device_info *ret)
 	return 1;
 }
 
+void device_cache_free(struct device_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		device_info_free(&c->v[i].info);
+	free(c->v);
+	*c = (struct device_cache){0};
+}
+
+static struct device_seen *cache_find(struct device_cache *c, const char *devnode,
+                                      struct device_seen *key)
+{
+	struct stat st;
+	if (!c || stat(devnode, &st) < 0)
+		return NULL;
+	*key = (struct device_seen){.rdev = st.st_rdev, .size = block_size(devnode + 5)};
+	for (size_t i = 0; i < c->n; i++)
+		if (streq(c->v[i].info.devnode, devnode) && c->v[i].rdev == key->rdev &&
+		    c->v[i].size == key->size)
+			return &c->v[i];
+	return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void info_copy(struct device_info *to, const struct device_info *from)
+{
+	*to = (struct device_info){.devnode = dup_or_null(from->devnode),
+	                           .type = dup_or_null(from->type),
+	                           .uuid = dup_or_null(from->uuid),
+	                           .label = dup_or_null(from->label),
+	                           .partuuid = dup_or_null(from->partuuid),
+	                           .partlabel = dup_or_null(from->partlabel)};
+}
+
+/* Reads devnode, or takes what the cache has; 0, or -errno as device_read(). */
+static int read_cached(struct device_cache *c, const char *devnode, struct device_info *d)
+{
+	struct device_seen key;
+	const struct device_seen *seen = cache_find(c, devnode, &key);
+	if (seen) {
+		info_copy(d, &seen->info);
+		return 0;
+	}
+	int r = device_read(devnode, d);
+	if (r < 0 || !c || !key.size)
+		return r;
+	c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+	info_copy(&key.info, d);
+	c->v[c->n++] = key;
+	return 0;
+}
+
 int device_find(const struct devspec *spec, struct device_info *ret)
+{
+	return device_find_cached(spec, NULL, ret);
+}
+
+int device_find_cached(const struct devspec *spec, struct device_cache *c, struct device_info *ret)
 {
 	struct devspec translated;
 	if (spec->kind == DEVSPEC_PATH) {
@@ -169,7 +232,7 @@ int device_find(const struct devspec *spec, struct device_info *ret)
 	int found = 0;
 	for (size_t i = 0; i < devs.n; i++) {
 		struct device_info d;
-		if (device_read(devs.v[i], &d) < 0 || !spec_matches(spec, &d)) {
+		if (read_cached(c, devs.v[i], &d) < 0 || !spec_matches(spec, &d)) {
 			device_info_free(&d);
 			continue;
 		}

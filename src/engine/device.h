@@ -25,6 +25,25 @@ int device_read(const char *devnode, struct device_info *d);
  */
 int device_find(const struct devspec *spec, struct device_info *ret);
 
+/*
+ * The devices one wait has read and that did not match, so that each is probed once: a
+ * full libblkid probe costs tens of milliseconds under emulation, and a disk's tags do not
+ * change while the engine waits for its partitions. Kept by node, number and size, for
+ * the length of one wait only.
+ */
+struct device_seen {
+	struct device_info info;
+	dev_t rdev;
+	unsigned long long size;
+};
+struct device_cache {
+	struct device_seen *v;
+	size_t n;
+};
+void device_cache_free(struct device_cache *c);
+/* device_find() through a cache (NULL: none). */
+int device_find_cached(const struct devspec *spec, struct device_cache *c, struct device_info *ret);
+
 /* Prints every block device the engine can see, with TYPE, UUID, LABEL and PARTUUID. */
 void device_list_all(void);
 

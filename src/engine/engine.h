@@ -19,6 +19,7 @@
 #include "engine/layer.h"
 #include "engine/plan.h"
 #include "engine/state.h"
+#include "engine/times.h"
 
 #define HOST_STAGING STATE_DIR "/host"
 #define PROBE_DIR    STATE_DIR "/probe"
@@ -48,6 +49,8 @@ struct engine {
 	unsigned cows;          /* copy-on-write stores made (image_cow), for their names */
 	struct strv parts;      /* partitions of disk images in use: "DEV:INO:OFFSET" */
 	bool sel_used;          /* the last image_build_parts() chose a partition with its sel */
+	int uevent_fd;          /* the kernel's device events (uevent_open), or -errno */
+	long long walk_ms;      /* when modules_coldplug() last walked /sys */
 };
 
 /* What an image path is mounted as: the type and options asked for its innermost file
@@ -65,6 +68,9 @@ static inline struct layer_host *engine_host(struct engine *e)
 
 /* host.c */
 int host_wait(struct engine *e);
+/* Between two looks for a device: up to 100 ms for the kernel to add one, loading the
+ * drivers of what it adds; /sys is walked again every second (and without events). */
+void engine_wait_step(struct engine *e);
 /* Waits up to loopboot.timeout= for the device spec names (coldplugging drivers); as
  * device_find(): 1 with *ret filled, 0 when it never came, -errno. Says nothing. */
 int engine_wait_device(struct engine *e, const struct devspec *spec, struct device_info *ret);

@@ -322,6 +322,117 @@ static char *curl_message(const char *err)
 	return m;
 }
 
+/* curl's exit statuses with one meaning each (curl(1), EXIT CODES), and what to do. */
+static const struct curl_exit {
+	int statuses[10]; /* curl's exit statuses, a 0 ends the list */
+	int err;          /* the errno returned, positive */
+	const char *what; /* the reason, curl's own words appended */
+	const char *todo;
+	const char *todo_https; /* for an https:// URL, when it differs from todo */
+	bool curl_silent;       /* curl said nothing of use: the reason is what alone */
+} curl_exits[] = {
+    {.statuses = {6},
+     .err = EHOSTUNREACH,
+     .what = "the server's name could not be resolved",
+     .todo = "check the name in loop=, or the DNS servers (from DHCP, or ip=...:DNS0); or "
+             "write the server's address instead of its name"},
+    {.statuses = {7},
+     .err = ECONNREFUSED,
+     .what = "could not connect to the server",
+     .todo = "check that the server is running and listens on the port in loop=, and that "
+             "it is reachable from this network (the ip= settings, routes, firewall)"},
+    {.statuses = {28},
+     .err = ETIMEDOUT,
+     .what = "the server did not answer in time",
+     .todo = "check that the server is reachable from this network (the ip= settings, the "
+             "gateway, a firewall) and that it is not overloaded"},
+    {.statuses = {23},
+     .err = ENOSPC,
+     .what = "the image could not be written to RAM",
+     .todo = "give the machine more memory than the image's size"},
+    {.statuses = {18, 52, 55, 56, 92},
+     .err = EIO,
+     .what = "the transfer broke off",
+     .todo = "check the server and the network between it and this machine, then boot again"},
+    {.statuses = {35, 51, 53, 54, 58, 59, 60, 83, 90, 91},
+     .err = EPROTO,
+     .what = "the TLS connection failed",
+     .todo = "give the server a certificate from a CA in " CA_BUNDLE
+             " (the initramfs carries the building system's), and check this machine's "
+             "clock (a certificate not yet valid); or use http:// with loopboot.sha256="},
+    {.statuses = {77},
+     .err = ENOENT,
+     .what = "the CA certificates could not be read",
+     .todo = "rebuild the initramfs on a system with the ca-certificates package "
+             "installed (" CA_BUNDLE ")"},
+    {.statuses = {1},
+     .err = EPROTONOSUPPORT,
+     .what = "this curl cannot fetch such a URL",
+     .todo = "write loop=http://SERVER[:PORT]/PATH",
+     .todo_https = "rebuild the initramfs with a curl that has TLS (Debian's curl)"},
+    {.statuses = {3},
+     .err = EINVAL,
+     .what = "curl cannot read the URL",
+     .todo = "fix the URL in loop=: http://SERVER[:PORT]/PATH"},
+    {.statuses = {47},
+     .err = ELOOP,
+     .what = "too many redirects",
+     .todo = "fix the server's redirects, or write the final URL in loop="},
+    /* the dynamic loader's: a library is missing */
+    {.statuses = {127},
+     .err = ENOEXEC,
+     .what = "curl would not start (a library it needs is missing?)",
+     .todo = "rebuild the initramfs with loopboot initrd --add-binary /usr/bin/curl",
+     .curl_silent = true},
+};
+
+static const struct curl_exit *curl_exit_find(int status)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(curl_exits); i++)
+		for (size_t j = 0;
+		     j < ARRAY_SIZE(curl_exits[i].statuses) && curl_exits[i].statuses[j] != 0; j++)
+			if (curl_exits[i].statuses[j] == status)
+				return &curl_exits[i];
+	return NULL;
+}
+
+/* curl's status 22 (--fail): the HTTP status from the headers, or from curl's words msg. */
+static int http_failure(const char *headers, const char *msg, const char *said, char **ret_reason,
+                        const char **ret_todo)
+{
+	int code;
+	long long len;
+	_cleanup_free_ char *server_text = NULL;
+	fetch_headers_parse(strempty(headers), &code, &server_text, &len);
+	if (code == 0 && msg) {
+		const char *n = strstr(msg, "error: ");
+		code = n ? atoi(n + 7) : 0;
+	}
+	const char *text = fetch_http_reason(code);
+	text = text ? text : server_text;
+	if (code > 0)
+		*ret_reason = text ? xasprintf("the server answered %d %s", code, text)
+		                   : xasprintf("the server answered %d", code);
+	else
+		*ret_reason = xasprintf("the server answered with an HTTP error%s", said);
+	if (code == 404 || code == 410) {
+		*ret_todo = "check the path in loop= against the files the server offers (names "
+		            "are case-sensitive)";
+		return -ENOENT;
+	}
+	if (code == 401 || code == 403 || code == 407) {
+		*ret_todo = "let the server give out the file: its permissions, or its access "
+		            "rules for this machine's address";
+		return -EACCES;
+	}
+	if (code >= 500) {
+		*ret_todo = "the server failed: look at its log, then boot again";
+		return -EREMOTEIO;
+	}
+	*ret_todo = "check the URL in loop= and the server's configuration";
+	return -EPROTO;
+}
+
 int fetch_curl_failure(int status, const char *err, const char *headers, bool https,
                        char **ret_reason, char **ret_todo)
 {
@@ -334,131 +445,20 @@ int fetch_curl_failure(int status, const char *err, const char *headers, bool ht
 	                            : tries > 1 ? xasprintf(" (%u tries; curl: %s)", tries, msg)
 	                                        : xasprintf(" (curl: %s)", msg);
 	const char *todo = NULL;
-	int r = -EIO;
-	char *reason = NULL;
-
-	switch (status) {
-	case 22: {
-		int code;
-		long long len;
-		_cleanup_free_ char *server_text = NULL;
-		fetch_headers_parse(strempty(headers), &code, &server_text, &len);
-		if (code == 0 && msg) {
-			const char *n = strstr(msg, "error: ");
-			code = n ? atoi(n + 7) : 0;
-		}
-		const char *text = fetch_http_reason(code);
-		text = text ? text : server_text;
-		if (code > 0)
-			reason = text ? xasprintf("the server answered %d %s", code, text)
-			              : xasprintf("the server answered %d", code);
-		else
-			reason = xasprintf("the server answered with an HTTP error%s", said);
-		if (code == 404 || code == 410) {
-			r = -ENOENT;
-			todo = "check the path in loop= against the files the server offers (names "
-			       "are case-sensitive)";
-		} else if (code == 401 || code == 403 || code == 407) {
-			r = -EACCES;
-			todo = "let the server give out the file: its permissions, or its access "
-			       "rules "
-			       "for this machine's address";
-		} else if (code >= 500) {
-			r = -EREMOTEIO;
-			todo = "the server failed: look at its log, then boot again";
-		} else {
-			r = -EPROTO;
-			todo = "check the URL in loop= and the server's configuration";
-		}
-		break;
-	}
-	case 6:
-		r = -EHOSTUNREACH;
-		reason = xasprintf("the server's name could not be resolved%s", said);
-		todo =
-		    "check the name in loop=, or the DNS servers (from DHCP, or ip=...:DNS0); or "
-		    "write the server's address instead of its name";
-		break;
-	case 7:
-		r = -ECONNREFUSED;
-		reason = xasprintf("could not connect to the server%s", said);
-		todo =
-		    "check that the server is running and listens on the port in loop=, and that "
-		    "it is reachable from this network (the ip= settings, routes, firewall)";
-		break;
-	case 28:
-		r = -ETIMEDOUT;
-		reason = xasprintf("the server did not answer in time%s", said);
-		todo =
-		    "check that the server is reachable from this network (the ip= settings, the "
-		    "gateway, a firewall) and that it is not overloaded";
-		break;
-	case 23:
-		r = -ENOSPC;
-		reason = xasprintf("the image could not be written to RAM%s", said);
-		todo = "give the machine more memory than the image's size";
-		break;
-	case 18:
-	case 52:
-	case 55:
-	case 56:
-	case 92:
+	int r;
+	const struct curl_exit *e = curl_exit_find(status);
+	if (status == 22) {
+		r = http_failure(headers, msg, said, ret_reason, &todo);
+	} else if (e) {
+		r = -e->err;
+		*ret_reason = e->curl_silent ? xstrdup(e->what) : xasprintf("%s%s", e->what, said);
+		todo = https && e->todo_https ? e->todo_https : e->todo;
+	} else {
 		r = -EIO;
-		reason = xasprintf("the transfer broke off%s", said);
-		todo = "check the server and the network between it and this machine, then boot "
-		       "again";
-		break;
-	case 35:
-	case 51:
-	case 53:
-	case 54:
-	case 58:
-	case 59:
-	case 60:
-	case 83:
-	case 90:
-	case 91:
-		r = -EPROTO;
-		reason = xasprintf("the TLS connection failed%s", said);
-		todo = "give the server a certificate from a CA in " CA_BUNDLE
-		       " (the initramfs carries the building system's), and check this machine's "
-		       "clock (a certificate not yet valid); or use http:// with loopboot.sha256=";
-		break;
-	case 77:
-		r = -ENOENT;
-		reason = xasprintf("the CA certificates could not be read%s", said);
-		todo = "rebuild the initramfs on a system with the ca-certificates package "
-		       "installed (" CA_BUNDLE ")";
-		break;
-	case 1:
-		r = -EPROTONOSUPPORT;
-		reason = xasprintf("this curl cannot fetch such a URL%s", said);
-		todo = https ? "rebuild the initramfs with a curl that has TLS (Debian's curl)"
-		             : "write loop=http://SERVER[:PORT]/PATH";
-		break;
-	case 3:
-		r = -EINVAL;
-		reason = xasprintf("curl cannot read the URL%s", said);
-		todo = "fix the URL in loop=: http://SERVER[:PORT]/PATH";
-		break;
-	case 47:
-		r = -ELOOP;
-		reason = xasprintf("too many redirects%s", said);
-		todo = "fix the server's redirects, or write the final URL in loop=";
-		break;
-	case 127: /* the dynamic loader's: a library is missing */
-		r = -ENOEXEC;
-		reason = xstrdup("curl would not start (a library it needs is missing?)");
-		todo = "rebuild the initramfs with loopboot initrd --add-binary /usr/bin/curl";
-		break;
-	default:
-		r = -EIO;
-		reason = msg ? xasprintf("curl exited with status %d: %s", status, msg)
-		             : xasprintf("curl exited with status %d", status);
+		*ret_reason = msg ? xasprintf("curl exited with status %d: %s", status, msg)
+		                  : xasprintf("curl exited with status %d", status);
 		todo = "check the URL in loop= and the server";
-		break;
 	}
-	*ret_reason = reason;
 	*ret_todo = xstrdup(todo);
 	return r;
 }

@@ -5,6 +5,7 @@
 #include "basic/process.h"
 #include "basic/util.h"
 #include "engine/helpers.h"
+#include "engine/times.h"
 
 char *fsck_find(const char *fstype)
 {
@@ -55,7 +56,9 @@ int fsck_run(const struct plan *p, const char *devnode, const char *fstype, cons
 	 * answers. */
 	static const struct process_options no_input = {.stdio = {STDIO_NULL}};
 	struct process_result res;
+	int step = step_begin("fsck");
 	int r = process_run(NULL, (char *const *)argv, &no_input, &res);
+	step_end(step);
 	if (res.end != PROCESS_EXITED) {
 		_cleanup_free_ char *how = process_result_message(&res);
 		if (res.end == PROCESS_NOT_STARTED)

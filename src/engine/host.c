@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "engine/modules.h"
 #include "engine/mounts.h"
+#include "engine/uevent.h"
 
 int host_wait(struct engine *e)
 {
@@ -20,20 +21,22 @@ int host_wait(struct engine *e)
 	long long deadline = now_ms() + (long long)p->timeout * 1000;
 	bool announced = false;
 
+	int step = step_begin("coldplug");
 	modules_coldplug(e->mods);
-	for (;;) {
-		int r = device_find(&p->root, &e->hostdev);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			break;
+	e->walk_ms = now_ms();
+	step_end(step);
+	step = step_begin("waiting for the host");
+	struct device_cache seen = {0};
+	int r;
+	while ((r = device_find_cached(&p->root, &seen, &e->hostdev)) == 0) {
 		if (now_ms() >= deadline) {
 			log_fail(ENODEV, "host device not found", e->host_spec,
 			         "no block device matches it",
 			         "check root= against the list below (blkid shows the same values "
 			         "on a running system)");
 			device_list_all();
-			return -ENODEV;
+			r = -ENODEV;
+			break;
 		}
 		if (!announced && now_ms() + (long long)p->timeout * 1000 - deadline > 1000) {
 			log_info("waiting up to %u s for the host device %s", p->timeout,
@@ -42,23 +45,43 @@ int host_wait(struct engine *e)
 		}
 		/* Drivers loaded by the last pass can reveal new devices: USB disks behind a
 		 * host controller, partitions behind a disk. */
-		modules_coldplug(e->mods);
-		sleep_ms(100);
+		engine_wait_step(e);
 	}
+	device_cache_free(&seen);
+	step_end(step);
+	if (r < 0)
+		return r;
+	modules_preload_fs(e->mods, e->hostdev.type); /* while its state is read */
 	log_debug("host device %s is %s (TYPE=%s UUID=%s LABEL=%s PARTUUID=%s)", e->host_spec,
 	          e->hostdev.devnode, strempty(e->hostdev.type), strempty(e->hostdev.uuid),
 	          strempty(e->hostdev.label), strempty(e->hostdev.partuuid));
 	return 0;
 }
 
+static void load_device(const char *modalias, void *userdata)
+{
+	modules_load_device(userdata, modalias);
+}
+
+void engine_wait_step(struct engine *e)
+{
+	int r = e->uevent_fd > 0 ? uevent_wait(e->uevent_fd, 100, load_device, e->mods) : -EBADF;
+	if (r == -EBADF || r == -ENOTSOCK)
+		sleep_ms(100);
+	if (r < 0 || now_ms() - e->walk_ms >= 1000) {
+		modules_coldplug(e->mods);
+		e->walk_ms = now_ms();
+	}
+}
+
 int engine_wait_device(struct engine *e, const struct devspec *spec, struct device_info *ret)
 {
 	long long deadline = now_ms() + (long long)e->plan->timeout * 1000;
 	int r;
-	while ((r = device_find(spec, ret)) == 0 && now_ms() < deadline) {
-		modules_coldplug(e->mods);
-		sleep_ms(100);
-	}
+	struct device_cache seen = {0};
+	while ((r = device_find_cached(spec, &seen, ret)) == 0 && now_ms() < deadline)
+		engine_wait_step(e);
+	device_cache_free(&seen);
 	return r;
 }
 

@@ -279,13 +279,8 @@ static int image_layer(struct engine *e, const char *dir, const char *where, con
 		return r;
 	*ret_was_disk = src.disk;
 	const char *mount_type = lf->last && fstype ? fstype : src.type;
-	if (!modules_have_fs(e->mods, mount_type)) {
-		r = log_fail(ENODEV, "image file system type", mount_type,
-		             "the kernel has no driver for it",
-		             "rebuild the initramfs with the %s module", mount_type);
-		image_src_done(&src);
-		return r;
-	}
+	/* The driver loads while the checker reads the image. */
+	modules_preload_fs(e->mods, mount_type);
 
 	struct loopdev dev;
 	r = image_attach(e, &src, path, dir, &c, role, target, &dev);
@@ -295,6 +290,10 @@ static int image_layer(struct engine *e, const char *dir, const char *where, con
 	}
 	_cleanup_free_ char *mnt = image_mount_point(e, lf->last, target);
 	r = mnt ? image_check(e, &c, dev.devnode, mount_type, dir, path, &src) : -ENOMEM;
+	if (r >= 0 && !modules_have_fs(e->mods, mount_type))
+		r = log_fail(ENODEV, "image file system type", mount_type,
+		             "the kernel has no driver for it",
+		             "rebuild the initramfs with the %s module", mount_type);
 	_cleanup_free_ char *opts = options_join(
 	    lf->last ? options : NULL, c.no_replay ? options_no_replay(mount_type) : NULL);
 	const char *source = dev.devnode;

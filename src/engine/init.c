@@ -13,6 +13,7 @@
 #include "engine/plan.h"
 #include "engine/shutdown.h"
 #include "engine/switchroot.h"
+#include "engine/times.h"
 
 #define NEWROOT "/root"
 
@@ -82,6 +83,8 @@ static void __attribute__((noreturn)) fail_and_reboot(unsigned timeout, bool she
 
 int init_main(int argc, char **argv)
 {
+	times_start(&times_boot, false);
+	int step = step_begin("start");
 	ensure_console();
 	if (boot_mount_api_filesystems() < 0) {
 		ensure_console();
@@ -106,6 +109,7 @@ int init_main(int argc, char **argv)
 		fail_and_reboot(timeout, shell);
 	}
 	log_set_debug(plan.debug);
+	times_boot.print = plan.times || plan.debug;
 	for (size_t i = 0; i < plan.warnings.n; i++)
 		log_warn("%s", plan.warnings.v[i]);
 	log_debug("loopboot %s as /init; command line: %s", LOOPBOOT_VERSION, strip_trailing(line));
@@ -114,6 +118,7 @@ int init_main(int argc, char **argv)
 		log_fail(errno, "creating", NEWROOT, NULL, "the initramfs must be writable");
 		fail_and_reboot(plan.timeout, plan.shell);
 	}
+	step_end(step);
 	struct boot_options opts = {.root_mnt = NEWROOT, .find_init = true};
 	struct boot_result result;
 	r = boot_run(&plan, &opts, &result);
@@ -121,10 +126,12 @@ int init_main(int argc, char **argv)
 		fail_and_reboot(plan.timeout, plan.shell);
 
 	/* For systemd-shutdown (and `loopboot shutdown`) to come back to at poweroff. */
+	step = step_begin("shutdown root");
 	if ((plan.has_loop || plan.net.kind != PLAN_NET_NONE) &&
 	    shutdown_prepare(SHUTDOWN_ROOT) < 0)
 		log_warn(
 		    "the stack cannot be taken down at shutdown: the host may be left unclean");
+	step_end(step);
 
 	/* The kernel handed us the arguments meant for init: pass them on. */
 	char **init_argv = xcalloc((size_t)argc + 1, sizeof(char *));
@@ -132,6 +139,7 @@ int init_main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		init_argv[i] = argv[i];
 	log_debug("switching root to %s, executing %s", NEWROOT, result.init);
+	(void)step_begin("switch_root"); /* ended by switchroot(), before init starts */
 	(void)switchroot(NEWROOT, result.init, init_argv); /* it said what failed */
 	/* Past the point of no return: the initramfs may already be gone. */
 	fail_and_reboot(plan.timeout, plan.shell);

@@ -1,18 +1,69 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/modules.h"
 
-#include <ftw.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <libkmod.h>
 #include <sys/utsname.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
 #include "engine/helpers.h"
+#include "engine/times.h"
+
+/* Loads that run while the engine goes on: devices' drivers, file systems it will need. */
+struct job {
+	char *name;
+	const char *options;
+	bool done;
+	int result;
+};
+
+#define WORKERS 4
 
 struct modules {
-	struct kmod_ctx *ctx;
-	struct strv seen; /* modaliases handled by an earlier coldplug */
+	struct kmod_ctx *ctx; /* the calling thread's; each worker has its own */
+	struct strv seen;     /* modaliases handled by an earlier coldplug */
+	int async_saved;      /* the kernel's default async_probe before ours: 0, 1; -1 untouched */
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* a job was queued, a job is done, or stop */
+	struct job *jobs;
+	size_t n_jobs, next; /* next: the first job no worker took yet */
+	pthread_t workers[WORKERS];
+	unsigned n_workers, idle, max_workers;
+	bool stop;
 };
+
+#define ASYNC_DEFAULT "/sys/module/module/parameters/async_probe"
+
+/* Device drivers probe in the background while the engine works (Linux 5.19+: the
+ * default of every module's async_probe). Without it, a module's load waits for all
+ * asynchronous work in the kernel: virtio_pci's dependencies wait for ahci's SATA port
+ * resets. Each load also asks for async_probe itself, which older kernels honour for the
+ * module named (not its dependencies). */
+static void async_default(struct modules *m, bool on)
+{
+	if (on && m->async_saved < 0) {
+		_cleanup_free_ char *v = NULL;
+		if (read_file(ASYNC_DEFAULT, &v, NULL) < 0)
+			return;
+		if (write_string_file(ASYNC_DEFAULT, "Y\n") == 0)
+			m->async_saved = v[0] == 'Y' || v[0] == '1';
+	} else if (!on && m->async_saved >= 0) {
+		if (!m->async_saved)
+			(void)write_string_file(ASYNC_DEFAULT, "N\n");
+		m->async_saved = -1;
+	}
+}
+
+static struct kmod_ctx *ctx_new(void)
+{
+	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	/* The index files make lookups fast; without them libkmod falls back to text files. */
+	if (ctx)
+		kmod_load_resources(ctx);
+	return ctx;
+}
 
 struct modules *modules_new(void)
 {
@@ -25,20 +76,120 @@ struct modules *modules_new(void)
 		          u.release, dir);
 		return NULL;
 	}
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	struct kmod_ctx *ctx = ctx_new();
 	if (!ctx)
 		return NULL;
-	/* The index files make lookups fast; without them libkmod falls back to text files. */
-	kmod_load_resources(ctx);
 	struct modules *m = xcalloc(1, sizeof(*m));
 	m->ctx = ctx;
+	m->async_saved = -1;
+	/* One loader per CPU, as udev sizes its workers: more only take turns on a CPU. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	m->max_workers = cpus < 1 ? 1 : cpus > WORKERS ? WORKERS : (unsigned)cpus;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->changed, NULL);
 	return m;
+}
+
+static int load(struct kmod_ctx *ctx, const char *name, const char *options)
+{
+	struct kmod_list *list = NULL, *it;
+	int r = kmod_module_new_from_lookup(ctx, name, &list);
+	if (r < 0)
+		return r;
+	if (!list)
+		return -ENOENT;
+	int result = 0;
+	kmod_list_foreach(it, list)
+	{
+		struct kmod_module *mod = kmod_module_get_module(it);
+		long long start = times_now_us();
+		r = kmod_module_probe_insert_module(
+		    mod, KMOD_PROBE_APPLY_BLACKLIST | KMOD_PROBE_FAIL_ON_LOADED, options, NULL,
+		    NULL, NULL);
+		if (r < 0 && r != -EEXIST) {
+			log_debug("loading module %s for %s failed: %s", kmod_module_get_name(mod),
+			          name, strerror(-r));
+			result = r;
+		} else if (r == 0) {
+			log_debug("loaded module %s (for %s) in %lld ms", kmod_module_get_name(mod),
+			          name, (times_now_us() - start) / 1000);
+		}
+		kmod_module_unref(mod);
+	}
+	kmod_module_unref_list(list);
+	return result;
+}
+
+/* A worker: takes the queued jobs in order, each with its own libkmod context (a context
+ * is not to be shared between threads); the kernel serialises loads of one module. */
+static void *worker(void *userdata)
+{
+	struct modules *m = userdata;
+	struct kmod_ctx *ctx = ctx_new();
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		if (m->next < m->n_jobs) {
+			size_t i = m->next++;
+			char *name = m->jobs[i].name;
+			const char *options = m->jobs[i].options;
+			pthread_mutex_unlock(&m->lock);
+			int r = ctx ? load(ctx, name, options) : -ENOMEM;
+			pthread_mutex_lock(&m->lock);
+			m->jobs[i].done = true;
+			m->jobs[i].result = r;
+			pthread_cond_broadcast(&m->changed);
+		} else if (m->stop) {
+			break;
+		} else {
+			m->idle++;
+			pthread_cond_wait(&m->changed, &m->lock);
+			m->idle--;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	kmod_unref(ctx);
+	return NULL;
+}
+
+/* Queues a load; done at once in this thread when no worker can be started. */
+static void load_async(struct modules *m, const char *name, const char *options)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->n_jobs % 16 == 0)
+		m->jobs = xrealloc(m->jobs, (m->n_jobs + 16) * sizeof(*m->jobs));
+	m->jobs[m->n_jobs++] = (struct job){.name = xstrdup(name), .options = options};
+	if (m->idle == 0 && m->n_workers < m->max_workers &&
+	    pthread_create(&m->workers[m->n_workers], NULL, worker, m) == 0)
+		m->n_workers++;
+	bool none = m->n_workers == 0;
+	pthread_cond_broadcast(&m->changed);
+	pthread_mutex_unlock(&m->lock);
+	if (none) {
+		m->next = m->n_jobs;
+		int r = load(m->ctx, name, options);
+		m->jobs[m->n_jobs - 1].done = true;
+		m->jobs[m->n_jobs - 1].result = r;
+	}
 }
 
 void modules_free(struct modules *m)
 {
 	if (!m)
 		return;
+	/* Loads still running finish first: a driver half loaded at switch_root would be
+	 * killed with this process. */
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->changed);
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; i < m->n_workers; i++)
+		pthread_join(m->workers[i], NULL);
+	async_default(m, false); /* the real system's udev loads with the kernel's default */
+	for (size_t i = 0; i < m->n_jobs; i++)
+		free(m->jobs[i].name);
+	free(m->jobs);
+	pthread_cond_destroy(&m->changed);
+	pthread_mutex_destroy(&m->lock);
 	kmod_unref(m->ctx);
 	strv_free(&m->seen);
 	free(m);
@@ -48,64 +199,77 @@ int modules_load(struct modules *m, const char *name)
 {
 	if (!m)
 		return -ENOENT;
-	struct kmod_list *list = NULL, *it;
-	int r = kmod_module_new_from_lookup(m->ctx, name, &list);
-	if (r < 0)
+	/* Queued before (modules_preload): its result, once a worker has it. */
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n_jobs; i++) {
+		if (!streq(m->jobs[i].name, name))
+			continue;
+		while (!m->jobs[i].done)
+			pthread_cond_wait(&m->changed, &m->lock);
+		int r = m->jobs[i].result;
+		pthread_mutex_unlock(&m->lock);
 		return r;
-	if (!list)
-		return -ENOENT;
-	int result = 0;
-	kmod_list_foreach(it, list)
-	{
-		struct kmod_module *mod = kmod_module_get_module(it);
-		r = kmod_module_probe_insert_module(
-		    mod, KMOD_PROBE_APPLY_BLACKLIST | KMOD_PROBE_FAIL_ON_LOADED, NULL, NULL, NULL,
-		    NULL);
-		if (r < 0 && r != -EEXIST) {
-			log_debug("loading module %s for %s failed: %s", kmod_module_get_name(mod),
-			          name, strerror(-r));
-			result = r;
-		} else if (r == 0) {
-			log_debug("loaded module %s (for %s)", kmod_module_get_name(mod), name);
-		}
-		kmod_module_unref(mod);
 	}
-	kmod_module_unref_list(list);
-	return result;
+	pthread_mutex_unlock(&m->lock);
+	return load(m->ctx, name, NULL);
 }
 
-/* nftw has no user pointer: the walk is single-threaded, so a file-scope one is enough. */
-static struct modules *walk_modules;
-static int walk_new;
-
-static int coldplug_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+void modules_preload(struct modules *m, const char *name)
 {
-	(void)st;
-	if (type != FTW_F || !streq(path + ftw->base, "modalias"))
-		return FTW_CONTINUE;
-	char *alias = NULL;
-	if (read_file(path, &alias, NULL) < 0)
-		return FTW_CONTINUE;
-	strip_trailing(alias);
-	if (!*alias || strv_contains(&walk_modules->seen, alias)) {
-		free(alias);
-		return FTW_CONTINUE;
+	if (m)
+		load_async(m, name, NULL);
+}
+
+int modules_load_device(struct modules *m, const char *modalias)
+{
+	if (!m || !*modalias || strv_contains(&m->seen, modalias))
+		return 0;
+	strv_push(&m->seen, xstrdup(modalias));
+	/* The kernel's async_probe: the driver binds its devices in the background, so that
+	 * one slow controller (ahci resetting empty SATA ports: half a second under QEMU)
+	 * does not hold up the others. Whoever needs a device waits for it anyway. */
+	load_async(m, modalias, "async_probe");
+	return 1;
+}
+
+/* The devices on each bus (/sys/bus/BUS/devices/DEV/modalias): every device a driver can
+ * bind to is on a bus, and the walk reads a few hundred files where one through
+ * /sys/devices reads every attribute of every device. */
+static int walk_buses(struct modules *m)
+{
+	_cleanup_(closedirp) DIR *buses = opendir("/sys/bus");
+	if (!buses)
+		return -errno;
+	int n = 0;
+	struct dirent *b;
+	while ((b = readdir(buses))) {
+		if (b->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *dir = xasprintf("/sys/bus/%s/devices", b->d_name);
+		_cleanup_(closedirp) DIR *devs = opendir(dir);
+		struct dirent *d;
+		while (devs && (d = readdir(devs))) {
+			if (d->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
+			_cleanup_free_ char *alias = NULL;
+			if (read_file(path, &alias, NULL) < 0)
+				continue;
+			n += modules_load_device(m, strip_trailing(alias));
+		}
 	}
-	strv_push(&walk_modules->seen, alias);
-	walk_new++;
-	modules_load(walk_modules, alias);
-	return FTW_CONTINUE;
+	return n;
 }
 
 int modules_coldplug(struct modules *m)
 {
 	if (!m)
 		return 0;
-	walk_modules = m;
-	walk_new = 0;
-	nftw("/sys/devices", coldplug_visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
-	walk_modules = NULL;
-	return walk_new;
+	async_default(m, true);
+	long long start = times_now_us();
+	int n = walk_buses(m);
+	log_debug("coldplug: %d new device aliases in %lld ms", n, (times_now_us() - start) / 1000);
+	return n < 0 ? 0 : n;
 }
 
 bool modules_fs_registered(const char *fstype)
@@ -130,6 +294,17 @@ static void load_companions(struct modules *m, const char *fstype)
 	const struct fs_helper *h = fs_helper_for(fstype);
 	for (size_t i = 0; h && h->nls && h->nls[i]; i++)
 		(void)modules_load(m, h->nls[i]);
+}
+
+void modules_preload_fs(struct modules *m, const char *fstype)
+{
+	if (!m || !fstype || modules_fs_registered(fstype))
+		return;
+	const struct fs_helper *h = fs_helper_for(fstype);
+	for (size_t i = 0; h && h->nls && h->nls[i]; i++)
+		modules_preload(m, h->nls[i]);
+	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
+	modules_preload(m, alias);
 }
 
 bool modules_have_fs(struct modules *m, const char *fstype)

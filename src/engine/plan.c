@@ -660,6 +660,11 @@ static int set_debug(struct plan_parser *pp, const char *k, const char *v, char 
 	return parse_bool(k, v, &pp->p->debug, ret_error);
 }
 
+static int set_times(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
+{
+	return parse_bool(k, v, &pp->p->times, ret_error);
+}
+
 static int set_shell(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
 	return parse_bool(k, v, &pp->p->shell, ret_error);
@@ -902,6 +907,7 @@ static const struct {
     {"loopboot.hostdir", false, set_hostdir},
     {"loopboot.timeout", false, set_timeout},
     {"loopboot.debug", false, set_debug},
+    {"loopboot.times", false, set_times},
     {"loopboot.shell", false, set_shell},
     {"loopboot.hibernated", false, set_hibernated},
     {"loopboot.mode", false, set_mode},
@@ -1295,6 +1301,8 @@ void plan_print(const struct plan *p, FILE *f)
 	        p->init ? p->init : "/sbin/init, /etc/init, /bin/init, /bin/sh");
 	fprintf(f, "timeout:  %u s\n", p->timeout);
 	fprintf(f, "debug:    %s\n", p->debug ? "yes" : "no");
+	if (p->times && !p->debug)
+		fprintf(f, "times:    yes\n");
 	fprintf(f, "shell:    %s\n", p->shell ? "yes, on failure" : "no");
 	static const char *const modes[] = {"auto", "force", "skip"}, *const repairs[] = {
 	                                                                  "preen", "yes", "no"};

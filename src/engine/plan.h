@@ -174,6 +174,7 @@ struct plan {
 	char *hostdir;      /* loopboot.hostdir=, default /host */
 	unsigned timeout;   /* loopboot.timeout=, seconds to wait for the host device */
 	bool debug;         /* loopboot.debug */
+	bool times;         /* loopboot.times: each step's duration (also with loopboot.debug) */
 	bool shell;         /* loopboot.shell */
 	bool hibernated_ro; /* loopboot.hibernated=ro: an unsafe host gives a read-only session */
 	enum plan_fsck_mode fsck_mode;     /* systemd's fsck.mode= */

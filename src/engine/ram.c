@@ -154,7 +154,9 @@ int toram_copy(struct engine *e, const char *where, char **ret_path)
 		                file, NULL, "report this as a bug: the dry run had it open");
 	if (out < 0)
 		return log_fail(errno, "creating", copy, NULL, "check the kernel's tmpfs");
+	int step = step_begin("copy to RAM");
 	r = copy_progress(in, out, (unsigned long long)st.st_size, file);
+	step_end(step);
 	if (r < 0)
 		return log_fail(r, "copying the root image to RAM (loopboot.toram)", file, NULL,
 		                r == -ENOSPC ? "give the machine more memory, or boot without "

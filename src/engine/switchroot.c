@@ -12,6 +12,7 @@
 
 #include "basic/log.h"
 #include "basic/util.h"
+#include "engine/times.h"
 
 static bool is_executable_in(int rootfd, const char *path)
 {
@@ -134,6 +135,7 @@ int switchroot(const char *newroot, const char *init, char **argv)
 	}
 
 	log_open_console(); /* stdio still is the initramfs's console node */
+	times_finish(&times_boot);
 	execv(init, argv);
 	return log_fail(errno, "starting init", init, NULL, "check the image's init program");
 }

@@ -223,9 +223,22 @@ static int from_cmdline(const struct cmdline *c, const char *name, const char *o
 	return 1;
 }
 
-int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret, char **ret_why)
+/* The option that gives the image's SHA-256, and its value (NULL when none). */
+static const char *sha_option(const struct pxe_fleet *f)
 {
-	*ret = *ret_why = NULL;
+	return f->sha256_of ? "--sha256-of" : "--sha256";
+}
+
+static const char *sha_value(const struct pxe_fleet *f)
+{
+	return f->sha256_of ? f->sha256_of : f->sha256;
+}
+
+/* The one network source among --nbd, --nfs, --nfs4 and --http: 0 with *ret_option and
+ * *ret_value, or -EINVAL with *ret_why when there are two or none. */
+static int fleet_source(const struct pxe_fleet *f, const char **ret_option, const char **ret_value,
+                        char **ret_why)
+{
 	const struct {
 		const char *option, *value;
 	} sources[] = {
@@ -244,23 +257,31 @@ int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret
 		source = sources[i].option;
 		value = sources[i].value;
 	}
-	const char *sha_opt = f->sha256_of ? "--sha256-of" : "--sha256";
-	const char *sha_val = f->sha256_of ? f->sha256_of : f->sha256;
 	if (!source) {
 		const char *opt = f->image     ? "--image"
 		                  : f->overlay ? "--overlay"
 		                  : f->ip      ? "--ip"
-		                               : sha_opt;
+		                               : sha_option(f);
 		const char *val = f->image     ? f->image
 		                  : f->overlay ? f->overlay
 		                  : f->ip      ? f->ip
-		                               : sha_val;
+		                               : sha_value(f);
 		*ret_why = why("%s %s: no network source — add --nbd SERVER[:PORT]/EXPORT, --nfs "
 		               "SERVER:/PATH, --nfs4 SERVER:/PATH or --http URL",
 		               opt, val ? val : "");
 		return -EINVAL;
 	}
+	*ret_option = source;
+	*ret_value = value;
+	return 0;
+}
+
+/* The options besides the source: those that do not go with it, a --sha256 that is not one,
+ * and values the kernel's command line cannot carry. 0, or -EINVAL with *ret_why. */
+static int fleet_options_check(const struct pxe_fleet *f, char **ret_why)
+{
 	bool http = f->http != NULL;
+	const char *sha_opt = sha_option(f), *sha_val = sha_value(f);
 	if (http && f->image) {
 		*ret_why = why("--image %s: the image of --http is the URL itself — leave --image "
 		               "out (an image inside it: --http http://SERVER/disk.img//root.img)",
@@ -299,8 +320,14 @@ int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret
 		                                 "ip= cannot hold");
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	_cleanup_strbuf_ struct strbuf b = {0};
+/* root= of an NBD or NFS source into b; for --http, its URL checked (loop= comes later).
+ * 0, or -EINVAL with *ret_why. */
+static int put_root(struct strbuf *b, const struct pxe_fleet *f, const char *source,
+                    const char *value, char **ret_why)
+{
 	if (f->nbd) {
 		_cleanup_free_ char *server = NULL, *export = NULL;
 		unsigned port;
@@ -313,7 +340,7 @@ int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret
 		}
 		_cleanup_free_ char *root = xasprintf("nbd:%s:%u%s%s", server, port,
 		                                      export ? "/" : "", export ? export : "");
-		put_word(&b, "root", root);
+		put_word(b, "root", root);
 	} else if (f->nfs || f->nfs4) {
 		if (nfs_check(value) < 0) {
 			*ret_why =
@@ -323,14 +350,29 @@ int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret
 			return -EINVAL;
 		}
 		_cleanup_free_ char *root = xasprintf("%s:%s", f->nfs ? "nfs" : "nfs4", value);
-		put_word(&b, "root", root);
+		put_word(b, "root", root);
 	} else if (url_check(f->http) < 0) {
 		*ret_why = why("--http %s: not an http:// or https:// URL naming a file — e.g. "
 		               "--http http://10.0.0.1/fleet/root.img",
 		               f->http);
 		return -EINVAL;
 	}
+	return 0;
+}
 
+/* What --cmdline already holds of the words the fleet writes. */
+struct cmdline_has {
+	bool overlay; /* loopboot.overlay= */
+	bool ip;      /* ip= */
+	bool ro_rw;   /* ro or rw */
+};
+
+/* --cmdline's words against the options: root= and loop= refused, loopboot.overlay=,
+ * loopboot.sha256= and ip= refused when the option is given too. 0 with *ret, or -EINVAL
+ * with *ret_why. */
+static int cmdline_scan(const struct pxe_fleet *f, const char *cmdline, const char *source,
+                        struct cmdline_has *ret, char **ret_why)
+{
 	struct cmdline c = {0};
 	if (cmdline_tokenize(cmdline ? cmdline : "", &c) < 0)
 		abort();
@@ -350,36 +392,65 @@ int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret
 		r = has_overlay =
 		    from_cmdline(&c, "loopboot.overlay", "--overlay", f->overlay, ret_why);
 	if (r >= 0)
-		r = from_cmdline(&c, "loopboot.sha256", sha_opt, sha_val, ret_why);
+		r = from_cmdline(&c, "loopboot.sha256", sha_option(f), sha_value(f), ret_why);
 	if (r >= 0)
 		r = has_ip = from_cmdline(&c, "ip", "--ip", f->ip, ret_why);
-	bool ro_rw = find_param(&c, "ro") || find_param(&c, "rw");
+	*ret = (struct cmdline_has){
+	    .overlay = has_overlay > 0,
+	    .ip = has_ip > 0,
+	    .ro_rw = find_param(&c, "ro") || find_param(&c, "rw"),
+	};
 	cmdline_free(&c);
-	if (r < 0)
-		return r;
+	return r < 0 ? r : 0;
+}
 
-	if (http) {
-		put_word(&b, "loop", f->http);
+/* The words after root=: loop=, loopboot.sha256=, the overlay, ip=, then --cmdline's. */
+static void put_rest(struct strbuf *b, const struct pxe_fleet *f, const struct cmdline_has *has,
+                     const char *cmdline)
+{
+	if (f->http) {
+		put_word(b, "loop", f->http);
 		if (f->sha256) {
 			_cleanup_free_ char *lower = xstrdup(f->sha256);
 			for (char *p = lower; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
-			put_word(&b, "loopboot.sha256", lower);
+			put_word(b, "loopboot.sha256", lower);
 		}
 		if (f->overlay)
-			put_word(&b, "loopboot.overlay", f->overlay);
-		else if (!has_overlay && !ro_rw)
-			strbuf_append(&b, " rw"); /* the copy in RAM is the client's own */
+			put_word(b, "loopboot.overlay", f->overlay);
+		else if (!has->overlay && !has->ro_rw)
+			strbuf_append(b, " rw"); /* the copy in RAM is the client's own */
 	} else {
 		if (f->image)
-			put_word(&b, "loop", f->image);
-		if (!has_overlay)
-			put_word(&b, "loopboot.overlay", f->overlay ? f->overlay : "tmpfs");
+			put_word(b, "loop", f->image);
+		if (!has->overlay)
+			put_word(b, "loopboot.overlay", f->overlay ? f->overlay : "tmpfs");
 	}
-	if (!has_ip)
-		put_word(&b, "ip", f->ip ? f->ip : "dhcp");
+	if (!has->ip)
+		put_word(b, "ip", f->ip ? f->ip : "dhcp");
 	if (cmdline && cmdline[strspn(cmdline, " \t\n")])
-		strbuf_printf(&b, " %s", cmdline + strspn(cmdline, " \t\n"));
+		strbuf_printf(b, " %s", cmdline + strspn(cmdline, " \t\n"));
+}
+
+int pxe_fleet_cmdline(const struct pxe_fleet *f, const char *cmdline, char **ret, char **ret_why)
+{
+	*ret = *ret_why = NULL;
+	const char *source = NULL, *value = NULL;
+	int r = fleet_source(f, &source, &value, ret_why);
+	if (r < 0)
+		return r;
+	r = fleet_options_check(f, ret_why);
+	if (r < 0)
+		return r;
+	_cleanup_strbuf_ struct strbuf b = {0};
+	r = put_root(&b, f, source, value, ret_why);
+	if (r < 0)
+		return r;
+	struct cmdline_has has;
+	r = cmdline_scan(f, cmdline, source, &has, ret_why);
+	if (r < 0)
+		return r;
+	put_rest(&b, f, &has, cmdline);
 	*ret = strbuf_steal(&b);
 	return 0;
 }
@@ -631,27 +702,22 @@ static void print_server(const struct pxe_fleet *f, const char *line, bool initr
 	                    : "initrd.img was built with loopboot initrd --network");
 }
 
-int pxe_main(int argc, char **argv)
+static const struct option fleet_options[] = {
+    {"nbd", required_argument, NULL, OPT_NBD},
+    {"nfs", required_argument, NULL, OPT_NFS},
+    {"nfs4", required_argument, NULL, OPT_NFS4},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"sha256", required_argument, NULL, OPT_SHA256},
+    {"sha256-of", required_argument, NULL, OPT_SHA256_OF},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"overlay", required_argument, NULL, OPT_OVERLAY},
+    {"ip", required_argument, NULL, OPT_IP},
+    {},
+};
+
+/* DIR, the one argument left after the options: 0 with *ret, or 2 after a message. */
+static int dir_arg(int argc, char **argv, const char **ret)
 {
-	struct media_options o;
-	/* Options may follow DIR. */
-	static const struct option fleet_options[] = {
-	    {"nbd", required_argument, NULL, OPT_NBD},
-	    {"nfs", required_argument, NULL, OPT_NFS},
-	    {"nfs4", required_argument, NULL, OPT_NFS4},
-	    {"http", required_argument, NULL, OPT_HTTP},
-	    {"sha256", required_argument, NULL, OPT_SHA256},
-	    {"sha256-of", required_argument, NULL, OPT_SHA256_OF},
-	    {"image", required_argument, NULL, OPT_IMAGE},
-	    {"overlay", required_argument, NULL, OPT_OVERLAY},
-	    {"ip", required_argument, NULL, OPT_IP},
-	    {},
-	};
-	struct pxe_fleet fleet = {0};
-	const struct media_extra_options extra = {fleet_options, fleet_option, &fleet};
-	int r = media_parse_args_with("pxe", false, usage, argc, argv, &extra, &o);
-	if (r >= 0)
-		return r;
 	if (optind >= argc) {
 		fputs("loopboot: pxe: DIR is missing — name the TFTP server's root directory to "
 		      "fill\n",
@@ -672,49 +738,110 @@ int pxe_main(int argc, char **argv)
 		         "give a directory (it is created when missing)");
 		return 2;
 	}
+	*ret = dir;
+	return 0;
+}
 
-	/* A fleet: the entry is composed from the options (the words of --cmdline added). */
+/* A fleet: the entry composed from the options (the words of --cmdline added) becomes
+ * o->cmdline, *ret_line; --sha256-of's digest is *ret_digest, the title when none is given
+ * *ret_title. 0, or the exit status after a message. */
+static int fleet_entry(struct pxe_fleet *fleet, struct media_options *o, char **ret_line,
+                       char **ret_digest, char **ret_title)
+{
+	_cleanup_free_ char *why = NULL;
+	if (fleet->sha256 && fleet->sha256_of) {
+		fprintf(stderr, "loopboot: pxe: --sha256-of %s: --sha256 is given too — give one\n",
+		        fleet->sha256_of);
+		return 2;
+	}
+	/* The composition's refusals first: a wrong line costs no hashing. */
+	struct pxe_fleet check = *fleet;
+	if (check.sha256_of)
+		check.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+	if (pxe_fleet_cmdline(&check, o->cmdline, ret_line, &why) < 0) {
+		fprintf(stderr, "%s\n", why);
+		return 2;
+	}
+	free(*ret_line);
+	*ret_line = NULL;
+	if (fleet->sha256_of) {
+		if (sha256_of(fleet->sha256_of, ret_digest) < 0)
+			return 1;
+		fleet->sha256 = *ret_digest;
+	}
+	if (pxe_fleet_cmdline(fleet, o->cmdline, ret_line, &why) < 0) {
+		fprintf(stderr, "%s\n", why);
+		return 2;
+	}
+	o->cmdline = *ret_line;
+	o->network = true;
+	if (!o->title) {
+		/* "Linux from /root.img on nbd:10.0.0.1:10809/fleet (loopboot fleet)" */
+		const char *first = strchr(*ret_line, '=') + 1;
+		size_t n = strcspn(first, " ");
+		*ret_title = xasprintf("Linux from %s%s%.*s (loopboot fleet)",
+		                       fleet->image ? fleet->image : "", fleet->image ? " on " : "",
+		                       (int)n, first);
+		o->title = *ret_title;
+	}
+	return 0;
+}
+
+/* The iPXE script for the entry, before anything is written: it must carry the entry
+ * unchanged. 0 with *ret, or -1 after a message. */
+static int ipxe_text_for(const struct media *m, char **ret)
+{
+	const char *bad = NULL;
+	if (pxe_ipxe_script("vmlinuz", "initrd.img", m->words.v, m->words.n, ret, &bad) < 0) {
+		log_fail(EINVAL, "pxe: the kernel command line has a word iPXE cannot pass", bad,
+		         "iPXE splits its lines at blanks and has no quoting",
+		         "leave out double quotes, \"${\", repeated blanks and pieces beginning "
+		         "with #");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tree built in a work directory in dir, which goes after, then the fleet's notes for
+ * the storage server (fleet NULL: none). 0, or -1 after a message. */
+static int pxe_fill(const struct media_options *o, const struct media *m, const char *dir,
+                    const char *ipxe_text, const struct pxe_fleet *fleet, const char *fleet_line)
+{
+	_cleanup_free_ char *work = path_join(dir, ".loopboot-pxe.XXXXXX");
+	if (!mkdtemp(work)) {
+		log_fail(errno, "pxe: creating a directory in", dir, NULL,
+		         "check that it is writable and has room");
+		return -1;
+	}
+	int r = pxe_build(o, m, dir, work, ipxe_text);
+	if (r >= 0 && fleet) {
+		print_server(fleet, fleet_line, m->initrd != NULL);
+		r = fflush(stdout) == 0 ? 0 : -1;
+	}
+	(void)rm_rf(work);
+	return r;
+}
+
+int pxe_main(int argc, char **argv)
+{
+	struct media_options o;
+	/* Options may follow DIR. */
+	struct pxe_fleet fleet = {0};
+	const struct media_extra_options extra = {fleet_options, fleet_option, &fleet};
+	int r = media_parse_args_with("pxe", false, usage, argc, argv, &extra, &o);
+	if (r >= 0)
+		return r;
+	const char *dir = NULL;
+	r = dir_arg(argc, argv, &dir);
+	if (r)
+		return r;
+
 	_cleanup_free_ char *fleet_line = NULL, *digest = NULL, *title = NULL;
 	bool is_fleet = pxe_fleet_given(&fleet);
 	if (is_fleet) {
-		_cleanup_free_ char *why = NULL;
-		if (fleet.sha256 && fleet.sha256_of) {
-			fprintf(stderr,
-			        "loopboot: pxe: --sha256-of %s: --sha256 is given too — give one\n",
-			        fleet.sha256_of);
-			return 2;
-		}
-		/* The composition's refusals first: a wrong line costs no hashing. */
-		struct pxe_fleet check = fleet;
-		if (check.sha256_of)
-			check.sha256 =
-			    "0000000000000000000000000000000000000000000000000000000000000000";
-		if (pxe_fleet_cmdline(&check, o.cmdline, &fleet_line, &why) < 0) {
-			fprintf(stderr, "%s\n", why);
-			return 2;
-		}
-		free(fleet_line);
-		fleet_line = NULL;
-		if (fleet.sha256_of) {
-			if (sha256_of(fleet.sha256_of, &digest) < 0)
-				return 1;
-			fleet.sha256 = digest;
-		}
-		if (pxe_fleet_cmdline(&fleet, o.cmdline, &fleet_line, &why) < 0) {
-			fprintf(stderr, "%s\n", why);
-			return 2;
-		}
-		o.cmdline = fleet_line;
-		o.network = true;
-		if (!o.title) {
-			/* "Linux from /root.img on nbd:10.0.0.1:10809/fleet (loopboot fleet)" */
-			const char *first = strchr(fleet_line, '=') + 1;
-			size_t n = strcspn(first, " ");
-			title = xasprintf("Linux from %s%s%.*s (loopboot fleet)",
-			                  fleet.image ? fleet.image : "", fleet.image ? " on " : "",
-			                  (int)n, first);
-			o.title = title;
-		}
+		r = fleet_entry(&fleet, &o, &fleet_line, &digest, &title);
+		if (r)
+			return r;
 	}
 
 	static const char *const progs[] = {"grub-mknetdir", NULL};
@@ -722,39 +849,22 @@ int pxe_main(int argc, char **argv)
 	r = media_prepare(&o, progs, &m);
 	if (r)
 		return r;
-	/* Before anything is written: the iPXE script must carry the entry unchanged. */
 	_cleanup_free_ char *ipxe_text = NULL;
-	const char *bad = NULL;
-	if (pxe_ipxe_script("vmlinuz", "initrd.img", m.words.v, m.words.n, &ipxe_text, &bad) < 0) {
-		log_fail(EINVAL, "pxe: the kernel command line has a word iPXE cannot pass", bad,
-		         "iPXE splits its lines at blanks and has no quoting",
-		         "leave out double quotes, \"${\", repeated blanks and pieces beginning "
-		         "with #");
-		media_free(&m);
-		return 1;
+	r = ipxe_text_for(&m, &ipxe_text);
+	if (r >= 0) {
+		r = mkdir_p(dir, 0755);
+		if (r < 0)
+			log_fail(r, "pxe: creating", dir, NULL,
+			         "check the path and the permissions");
 	}
-	r = mkdir_p(dir, 0755);
 	if (r < 0) {
-		log_fail(r, "pxe: creating", dir, NULL, "check the path and the permissions");
 		media_free(&m);
 		return 1;
 	}
 	media_signals_catch();
 	/* As iso: a write to a reader that went away fails, and the work directory goes. */
 	signal(SIGPIPE, SIG_IGN);
-	_cleanup_free_ char *work = path_join(dir, ".loopboot-pxe.XXXXXX");
-	if (!mkdtemp(work)) {
-		log_fail(errno, "pxe: creating a directory in", dir, NULL,
-		         "check that it is writable and has room");
-		r = -1;
-	} else {
-		r = pxe_build(&o, &m, dir, work, ipxe_text);
-		if (r >= 0 && is_fleet) {
-			print_server(&fleet, fleet_line, m.initrd != NULL);
-			r = fflush(stdout) == 0 ? 0 : -1;
-		}
-		(void)rm_rf(work);
-	}
+	r = pxe_fill(&o, &m, dir, ipxe_text, is_fleet ? &fleet : NULL, fleet_line);
 	media_free(&m);
 	media_signals_done();
 	return r < 0 ? 1 : 0;

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/uevent.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "basic/util.h"
+
+int uevent_open(void)
+{
+	int fd =
+	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+	if (fd < 0)
+		return -errno;
+	/* A burst of drivers probing at once sends hundreds of events: room for them. */
+	int size = 1024 * 1024;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1 /* the kernel's */};
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int uevent_parse(const char *buf, size_t len, struct uevent *ret)
+{
+	*ret = (struct uevent){0};
+	const char *at = len ? memchr(buf, '@', strnlen(buf, len)) : NULL;
+	if (!at || at == buf || buf[len - 1] != '\0')
+		return -EINVAL;
+	for (const char *p = buf, *end = buf + len; p < end; p += strlen(p) + 1) {
+		if (p == buf)
+			continue; /* the header, "ACTION@DEVPATH" */
+		const char *v;
+		if ((v = startswith(p, "ACTION=")))
+			ret->action = v;
+		else if ((v = startswith(p, "DEVPATH=")))
+			ret->devpath = v;
+		else if ((v = startswith(p, "SUBSYSTEM=")))
+			ret->subsystem = v;
+		else if ((v = startswith(p, "MODALIAS=")))
+			ret->modalias = v;
+	}
+	return ret->action && ret->devpath ? 0 : -EINVAL;
+}
+
+int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *userdata),
+                void *userdata)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return 0;
+	int n = 0;
+	for (;;) {
+		char buf[8192];
+		ssize_t len = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return n;
+			if (errno == EINTR)
+				continue;
+			return -errno; /* ENOBUFS: events were lost */
+		}
+		buf[len] = '\0';
+		struct uevent ev;
+		if (uevent_parse(buf, (size_t)len + 1, &ev) < 0)
+			continue;
+		n++;
+		if (fn && ev.modalias && streq(ev.action, "add"))
+			fn(ev.modalias, userdata);
+	}
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel's device events (NETLINK_KOBJECT_UEVENT), so that waiting for a device wakes
+ * when the kernel adds one instead of polling, and a new device's driver is loaded from
+ * its MODALIAS= at once instead of by walking /sys again.
+ */
+#pragma once
+
+#include <stddef.h>
+
+/* A socket receiving the kernel's events; -errno (the caller then polls). */
+int uevent_open(void);
+
+/* One event as the kernel sends it: "ACTION@DEVPATH\0KEY=VALUE\0...". Pointers into buf. */
+struct uevent {
+	const char *action, *devpath, *subsystem, *modalias;
+};
+/* 0, or -EINVAL for what is not a kernel event (udev's "libudev" messages, garbage). */
+int uevent_parse(const char *buf, size_t len, struct uevent *ret);
+
+/* Waits up to timeout_ms for events on fd, then reads every event queued; calls fn with
+ * the MODALIAS= of each "add" event. Returns the number of events read, 0 when none came,
+ * -ENOBUFS when the kernel dropped some (the caller walks /sys), or -errno. */
+int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *userdata),
+                void *userdata);

@@ -66,8 +66,8 @@ static void load_device(const char *modalias, void *userdata)
 void engine_wait_step(struct engine *e)
 {
 	int r = e->uevent_fd > 0 ? uevent_wait(e->uevent_fd, 100, load_device, e->mods) : -EBADF;
-	if (r == -EBADF || r == -ENOTSOCK)
-		sleep_ms(100);
+	if (r < 0 && r != -ENOBUFS)
+		sleep_ms(100); /* no events to wait for: poll, as without a socket */
 	if (r < 0 || now_ms() - e->walk_ms >= 1000) {
 		modules_coldplug(e->mods);
 		e->walk_ms = now_ms();

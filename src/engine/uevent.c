@@ -43,8 +43,6 @@ int uevent_parse(const char *buf, size_t len, struct uevent *ret)
 			ret->action = v;
 		else if ((v = startswith(p, "DEVPATH=")))
 			ret->devpath = v;
-		else if ((v = startswith(p, "SUBSYSTEM=")))
-			ret->subsystem = v;
 		else if ((v = startswith(p, "MODALIAS=")))
 			ret->modalias = v;
 	}

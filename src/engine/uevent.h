@@ -13,7 +13,7 @@ int uevent_open(void);
 
 /* One event as the kernel sends it: "ACTION@DEVPATH\0KEY=VALUE\0...". Pointers into buf. */
 struct uevent {
-	const char *action, *devpath, *subsystem, *modalias;
+	const char *action, *devpath, *modalias;
 };
 /* 0, or -EINVAL for what is not a kernel event (udev's "libudev" messages, garbage). */
 int uevent_parse(const char *buf, size_t len, struct uevent *ret);

@@ -1058,39 +1058,38 @@ static int check_network(struct plan *p, const struct plan_parser *pp, char **re
 	return 0;
 }
 
-static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
+static int parse_params_with(struct plan_parser *pp, const struct cmdline *c, char **ret_error)
 {
-	struct plan_parser pp = {.p = p};
+	struct plan *p = pp->p;
 	for (size_t i = 0; i < c->n_params; i++) {
-		int r = parse_param(&pp, c->params[i].key, c->params[i].value, ret_error);
-		if (r < 0) {
-			free(pp.part.value);
+		int r = parse_param(pp, c->params[i].key, c->params[i].value, ret_error);
+		if (r < 0)
 			return r;
-		}
 	}
-	if (pp.part.kind != PARTSEL_AUTO && !p->has_loop) {
-		free(pp.part.value);
+	if (pp->part.kind != PARTSEL_AUTO && !p->has_loop)
 		return fail(ret_error, "loopboot.part", NULL,
 		            "needs loop= naming a disk image — without loop= name the partition "
 		            "itself with root=PARTUUID=...");
-	}
-	p->loop.sel = pp.part;
-	_cleanup_free_ char *sha256 = pp.sha256, *bootif = pp.bootif;
-	int r = check_network(p, &pp, ret_error);
+	p->loop.sel = pp->part;
+	pp->part = (struct partsel){0};
+	int r = check_network(p, pp, ret_error);
 	if (r < 0)
 		return r;
-	if (sha256)
-		p->net.sha256 = xstrdup(sha256);
-	if (bootif && !p->ip.device && p->net.kind != PLAN_NET_NONE) {
+	if (pp->sha256) {
+		free(p->net.sha256);
+		p->net.sha256 = pp->sha256;
+		pp->sha256 = NULL;
+	}
+	if (pp->bootif && !p->ip.device && p->net.kind != PLAN_NET_NONE) {
 		_cleanup_free_ char *why = NULL;
 		char *dev = NULL;
 		/* Only a well-formed MAC: a malformed BOOTIF= is the firmware's, not ours. */
-		if (plan_ip_device_parse(bootif, &dev, &why) >= 0 && strchr(dev, ':'))
+		if (plan_ip_device_parse(pp->bootif, &dev, &why) >= 0 && strchr(dev, ':'))
 			p->ip.device = dev;
 		else
 			free(dev);
 	}
-	if (!pp.have_root && p->net.kind != PLAN_NET_HTTP)
+	if (!pp->have_root && p->net.kind != PLAN_NET_HTTP)
 		return fail(ret_error, "root", NULL,
 		            p->has_loop ? "missing: with loop=, root= names the host device that "
 		                          "holds the image — add root=UUID=... (blkid lists them)"
@@ -1117,6 +1116,17 @@ static int parse_params(const struct cmdline *c, struct plan *p, char **ret_erro
 		p->hostdir = xstrdup(PLAN_DEFAULT_HOSTDIR);
 	r = check_overlay(p, ret_error);
 	return r < 0 ? r : check_mounts(p, ret_error);
+}
+
+static int parse_params(const struct cmdline *c, struct plan *p, char **ret_error)
+{
+	struct plan_parser pp = {.p = p};
+	int r = parse_params_with(&pp, c, ret_error);
+	/* What the plan did not take, on success or failure. */
+	free(pp.part.value);
+	free(pp.sha256);
+	free(pp.bootif);
+	return r;
 }
 
 int plan_parse(const char *cmdline, struct plan *ret, char **ret_error)

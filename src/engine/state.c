@@ -326,9 +326,10 @@ static int parse_record(char *line, unsigned lineno, struct stack *s, char **ret
 		size_t idx = (size_t)(f - kinds[kind].fields);
 		_cleanup_free_ char *value = octal_unescape(eq + 1, flen - (size_t)(eq - p) - 1);
 		if (seen[idx] || field_set(l, f, value) < 0) {
+			/* The field as written: its escapes keep the message on one line. */
 			*ret_error =
-			    xasprintf("line %u: %s: %s %s=%s", lineno, kind_name,
-			              seen[idx] ? "repeated key" : "bad value", key, value);
+			    xasprintf("line %u: %s: %s %.*s", lineno, kind_name,
+			              seen[idx] ? "repeated key" : "bad value", (int)flen, p);
 			return -EBADMSG;
 		}
 		seen[idx] = true;

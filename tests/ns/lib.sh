@@ -61,6 +61,24 @@ attach() { # FILE -> prints the loop device
 	echo "$dev"
 }
 
+# Loop devices left behind, without counting those of tests running beside this one (CI runs
+# the VM tier alongside; loop devices are global). A device is this test's when it is new
+# since BEFORE (loops_now's output), its backing file matches PATTERN (grep -E), and that
+# file is under $WORK or /run/loopboot, or exists no more at that path: what a tool leaves
+# that set the device up inside its own mount namespace (the kernel then prints the path
+# inside the detached mount). Another test's devices are on its own files, which exist.
+loops_now() { losetup -n -O NAME | sort; }
+no_loop_left() { # BEFORE PATTERN
+	local name back
+	while read -r name back; do
+		grep -qxF "$name" "$1" && continue
+		printf '%s\n' "$back" | grep -Eq -- "$2" || continue
+		back=${back% (deleted)}
+		case $back in "$WORK"/* | /run/loopboot/*) return 1 ;; esac
+		[ -e "$back" ] || return 1
+	done < <(losetup -n -O NAME,BACK-FILE)
+	return 0
+}
 blkval() { blkid -p -o value -s "$2" "$1"; } # DEVICE TAG: the tag's value, probed
 
 # Copies files into an NTFS image through ntfs-3g in this private namespace.

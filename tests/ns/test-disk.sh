@@ -62,6 +62,7 @@ mke2fs -q -F -t ext4 -L DISKHOST -d "$hostdir" "$WORK/host.img" 700M
 dev=$(attach "$WORK/host.img")
 
 for f in disk.img disk.vhd disk.vdi disk.vmdk; do
+	loops_now >"$WORK/loops.before"
 	lb_boot "root=LABEL=DISKHOST loop=/vm/$f loopboot.mount=/home:/vm/$f::part=3 rw"
 	ok $? "$f: boots with /home from partition 3"
 	check "$f: the root is partition 2 (marker)" grep -qx disk-root "$ROOT/etc/marker"
@@ -75,7 +76,7 @@ for f in disk.img disk.vhd disk.vdi disk.vmdk; do
 		bash -c "'$LOOPBOOT' status | grep -q '^disk:   partition 2 of the .* /vm/$f'"
 	check "$f: a write lands in the root" bash -c "echo '$f' >'$ROOT/etc/written' && sync"
 	teardown_root
-	check "$f: nothing is left attached after teardown" bash -c "! losetup -n -O BACK-FILE | grep -q '/vm/'"
+	check "$f: nothing is left attached after teardown" no_loop_left "$WORK/loops.before" /vm/
 done
 check "the flat VMDK's descriptor was not written" grep -q '^createType="monolithicFlat"' "$hostdir/vm/disk.vmdk"
 

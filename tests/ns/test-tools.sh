@@ -146,6 +146,7 @@ gdev=$(attach "$WORK/good.img")
 gserial=$(blkval "$gdev" UUID)
 good="root=UUID=$gserial loop=/linux/root.img loopboot.mount=/home:/linux/home.img rw"
 before=$(sum "$WORK/good.img")
+loops_now >"$WORK/loops.before"
 lb check --cmdline "$good"
 ok $? "check, good NTFS entry: exit status 0"
 check "check, good: the host is found" out_has "^ok: host: UUID=$gserial: $gdev, ntfs, label GOODWIN$"
@@ -160,9 +161,9 @@ check "check, good: fstab does not mount the host" out_has "^ok: fstab: /etc/fst
 check "check, good: summary with no problem" out_has "^summary: [0-9]* ok, [0-9]* warnings\?, 0 problems — this entry would boot"
 check "check, good: every line is a finding" bash -c "! grep -Ev '^(checking|ok|warning|problem|summary): ' '$LB_OUT'"
 check "check, good: the host is byte-identical" test "$(sum "$WORK/good.img")" = "$before"
-check "check, good: no loop device left on the images" bash -c "! losetup -n -O BACK-FILE | grep -q 'root.img\|home.img'"
-check "check, good: no ntfs-3g left running for the check" bash -c "! pgrep -f '^@ntfs-3g .*loopboot-check'"
-check "check, good: nothing left mounted" bash -c "! grep -q loopboot-check /proc/self/mountinfo && ! ls -d /run/loopboot-check.* 2>/dev/null"
+check "check, good: no loop device left on the images" no_loop_left "$WORK/loops.before" '(root|home)\.img'
+check "check, good: no ntfs-3g left running on the host" bash -c "! pgrep -f '^@ntfs-3g $gdev '"
+check "check, good: nothing left mounted" bash -c "! grep -q loopboot-view /proc/self/mountinfo && ! ls -d /run/loopboot-view.* /tmp/loopboot-view.* 2>/dev/null"
 
 # The host already mounted somewhere: looked at there, not mounted again.
 mkdir -p "$WORK/gm"

@@ -136,6 +136,11 @@ static const struct refusal {
      "0000000000000000000000000000000000000000000000000000000000000000",
      "loop=http"},
     {"sha_short", "loop=http://s/r.img loopboot.sha256=abc", "64 hex digits"},
+    /* A refusal after loopboot.sha256= and BOOTIF= frees them (ASan's leak check). */
+    {"sha_then_bad_ip",
+     "loop=http://s/r.img BOOTIF=01-52-54-00-12-34-56 loopboot.sha256=" /* 64 zeros */
+     "0000000000000000000000000000000000000000000000000000000000000000 ip=maybe",
+     "not one of"},
     {"toram_nbd", "root=nbd:s loop=/r.img loopboot.toram", "http(s)://"},
     {"ip_bad_addr", "root=nbd:s ip=10.0.0.300::::::off", "not an IPv4"},
     {"ip_static_no_client", "root=nbd:s ip=::10.0.0.1:255.0.0.0:::off", "CLIENT address"},

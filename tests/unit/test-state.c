@@ -329,6 +329,8 @@ TEST(refused_whole)
 	    {"version 1\nhost target=/host mode=fast\n", -EBADMSG, "bad value mode=fast"},
 	    {"version 1\ndm name=x extents=-1\n", -EBADMSG, "bad value extents=-1"},
 	    {"version 1\nloop device=/a device=/b\n", -EBADMSG, "repeated key device"},
+	    /* A value is quoted as written: an escaped newline stays "\012" (one line). */
+	    {"version 1\nhost target=/host pid=1\\0122\n", -EBADMSG, "bad value pid=1\\0122"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct stack s = {.n = 99};
@@ -340,6 +342,7 @@ TEST(refused_whole)
 		CHECK(r == cases[i].error);
 		CHECK(error && strstr(error, cases[i].says));
 		CHECK(s.n == 0 && !s.v);
+		CHECK(error && !strchr(error, '\n'));
 		free(error);
 	}
 }

@@ -102,6 +102,28 @@ make_ntfs_image() { # OUT SIZE LABEL [SRC DEST-PATH]...
 	done
 }
 
+# A fresh ext4 image holding the files given, each SRC at DEST-PATH (mke2fs -d).
+make_ext4_image() { # OUT SIZE [SRC DEST-PATH]...
+	local img=$1 size=$2 dir
+	dir=$(mktemp -d "$WORK/e4dir.XXXXXX")
+	shift 2
+	while [ $# -ge 2 ]; do
+		mkdir -p "$dir/$(dirname "$2")" && cp "$1" "$dir/$2" || return 1
+		shift 2
+	done
+	mke2fs -q -F -t ext4 -d "$dir" "$img" "$size"
+}
+
+# A fresh, empty ext4 host: IMAGE made, attached and mounted at MOUNTPOINT, with a /linux
+# directory in it. Sets HOST_DEV (the loop device) and HOST_UUID.
+mount_ext4_host() { # IMAGE LABEL SIZE MOUNTPOINT
+	mke2fs -q -F -t ext4 -L "$2" "$1" "$3" || return 1
+	HOST_DEV=$(attach "$1") || return 1
+	# shellcheck disable=SC2034 # the tests' result
+	HOST_UUID=$(blkval "$HOST_DEV" UUID)
+	mkdir -p "$4" && mount "$HOST_DEV" "$4" && mkdir -p "$4/linux"
+}
+
 # A hibernated Windows: NTFS with /linux/root.img and a hiberfil.sys that begins "HIBR".
 make_hibernated_ntfs() { # OUT LABEL ROOT-IMAGE
 	{ printf 'HIBR'; head -c 65532 /dev/urandom; } >"$WORK/hiberfil"
@@ -126,8 +148,31 @@ lb() { # ARGS... -> status; output (stdout and stderr) in $LB_OUT
 }
 
 # Partition N of a disk file: "START SIZE" in sectors (sfdisk's JSON).
+# A boot that must be refused: it fails, a line of its output matches PATTERN (checked as
+# "NAME: WHAT"), and HOST-IMAGE is byte-identical afterwards.
+lb_refused() { # NAME HOST-IMAGE CMDLINE PATTERN WHAT [NAME-OF-THE-FAILURE]
+	local before
+	before=$(sum "$2")
+	lb_boot "$3"
+	check "${6:-$1}: boot fails" test $? -ne 0
+	check "$1: $5" grep -q -- "$4" "$LB_OUT"
+	teardown_root
+	check "$1: the host is byte-identical" test "$(sum "$2")" = "$before"
+}
 part_of() { # DISK N
 	sfdisk -J "$1" 2>/dev/null | python3 -c "import json,sys; p=json.load(sys.stdin)['partitiontable']['partitions'][$2-1]; print(p['start'], p['size'])"
+}
+
+# A disk image file of SIZE with the partition table sfdisk makes of TABLE (its script: a
+# "label:" line, then a line a partition).
+new_disk() { # DISK SIZE TABLE
+	truncate -s "$2" "$1" && printf '%s\n' "$3" | sfdisk -q "$1"
+}
+# An ext4 file system in partition N of DISK, labelled LABEL, holding DIR's files if given.
+mkfs_part() { # DISK N LABEL [DIR]
+	local start size
+	read -r start size < <(part_of "$1" "$2")
+	mke2fs -q -F -t ext4 -L "$3" ${4:+-d "$4"} -E offset=$((start * 512)) "$1" "$((size / 2))k"
 }
 
 mount_field() { # MOUNTPOINT FIELD(source|fstype|options)

@@ -183,14 +183,8 @@ fi
 
 # ---- an MBR disk: msdosN -----------------------------------------------------------------------
 mbr=$H/vm/mbr.img
-truncate -s 64M "$mbr"
-sfdisk -q "$mbr" <<EOF
-label: dos
-start=2048, size=8M, type=b
-type=83
-EOF
-read -r ms mz <<<"$(part_of "$mbr" 2)"
-mke2fs -q -F -t ext4 -L mbrroot -d "$rootdir" -E offset=$((ms * 512)) "$mbr" "$((mz / 2))k"
+new_disk "$mbr" 64M $'label: dos\nstart=2048, size=8M, type=b\ntype=83'
+mkfs_part "$mbr" 2 mbrroot "$rootdir"
 lb grub --cmdline "root=UUID=$huuid loop=/vm/mbr.img"
 ok $? "grub, MBR disk: exit status 0"
 check "grub, MBR disk: the kernel from (NAME,msdos2)" out_has "^	linux (loopboot-[0-9a-f]*,msdos2)/"
@@ -244,16 +238,11 @@ fi
 
 # ---- an ambiguous disk: two Linux file systems, no root type -----------------------------------
 amb=$H/vm/two.img
-truncate -s 80M "$amb"
-sfdisk -q "$amb" <<EOF
-label: gpt
+new_disk "$amb" 80M "label: gpt
 start=2048, size=32M, type=$LINUX_TYPE, name=one
-type=$LINUX_TYPE, name=two
-EOF
-for n in 1 2; do
-	read -r as az <<<"$(part_of "$amb" $n)"
-	mke2fs -q -F -t ext4 -L "amb$n" -E offset=$((as * 512)) "$amb" "$((az / 2))k"
-done
+type=$LINUX_TYPE, name=two"
+mkfs_part "$amb" 1 amb1
+mkfs_part "$amb" 2 amb2
 abefore=$(sum "$amb")
 lb check --cmdline "root=UUID=$huuid loop=/vm/two.img rw"
 check "check, ambiguous disk: exit status 1" test $? -eq 1

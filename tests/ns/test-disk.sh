@@ -14,12 +14,6 @@ LINUX_TYPE=0fc63daf-8483-4772-8e79-3d69d8477de4
 ESP_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b
 
 # A file system made straight into a partition of a disk file (no partition devices here).
-mkfs_part() { # DISK N LABEL DIR
-	local start size
-	read -r start size < <(part_of "$1" "$2")
-	mke2fs -q -F -t ext4 -L "$3" -d "$4" -E offset=$((start * 512)) "$1" "$((size / 2))k"
-}
-
 part_dev() { # DISK N: a read-only loop device over partition N
 	local start size
 	read -r start size < <(part_of "$1" "$2")
@@ -33,13 +27,10 @@ cp /bin/true "$rootdir/sbin/init"
 echo disk-root >"$rootdir/etc/marker"
 echo disk-home >"$homedir/marker"
 disk=$WORK/disk.img
-truncate -s 100M "$disk"
-sfdisk -q "$disk" <<EOF
-label: gpt
+new_disk "$disk" 100M "label: gpt
 start=2048, size=8M, type=$ESP_TYPE, name=esp
 size=48M, type=$ROOT_TYPE, name=lbroot
-type=$LINUX_TYPE, name=lbhome
-EOF
+type=$LINUX_TYPE, name=lbhome"
 mkfs.fat --offset 2048 -n ESP "$disk" 8192 >/dev/null 2>&1
 mkfs_part "$disk" 2 diskroot "$rootdir"
 mkfs_part "$disk" 3 diskhome "$homedir"
@@ -94,13 +85,7 @@ dev=$(attach "$WORK/host.img")
 sum_before=$(sha256sum <"$WORK/host.img")
 
 # The refusals: one line with the format and the conversion, and the host unchanged.
-refused() { # NAME CMDLINE PATTERN WHAT
-	lb_boot "$2"
-	check "$1: boot fails" test $? -ne 0
-	check "$1: $4" grep -q "$3" "$LB_OUT"
-	teardown_root
-	check "$1: the host is byte-identical" test "$(sha256sum <"$WORK/host.img")" = "$sum_before"
-}
+refused() { lb_refused "$1" "$WORK/host.img" "$2" "$3" "$4"; } # NAME CMDLINE PATTERN WHAT
 refused qcow2 "root=LABEL=DISKHOST loop=/vm/disk.qcow2 rw" \
 	'^loopboot: image: /vm/disk.qcow2: it is a qcow2 disk image.*qemu-img convert -O raw /host/vm/disk.qcow2 /host/vm/disk.img.*loop=/vm/disk.img' \
 	"the one line names qcow2 and the qemu-img command"
@@ -139,24 +124,20 @@ done
 
 # An ambiguous disk: two Linux file systems, neither typed as the root.
 amb=$WORK/ambiguous.img
-truncate -s 40M "$amb"
-sfdisk -q "$amb" <<EOF
-label: gpt
+new_disk "$amb" 40M "label: gpt
 size=16M, type=$LINUX_TYPE, name=one
-type=$LINUX_TYPE, name=two
-EOF
+type=$LINUX_TYPE, name=two"
 mkfs_part "$amb" 1 one "$rootdir"
 mkfs_part "$amb" 2 two "$homedir"
 # An MBR disk with one Linux partition: found without a selector.
 mbr=$WORK/mbr.img
-truncate -s 40M "$mbr"
-printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$mbr"
+new_disk "$mbr" 40M $'label: dos\nstart=2048, type=83'
 mkfs_part "$mbr" 1 mbrroot "$rootdir"
 # Nested: an image file inside the root partition of a disk.
 make_root_image "$rootdir/images/inner.img" nested-in-partition 16
 nest=$WORK/nest.img
-truncate -s 60M "$nest"
-printf 'label: gpt\ntype=%s\n' "$ROOT_TYPE" | sfdisk -q "$nest"
+new_disk "$nest" 60M "label: gpt
+type=$ROOT_TYPE"
 mkfs_part "$nest" 1 nest "$rootdir"
 mkdir -p "$WORK/host2/vm"
 cp --sparse=always "$amb" "$mbr" "$nest" "$WORK/host2/vm/"

@@ -32,12 +32,8 @@ layer_ok() { [ "$(mounted_root "$1")" = "upper:directory:755:0:0 work:directory:
 CLEANUP_MOUNTS=("$WORK/merged" "$WORK/rw" "$WORK/layer-mnt" "$WORK/e4" "$WORK/n" "$WORK/f")
 
 # ---- an ext4 host ------------------------------------------------------------------------
-mke2fs -q -F -t ext4 -L OVHOST "$WORK/e4host.img" 640M
-e4dev=$(attach "$WORK/e4host.img")
-e4uuid=$(blkval "$e4dev" UUID)
-mkdir -p "$WORK/e4"
-mount "$e4dev" "$WORK/e4"
-mkdir -p "$WORK/e4/linux"
+mount_ext4_host "$WORK/e4host.img" OVHOST 640M "$WORK/e4"
+e4uuid=$HOST_UUID
 ov=$WORK/e4/linux/overlay.img
 lb create "$ov" --size 64M --overlay
 ok $? "create --overlay on ext4: exit status 0"

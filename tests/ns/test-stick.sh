@@ -7,6 +7,8 @@
 # and nothing is left in TMPDIR. The boot from such a stick is test-media's USB boot.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../lib/kernel.sh"
+# shellcheck source=tests/lib/media.sh
+. "$(dirname "$0")/../lib/media.sh"
 
 if ! command -v grub-mkrescue >/dev/null || ! command -v xorriso >/dev/null ||
 	[ ! -f /usr/lib/grub/i386-pc/moddep.lst ] || [ ! -f /usr/lib/grub/x86_64-efi/moddep.lst ]; then
@@ -95,15 +97,7 @@ grep -q "^loopboot: iso: wrote .* to $STICK, synced and read back" "$WORK/out"
 ok $? "written: it says the stick was synced and read back"
 [ "$(blkval "$STICK" TYPE)" = iso9660 ]
 ok $? "written: the device holds an ISO 9660 file system ($(blkval "$STICK" TYPE))"
-xorriso -indev "stdio:$STICK" -report_el_torito plain >"$WORK/eltorito" 2>&1
-grep -qE 'El Torito boot img : +[0-9]+ +BIOS' "$WORK/eltorito" &&
-	grep -qE 'El Torito boot img : +[0-9]+ +UEFI' "$WORK/eltorito"
-ok $? "written: El Torito has a BIOS and a UEFI boot image"
-sfdisk -l "$STICK" 2>/dev/null | grep -q 'EFI System'
-ok $? "written: as a disk it has an EFI system partition"
-xorriso -osirrox on -indev "stdio:$STICK" -extract /boot/grub/grub.cfg "$WORK/grub.cfg" >/dev/null 2>&1
-grep -qF "linux /boot/vmlinuz $ENTRY" "$WORK/grub.cfg"
-ok $? "written: grub.cfg has the entry"
+check_hybrid_image written "$STICK" "linux /boot/vmlinuz $ENTRY" "$WORK/written"
 [ -z "$(ls -A "$TMPDIR")" ]
 ok $? "written: nothing is left in TMPDIR"
 

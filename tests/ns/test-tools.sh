@@ -33,17 +33,24 @@ check_finds() { # NAME STATUS CMDLINE [WHAT PATTERN]...
 	done
 }
 
+# check_finds with HOST-IMAGE attached for it; the host is byte-identical afterwards.
+check_finds_host() { # HOST-IMAGE NAME STATUS CMDLINE [WHAT PATTERN]...
+	local img=$1 dev before
+	dev=$(attach "$img") || return 1
+	before=$(sum "$img")
+	shift
+	check_finds "$@"
+	check "$1: the host is byte-identical" test "$(sum "$img")" = "$before"
+	losetup -d "$dev"
+}
+
 MB=$((1024 * 1024))
 # shellcheck disable=SC2034 # read by lib.sh's cleanup
 CLEANUP_MOUNTS=("$WORK/e4" "$WORK/n" "$WORK/f" "$WORK/gm")
 
 # ---- create: ext4 host (fallocate) -------------------------------------------------------
-mke2fs -q -F -t ext4 -L E4HOST "$WORK/e4host.img" 640M
-e4dev=$(attach "$WORK/e4host.img")
-e4uuid=$(blkval "$e4dev" UUID)
-mkdir -p "$WORK/e4"
-mount "$e4dev" "$WORK/e4"
-mkdir -p "$WORK/e4/linux"
+mount_ext4_host "$WORK/e4host.img" E4HOST 640M "$WORK/e4"
+e4uuid=$HOST_UUID
 lb create "$WORK/e4/linux/root.img" --size 64M --label lbroot
 ok $? "create on ext4: exit status 0"
 check "create on ext4: the file has the size asked for" size_is "$WORK/e4/linux/root.img" $((64 * MB))
@@ -220,21 +227,13 @@ mkfs.vfat -F 32 -n DIRTYFAT -C "$WORK/dfat.img" 98304 >/dev/null
 mmd -i "$WORK/dfat.img" ::/linux
 mcopy -i "$WORK/dfat.img" "$WORK/root.img" ::/linux/root.img
 python3 "$FSFLAGS" fat-dirty "$WORK/dfat.img"
-ddev=$(attach "$WORK/dfat.img")
-before=$(sum "$WORK/dfat.img")
-check_finds "check, dirty FAT" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
+check_finds_host "$WORK/dfat.img" "check, dirty FAT" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
 	"one line says why and names fsck.fat" "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly.* — .*fsck.fat"
-check "check, dirty FAT: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
-losetup -d "$ddev"
 # The boot sector's dirty bit (Linux's vfat), FAT[1] clean: the same words as the boot's.
 fsck.fat -a "$WORK/dfat.img" >/dev/null 2>&1
 python3 "$FSFLAGS" fat-bootdirty "$WORK/dfat.img"
-ddev=$(attach "$WORK/dfat.img")
-before=$(sum "$WORK/dfat.img")
-check_finds "check, FAT boot sector dirty" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
+check_finds_host "$WORK/dfat.img" "check, FAT boot sector dirty" 1 "root=LABEL=DIRTYFAT loop=/linux/root.img rw" \
 	"one line says why and names fsck.fat -a" "^problem: host not safe to write: LABEL=DIRTYFAT: the FAT volume was not unmounted cleanly (its boot sector is marked dirty) — run fsck.fat -a DEVICE"
-check "check, FAT boot sector dirty: the host is byte-identical" test "$(sum "$WORK/dfat.img")" = "$before"
-losetup -d "$ddev"
 
 # ---- check: an ext4 host whose journal needs replaying (as after a crash) -------------------
 mkdir -p "$WORK/rechost/linux"

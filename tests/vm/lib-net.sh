@@ -25,6 +25,9 @@ NET_QEMU_PIDS=()
 NET_SERVER_PIDS=()
 declare -A NET_RC NET_SECS
 
+# LB_NET_ONLY=NAME[,NAME...] runs those scenarios only.
+net_want() { [ -z "${LB_NET_ONLY:-}" ] || [[ ,$LB_NET_ONLY, == *",$1,"* ]]; } # NAME
+
 net_require() { # TOOL...: beyond vm_require's
 	local missing=() t
 	for t in socat python3 "$@"; do
@@ -357,34 +360,19 @@ net_use() { # NAME: the checks below then read that guest's console
 # one). A binary without --network gets the plain initramfs, with a note: the network
 # boots are then expected to fail. LB_VM_INITRD=FILE boots that file instead.
 net_initrd() {
-	local key
 	NET_INITRD_ARGS=(--network)
 	if ! "$LOOPBOOT" initrd --help 2>&1 | grep -q -- '--network'; then
 		note "this loopboot has no 'initrd --network': the plain initramfs, network boots will fail"
 		NET_INITRD_ARGS=()
 	fi
-	if [ -n "${LB_VM_INITRD:-}" ]; then
-		INITRD=$LB_VM_INITRD INITRD_LOG=/dev/null INITRD_CACHED=1
-		return 0
-	fi
-	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER ${NET_INITRD_ARGS[*]}") | sha256sum | cut -c1-16)
-	INITRD=$VM_CACHE/netinitrd-$KVER-$key.img
-	INITRD_LOG=$VM_CACHE/netinitrd-$KVER-$key.log
-	cache_build "$VM_CACHE/.lock" "$INITRD" net_initrd_build || return 1
-	INITRD_CACHED=$((1 - CACHE_BUILT))
+	vm_initrd_cached netinitrd ${NET_INITRD_ARGS[@]+"${NET_INITRD_ARGS[@]}"}
 }
 
-net_initrd_build() { # TMP
-	find "$VM_CACHE" -maxdepth 1 -name 'netinitrd-*' -mmin +60 -delete
-	if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd \
-		${NET_INITRD_ARGS[@]+"${NET_INITRD_ARGS[@]}"} >"$INITRD_LOG" 2>&1; then
-		rm -f "$INITRD"
-		sed 's/^/# initrd: /' "$INITRD_LOG"
-		return 1
-	fi
-}
-
-net_setup() { # the kernel and the network initramfs, or die
+# What a network test file needs, or die: vm_require's tools and the TOOLs (net_require),
+# the kernel and the network initramfs.
+net_setup() { # [TOOL...]
+	vm_require
+	net_require "$@"
 	vm_kernel || die "Debian's kernel is in the cache ($LB_CACHE/kernel)"
 	net_initrd || die "loopboot initrd --network builds an initramfs for $KVER"
 	note "kernel $KVER, initramfs $INITRD ($(du -k "$INITRD" | cut -f1) KiB, ${NET_INITRD_ARGS[*]:-no --network})"

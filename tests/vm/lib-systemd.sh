@@ -248,15 +248,22 @@ sd_disk_begin() {
 # up (multi-user.target's units ran), systemd's shutdown handed over to loopboot, which took
 # the stack down (HOSTDEV unmounted), the machine powered off, nothing went wrong.
 sd_disk_console_checks() { # SCENARIO HOSTDEV
-	local s=$1 line bad
 	console_has "lbtest login:"
-	ok $? "$s: multi-user: the serial console's login prompt came up"
+	ok $? "$1: multi-user: the serial console's login prompt came up"
+	sd_stack_down_checks "$1" "$2"
+}
+
+# The end of a systemd guest: loopboot took the stack down after systemd's shutdown (HOSTDEV
+# unmounted), the machine powered off, and no line on the console matches SD_BAD_CONSOLE or
+# MORE-BAD (a grep -E pattern).
+sd_stack_down_checks() { # SCENARIO HOSTDEV [MORE-BAD]
+	local s=$1 line bad
 	line=$(grep -a -m1 '^loopboot: images unmounted, loop devices detached, host' "$VM_LOG")
 	[ "$line" = "loopboot: images unmounted, loop devices detached, host $2 unmounted" ] && console_has "reboot: Power down"
 	ok $? "$s: loopboot took the stack down after systemd's shutdown, the machine powered off (${line:-no such line})"
-	bad=$(grep -aE "$SD_BAD_CONSOLE" "$VM_LOG" | head -n 3 | tr '\n' '|')
+	bad=$(grep -aE "$SD_BAD_CONSOLE${3:+|$3}" "$VM_LOG" | head -n 3 | tr '\n' '|')
 	[ -z "$bad" ]
-	ok $? "$s: no I/O error, file system error, panic or oops on the console${bad:+ ($bad)}"
+	ok $? "$s: no I/O error, file system error, panic or oops${3:+ or $3} on the console${bad:+ ($bad)}"
 }
 
 # The disk image of FORMAT read back from the NTFS host DISK into DIR after the guest shut

@@ -77,32 +77,34 @@ vm_kernel() {
 }
 
 # ---------------------------------------------------------------------------------------
-# The initramfs: `loopboot initrd` with the kernel's modules, cached by the binary's hash.
+# The initramfs: `loopboot initrd` with the kernel's modules and ARGS (--network, for one),
+# cached as NAME-KVER-KEY.img, KEY a hash of the binary, the kernel version and ARGS.
 # LB_VM_INITRD=FILE uses that file instead (for debugging the harness).
 # Sets INITRD, INITRD_CACHED (1 when it was already built); the builder's output is in
 # $INITRD_LOG.
-
-vm_initrd() {
+vm_initrd_cached() { # NAME [ARGS...]
 	if [ -n "${LB_VM_INITRD:-}" ]; then
 		INITRD=$LB_VM_INITRD
 		INITRD_LOG=/dev/null
 		INITRD_CACHED=1
 		return 0
 	fi
-	local key
-	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER") | sha256sum | cut -c1-16)
-	INITRD=$VM_CACHE/initrd-$KVER-$key.img
-	INITRD_LOG=$VM_CACHE/initrd-$KVER-$key.log
-	cache_build "$VM_CACHE/.lock" "$INITRD" vm_initrd_build || return 1
+	local name=$1 key
+	shift
+	key=$( (sha256sum <"$LOOPBOOT" && echo "$KVER${*:+ $*}") | sha256sum | cut -c1-16)
+	INITRD=$VM_CACHE/$name-$KVER-$key.img
+	INITRD_LOG=$VM_CACHE/$name-$KVER-$key.log
+	cache_build "$VM_CACHE/.lock" "$INITRD" vm_initrd_build "$name" "$@" || return 1
 	INITRD_CACHED=$((1 - CACHE_BUILT))
 }
+vm_initrd() { vm_initrd_cached initrd; } # the plain one
 
-vm_initrd_build() { # TMP
+vm_initrd_build() { # TMP NAME [ARGS...]
 	# Old builds go once nobody can still be using them (another test file running at the
 	# same time reads its $INITRD without the lock).
-	find "$VM_CACHE" -maxdepth 1 -name 'initrd-*' -mmin +60 -delete
+	find "$VM_CACHE" -maxdepth 1 -name "$2-*" -mmin +60 -delete
 	# loopboot initrd replaces its output atomically.
-	if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd >"$INITRD_LOG" 2>&1; then
+	if ! "$LOOPBOOT" initrd -o "$INITRD" --modules-dir "$KMODS" --compress zstd "${@:3}" >"$INITRD_LOG" 2>&1; then
 		rm -f "$INITRD"
 		sed 's/^/# initrd: /' "$INITRD_LOG"
 		return 1
@@ -310,6 +312,15 @@ vm_boot() { # NAME CMDLINE DISK...
 	return 0
 }
 
+# The end of a guest a test ran in the background (several at once), its console in
+# $VM_OUT/NAME.console and "STATUS SECONDS" in $VM_OUT/NAME.rc: sets VM_LOG, VM_RC and
+# VM_SECS as vm_boot does.
+vm_bg_result() { # NAME
+	VM_LOG=$VM_OUT/$1.console
+	read -r VM_RC VM_SECS <"$VM_OUT/$1.rc" || VM_RC=255 VM_SECS=0
+	sed -i 's/\r$//' "$VM_LOG"
+}
+
 # As vm_boot, with QEMU in the background and WATCH (a function) called with its PID
 # about five times a second while it runs: WATCH may talk to QEMU's monitor or kill QEMU
 # (a power cut). QEMU_ARGS go after the disks (a monitor, hot-pluggable devices). No
@@ -412,6 +423,17 @@ check_read_back() { # SCENARIO FS GET HOW NONCE
 	check_image "$1" "$VM_OUT/$1.root" "$5"
 }
 
+# After a boot the engine stopped: the guest's init did not run, no kernel panic, and QEMU
+# ended by itself (the engine's reboot).
+check_no_guest() { # SCENARIO
+	! console_has "LBTEST start"
+	ok $? "$1: the guest's init did not run"
+	! console_has "Kernel panic"
+	ok $? "$1: no kernel panic"
+	[ "$VM_RC" -eq 0 ]
+	ok $? "$1: QEMU ended by itself after the engine's reboot (status $VM_RC, ${VM_SECS}s)"
+}
+
 # After a failed boot: the engine's line on the console, no guest, no panic, the host
 # disk untouched.
 check_failed() { # SCENARIO EXPECTED-SUBSTRING DISK SHA256-BEFORE
@@ -421,12 +443,7 @@ check_failed() { # SCENARIO EXPECTED-SUBSTRING DISK SHA256-BEFORE
 	ok $? "$s: the console has the engine's error line (${line:-none})"
 	[[ ${line,,} == *"${2,,}"* ]]
 	ok $? "$s: the loopboot: line names $2"
-	! console_has "LBTEST start"
-	ok $? "$s: the guest's init did not run"
-	! console_has "Kernel panic"
-	ok $? "$s: no kernel panic"
-	[ "$VM_RC" -eq 0 ]
-	ok $? "$s: QEMU ended by itself after the engine's reboot (status $VM_RC, ${VM_SECS}s)"
+	check_no_guest "$s"
 	after=$(sha256sum <"$3")
 	[ "$after" = "$4" ]
 	ok $? "$s: the host disk image is byte-identical afterwards"

@@ -54,6 +54,24 @@ replayed_in_ram() { # SCENARIO
 	ok $? "$1: not on the loop device itself, and the engine did not stop (no damaged file system)"
 }
 
+# A boot into a tmpfs overlay over the image a power cut left: the guest saw the nonce synced
+# before the cut ($a), wrote into the overlay, powered off, and the host disk is as before.
+overlay_over_cut_ok() { # SCENARIO DISK BEFORE [WHAT-THE-NONCE-SHOWS]
+	local s=$1
+	console_has "LBTEST start"
+	ok $? "$s: the guest's init ran"
+	[ "$(lbtest root fstype)" = overlay ]
+	ok $? "$s: the guest's root is an overlay (fstype=$(lbtest root fstype))"
+	[ "$(lbtest previous)" = "$a" ]
+	ok $? "$s: the guest sees the nonce synced before the power cut${4:+: $4} (previous=$(lbtest previous), wanted $a)"
+	console_has "LBTEST wrote /lbtest-nonce"
+	ok $? "$s: the guest wrote to / (into the overlay)"
+	console_has "reboot: Power down"
+	ok $? "$s: the guest powered off"
+	[ "$(sum "$2")" = "$3" ]
+	ok $? "$s: the host disk image is byte-identical after poweroff"
+}
+
 # ---- a persistent overlay, a power cut, a clean boot --------------------------------------
 s=crash-overlay f=$T_FAILED a=$(nonce_new) b=$(nonce_new)
 disk=$W/$s.disk
@@ -146,18 +164,7 @@ ok $? "$s-2: the console announces a VOLATILE SESSION"
 grep -aqE '^loopboot: warning: .*Windows is hibernated' "$VM_LOG"
 ok $? "$s-2: a warning says why (Windows is hibernated)"
 replayed_in_ram "$s-2"
-console_has "LBTEST start"
-ok $? "$s-2: the guest's init ran"
-[ "$(lbtest root fstype)" = overlay ]
-ok $? "$s-2: the guest's root is an overlay (fstype=$(lbtest root fstype))"
-[ "$(lbtest previous)" = "$a" ]
-ok $? "$s-2: the guest sees the nonce synced before the power cut: the journal was replayed (previous=$(lbtest previous), wanted $a)"
-console_has "LBTEST wrote /lbtest-nonce"
-ok $? "$s-2: the guest wrote to / (into the overlay)"
-console_has "reboot: Power down"
-ok $? "$s-2: the guest powered off"
-[ "$(sum "$disk")" = "$before" ]
-ok $? "$s-2: the host disk image is byte-identical after poweroff"
+overlay_over_cut_ok "$s-2" "$disk" "$before" "the journal was replayed"
 scenario_done "$s" "$f" "$disk"
 
 # ---- that image under a tmpfs overlay, on a clean host ------------------------------------
@@ -171,18 +178,7 @@ vm_boot "$s" "root=UUID=$SERIAL loop=/linux/root.img rw loopboot.overlay=tmpfs l
 [ "$VM_RC" -eq 0 ]
 ok $? "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
 replayed_in_ram "$s"
-console_has "LBTEST start"
-ok $? "$s: the guest's init ran"
-[ "$(lbtest root fstype)" = overlay ]
-ok $? "$s: the guest's root is an overlay (fstype=$(lbtest root fstype))"
-[ "$(lbtest previous)" = "$a" ]
-ok $? "$s: the guest sees the nonce synced before the power cut (previous=$(lbtest previous), wanted $a)"
-console_has "LBTEST wrote /lbtest-nonce"
-ok $? "$s: the guest wrote to / (into the overlay)"
-console_has "reboot: Power down"
-ok $? "$s: the guest powered off"
-[ "$(sum "$disk")" = "$before" ]
-ok $? "$s: the host disk image is byte-identical after poweroff"
+overlay_over_cut_ok "$s" "$disk" "$before"
 got=
 ntfs_get "$disk" /linux/root.img "$W/$s.root" && got=$(sum "$W/$s.root")
 [ "$got" = "$cutsum" ]

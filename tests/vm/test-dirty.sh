@@ -51,6 +51,18 @@ follow() { # SCENARIO PATTERN(grep -E, matching the command with DEVICE) DISK
 
 fat_flags() { python3 "$FSFLAGS" fat-state "$1"; } # "boot=0|1 fat1=clean|dirty|none"
 
+# After the advice was followed: the host is not refused any more, the guest boots from it
+# and what it wrote is read back from the disk with GET (GET-TOOL names it).
+boots_after_fix() { # SCENARIO ROOT-SPEC THE-FIX FSTYPE DISK GET GET-TOOL
+	local n
+	n=$(nonce_new)
+	vm_boot "$1-after" "root=$2 loop=/linux/root.img rw lbtest.nonce=$n" "$5"
+	! grep -aq '^loopboot: host not safe to write' "$VM_LOG"
+	ok $? "$1: after $3 the host is not refused"
+	check_booted "$1-after" /dev/vda "$4" /host/linux/root.img
+	check_read_back "$1-after" "$5" "$6" "$7" "$n"
+}
+
 # ---- NTFS marked dirty: ntfsfix -d ------------------------------------------------------
 s=ntfs-dirty f=$T_FAILED
 disk=$W/$s.disk
@@ -69,18 +81,13 @@ ok $? "$s: the line says ntfsfix -d repairs nothing"
 if follow "$s" 'ntfsfix -d DEVICE' "$disk"; then
 	[ "$ADVICE_RC" -eq 0 ]
 	ok $? "$s: ntfsfix -d succeeded (status $ADVICE_RC)"
-	n=$(nonce_new)
-	vm_boot "$s-after" "root=UUID=$SERIAL loop=/linux/root.img rw lbtest.nonce=$n" "$disk"
-	! grep -aq '^loopboot: host not safe to write' "$VM_LOG"
-	ok $? "$s: after ntfsfix -d the host is not refused"
-	check_booted "$s-after" /dev/vda fuseblk /host/linux/root.img
-	check_read_back "$s-after" "$disk" ntfs_get "ntfscat" "$n"
+	boots_after_fix "$s" "UUID=$SERIAL" "ntfsfix -d" fuseblk "$disk" ntfs_get ntfscat
 fi
 scenario_done "$s" "$f" "$disk" "$W/$s-after.root"
 
 # ---- FAT32: a dirty bit, fsck.fat -a ------------------------------------------------------
 fat_dirty_scenario() { # NAME fat-bootdirty|fat-dirty(fsflags.py) EXPECTED-FLAGS
-	local s=$1 how=$2 f=$T_FAILED disk=$W/$1.disk n got
+	local s=$1 how=$2 f=$T_FAILED disk=$W/$1.disk got
 	guest_root "$W/$s.root" &&
 		fat_new "$disk" 96 LBDIRTY &&
 		fat_put "$disk" "$W/$s.root" /linux/root.img &&
@@ -101,12 +108,7 @@ fat_dirty_scenario() { # NAME fat-bootdirty|fat-dirty(fsflags.py) EXPECTED-FLAGS
 		# fsck.fat's status 1: errors were found and corrected.
 		[ "$ADVICE_RC" -le 1 ] && got=$(fat_flags "$disk") && [ "$got" = "boot=0 fat1=clean" ]
 		ok $? "$s: after fsck.fat -a (status $ADVICE_RC) the flags are clean ($got)"
-		n=$(nonce_new)
-		vm_boot "$s-after" "root=LABEL=LBDIRTY loop=/linux/root.img rw lbtest.nonce=$n" "$disk"
-		! grep -aq '^loopboot: host not safe to write' "$VM_LOG"
-		ok $? "$s: after fsck.fat -a the host is not refused"
-		check_booted "$s-after" /dev/vda vfat /host/linux/root.img
-		check_read_back "$s-after" "$disk" fat_get "mcopy" "$n"
+		boots_after_fix "$s" LABEL=LBDIRTY "fsck.fat -a" vfat "$disk" fat_get mcopy
 		# Its remount of /host read-only fails (the loop device holds the image open for
 		# writing), so vfat's boot-sector bit stays set: a next boot would be refused.
 		note "$s: flags after the guest's poweroff -f (no unmount of /host): $(fat_flags "$disk")"

@@ -265,12 +265,7 @@ ok $? "$s: QEMU ended by itself (status $VM_RC, ${VM_SECS}s)"
 ok $? "$s: / and /home are device-mapper devices, /host is ntfs-3g (root=$(sd_lbtest root) home=$(sd_lbtest home) host=$(sd_lbtest host))"
 console_has "LBTEST wrote /var/lbtest-root /home/lbtest-home" && console_has "LBTEST cannot write /host/lbtest-host"
 ok $? "$s: the guest wrote to / and /home, and could not write to the read-only host"
-line=$(grep -a -m1 '^loopboot: images unmounted, loop devices detached, host' "$VM_LOG")
-[ "$line" = "loopboot: images unmounted, loop devices detached, host /dev/dm-0 unmounted" ] && console_has "reboot: Power down"
-ok $? "$s: after systemd-shutdown, loopboot took the stack down and the machine powered off (${line:-no such line})"
-bad=$(grep -aE 'I/O error|Buffer I/O|EXT4-fs error|EXT4-fs warning|JBD2: .*(error|abort)|Kernel panic|BUG:|Oops|removing the device-mapper' "$VM_LOG" | head -n 3 | tr '\n' '|')
-[ -z "$bad" ]
-ok $? "$s: no I/O error, file system error, panic or failed removal on the console${bad:+ ($bad)}"
+sd_stack_down_checks "$s" /dev/dm-0 'removing the device-mapper'
 check "$s: the NTFS host is consistent (ntfsfix -n)" ntfsfix -n "$W/$s.disk"
 for x in root:/var/lbtest-root home:/lbtest-home; do
 	img=$W/$s.${x%%:*}

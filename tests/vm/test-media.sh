@@ -7,6 +7,8 @@
 # the order of the disks does not matter), with the image path containing a space.
 # The boots run $MEDIA_JOBS at a time (default 2), each with its own copy of the host disk.
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/media.sh
+. "$VM_LIB/../lib/media.sh"
 vm_require
 
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
@@ -52,15 +54,8 @@ start=$(date +%s)
 	--cmdline "$cmdline_iso" --title "$TITLE" --timeout 0 >"$W/iso.out" 2>&1
 ok $? "iso: loopboot iso writes the image, the initramfs built by loopboot itself ($(($(date +%s) - start))s)"
 sed 's/^/#   /' "$W/iso.out"
-xorriso -indev "$W/media.iso" -report_el_torito plain >"$W/iso.eltorito" 2>&1
-grep -qE 'El Torito boot img : +[0-9]+ +BIOS' "$W/iso.eltorito" &&
-	grep -qE 'El Torito boot img : +[0-9]+ +UEFI' "$W/iso.eltorito"
-ok $? "iso: El Torito has a BIOS and a UEFI boot image"
-sfdisk -l "$W/media.iso" 2>/dev/null | grep -q 'EFI System'
-ok $? "iso: as a disk it has an EFI system partition (a USB stick boots under UEFI)"
-xorriso -osirrox on -indev "$W/media.iso" -extract /boot/grub/grub.cfg "$W/iso.grub.cfg" >/dev/null 2>&1
-grep -qF "linux /boot/vmlinuz root=UUID=$SERIAL 'loop=$IMAGE' rw lbtest.nonce=$n_iso" "$W/iso.grub.cfg"
-ok $? "iso: grub.cfg has the entry, the path with a space quoted for GRUB"
+check_hybrid_image iso "$W/media.iso" "linux /boot/vmlinuz root=UUID=$SERIAL 'loop=$IMAGE' rw lbtest.nonce=$n_iso" \
+	"$W/iso" "(a USB stick boots under UEFI)" "the path with a space quoted for GRUB"
 [ -z "$(find "$W" -maxdepth 1 -name '.media.iso.*')" ]
 ok $? "iso: no work files are left beside the image"
 # With Debian's signed chain installed, --secure-boot auto puts it in the EFI partition.
@@ -123,15 +118,9 @@ boot_start() { # NAME bios|uefi QEMU-ARGS...: in the background, with a copy of 
 	) &
 }
 
-boot_result() { # NAME: sets VM_LOG, VM_RC, VM_SECS as vm_boot does
-	VM_LOG=$W/$1.console
-	read -r VM_RC VM_SECS <"$W/$1.rc" || VM_RC=255 VM_SECS=0
-	sed -i 's/\r$//' "$VM_LOG"
-}
-
 boot_checks() { # NAME bios|uefi NONCE HOW: the guest's init ran on the host, wrote the nonce
 	local s=$1 fw=$2 n=$3 how=$4 f=$T_FAILED
-	boot_result "$s"
+	vm_bg_result "$s"
 	check_booted "$s" /dev/vda fuseblk "/host$IMAGE"
 	if [ "$fw" = uefi ]; then
 		console_has "efi: EFI v"

@@ -32,17 +32,14 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-net.sh
 . "$VM_LIB/lib-net.sh"
-vm_require
-net_require nbd-server nbd-client
-net_setup
+net_setup nbd-server nbd-client
 W=$VM_OUT
 start=$(date +%s)
-want() { [ -z "${LB_NET_ONLY:-}" ] || [[ ,$LB_NET_ONLY, == *",$1,"* ]]; }
 
 net_root "$W/root.img" || die "the busybox root image is built (net_root)"
 net_ext4_holding "$W/host.img" 48 "$W/root.img" || die "the ext4 export holding /root.img is built"
 exports=(host="$W/host.img" root="$W/root.img")
-if want sd-nbd; then
+if net_want sd-nbd; then
 	sd_root "$W/sd.img" || die "the Debian 12 systemd root image is built (log: $VM_CACHE/debootstrap.log)"
 	# Its lbtest (run by lbtest.service) replaced by the fleet client's.
 	debugfs -w -R "rm /usr/local/sbin/lbtest" "$W/sd.img" >/dev/null 2>&1 &&
@@ -82,7 +79,7 @@ check_state_names() { # SCENARIO WHAT
 }
 
 # ---- nbd-file ----------------------------------------------------------------------------
-if want nbd-file; then
+if net_want nbd-file; then
 	s=nbd-file f=$T_FAILED n=$(nonce_new)
 	net_boot "$s" client1 "ip=dhcp root=$NBD_URL/host loop=/root.img lbtest.nonce=$n lbtest.shutdown" "${FWD[@]}"
 	net_check_ran "$s"
@@ -98,7 +95,7 @@ if want nbd-file; then
 fi
 
 # ---- nbd-root ----------------------------------------------------------------------------
-if want nbd-root; then
+if net_want nbd-root; then
 	s=nbd-root f=$T_FAILED n=$(nonce_new)
 	net_boot "$s" client2 "root=$NBD_URL/root lbtest.nonce=$n" "${FWD[@]}"
 	net_check_ran "$s"
@@ -125,7 +122,7 @@ two_barrier() { # NAME...
 	echo go >"$W/www/$TWO_TOKEN"
 	TWO_OPEN=$(date +%s)
 }
-if want nbd-two; then
+if net_want nbd-two; then
 	s=nbd-two f=$T_FAILED n1=$(nonce_new) n2=$(nonce_new)
 	TWO_TOKEN=go-$(nonce_new) TWO_OPEN='' TWO_CONNS=0
 	bar=lbtest.barrier=http://$NET_SERVER:$NET_HTTP_GPORT/$TWO_TOKEN
@@ -167,7 +164,7 @@ restart_watch() { # PID START
 		net_nbd_run && RS_BACK=$now
 	fi
 }
-if want nbd-restart; then
+if net_want nbd-restart; then
 	s=nbd-restart f=$T_FAILED n=$(nonce_new)
 	RS_SEEN='' RS_BACK='' RS_LINE='' RS_EARLY=early RS_KILL_LINES=0
 	net_nbd_kill
@@ -191,7 +188,7 @@ if want nbd-restart; then
 fi
 
 # ---- sd-nbd: Debian with systemd, two clients at once --------------------------------------
-if want sd-nbd; then
+if net_want sd-nbd; then
 	s=sd-nbd f=$T_FAILED n1=$(nonce_new) n2=$(nonce_new)
 	mem=$VM_MEM tmo=$VM_TIMEOUT
 	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024

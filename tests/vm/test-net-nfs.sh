@@ -12,14 +12,11 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-net.sh
 . "$VM_LIB/lib-net.sh"
-vm_require
-net_require ganesha.nfsd unshare
 [ -n "$(find /usr/lib /usr/lib64 -name 'libfsalvfs.so*' -print -quit 2>/dev/null)" ] ||
 	die "nfs-ganesha's VFS backend is installed (nfs-ganesha-vfs — run scripts/deps all)"
-net_setup
+net_setup ganesha.nfsd unshare
 W=$VM_OUT
 start=$(date +%s)
-want() { [ -z "${LB_NET_ONLY:-}" ] || [[ ,$LB_NET_ONLY, == *",$1,"* ]]; }
 
 mkdir -p "$W/export"
 net_root "$W/export/root.img" || die "the busybox root image is built (net_root)"
@@ -49,9 +46,9 @@ scenario() { # NAME HOSTNAME FSTYPE ROOT=
 	scenario_done "$s" "$f"
 }
 
-want nfs3 && scenario nfs3 client1 nfs \
+net_want nfs3 && scenario nfs3 client1 nfs \
 	"root=nfs:$NET_SERVER:/export:port=$NET_NFS_GPORT,mountport=$NET_MNT_GPORT,proto=tcp,mountproto=tcp"
-want nfs4 && scenario nfs4 client2 nfs4 "root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT"
+net_want nfs4 && scenario nfs4 client2 nfs4 "root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT"
 
 bad=$(grep -aE ':(CRIT|MAJ|FATAL) :' "$NFS_LOG" | grep -avE 'DBUS|krb5|keytab|credentials for principal' | head -n 3 | tr '\n' '|')
 [ -z "$bad" ]

@@ -44,6 +44,17 @@ layer_image() { # OUT SIZE_MB
 	return $rc
 }
 
+# $W/SCENARIO.disk: a Windows NTFS holding a copy of the squashfs root, $W/SCENARIO.sfs, as
+# /linux/root.sfs and, with LAYER-MB, a fresh persistent layer $W/SCENARIO.layer as
+# /linux/overlay.img (ntfscp writes every byte: both fully allocated, as linear mode needs).
+sfs_on_ntfs() { # SCENARIO [LAYER-MB]
+	local d=$W/$1.disk
+	cp "$W/root.sfs" "$W/$1.sfs" && ntfs_new "$d" 64M WINDOWS "$SERIAL" && ntfs_windows "$d" &&
+		ntfs_put "$d" "$W/$1.sfs" /linux/root.sfs &&
+		{ [ -z "${2:-}" ] || { layer_image "$W/$1.layer" "$2" && ntfs_put "$d" "$W/$1.layer" /linux/overlay.img; }; } ||
+		die "$1: host disk built"
+}
+
 # ---- checks ------------------------------------------------------------------------------
 
 # The checks of every boot that should reach the guest. BASEDEV: how the base's device's
@@ -174,10 +185,7 @@ vm_boot_unplug() { # NAME CMDLINE DISK
 
 # ---- ov-tmpfs -----------------------------------------------------------------------------
 s=ov-tmpfs f=$T_FAILED n=$(nonce_new)
-cp "$W/root.sfs" "$W/$s.sfs" &&
-	ntfs_new "$W/$s.disk" 64M WINDOWS "$SERIAL" && ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.sfs" /linux/root.sfs ||
-	die "$s: host disk built"
+sfs_on_ntfs "$s"
 vm_boot "$s" "root=UUID=$SERIAL loop=/linux/root.sfs rw loopboot.overlay=tmpfs lbtest.nonce=$n" "$W/$s.disk"
 check_overlay_boot "$s" none "$n" loop
 [ "$(lbtest upper fstype)" = tmpfs ] && [[ $(lbtest rootopts) == *upperdir=/run/loopboot/overlay/* ]]
@@ -191,11 +199,7 @@ scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.sfs" "$W/$s.back"
 
 # ---- ov-ntfs: a persistent layer on NTFS, four boots ------------------------------------------
 s=ov-ntfs f=$T_FAILED
-cp "$W/root.sfs" "$W/$s.sfs" && layer_image "$W/$s.layer" 16 &&
-	ntfs_new "$W/$s.disk" 64M WINDOWS "$SERIAL" && ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.sfs" /linux/root.sfs &&
-	ntfs_put "$W/$s.disk" "$W/$s.layer" /linux/overlay.img ||
-	die "$s: host disk built"
+sfs_on_ntfs "$s" 16
 cmd="root=UUID=$SERIAL loop=/linux/root.sfs rw loopboot.overlay=/linux/overlay.img"
 prev=none
 for boot in 1 2 3 4; do
@@ -259,13 +263,8 @@ check_same "$s" "the squashfs file" "$W/$s.back" "$W/$s.sfs"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.sfs" "$W/$s.layer" "$W/$s.back" "$W/$s.layer.back"
 
 # ---- ov-linear: the base and the layer mapped with device-mapper ---------------------------
-# ntfscp writes every byte: both files are fully allocated, as linear mode needs.
 s=ov-linear f=$T_FAILED n=$(nonce_new)
-cp "$W/root.sfs" "$W/$s.sfs" && layer_image "$W/$s.layer" 16 &&
-	ntfs_new "$W/$s.disk" 64M WINDOWS "$SERIAL" && ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.sfs" /linux/root.sfs &&
-	ntfs_put "$W/$s.disk" "$W/$s.layer" /linux/overlay.img ||
-	die "$s: host disk built"
+sfs_on_ntfs "$s" 16
 vm_boot "$s" "root=UUID=$SERIAL loop=/linux/root.sfs rw loopboot.mode=linear loopboot.overlay=/linux/overlay.img lbtest.nonce=$n" "$W/$s.disk"
 check_overlay_boot "$s" none "$n" dm-
 check_layer_mounted "$s" dm- rw
@@ -306,10 +305,7 @@ scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.iso" "$W/$s.back"
 
 # ---- ov-toram: the image in RAM, the host disk pulled out ------------------------------------
 s=ov-toram f=$T_FAILED n=$(nonce_new)
-cp "$W/root.sfs" "$W/$s.sfs" &&
-	ntfs_new "$W/$s.disk" 64M WINDOWS "$SERIAL" && ntfs_windows "$W/$s.disk" &&
-	ntfs_put "$W/$s.disk" "$W/$s.sfs" /linux/root.sfs ||
-	die "$s: host disk built"
+sfs_on_ntfs "$s"
 vm_boot_unplug "$s" "root=UUID=$SERIAL loop=/linux/root.sfs rw loopboot.toram loopboot.overlay=tmpfs lbtest.nonce=$n lbtest.hold=unplug" "$W/$s.disk"
 check_overlay_boot "$s" none "$n" ""
 line=$(grep -a -m1 'to RAM' "$VM_LOG")

@@ -199,12 +199,6 @@ boot_start() { # NAME HOST-DISK TIMEOUT STOP QEMU-ARGS...
 	) &
 }
 
-boot_result() { # NAME: sets VM_LOG, VM_RC, VM_SECS as vm_boot does
-	VM_LOG=$W/$1.console
-	read -r VM_RC VM_SECS <"$W/$1.rc" || VM_RC=255 VM_SECS=0
-	sed -i 's/\r$//' "$VM_LOG"
-}
-
 cd_of() { echo "file=$W/$1,format=raw,if=ide,media=cdrom,readonly=on"; }
 usb_of() {
 	usb=(-device qemu-xhci -drive "if=none,id=stick,file=$W/$1,format=raw,readonly=on"
@@ -225,7 +219,7 @@ note "5 boots, $SB_JOBS at a time: $(($(date +%s) - start))s"
 
 sb_checks() { # NAME HOST-DEV HOST-FSTYPE NONCE DISK-GET
 	local s=$1 f=$T_FAILED
-	boot_result "$s"
+	vm_bg_result "$s"
 	check_booted "$s" "$2" "$3" /host/linux/root.img
 	check "$s: the kernel says Secure Boot is enabled" console_has "Secure boot enabled"
 	check "$s: and that it is locked down by it (modules load under lockdown)" \
@@ -238,13 +232,13 @@ sb_checks() { # NAME HOST-DEV HOST-FSTYPE NONCE DISK-GET
 sb_checks sb-cd /dev/vda fuseblk "$n" ntfs_get
 sb_checks sb-usb /dev/vda fuseblk "$n" ntfs_get
 sb_checks sb-image /dev/vda vfat "$n_img" fat_get
-boot_result sb-image
+vm_bg_result sb-image
 # GRUB names the image's loopback device: BOOT_IMAGE=(NAME)/vmlinuz.
 check "sb-image: the kernel came from inside the image (GRUB's loopback device)" \
 	grep -aqE "Command line: BOOT_IMAGE=\([^)]+\)/vmlinuz root=UUID=$FAT_UUID loop=/linux/root.img rw" "$VM_LOG"
 
 s=sb-unsigned-kernel f=$T_FAILED
-boot_result "$s"
+vm_bg_result "$s"
 console_has "Booting \`$TITLE'"
 ok $? "$s: the signed chain ran the entry (GRUB)"
 grep -aqiE "bad shim signature|shim signature|Access Denied" "$VM_LOG"
@@ -254,7 +248,7 @@ ok $? "$s: the kernel never started, the init never ran"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.vars"
 
 s=sb-off f=$T_FAILED
-boot_result "$s"
+vm_bg_result "$s"
 grep -aqF "Access Denied" "$VM_LOG"
 ok $? "$s: the firmware refused GRUB's unsigned loader: $(grep -aoE '[^[]*Access Denied' "$VM_LOG" | head -n 1)"
 ! console_has "Booting \`$TITLE'" && ! console_has "LBTEST start"

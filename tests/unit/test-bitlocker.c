@@ -8,16 +8,6 @@
 /* A valid recovery password: every block a multiple of 11 below 720896. */
 #define PW "111111-222222-333333-444444-555555-666666-700007-000011"
 
-static char *plan_text(const struct plan *p)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	plan_print(p, f);
-	fclose(f);
-	return text;
-}
-
 TEST(param_ask)
 {
 	struct plan p;
@@ -27,10 +17,8 @@ TEST(param_ask)
 	CHECK(!err);
 	CHECK(p.bitlocker == PLAN_BITLOCKER_ASK);
 	CHECK(p.bitlocker_path == NULL);
-	char *text = plan_text(&p);
-	CHECK(strstr(text, "bitlocker: a BitLocker host is opened (dm-crypt, libcryptsetup) with "
-	                   "the recovery password asked on the console"));
-	free(text);
+	CHECK_PRINTED(&p, "bitlocker: a BitLocker host is opened (dm-crypt, libcryptsetup) with "
+	                  "the recovery password asked on the console");
 	plan_free(&p);
 }
 
@@ -60,13 +48,11 @@ TEST(param_key_file)
 		CHECK(p.bitlocker_dev.kind == ok[i].kind);
 		CHECK_STREQ(p.bitlocker_dev.value, ok[i].dev);
 		CHECK_STREQ(p.bitlocker_path, ok[i].path);
-		char *text = plan_text(&p);
 		_cleanup_free_ char *dev = devspec_to_string(&p.bitlocker_dev);
 		_cleanup_free_ char *want = xasprintf("recovery password in %s on %s (mounted "
 		                                      "read-only)",
 		                                      ok[i].path, dev);
-		CHECK(strstr(text, want));
-		free(text);
+		CHECK_PRINTED(&p, want);
 		plan_free(&p);
 	}
 	/* The last one wins, as for every parameter but loopboot.mount=. */
@@ -107,9 +93,7 @@ TEST(no_param_refuses)
 	char *err = NULL;
 	CHECK(plan_parse("root=/dev/sda3 loop=/r.img", &p, &err) == 0);
 	CHECK(p.bitlocker == PLAN_BITLOCKER_NONE);
-	char *text = plan_text(&p);
-	CHECK(strstr(text, "bitlocker: refuse (no loopboot.bitlocker=)\n"));
-	free(text);
+	CHECK_PRINTED(&p, "bitlocker: refuse (no loopboot.bitlocker=)\n");
 	plan_free(&p);
 	/* The refusal's words name both spellings and where the password is found. */
 	CHECK(strstr(BITLOCKER_TODO, "loopboot.bitlocker=ask"));

@@ -458,120 +458,108 @@ static char *url_for(const char *p)
 	return xasprintf("http://127.0.0.1:%u%s", server_port, p);
 }
 
+/*
+ * Fetches the server's path into tmpdir/name (with the digest sha, or none): that succeeds
+ * with n bytes of the body in the file and nothing else in tmpdir; the file is removed
+ * again. Returns what the fetch said on the console (a string to free).
+ */
+static char *fetch_whole(const char *path, const char *name, const char *sha, size_t n)
+{
+	_cleanup_free_ char *img = path_join(tmpdir, name);
+	_cleanup_free_ char *url = url_for(path);
+	char *out = NULL;
+	CHECK(fetch_caught(url, img, sha, &out) == 0);
+	CHECK(file_is_body(img, n));
+	CHECK(dir_holds_only(name));
+	unlink(img);
+	return out;
+}
+
 static void test_download(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
-	_cleanup_free_ char *url = url_for("/root.img");
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, NULL, &out) == 0);
-	CHECK(file_is_body(img, MIB_BYTES));
-	CHECK(dir_holds_only("root.img"));
+	_cleanup_free_ char *out = fetch_whole("/root.img", "root.img", NULL, MIB_BYTES);
 	CHECK(contains(out, "loopboot: fetching http://127.0.0.1:"));
 	CHECK(contains(out, "/root.img: 1.0 MiB in "));
-	unlink(img);
-
 	/* Through a redirect. */
-	free(out);
-	free(url);
-	url = url_for("/moved");
-	CHECK(fetch_caught(url, img, NULL, &out) == 0);
-	CHECK(file_is_body(img, MIB_BYTES));
-	CHECK(dir_holds_only("root.img"));
-	unlink(img);
+	free(fetch_whole("/moved", "root.img", NULL, MIB_BYTES));
 }
 
 static void test_progress(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "slow.img");
-	_cleanup_free_ char *url = url_for("/slow.img");
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, NULL, &out) == 0);
-	CHECK(file_is_body(img, slow_len));
+	_cleanup_free_ char *out = fetch_whole("/slow.img", "slow.img", NULL, slow_len);
 	/* At least one line during the transfer, with the length from the header. */
+	_cleanup_free_ char *url = url_for("/slow.img");
 	_cleanup_free_ char *line = xasprintf("loopboot: fetching %s: ", url);
 	CHECK(contains(out, line));
 	CHECK(contains(out, " of 96.0 KiB ("));
 	CHECK(contains(out, "KiB/s\n"));
-	unlink(img);
+}
+
+/*
+ * Fetching url (with the digest sha, or none) into tmpdir fails with want_r, says the line
+ * made of want_fmt and the URL (a "%s" for it, or none), and leaves no file behind.
+ */
+static void check_fetch_fails(const char *url, const char *sha, int want_r, const char *want_fmt)
+{
+	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
+	_cleanup_free_ char *out = NULL;
+	CHECK(fetch_caught(url, img, sha, &out) == want_r);
+	_cleanup_free_ char *line = xasprintf(want_fmt, url);
+	CHECK(contains(out, line));
+	CHECK(dir_holds_only(NULL));
 }
 
 static void test_not_found(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
 	_cleanup_free_ char *url = url_for("/nope.img");
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, NULL, &out) == -ENOENT);
-	_cleanup_free_ char *line = xasprintf("loopboot: fetching: %s: the server answered 404 Not "
-	                                      "Found — check the path in loop=",
-	                                      url);
-	CHECK(contains(out, line));
-	CHECK(dir_holds_only(NULL));
+	check_fetch_fails(url, NULL, -ENOENT,
+	                  "loopboot: fetching: %s: the server answered 404 Not Found — check the "
+	                  "path in loop=");
 }
 
 static void test_refused(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
 	_cleanup_free_ char *url = xasprintf("http://127.0.0.1:%u/root.img", closed_port());
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, NULL, &out) == -ECONNREFUSED);
-	_cleanup_free_ char *line = xasprintf(
-	    "loopboot: fetching: %s: could not connect to the server (6 tries; curl: ", url);
-	CHECK(contains(out, line));
-	CHECK(dir_holds_only(NULL));
+	check_fetch_fails(
+	    url, NULL, -ECONNREFUSED,
+	    "loopboot: fetching: %s: could not connect to the server (6 tries; curl: ");
 }
 
 static void test_checksums(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
-	_cleanup_free_ char *url = url_for("/root.img");
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, SHA_MIB, &out) == 0);
-	CHECK(file_is_body(img, MIB_BYTES));
+	_cleanup_free_ char *out = fetch_whole("/root.img", "root.img", SHA_MIB, MIB_BYTES);
 	CHECK(contains(out, "its sha256 is the one given"));
-	unlink(img);
-	free(out);
 	/* Upper case digits are the same digest. */
 	char upper[65];
 	for (int i = 0; i < 65; i++)
 		upper[i] = (char)toupper((unsigned char)SHA_MIB[i]);
-	CHECK(fetch_caught(url, img, upper, &out) == 0);
-	unlink(img);
-	free(out);
-	CHECK(fetch_caught(url, img, SHA_ABC, &out) == -EBADMSG);
-	_cleanup_free_ char *line = xasprintf(
-	    "loopboot: checking: %s: sha256 is " SHA_MIB ": not the loopboot.sha256=" SHA_ABC
-	    " given — the image on the server differs from the one the checksum was made for: "
-	    "recompute it with sha256sum or fix the server's file",
-	    url);
-	CHECK(contains(out, line));
-	CHECK(dir_holds_only(NULL));
+	free(fetch_whole("/root.img", "root.img", upper, MIB_BYTES));
+	_cleanup_free_ char *url = url_for("/root.img");
+	check_fetch_fails(url, SHA_ABC, -EBADMSG,
+	                  "loopboot: checking: %s: sha256 is " SHA_MIB
+	                  ": not the loopboot.sha256=" SHA_ABC
+	                  " given — the image on the server differs from the one the checksum was "
+	                  "made for: recompute it with sha256sum or fix the server's file");
 }
 
 static void test_checksum_no_af_alg(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
 	_cleanup_free_ char *url = url_for("/root.img");
-	_cleanup_free_ char *out = NULL;
-	CHECK(fetch_caught(url, img, SHA_MIB, &out) == -EAFNOSUPPORT);
-	CHECK(contains(out, "algif_hash"));
-	CHECK(dir_holds_only(NULL));
+	check_fetch_fails(url, SHA_MIB, -EAFNOSUPPORT, "algif_hash");
 }
 
 static void test_bad_digest(const void *row)
 {
 	(void)row;
-	_cleanup_free_ char *img = path_join(tmpdir, "root.img");
-	_cleanup_free_ char *out = NULL;
 	/* Refused before anything is fetched: no server needed. */
-	CHECK(fetch_caught("http://127.0.0.1:1/root.img", img, "abc", &out) == -EINVAL);
-	CHECK(contains(out, "loopboot: loopboot.sha256=: abc: not 64 hexadecimal digits"));
-	CHECK(dir_holds_only(NULL));
+	check_fetch_fails("http://127.0.0.1:1/root.img", "abc", -EINVAL,
+	                  "loopboot: loopboot.sha256=: abc: not 64 hexadecimal digits");
 }
 
 static void test_skipped(const void *row)

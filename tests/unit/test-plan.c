@@ -87,17 +87,6 @@ TEST(device_forms)
 	plan_free(&p);
 }
 
-/* What plan_print() writes. */
-static char *printed(const struct plan *p)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	plan_print(p, f);
-	fclose(f);
-	return buf;
-}
-
 /* Command lines that must be refused, and what each message must mention. */
 struct refusals {
 	const char *name;
@@ -308,14 +297,9 @@ TEST(print)
 {
 	struct plan p = parse_ok("root=UUID=abcd \"loop=/My Linux/r.img//in.img\" rw "
 	                         "loopboot.mount=/home:/h.img loopboot.x");
-	char *buf = printed(&p);
-	CHECK(strstr(buf, "host:     UUID=abcd\n") != NULL);
-	CHECK(strstr(buf, "/My Linux/r.img (on the host)") != NULL);
-	CHECK(strstr(buf, "inside: /in.img") != NULL);
-	CHECK(strstr(buf, "read-write") != NULL);
-	CHECK(strstr(buf, "mount:    /home") != NULL);
-	CHECK(strstr(buf, "warning:  unknown kernel parameter loopboot.x") != NULL);
-	free(buf);
+	CHECK_PRINTED(&p, "host:     UUID=abcd\n", "/My Linux/r.img (on the host)",
+	              "inside: /in.img", "read-write", "mount:    /home",
+	              "warning:  unknown kernel parameter loopboot.x");
 	plan_free(&p);
 }
 
@@ -327,9 +311,7 @@ TEST(mode_linear)
 	p = parse_ok("root=/dev/sda1 loop=/a.img loopboot.mode=linear");
 	CHECK(p.mode == PLAN_MODE_LINEAR);
 	CHECK(p.warnings.n == 0);
-	char *buf = printed(&p);
-	CHECK(strstr(buf, "device: linear") != NULL);
-	free(buf);
+	CHECK_PRINTED(&p, "device: linear");
 	plan_free(&p);
 	/* the last one wins */
 	p = parse_ok("root=/dev/sda1 loop=/a.img loopboot.mode=linear loopboot.mode=loop");
@@ -349,19 +331,14 @@ TEST(overlay)
 	plan_free(&p);
 	p = parse_ok("root=/dev/sda1 loop=/live.sqfs loopboot.overlay=tmpfs:25%");
 	CHECK(p.overlay == PLAN_OVERLAY_TMPFS && streq(p.overlay_size, "25%"));
-	char *buf = printed(&p);
-	CHECK(strstr(buf, "layer:  tmpfs (size 25%") != NULL);
-	CHECK(strstr(buf, "read-only (under the overlay)") != NULL);
-	free(buf);
+	CHECK_PRINTED(&p, "layer:  tmpfs (size 25%", "read-only (under the overlay)");
 	plan_free(&p);
 	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=/linux//ov.img "
 	             "loopboot.overlay.reset loopboot.toram");
 	CHECK(p.overlay == PLAN_OVERLAY_FILE && streq(p.overlay_path, "/linux/ov.img"));
 	CHECK(p.overlay_reset && !p.overlay_readonly && p.toram);
-	buf = printed(&p);
-	CHECK(strstr(buf, "layer:  /linux/ov.img (on the host") != NULL);
-	CHECK(strstr(buf, "toram:  copied into RAM before it is mounted\n") != NULL);
-	free(buf);
+	CHECK_PRINTED(&p, "layer:  /linux/ov.img (on the host",
+	              "toram:  copied into RAM before it is mounted\n");
 	plan_free(&p);
 	p = parse_ok("root=/dev/sda1 loop=/r.img loopboot.overlay=LABEL=persist:/live/rw "
 	             "loopboot.overlay.readonly");
@@ -409,10 +386,8 @@ TEST(partitions)
 	CHECK(p.mounts[1].image.sel.kind == PARTSEL_UUID);
 	CHECK_STREQ(p.mounts[1].image.sel.value, "ab-cd");
 	CHECK_STREQ(p.mounts[1].options, "noatime,nodev");
-	char *text = printed(&p);
-	CHECK(strstr(text, "  part:   PARTLABEL=root (of a disk image in the path)\n"));
-	CHECK(strstr(text, "  part:   3 (of a disk image in the path)\n"));
-	free(text);
+	CHECK_PRINTED(&p, "  part:   PARTLABEL=root (of a disk image in the path)\n",
+	              "  part:   3 (of a disk image in the path)\n");
 	plan_free(&p);
 	/* Partitions of one disk are different images; the same partition twice is not. */
 	parse_bad(

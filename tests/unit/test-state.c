@@ -130,6 +130,20 @@ static bool same_layer(const struct layer *a, const struct layer *b)
 /* A BitLocker host: the opened volume is the bottom record, below the host mounted from
  * it; it goes through text and back, and a crypt record without its name (which undoing
  * needs) is refused as a whole. */
+/* text parses back into as many layers as s has, each the same as s's. */
+static void check_parses_back(const struct stack *s, const char *text)
+{
+	struct stack back;
+	char *error = NULL;
+	CHECK(state_parse(text, &back, &error) == 0);
+	CHECK(!error);
+	CHECK(back.n == s->n);
+	for (size_t i = 0; i < s->n && i < back.n; i++)
+		CHECK(same_layer(&s->v[i], &back.v[i]));
+	free(error);
+	stack_free(&back);
+}
+
 TEST(crypt_below_host)
 {
 	struct stack s = {0}, back;
@@ -150,13 +164,8 @@ TEST(crypt_below_host)
 	CHECK(strstr(text, "\nversion 1\ncrypt device=/dev/dm-0 name=loopboot-bitlocker "
 	                   "volume=/dev/sda3 type=BITLK key=LABEL=KEYS:/bitlocker/pc.txt ro=0\n"
 	                   "host spec="));
-	CHECK(state_parse(text, &back, &error) == 0);
-	CHECK(back.n == 3 && back.v[0].kind == LAYER_CRYPT && back.v[1].kind == LAYER_HOST);
-	for (size_t i = 0; i < s.n && i < back.n; i++)
-		CHECK(same_layer(&s.v[i], &back.v[i]));
-	stack_free(&back);
-	free(error);
-	error = NULL;
+	CHECK(s.n == 3 && s.v[0].kind == LAYER_CRYPT && s.v[1].kind == LAYER_HOST);
+	check_parses_back(&s, text);
 	CHECK(state_parse("version 1\ncrypt device=/dev/dm-0 volume=/dev/sda3\n", &back, &error) ==
 	      -EBADMSG);
 	CHECK(error && strstr(error, "name"));
@@ -170,7 +179,7 @@ TEST(crypt_below_host)
  * tmpfs, loop and snapshot records, the layer and the overlay, through text and back. */
 TEST(overlay_round_trip)
 {
-	struct stack s = {0}, back;
+	struct stack s = {0};
 	struct layer *l = stack_push(&s, LAYER_HOST);
 	l->host = (struct layer_host){.spec = xstrdup("UUID=1234-ABCD"),
 	                              .type = xstrdup("vfat"),
@@ -194,15 +203,10 @@ TEST(overlay_round_trip)
 	           "lowerdir=/run/loopboot/layers/base,upperdir=/run/loopboot/layers/overlay/"
 	           "upper,workdir=/run/loopboot/layers/overlay/work");
 	s.v[s.n - 1].mount.overlay = xstrdup("/linux/overlay.img");
-	char *text = state_format(&s), *error = NULL;
+	char *text = state_format(&s);
 	CHECK(strstr(text, " on=/dev/loop0 target=snapshot ro=0\n"));
 	CHECK(strstr(text, " overlay=/linux/overlay.img\n"));
-	CHECK(state_parse(text, &back, &error) == 0);
-	CHECK(back.n == s.n);
-	for (size_t i = 0; i < s.n && i < back.n; i++)
-		CHECK(same_layer(&s.v[i], &back.v[i]));
-	stack_free(&back);
-	free(error);
+	check_parses_back(&s, text);
 	free(text);
 	stack_free(&s);
 }
@@ -233,11 +237,7 @@ TEST(disk_partition_round_trip)
 	CHECK(strstr(text, " offset=9437184 sizelimit=8589934592\n"));
 	CHECK(strstr(text, " disk=vmdk-flat partition=2\n"));
 	CHECK(strstr(text, " offset=1048576 size=4096\n"));
-	CHECK(state_parse(text, &back, &error) == 0);
-	CHECK(back.n == s.n);
-	for (size_t i = 0; i < s.n && i < back.n; i++)
-		CHECK(same_layer(&s.v[i], &back.v[i]));
-	stack_free(&back);
+	check_parses_back(&s, text);
 	free(text);
 	/* Zero is "not a partition": never written, and refused when it is. */
 	text = xstrdup("version 1\nloop device=/dev/loop0 offset=0\n");
@@ -461,13 +461,8 @@ TEST(network_round_trip)
 	                   "netmask=255.255.255.0 gateway=10.0.2.2 method=dhcp hostname=client1 "
 	                   "server=10.0.2.2 external=0\nnbd device=/dev/nbd0 server=10.0.2.100 "
 	                   "port=10809 export=fleet ro=1 pid=77\nhost "));
-	CHECK(state_parse(text, &back, &error) == 0);
-	CHECK(back.n == 4 && back.v[0].kind == LAYER_NET && back.v[1].kind == LAYER_NBD);
-	for (size_t i = 0; i < s.n && i < back.n; i++)
-		CHECK(same_layer(&s.v[i], &back.v[i]));
-	stack_free(&back);
-	free(error);
-	error = NULL;
+	CHECK(s.n == 4 && s.v[0].kind == LAYER_NET && s.v[1].kind == LAYER_NBD);
+	check_parses_back(&s, text);
 	CHECK(state_parse("version 1\nnbd server=10.0.2.100 port=10809\n", &back, &error) ==
 	      -EBADMSG);
 	CHECK(error && strstr(error, "device"));

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/plan.h"
+
 struct test_case {
 	const char *name;
 	void (*fn)(const void *row);
@@ -134,3 +136,25 @@ static inline bool contains(const char *hay, const char *needle)
 	}
 	return false;
 }
+
+static inline void test_check_printed(const char *file, int line, const struct plan *p,
+                                      const char *const *has, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	plan_print(p, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!contains(buf, has[i])) {
+			printf("# %s:%d: CHECK_PRINTED failed: plan_print() lacks it\n", file,
+			       line);
+			test_failed_checks++;
+		}
+	free(buf);
+}
+
+/* What plan_print() writes about the plan at p has each of the strings after p in it. */
+#define CHECK_PRINTED(p, ...)                                                                      \
+	test_check_printed(__FILE__, __LINE__, (p), (const char *const[]){__VA_ARGS__},            \
+	                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))

@@ -128,17 +128,25 @@ TEST(round_trip)
 	}
 }
 
+/* One archive at fd's offset, all of it dated mtime: the directory dir (0755), then file
+ * (0644) holding data. */
+static void write_dir_and_file(int fd, uint32_t mtime, const char *dir, const char *file,
+                               const char *data)
+{
+	struct cpio c;
+	cpio_init(&c, fd, mtime);
+	CHECK(cpio_add_dir(&c, dir, 0755) == 0);
+	CHECK(cpio_add_data(&c, file, 0644, data, strlen(data)) == 0);
+	CHECK(cpio_finish(&c) == 0);
+}
+
 TEST(same_input_same_bytes)
 {
 	unsigned char *out[2];
 	size_t len[2];
 	for (int k = 0; k < 2; k++) {
 		_cleanup_close_ int fd = mem_open();
-		struct cpio c;
-		cpio_init(&c, fd, 0);
-		CHECK(cpio_add_dir(&c, "a", 0755) == 0);
-		CHECK(cpio_add_data(&c, "a/b", 0644, "data", 4) == 0);
-		CHECK(cpio_finish(&c) == 0);
+		write_dir_and_file(fd, 0, "a", "a/b", "data");
 		out[k] = mem_read(fd, &len[k]);
 	}
 	CHECK(len[0] == len[1] && memcmp(out[0], out[1], len[0]) == 0);
@@ -229,15 +237,12 @@ static int collect(const char *name, void *userdata)
 static unsigned char *two_archives(size_t *ret_len, size_t *ret_first_end)
 {
 	_cleanup_close_ int fd = mem_open();
-	struct cpio c;
-	cpio_init(&c, fd, 1);
-	CHECK(cpio_add_dir(&c, "kernel", 0755) == 0);
-	CHECK(cpio_add_data(&c, "kernel/x86/microcode/GenuineIntel.bin", 0644, "ucode", 5) == 0);
-	CHECK(cpio_finish(&c) == 0);
+	write_dir_and_file(fd, 1, "kernel", "kernel/x86/microcode/GenuineIntel.bin", "ucode");
 	/* initramfs-tools pads the early archive with zeros to a 512-byte boundary. */
 	off_t end = lseek(fd, 0, SEEK_END);
 	static const char zeros[512];
 	CHECK(write(fd, zeros, (size_t)(512 - end % 512)) > 0);
+	struct cpio c;
 	cpio_init(&c, fd, 1);
 	CHECK(cpio_add_data(&c, "scripts/loopboot", 0644, "#!/bin/sh\n", 10) == 0);
 	CHECK(cpio_finish(&c) == 0);

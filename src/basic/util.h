@@ -92,6 +92,9 @@ int mkdir_p(const char *path, mode_t mode);
 /* Opens a regular file read-only: the descriptor (with *ret_st), -EINVAL when it is not a
  * regular file, or -errno. */
 int open_regular(const char *path, struct stat *ret_st);
+/* Whether path (through symbolic links) is a regular file: 0, -EINVAL when it is something
+ * else, or -errno from stat(). */
+int stat_regular(const char *path);
 /* Reads a whole (small) file into a NUL-terminated string; returns 0 or -errno. */
 int read_file(const char *path, char **ret, size_t *ret_len);
 /* Reads exactly n bytes at off (pread), or from the current position when off is -1

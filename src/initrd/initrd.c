@@ -747,13 +747,12 @@ static int collect_programs(struct builder *b)
 		} else {
 			path = xstrdup(arg);
 		}
-		struct stat st;
-		if (stat(path, &st) < 0)
-			return log_fail(errno, "--add-binary", path, NULL,
-			                "give the path of an installed program");
-		if (!S_ISREG(st.st_mode))
-			return log_fail(EINVAL, "--add-binary", path, "not a regular file",
-			                "give the path of a program");
+		r = stat_regular(path);
+		if (r < 0)
+			return log_fail(r, "--add-binary", path,
+			                r == -EINVAL ? "not a regular file" : NULL,
+			                r == -EINVAL ? "give the path of a program"
+			                             : "give the path of an installed program");
 		if (strv_contains(&b->binaries, path))
 			continue;
 		strv_push(&b->binaries, xstrdup(path));
@@ -910,8 +909,7 @@ static int add_network(struct builder *b)
 		if (r < 0)
 			return r;
 		if (streq(programs[i].name, "curl")) {
-			struct stat st;
-			if (stat(NETWORK_CA_BUNDLE, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (stat_regular(NETWORK_CA_BUNDLE) < 0) {
 				fprintf(
 				    stderr,
 				    "loopboot: warning: --network: %s: not there: loop=https:// "

@@ -634,12 +634,10 @@ static int fleet_option(int c, const char *arg, void *data)
 static int sha256_of(const char *file, char **ret)
 {
 	*ret = NULL;
-	struct stat st;
-	if (stat(file, &st) < 0)
-		return log_fail(errno, "pxe: --sha256-of", file, NULL,
-		                "give a local copy of the image the web server serves");
-	if (!S_ISREG(st.st_mode))
-		return log_fail(EINVAL, "pxe: --sha256-of", file, "not a regular file",
+	int r = stat_regular(file);
+	if (r < 0)
+		return log_fail(r, "pxe: --sha256-of", file,
+		                r == -EINVAL ? "not a regular file" : NULL,
 		                "give a local copy of the image the web server serves");
 	_cleanup_free_ char *prog = find_program("sha256sum", PROGRAM_SEARCH_PATH);
 	if (!prog)
@@ -650,7 +648,7 @@ static int sha256_of(const char *file, char **ret)
 	char *argv[] = {"sha256sum", "--", (char *)file, NULL};
 	_cleanup_free_ char *out = NULL;
 	struct process_result res;
-	int r = process_run_capture(prog, argv, NULL, &out, &res);
+	r = process_run_capture(prog, argv, NULL, &out, &res);
 	if (r < 0 || !out || strspn(out, "0123456789abcdef") != 64) {
 		_cleanup_free_ char *how = process_result_message(&res);
 		return log_fail(r < 0 ? -r : EPROTO, "pxe: --sha256-of", file,

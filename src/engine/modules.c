@@ -10,6 +10,7 @@
 #include "basic/util.h"
 #include "engine/helpers.h"
 #include "engine/times.h"
+#include "engine/uevent.h"
 
 /* Loads that run while the engine goes on: devices' drivers, file systems it will need. */
 struct job {
@@ -24,6 +25,7 @@ struct job {
 struct modules {
 	struct kmod_ctx *ctx; /* the calling thread's; each worker has its own */
 	struct strv seen;     /* modaliases handled by an earlier coldplug */
+	struct strv drivers;  /* modules queued for devices, each once */
 	int async_saved;      /* the kernel's default async_probe before ours: 0, 1; -1 untouched */
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* a job was queued, a job is done, or stop */
@@ -82,9 +84,10 @@ struct modules *modules_new(void)
 	struct modules *m = xcalloc(1, sizeof(*m));
 	m->ctx = ctx;
 	m->async_saved = -1;
-	/* One loader per CPU, as udev sizes its workers: more only take turns on a CPU. */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	m->max_workers = cpus < 1 ? 1 : cpus > WORKERS ? WORKERS : (unsigned)cpus;
+	/* Several loaders even on one CPU (udev starts 8 + 8 per CPU): a storage driver's load
+	 * sleeps until the kernel's asynchronous work is done (ahci resetting SATA ports)
+	 * while the others go on. */
+	m->max_workers = WORKERS;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->changed, NULL);
 	return m;
@@ -192,6 +195,7 @@ void modules_free(struct modules *m)
 	pthread_mutex_destroy(&m->lock);
 	kmod_unref(m->ctx);
 	strv_free(&m->seen);
+	strv_free(&m->drivers);
 	free(m);
 }
 
@@ -220,27 +224,60 @@ void modules_preload(struct modules *m, const char *name)
 		load_async(m, name, NULL);
 }
 
+/* Queues the modules a device's modalias resolves to, each module once: two devices of one
+ * driver (virtio_pci for a disk and for a network card) must not race to load it with
+ * different options. */
+static void queue_driver(struct modules *m, const char *modalias)
+{
+	/* Background binding (async_probe) lets one slow controller (ahci resetting empty SATA
+	 * ports: half a second under QEMU) not hold up the others. Not for the drivers that
+	 * name disks: bound in the background, two virtio disks become vda and vdb in either
+	 * order, and root=/dev/vda or an fstab's /dev/sdb1 finds the wrong disk. They bind as
+	 * the kernel's own default says, in bus order unless module.async_probe=1 was given:
+	 * "async_probe=0" where that default exists (Linux 6.0+, which reads the value), no
+	 * option before (where the name alone means asynchronous). Whoever needs a device
+	 * waits for it anyway. */
+	const char *options = "async_probe";
+	if (modalias_names_disks(modalias))
+		options = m->async_saved == 0   ? "async_probe=0"
+		          : m->async_saved == 1 ? options
+		                                : NULL;
+	struct kmod_list *list = NULL, *it;
+	if (kmod_module_new_from_lookup(m->ctx, modalias, &list) < 0)
+		return;
+	kmod_list_foreach(it, list)
+	{
+		struct kmod_module *mod = kmod_module_get_module(it);
+		const char *name = kmod_module_get_name(mod);
+		if (!strv_contains(&m->drivers, name)) {
+			strv_push(&m->drivers, xstrdup(name));
+			load_async(m, name, options);
+		}
+		kmod_module_unref(mod);
+	}
+	kmod_module_unref_list(list);
+}
+
 int modules_load_device(struct modules *m, const char *modalias)
 {
 	if (!m || !*modalias || strv_contains(&m->seen, modalias))
 		return 0;
 	strv_push(&m->seen, xstrdup(modalias));
-	/* The kernel's async_probe: the driver binds its devices in the background, so that
-	 * one slow controller (ahci resetting empty SATA ports: half a second under QEMU)
-	 * does not hold up the others. Whoever needs a device waits for it anyway. */
-	load_async(m, modalias, "async_probe");
+	queue_driver(m, modalias);
 	return 1;
 }
 
 /* The devices on each bus (/sys/bus/BUS/devices/DEV/modalias): every device a driver can
  * bind to is on a bus, and the walk reads a few hundred files where one through
- * /sys/devices reads every attribute of every device. */
+ * /sys/devices reads every attribute of every device. The disk-naming drivers are queued
+ * first, so that a driver shared with other devices (virtio_pci) loads with their
+ * options. */
 static int walk_buses(struct modules *m)
 {
 	_cleanup_(closedirp) DIR *buses = opendir("/sys/bus");
 	if (!buses)
 		return -errno;
-	int n = 0;
+	_cleanup_(strv_free) struct strv found = {0};
 	struct dirent *b;
 	while ((b = readdir(buses))) {
 		if (b->d_name[0] == '.')
@@ -252,12 +289,22 @@ static int walk_buses(struct modules *m)
 			if (d->d_name[0] == '.')
 				continue;
 			_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
-			_cleanup_free_ char *alias = NULL;
+			char *alias = NULL;
 			if (read_file(path, &alias, NULL) < 0)
 				continue;
-			n += modules_load_device(m, strip_trailing(alias));
+			strip_trailing(alias);
+			if (!*alias || strv_contains(&m->seen, alias) ||
+			    strv_contains(&found, alias))
+				free(alias);
+			else
+				strv_push(&found, alias);
 		}
 	}
+	int n = 0;
+	for (int disks = 1; disks >= 0; disks--)
+		for (size_t i = 0; i < found.n; i++)
+			if (modalias_names_disks(found.v[i]) == disks)
+				n += modules_load_device(m, found.v[i]);
 	return n;
 }
 

@@ -23,7 +23,8 @@ int modules_load(struct modules *m, const char *name_or_alias);
 void modules_preload(struct modules *m, const char *name_or_alias);
 
 /* Loads the driver of a device by its modalias, unless an earlier call did: 1 when it was
- * new, else 0. The driver binds its devices asynchronously (async_probe). */
+ * new, else 0. The driver binds its devices in the background (async_probe), except the
+ * drivers that name disks (modalias_names_disks()), which bind in bus order. */
 int modules_load_device(struct modules *m, const char *modalias);
 
 /*

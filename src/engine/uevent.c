@@ -78,3 +78,16 @@ int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *u
 			fn(ev.modalias, userdata);
 	}
 }
+
+bool modalias_names_disks(const char *modalias)
+{
+	/* pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII: the field names are lower case,
+	 * the hexadecimal digits upper case, so "bc01" can only be the base class. */
+	if (startswith(modalias, "pci:"))
+		return strstr(modalias, "bc01") != NULL;
+	/* virtio:dDDDDDDDDvVVVVVVVV: device 2 is a block device, 8 a SCSI host. */
+	if (startswith(modalias, "virtio:"))
+		return startswith(modalias, "virtio:d00000002v") ||
+		       startswith(modalias, "virtio:d00000008v");
+	return streq(modalias, "xen:vbd");
+}

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A socket receiving the kernel's events; -errno (the caller then polls). */
@@ -23,3 +24,10 @@ int uevent_parse(const char *buf, size_t len, struct uevent *ret);
  * -ENOBUFS when the kernel dropped some (the caller walks /sys), or -errno. */
 int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *userdata),
                 void *userdata);
+
+/* Whether a device's driver gives disk names in the order it binds its devices: a PCI
+ * mass-storage controller (class 01: virtio-blk and virtio-scsi behind virtio_pci, AHCI,
+ * NVMe, SCSI HBAs), a virtio block or SCSI device, a Xen virtual disk. The kernel binds
+ * those one after the other in bus order unless told otherwise, which is what makes
+ * /dev/vda the first virtio disk and sda the first controller's first disk. */
+bool modalias_names_disks(const char *modalias);

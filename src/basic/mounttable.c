@@ -11,10 +11,7 @@
 
 void mount_entry_free(struct mount_entry *m)
 {
-	free(m->target);
-	free(m->source);
-	free(m->fstype);
-	free(m->root);
+	free_all(m->target, m->source, m->fstype, m->root);
 	*m = (struct mount_entry){0};
 }
 

@@ -295,6 +295,12 @@ void strv_push(struct strv *s, char *owned)
 	s->v[s->n] = NULL;
 }
 
+void free_many(void *const *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i]);
+}
+
 void strv_free(struct strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -37,7 +37,13 @@ static inline void closedirp(DIR **d)
 	if (*d)
 		closedir(*d);
 }
-#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_free_ _cleanup_(freep)
+
+/* free() of each pointer given, in order (NULL ones too): a struct's free function lists
+ * its owned strings once, free_all(c->a, c->b, c->c). */
+void free_many(void *const *p, size_t n);
+#define free_all(...)                                                                              \
+	free_many((void *const[]){__VA_ARGS__}, ARRAY_SIZE(((void *const[]){__VA_ARGS__})))
 #define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 

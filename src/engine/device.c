@@ -11,12 +11,7 @@
 
 void device_info_free(struct device_info *d)
 {
-	free(d->devnode);
-	free(d->type);
-	free(d->uuid);
-	free(d->label);
-	free(d->partuuid);
-	free(d->partlabel);
+	free_all(d->devnode, d->type, d->uuid, d->label, d->partuuid, d->partlabel);
 	*d = (struct device_info){0};
 }
 

@@ -420,12 +420,7 @@ void disk_done(struct disk *d)
 {
 	for (size_t i = 0; i < d->n_parts; i++) {
 		struct disk_part *p = &d->parts[i];
-		free(p->type);
-		free(p->partuuid);
-		free(p->partlabel);
-		free(p->fstype);
-		free(p->uuid);
-		free(p->label);
+		free_all(p->type, p->partuuid, p->partlabel, p->fstype, p->uuid, p->label);
 	}
 	free(d->parts);
 	free(d->table);

@@ -17,9 +17,11 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "basic/log.h"
@@ -107,10 +109,44 @@ static char *method_of_proto(const char *proto)
 	return xstrdup(proto); /* dhcp, bootp, rarp */
 }
 
+/* What ipconfig's file says, before it becomes a net_config. */
+struct netconf_file {
+	struct net_config c;
+	char *proto, *dhcpserver, *rootserver;
+};
+
+/* The keys loopboot keeps, each into its field (address: an IPv4 address, where 0.0.0.0
+ * means none); the others (IPV4BROADCAST, ROOTPATH, UPTIME, ...) are skipped. */
+static const struct {
+	const char *key;
+	size_t offset;
+	bool address;
+} netconf_keys[] = {
+#define F(field) offsetof(struct netconf_file, field)
+    {"DEVICE", F(c.interface), false},   {"IPV4ADDR", F(c.address), true},
+    {"IPV4NETMASK", F(c.netmask), true}, {"IPV4GATEWAY", F(c.gateway), true},
+    {"IPV4DNS0", F(c.dns0), true},       {"IPV4DNS1", F(c.dns1), true},
+    {"HOSTNAME", F(c.hostname), false},  {"DNSDOMAIN", F(c.domain), false},
+    {"PROTO", F(proto), false},          {"DHCPSERVER", F(dhcpserver), true},
+    {"ROOTSERVER", F(rootserver), true},
+#undef F
+};
+
+static void netconf_set(struct netconf_file *f, const char *key, char *v)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(netconf_keys); i++)
+		if (streq(key, netconf_keys[i].key)) {
+			char **field = (char **)((char *)f + netconf_keys[i].offset);
+			set_field(field,
+			          netconf_keys[i].address ? address_or_null(v) : text_or_null(v));
+			return;
+		}
+	free(v);
+}
+
 int net_config_parse(const char *text, struct net_config *ret)
 {
-	struct net_config c = {0};
-	_cleanup_free_ char *proto = NULL, *dhcpserver = NULL, *rootserver = NULL;
+	struct netconf_file f = {0};
 	for (const char *s = text; s && *s;) {
 		s += strspn(s, " \t\n");
 		if (*s == '#') {
@@ -129,31 +165,11 @@ int net_config_parse(const char *text, struct net_config *ret)
 		s += n + 1;
 		char *v = shell_value(&s);
 		s += strcspn(s, "\n");
-		if (streq(key, "DEVICE"))
-			set_field(&c.interface, text_or_null(v));
-		else if (streq(key, "IPV4ADDR"))
-			set_field(&c.address, address_or_null(v));
-		else if (streq(key, "IPV4NETMASK"))
-			set_field(&c.netmask, address_or_null(v));
-		else if (streq(key, "IPV4GATEWAY"))
-			set_field(&c.gateway, address_or_null(v));
-		else if (streq(key, "IPV4DNS0"))
-			set_field(&c.dns0, address_or_null(v));
-		else if (streq(key, "IPV4DNS1"))
-			set_field(&c.dns1, address_or_null(v));
-		else if (streq(key, "HOSTNAME"))
-			set_field(&c.hostname, text_or_null(v));
-		else if (streq(key, "DNSDOMAIN"))
-			set_field(&c.domain, text_or_null(v));
-		else if (streq(key, "PROTO"))
-			set_field(&proto, text_or_null(v));
-		else if (streq(key, "DHCPSERVER"))
-			set_field(&dhcpserver, address_or_null(v));
-		else if (streq(key, "ROOTSERVER"))
-			set_field(&rootserver, address_or_null(v));
-		else
-			free(v);
+		netconf_set(&f, key, v);
 	}
+	struct net_config c = f.c;
+	_cleanup_free_ char *proto = f.proto, *dhcpserver = f.dhcpserver,
+	                    *rootserver = f.rootserver;
 	if (!c.interface || !c.address) {
 		net_config_free(&c);
 		return -EINVAL;
@@ -174,17 +190,8 @@ int net_config_parse(const char *text, struct net_config *ret)
 
 void net_config_free(struct net_config *c)
 {
-	free(c->interface);
-	free(c->mac);
-	free(c->address);
-	free(c->netmask);
-	free(c->gateway);
-	free(c->method);
-	free(c->hostname);
-	free(c->domain);
-	free(c->dns0);
-	free(c->dns1);
-	free(c->server);
+	free_all(c->interface, c->mac, c->address, c->netmask, c->gateway, c->method, c->hostname,
+	         c->domain, c->dns0, c->dns1, c->server);
 	*c = (struct net_config){0};
 }
 
@@ -394,8 +401,21 @@ static void fill_missing(char **field, char **from)
 	}
 }
 
+/* The kernel's host name when something set it: a framework's DHCP client (dracut's
+ * dhclient-script writes DHCP's name there), not the kernel's "(none)" nor systemd's
+ * fallback "localhost". */
+static char *kernel_hostname(void)
+{
+	struct utsname u;
+	if (uname(&u) < 0 || !*u.nodename || streq(u.nodename, "(none)") ||
+	    streq(u.nodename, "localhost") || streq(u.nodename, "localhost.localdomain"))
+		return NULL;
+	return xstrdup(u.nodename);
+}
+
 /* An interface found configured: what the kernel says, with ipconfig's file when a
- * framework ran it (initramfs-tools' configure_networking does). */
+ * framework ran it (initramfs-tools' configure_networking does); without one, the host
+ * name the framework gave the kernel. */
 static void fill_external(struct net_config *c, char *iface, char *addr, char *mask)
 {
 	*c = (struct net_config){.interface = iface, .address = addr, .netmask = mask};
@@ -405,15 +425,17 @@ static void fill_external(struct net_config *c, char *iface, char *addr, char *m
 	_cleanup_free_ char *path = xasprintf(NET_RUN_DIR "/net-%s.conf", iface);
 	_cleanup_free_ char *text = NULL;
 	struct net_config f;
-	if (read_file(path, &text, NULL) < 0 || net_config_parse(text, &f) < 0)
-		return;
-	fill_missing(&c->gateway, &f.gateway);
-	fill_missing(&c->hostname, &f.hostname);
-	fill_missing(&c->domain, &f.domain);
-	fill_missing(&c->dns0, &f.dns0);
-	fill_missing(&c->dns1, &f.dns1);
-	fill_missing(&c->server, &f.server);
-	net_config_free(&f);
+	if (read_file(path, &text, NULL) >= 0 && net_config_parse(text, &f) >= 0) {
+		fill_missing(&c->gateway, &f.gateway);
+		fill_missing(&c->hostname, &f.hostname);
+		fill_missing(&c->domain, &f.domain);
+		fill_missing(&c->dns0, &f.dns0);
+		fill_missing(&c->dns1, &f.dns1);
+		fill_missing(&c->server, &f.server);
+		net_config_free(&f);
+	}
+	if (!c->hostname)
+		c->hostname = kernel_hostname();
 }
 
 static void log_up(const struct net_config *c)

@@ -110,15 +110,8 @@ static bool method_is_off(const char *m)
 
 void plan_ip_free(struct plan_ip *ip)
 {
-	free(ip->raw);
-	free(ip->client);
-	free(ip->server);
-	free(ip->gateway);
-	free(ip->netmask);
-	free(ip->hostname);
-	free(ip->device);
-	free(ip->dns0);
-	free(ip->dns1);
+	free_all(ip->raw, ip->client, ip->server, ip->gateway, ip->netmask, ip->hostname,
+	         ip->device, ip->dns0, ip->dns1);
 	*ip = (struct plan_ip){0};
 }
 
@@ -246,13 +239,7 @@ int plan_ip_parse(const char *value, struct plan_ip *ret, char **ret_why)
 
 void plan_net_free(struct plan_net *n)
 {
-	free(n->server);
-	free(n->export);
-	free(n->fstype);
-	free(n->options);
-	free(n->url);
-	free(n->file);
-	free(n->sha256);
+	free_all(n->server, n->export, n->fstype, n->options, n->url, n->file, n->sha256);
 	*n = (struct plan_net){0};
 }
 

@@ -460,21 +460,12 @@ static bool path_below(const char *path, const char *dir)
 
 void plan_free(struct plan *p)
 {
-	free(p->root.value);
-	free(p->rootfstype);
-	free(p->rootflags);
+	free_all(p->root.value, p->rootfstype, p->rootflags, p->loopfstype, p->loopflags, p->init,
+	         p->hostdir, p->bitlocker_dev.value, p->bitlocker_path, p->overlay_size,
+	         p->overlay_path, p->overlay_dev.value);
 	imagepath_free(&p->loop);
-	free(p->loopfstype);
-	free(p->loopflags);
-	free(p->init);
 	for (unsigned i = 0; i < p->n_mounts; i++)
 		mount_free(&p->mounts[i]);
-	free(p->hostdir);
-	free(p->bitlocker_dev.value);
-	free(p->bitlocker_path);
-	free(p->overlay_size);
-	free(p->overlay_path);
-	free(p->overlay_dev.value);
 	plan_ip_free(&p->ip);
 	plan_net_free(&p->net);
 	strv_free(&p->warnings);
@@ -493,6 +484,28 @@ struct plan_parser {
 	char *bootif;        /* BOOTIF=: the MAC the PXE firmware booted from */
 };
 
+/* root= and loop= can each name the network host (r, n and why from their parser): a
+ * later one of the same key replaces it, the other key naming one too is refused with
+ * conflict. 1 when n is now the plan's network host, 0 when v names none (the caller
+ * parses it as a local one), or the refusal. */
+static int take_net(struct plan_parser *pp, const char *k, const char *v, int r, struct plan_net *n,
+                    const char *why, bool *mine, bool other, const char *conflict, char **ret_error)
+{
+	if (r < 0)
+		return fail(ret_error, k, v, "%s", why);
+	if (*mine)
+		plan_net_free(&pp->p->net);
+	*mine = r > 0;
+	if (r == 0)
+		return 0;
+	if (other) {
+		plan_net_free(n);
+		return fail(ret_error, k, v, "%s", conflict);
+	}
+	pp->p->net = *n;
+	return 1;
+}
+
 static int set_root(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
 {
 	free(pp->p->root.value);
@@ -501,21 +514,12 @@ static int set_root(struct plan_parser *pp, const char *k, const char *v, char *
 	_cleanup_free_ char *why = NULL;
 	struct plan_net n = {0};
 	int r = plan_net_parse_root(v, &n, &why);
-	if (r < 0)
-		return fail(ret_error, k, v, "%s", why);
-	if (pp->net_root)
-		plan_net_free(&pp->p->net);
-	pp->net_root = r > 0;
-	if (r == 0)
-		return devspec_parse(k, v, &pp->p->root, ret_error);
-	if (pp->net_url) {
-		plan_net_free(&n);
-		return fail(ret_error, k, v,
-		            "loop= already names an image on an HTTP server — keep one of the "
-		            "two");
-	}
-	pp->p->net = n;
-	return 0;
+	r = take_net(pp, k, v, r, &n, why, &pp->net_root, pp->net_url,
+	             "loop= already names an image on an HTTP server — keep one of the two",
+	             ret_error);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	return devspec_parse(k, v, &pp->p->root, ret_error);
 }
 
 static int set_loop(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -525,23 +529,17 @@ static int set_loop(struct plan_parser *pp, const char *k, const char *v, char *
 	_cleanup_free_ char *why = NULL, *inner = NULL;
 	struct plan_net n = {0};
 	int r = v ? plan_net_parse_url(v, &n, &inner, &why) : 0;
+	r = take_net(pp, k, v, r, &n, why, &pp->net_url, pp->net_root,
+	             "root= already names a network host — loop=http:// brings its own (the "
+	             "image in RAM): keep one of the two",
+	             ret_error);
 	if (r < 0)
-		return fail(ret_error, k, v, "%s", why);
-	if (pp->net_url)
-		plan_net_free(&pp->p->net);
-	pp->net_url = r > 0;
+		return r;
 	if (r == 0)
 		return imagepath_parse(k, v, &pp->p->loop, ret_error);
-	if (pp->net_root) {
-		plan_net_free(&n);
-		return fail(ret_error, k, v,
-		            "root= already names a network host — loop=http:// brings its own "
-		            "(the image in RAM): keep one of the two");
-	}
 	/* The image is the downloaded file at the top of the RAM host. */
 	_cleanup_free_ char *local =
-	    xasprintf("/%s%s%s", n.file, inner ? "/" : "", strempty(inner));
-	pp->p->net = n;
+	    xasprintf("/%s%s%s", pp->p->net.file, inner ? "/" : "", strempty(inner));
 	return imagepath_parse(k, local, &pp->p->loop, ret_error);
 }
 
@@ -751,6 +749,16 @@ static int devspec_with_path(const char *k, const char *v, struct devspec *ret, 
 	return devspec_parse(k, *ret_dev, ret, &err);
 }
 
+/* The key's place replaces an earlier loopboot.bitlocker='s (owning spec and path). */
+static void bitlocker_take(struct plan *p, enum plan_bitlocker how, struct devspec spec, char *path)
+{
+	free(p->bitlocker_dev.value);
+	free(p->bitlocker_path);
+	p->bitlocker_dev = spec;
+	p->bitlocker_path = path;
+	p->bitlocker = how;
+}
+
 /* loopboot.bitlocker=ask, or loopboot.bitlocker=DEVSPEC:/PATH (the key file's absolute
  * path on that device's file system). */
 static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, char **ret_error)
@@ -761,11 +769,7 @@ static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, c
 	    "device)";
 	struct plan *p = pp->p;
 	if (v && streq(v, "ask")) {
-		free(p->bitlocker_dev.value);
-		free(p->bitlocker_path);
-		p->bitlocker_dev = (struct devspec){0};
-		p->bitlocker_path = NULL;
-		p->bitlocker = PLAN_BITLOCKER_ASK;
+		bitlocker_take(p, PLAN_BITLOCKER_ASK, (struct devspec){0}, NULL);
 		return 0;
 	}
 	if (!v || !strstr(v, ":/"))
@@ -783,11 +787,7 @@ static int set_bitlocker(struct plan_parser *pp, const char *k, const char *v, c
 		return fail(ret_error, k, v, "the key file's path %s: %s — %s", rest,
 		            path ? "names no file" : why, todo);
 	}
-	free(p->bitlocker_dev.value);
-	free(p->bitlocker_path);
-	p->bitlocker_dev = spec;
-	p->bitlocker_path = path;
-	p->bitlocker = PLAN_BITLOCKER_FILE;
+	bitlocker_take(p, PLAN_BITLOCKER_FILE, spec, path);
 	return 0;
 }
 

@@ -389,11 +389,8 @@ int fileset_write(const struct fileset *s, struct cpio *c, const char **ret_fail
 
 void fileset_free(struct fileset *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].path);
-		free(s->v[i].source);
-		free(s->v[i].target);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		free_all(s->v[i].path, s->v[i].source, s->v[i].target);
 	free(s->v);
 	s->v = NULL;
 	s->n = s->cap = 0;

@@ -50,11 +50,8 @@ int modset_init(struct modset *s, const char *modules_dir)
 
 void modset_done(struct modset *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].name);
-		free(s->v[i].path);
-		free(s->v[i].reason);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		free_all(s->v[i].name, s->v[i].path, s->v[i].reason);
 	free(s->v);
 	strv_free(&s->builtin);
 	strv_free(&s->visited);

@@ -804,12 +804,7 @@ static void create_place_done(struct create_place *t)
 {
 	if (t->dirfd >= 0)
 		close(t->dirfd);
-	free(t->dir);
-	free(t->base);
-	free(t->mkfs);
-	free(t->sfdisk);
-	free(t->mkfat);
-	free(t->esp_missing);
+	free_all(t->dir, t->base, t->mkfs, t->sfdisk, t->mkfat, t->esp_missing);
 }
 
 /* Everything that can be refused is refused before the file exists. */

@@ -336,13 +336,8 @@ int media_run(const struct media_options *o, const char *what, char *const argv[
 
 void media_free(struct media *m)
 {
-	free(m->kernel);
-	free(m->kernel_name);
-	free(m->kernel_version);
-	free(m->initrd);
-	free(m->modules_dir);
-	free(m->title);
-	free(m->grub_entry);
+	free_all(m->kernel, m->kernel_name, m->kernel_version, m->initrd, m->modules_dir, m->title,
+	         m->grub_entry);
 	strv_free(&m->words);
 	views_release(&m->views);
 	*m = (struct media){0};

@@ -79,13 +79,9 @@ int stick_verdict(const struct stick_facts *f, bool force, struct stick_refusal 
 
 void stick_facts_free(struct stick_facts *f)
 {
-	free((char *)f->disk);
-	free((char *)f->bus);
-	free((char *)f->mounted);
-	free((char *)f->mounted_dev);
-	free((char *)f->holder);
-	free((char *)f->swap);
-	free((char *)f->host);
+	/* Const for the pure code that reads them; allocated here. */
+	free_all((void *)f->disk, (void *)f->bus, (void *)f->mounted, (void *)f->mounted_dev,
+	         (void *)f->holder, (void *)f->swap, (void *)f->host);
 	*f = (struct stick_facts){0};
 }
 

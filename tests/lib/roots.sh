@@ -32,6 +32,19 @@ cache_has() { # ENTRY: a non-empty file, or a directory with a .complete file
 	fi
 }
 
+# The words of ARGS before the first "--" into the array named BEFORE, the words after it
+# into the array named AFTER (both emptied first).
+split_at_dashes() { # BEFORE AFTER [ARGS...]
+	local -n split_before=$1 split_after=$2
+	shift 2
+	split_before=() split_after=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		split_before+=("$1")
+		shift
+	done
+	[ $# -eq 0 ] || { shift && split_after=("$@"); }
+}
+
 # Makes the cache entry ENTRY once, then runs USE. Everything happens under an exclusive
 # flock on LOCK, so that test files running at the same time build an entry once, never see
 # half of one, and never have one deleted under them while they copy it. Unless ENTRY is
@@ -39,13 +52,9 @@ cache_has() { # ENTRY: a non-empty file, or a directory with a .complete file
 # removes the entries ENTRY replaces and moves what it made into place last. Sets
 # CACHE_BUILT=1 when this call built the entry, else 0.
 cache_build() { # LOCK ENTRY BUILD [ARGS...] [-- USE [ARGS...]]
-	local lock_file=$1 entry=$2 build=() use=() lock tmp rc=0
+	local lock_file=$1 entry=$2 build use lock tmp rc=0
 	shift 2
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		build+=("$1")
-		shift
-	done
-	[ $# -eq 0 ] || { shift && use=("$@"); }
+	split_at_dashes build use "$@"
 	exec {lock}>"$lock_file"
 	flock "$lock"
 	CACHE_BUILT=0
@@ -235,7 +244,7 @@ sd_root() { # OUT
 # framework's own command.
 
 FW_GUEST=$TOP/tests/integrations/guest
-FW_LAYOUT=1    # bump when fw_root_tree changes
+FW_LAYOUT=2    # bump when fw_base_build or fw_root_tree changes
 FW_SIZE_MB=320 # the root image (sparse); the tree is about 180 MB
 FW_BUILD=$VM_CACHE/build-usr
 FW_LOCK=$VM_CACHE/.lock-fw
@@ -258,11 +267,14 @@ fw_chroot() { # TREE COMMAND...
 }
 
 # The packages of each framework's root. --no-install-recommends keeps it small; busybox
-# is what initramfs-tools recommends and a Debian system has.
+# is what initramfs-tools recommends and a Debian system has. nbd-client for the network
+# scenario (root=nbd:); for dracut also dracut-network, its network modules (40network,
+# 35network-legacy with isc-dhcp-client and arping, 95nbd), and procps (pgrep, which
+# network-legacy needs).
 fw_packages() { # FW
 	case $1 in
-	initramfs-tools) echo linux-image-amd64 initramfs-tools busybox zstd ntfs-3g cryptsetup-initramfs ;;
-	dracut) echo linux-image-amd64 dracut zstd ntfs-3g ;;
+	initramfs-tools) echo linux-image-amd64 initramfs-tools busybox zstd ntfs-3g cryptsetup-initramfs nbd-client ;;
+	dracut) echo linux-image-amd64 dracut dracut-network zstd ntfs-3g nbd-client procps ;;
 	esac
 }
 
@@ -280,24 +292,41 @@ fw_base_build() { # TMP FW KEY PACKAGES
 	local t=$1/tree fw=$2 key=$3 pkgs=$4
 	find "$VM_CACHE" -maxdepth 1 -name "fw-$fw-*" -not -name "fw-$fw-$key*" -exec rm -rf {} +
 	note "building the $fw root: apt-get install $pkgs (once; a few minutes)"
-	cp -a "$SD_TREE" "$t" && rm -f "$t/.complete" &&
-		cp /etc/resolv.conf "$t/etc/resolv.conf" &&
-		printf '#!/bin/sh\nexit 101\n' >"$t/usr/sbin/policy-rc.d" && chmod 755 "$t/usr/sbin/policy-rc.d" || return 1
-	# dracut in a chroot must not look at the build machine's devices.
+	tree_for_apt "$t" || return 1
+	# dracut in a chroot must not look at the build machine's devices. Its network module
+	# takes systemd-networkd when systemd has it (Debian 12's does), and dracut's module
+	# for it needs D-Bus in the initramfs, which this root has not: network-legacy
+	# (dhclient) instead, or dracut-network's postinst fails (its ifcfg module needs one).
 	if [ "$fw" = dracut ]; then
 		mkdir -p "$t/etc/dracut.conf.d"
-		printf 'hostonly="no"\n' >"$t/etc/dracut.conf.d/10-lbtest.conf"
+		printf 'hostonly="no"\nadd_dracutmodules+=" network-legacy "\n' >"$t/etc/dracut.conf.d/10-lbtest.conf"
 	fi
 	# shellcheck disable=SC2086 # a list of packages
+	tree_apt_install "$t" "$VM_CACHE/fw-$fw.log" $pkgs || return 1
+	touch "$t/.complete"
+	mv "$t" "$FW_BASE"
+}
+
+# A copy of debootstrap's tree at TREE, ready for apt-get: the build machine's resolv.conf,
+# a policy-rc.d that starts no services.
+tree_for_apt() { # TREE
+	cp -a "$SD_TREE" "$1" && rm -f "$1/.complete" &&
+		cp /etc/resolv.conf "$1/etc/resolv.conf" &&
+		printf '#!/bin/sh\nexit 101\n' >"$1/usr/sbin/policy-rc.d" && chmod 755 "$1/usr/sbin/policy-rc.d"
+}
+
+# apt-get install PACKAGES in TREE (from tree_for_apt), apt's output in LOG (its end on
+# failure); then apt's caches and the policy-rc.d go.
+tree_apt_install() { # TREE LOG PACKAGE...
+	local t=$1 log=$2
+	shift 2
 	if ! { fw_chroot "$t" apt-get update -q &&
-		fw_chroot "$t" apt-get install -y -q --no-install-recommends $pkgs; } >"$VM_CACHE/fw-$fw.log" 2>&1; then
-		tail -n 20 "$VM_CACHE/fw-$fw.log" | sed 's/^/# apt: /'
+		fw_chroot "$t" apt-get install -y -q --no-install-recommends "$@"; } >"$log" 2>&1; then
+		tail -n 20 "$log" | sed 's/^/# apt: /'
 		return 1
 	fi
 	rm -rf "$t"/var/cache/apt/*.bin "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages \
 		"$t/usr/sbin/policy-rc.d"
-	touch "$t/.complete"
-	mv "$t" "$FW_BASE"
 }
 
 # The LUKS scenario's key file, the same on every run.
@@ -312,6 +341,12 @@ fw_root_tree() { # FW TREE
 	install -m 755 "$FW_GUEST/lbtest-fw" "$d/usr/local/sbin/lbtest-fw"
 	install -m 644 "$FW_GUEST/lbtest-fw.service" "$d/etc/systemd/system/lbtest-fw.service"
 	ln -sf ../lbtest-fw.service "$d/etc/systemd/system/multi-user.target.wants/lbtest-fw.service"
+	# One initramfs for every scenario, the network one too (a host on the network: the
+	# framework's network stack, nbd-client; docs/integrations.md).
+	case $fw in
+	initramfs-tools) echo LOOPBOOT_NETWORK=y >"$d/etc/initramfs-tools/conf.d/loopboot-network" ;;
+	dracut) echo 'loopboot_network="yes"' >"$d/etc/dracut.conf.d/20-lbtest-network.conf" ;;
+	esac
 	if [ "$fw" = initramfs-tools ]; then
 		# The LUKS host: the framework's own layers. cryptsetup-initramfs puts crypttab
 		# entries marked "initramfs" and the key files matching KEYFILE_PATTERN into the

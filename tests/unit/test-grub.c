@@ -83,6 +83,9 @@ TEST(kernel_words_quoted_value)
 /*
  * A menuentry made from an entry and a command line, and what its text must hold: lines in
  * order, lines anywhere, text that must be absent, text that must be there exactly once.
+ * What the entry leaves out is the usual: the host found by the file system UUID
+ * 0123456789ABCDEF, as many layers as it names, the kernel /boot/vmlinuz with
+ * /boot/initrd.img.
  */
 struct entry_case {
 	const char *name;
@@ -134,6 +137,15 @@ static void expand(const struct grub_entry *e, const char *const *needles, struc
 static void check_entry(const struct entry_case *c)
 {
 	struct grub_entry e = c->entry;
+	if (!e.search_value)
+		e.search_value = "0123456789ABCDEF"; /* e.search is GRUB_SEARCH_FS_UUID */
+	if (!e.n_layers)
+		while (e.n_layers < PLAN_MAX_LAYERS && e.layers[e.n_layers].path)
+			e.n_layers++;
+	if (!e.kernel) {
+		e.kernel = "/boot/vmlinuz";
+		e.initrd = "/boot/initrd.img";
+	}
 	struct strv w = {0}, order = {0}, present = {0};
 	char *s = entry_for(c->cmdline, &e, &w);
 	expand(&e, c->in_order, &order);
@@ -156,13 +168,8 @@ static const struct entry_case entry_cases[] = {
     {
         .name = "ntfs_host_kernel_from_image",
         .entry = {.title = "Debian (loopboot)",
-                  .search = GRUB_SEARCH_FS_UUID,
-                  .search_value = "0123456789ABCDEF",
                   .host_fstype = "ntfs",
-                  .n_layers = 1,
-                  .layers = {{"/linux/root.img", "ext4", NULL, NULL}},
-                  .kernel = "/boot/vmlinuz",
-                  .initrd = "/boot/initrd.img"},
+                  .layers = {{"/linux/root.img", "ext4", NULL, NULL}}},
         .cmdline = "BOOT_IMAGE=/x root=UUID=0123456789ABCDEF loop=/linux/root.img rw",
         .in_order = STRINGS("menuentry 'Debian (loopboot)' --class gnu-linux --class os {\n",
                             "\tinsmod part_gpt\n", "\tinsmod part_msdos\n", "\tinsmod ntfs\n",
@@ -181,11 +188,8 @@ static const struct entry_case entry_cases[] = {
                   .search = GRUB_SEARCH_FS_UUID,
                   .search_value = "6a0c4b3e-1111-2222-3333-444455556666",
                   .host_fstype = "ext4",
-                  .n_layers = 2,
                   .layers = {{"/vm/outer.img", "btrfs", NULL, NULL},
-                             {"/images/root.img", "ext4", NULL, NULL}},
-                  .kernel = "/boot/vmlinuz",
-                  .initrd = "/boot/initrd.img"},
+                             {"/images/root.img", "ext4", NULL, NULL}}},
         .cmdline = "root=PARTUUID=6a0c4b3e-01 loop=/vm/outer.img//images/root.img",
         .in_order = STRINGS(
             "\tinsmod ext2\n",
@@ -207,11 +211,8 @@ static const struct entry_case entry_cases[] = {
                   .search = GRUB_SEARCH_LABEL,
                   .search_value = "MY STICK",
                   .host_fstype = "vfat",
-                  .n_layers = 2,
                   .layers = {{"/My Linux/outer.img", NULL, NULL, NULL},
-                             {"/inner dir/root.img", NULL, NULL, NULL}},
-                  .kernel = "/boot/vmlinuz",
-                  .initrd = "/boot/initrd.img"},
+                             {"/inner dir/root.img", NULL, NULL, NULL}}},
         .cmdline = "root=\"LABEL=MY STICK\" \"loop=/My Linux/outer.img//inner dir/root.img\" "
                    "rw \"loopboot.mount=/home:/My Linux/home.img\"",
         .present = STRINGS("menuentry 'Linux on Bob'\\''s stick' --class", "\tinsmod fat\n",
@@ -231,7 +232,6 @@ static const struct entry_case entry_cases[] = {
                   .search_value = "ABCD-1234",
                   .host_fstype = "exfat",
                   .kernel_from_host = true,
-                  .n_layers = 1,
                   .layers = {{"/linux/root.img", "ext4", NULL, NULL}},
                   .kernel = "/linux/vmlinuz",
                   .initrd = "/linux/initrd.img"},
@@ -244,9 +244,6 @@ static const struct entry_case entry_cases[] = {
     {
         .name = "unknown_host_type_loads_usual_modules",
         .entry = {.title = "x",
-                  .search = GRUB_SEARCH_FS_UUID,
-                  .search_value = "0123456789ABCDEF",
-                  .n_layers = 1,
                   .layers = {{"/r.img", NULL, NULL, NULL}},
                   .kernel = "/boot/vmlinuz",
                   .initrd = NULL},
@@ -258,10 +255,7 @@ static const struct entry_case entry_cases[] = {
     {
         .name = "disk_image_kernel_in_gpt_partition",
         .entry = {.title = "VM disk",
-                  .search = GRUB_SEARCH_FS_UUID,
-                  .search_value = "0123456789ABCDEF",
                   .host_fstype = "ntfs",
-                  .n_layers = 1,
                   .layers = {{.path = "/vm/disk.img", .fstype = "ext4", .partition = "gpt2"}},
                   .kernel = "/vmlinuz",
                   .initrd = "/initrd.img"},
@@ -277,10 +271,7 @@ static const struct entry_case entry_cases[] = {
     {
         .name = "flat_vmdk_opens_its_extent",
         .entry = {.title = "VMware disk",
-                  .search = GRUB_SEARCH_FS_UUID,
-                  .search_value = "0123456789ABCDEF",
                   .host_fstype = "ntfs",
-                  .n_layers = 1,
                   .layers = {{.path = "/vm/disk.vmdk",
                               .fstype = "ext4",
                               .file = "/vm/disk-flat.vmdk",
@@ -295,14 +286,9 @@ static const struct entry_case entry_cases[] = {
     {
         .name = "nested_image_in_msdos_partition",
         .entry = {.title = "Nested in a partition",
-                  .search = GRUB_SEARCH_FS_UUID,
-                  .search_value = "0123456789ABCDEF",
                   .host_fstype = "ext4",
-                  .n_layers = 2,
                   .layers = {{.path = "/vm/disk.img", .fstype = "btrfs", .partition = "msdos1"},
-                             {.path = "/images/root.img", .fstype = "ext4"}},
-                  .kernel = "/boot/vmlinuz",
-                  .initrd = "/boot/initrd.img"},
+                             {.path = "/images/root.img", .fstype = "ext4"}}},
         .cmdline = "root=UUID=0123456789ABCDEF loop=/vm/disk.img//images/root.img",
         .in_order = STRINGS("\tinsmod btrfs\n", "\tloopback @0 /vm/disk.img\n",
                             "\tloopback @1 (@0,msdos1)/images/root.img\n",

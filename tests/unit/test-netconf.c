@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ipconfig's /run/net-DEVICE.conf, as klibc-utils 2.0 writes it, and resolv.conf. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,74 +48,71 @@ static const char static_conf[] = "DEVICE='veth0'\n"
                                   "DHCPLEASETIME='0'\n"
                                   "DOMAINSEARCH=''\n";
 
-TEST(netconf_dhcp)
-{
-	struct net_config c;
-	CHECK(net_config_parse(dhcp_conf, &c) == 0);
-	CHECK_STREQ(c.interface, "veth0");
-	CHECK_STREQ(c.address, "192.0.2.108");
-	CHECK_STREQ(c.netmask, "255.255.255.0");
-	CHECK_STREQ(c.gateway, "192.0.2.1");
-	CHECK_STREQ(c.method, "dhcp");
-	CHECK_STREQ(c.hostname, "client1");
-	CHECK_STREQ(c.domain, "example.test");
-	CHECK_STREQ(c.dns0, "192.0.2.53");
-	CHECK_STREQ(c.dns1, "192.0.2.54");
-	CHECK_STREQ(c.server, "192.0.2.1");
-	CHECK(c.mac == NULL);
-	net_config_free(&c);
-}
+/* The fields of struct net_config, in the order a netconf_case expects them. */
+#define FIELD(f)                                                                                   \
+	{                                                                                          \
+		.name = #f, .at = offsetof(struct net_config, f)                                   \
+	}
+static const struct {
+	const char *name;
+	size_t at;
+} fields[] = {FIELD(interface), FIELD(mac),    FIELD(address),  FIELD(netmask),
+              FIELD(gateway),   FIELD(method), FIELD(hostname), FIELD(domain),
+              FIELD(dns0),      FIELD(dns1),   FIELD(server)};
 
-TEST(netconf_static_zero_is_none)
-{
-	struct net_config c;
-	CHECK(net_config_parse(static_conf, &c) == 0);
-	CHECK_STREQ(c.interface, "veth0");
-	CHECK_STREQ(c.address, "192.0.2.8");
-	CHECK_STREQ(c.method, "static");
-	CHECK(c.gateway == NULL);
-	CHECK(c.dns0 == NULL && c.dns1 == NULL);
-	CHECK(c.hostname == NULL && c.domain == NULL && c.server == NULL);
-	net_config_free(&c);
-}
+/* A configuration file and every field net_config_parse() must make of it, in the order of
+ * fields[] (NULL: none). */
+struct netconf_case {
+	const char *name, *text;
+	const char *want[ARRAY_SIZE(fields)];
+};
 
-TEST(netconf_static_full)
-{
-	/* ip=192.0.2.7:192.0.2.9:192.0.2.1:255.255.255.0:static1:veth0:off:192.0.2.53 */
-	const char *text = "DEVICE='eth0'\nPROTO='none'\nIPV4ADDR='192.0.2.7'\n"
-	                   "IPV4NETMASK='255.255.255.0'\nIPV4GATEWAY='192.0.2.1'\n"
-	                   "IPV4DNS0='192.0.2.53'\nIPV4DNS1='0.0.0.0'\nHOSTNAME='static1'\n"
-	                   "ROOTSERVER='192.0.2.9'\n";
-	struct net_config c;
-	CHECK(net_config_parse(text, &c) == 0);
-	CHECK_STREQ(c.interface, "eth0");
-	CHECK_STREQ(c.gateway, "192.0.2.1");
-	CHECK_STREQ(c.hostname, "static1");
-	CHECK_STREQ(c.dns0, "192.0.2.53");
-	CHECK(c.dns1 == NULL);
-	CHECK_STREQ(c.server, "192.0.2.9");
-	net_config_free(&c);
-}
+static const struct netconf_case netconf_cases[] = {
+    /* interface, mac, address, netmask, gateway, method, hostname, domain, dns0, dns1,
+     * server */
+    {"netconf_dhcp",
+     dhcp_conf,
+     {"veth0", NULL, "192.0.2.108", "255.255.255.0", "192.0.2.1", "dhcp", "client1", "example.test",
+      "192.0.2.53", "192.0.2.54", "192.0.2.1"}},
+    /* 0.0.0.0 is none: no gateway, DNS server or server. */
+    {"netconf_static_zero_is_none",
+     static_conf,
+     {"veth0", NULL, "192.0.2.8", "255.255.255.0", NULL, "static", NULL, NULL, NULL, NULL, NULL}},
+    /* ip=192.0.2.7:192.0.2.9:192.0.2.1:255.255.255.0:static1:veth0:off:192.0.2.53 */
+    {"netconf_static_full",
+     "DEVICE='eth0'\nPROTO='none'\nIPV4ADDR='192.0.2.7'\n"
+     "IPV4NETMASK='255.255.255.0'\nIPV4GATEWAY='192.0.2.1'\n"
+     "IPV4DNS0='192.0.2.53'\nIPV4DNS1='0.0.0.0'\nHOSTNAME='static1'\n"
+     "ROOTSERVER='192.0.2.9'\n",
+     {"eth0", NULL, "192.0.2.7", "255.255.255.0", "192.0.2.1", "static", "static1", NULL,
+      "192.0.2.53", NULL, "192.0.2.9"}},
+    /* ipconfig closes, escapes and reopens around ' and !; a DHCPSERVER= wins over
+     * ROOTSERVER=; unknown keys and comments are skipped; no PROTO= is static. */
+    {"netconf_quoting",
+     "# a comment\nDEVICE='enp0s3'\nIPV4ADDR='10.0.2.15'\n"
+     "HOSTNAME='it'\\''s'\\!''\nDNSDOMAIN=lab.test\nFOO='bar'\n"
+     "ROOTSERVER='10.0.2.4'\nDHCPSERVER='10.0.2.2'\n"
+     "IPV4ROUTE0SUBNET='0.0.0.0/0'\n",
+     {"enp0s3", NULL, "10.0.2.15", NULL, NULL, "static", "it's!", "lab.test", NULL, NULL,
+      "10.0.2.2"}},
+};
 
-TEST(netconf_quoting)
+static void check_netconf(const void *row)
 {
-	/* ipconfig closes, escapes and reopens around ' and !; a DHCPSERVER= wins over
-	 * ROOTSERVER=; unknown keys and comments are skipped. */
-	const char *text = "# a comment\nDEVICE='enp0s3'\nIPV4ADDR='10.0.2.15'\n"
-	                   "HOSTNAME='it'\\''s'\\!''\nDNSDOMAIN=lab.test\nFOO='bar'\n"
-	                   "ROOTSERVER='10.0.2.4'\nDHCPSERVER='10.0.2.2'\n"
-	                   "IPV4ROUTE0SUBNET='0.0.0.0/0'\n";
-	struct net_config c;
-	CHECK(net_config_parse(text, &c) == 0);
-	CHECK_STREQ(c.interface, "enp0s3");
-	CHECK_STREQ(c.hostname, "it's!");
-	CHECK_STREQ(c.domain, "lab.test");
-	CHECK_STREQ(c.server, "10.0.2.2");
-	CHECK(c.gateway == NULL);
-	CHECK(c.netmask == NULL);
-	CHECK_STREQ(c.method, "static"); /* no PROTO= */
+	const struct netconf_case *w = row;
+	struct net_config c = {0};
+	CHECK(net_config_parse(w->text, &c) == 0);
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		const char *got = *(char *const *)((const char *)&c + fields[i].at);
+		if (!streq_ptr(got, w->want[i])) {
+			printf("# %s: .%s == \"%s\", expected \"%s\"\n", w->name, fields[i].name,
+			       got ? got : "(null)", w->want[i] ? w->want[i] : "(null)");
+			test_failed_checks++;
+		}
+	}
 	net_config_free(&c);
 }
+TEST_TABLE(check_netconf, netconf_cases);
 
 TEST(netconf_incomplete)
 {

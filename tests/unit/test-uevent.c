@@ -47,28 +47,22 @@ TEST(uevent_parse_refuses)
 TEST(modalias_names_disks)
 {
 	/* QEMU's virtio-blk-pci (class 0x0100), modern virtio-blk (1042), AHCI (0x0106),
-	 * NVMe (0x0108): storage controllers. */
-	CHECK(modalias_names_disks("pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00"));
-	CHECK(modalias_names_disks("pci:v00001AF4d00001042sv00001AF4sd00001100bc01sc00i00"));
-	CHECK(modalias_names_disks("pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01"));
-	CHECK(modalias_names_disks("pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02"));
+	 * NVMe (0x0108): storage controllers; the virtio devices block (2) and SCSI (8); Xen's
+	 * block devices. */
+	CHECK_EACH(modalias_names_disks, "pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00",
+	           "pci:v00001AF4d00001042sv00001AF4sd00001100bc01sc00i00",
+	           "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01",
+	           "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02",
+	           "virtio:d00000002v00001AF4", "virtio:d00000008v00001AF4", "xen:vbd");
 	/* virtio-net-pci (0x0200), a VGA card, a USB host controller (0x0c03); IDs with the
-	 * digits B and C (upper case) and 01 after them are not a class. */
-	CHECK(!modalias_names_disks("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"));
-	CHECK(!modalias_names_disks("pci:v00001234d00001111sv00001AF4sd00001100bc03sc00i00"));
-	CHECK(!modalias_names_disks("pci:v00008086d00002934sv00001AF4sd00001100bc0Csc03i00"));
-	CHECK(!modalias_names_disks("pci:v0000BC01d0000BC01sv0000BC01sd0000BC01bc02sc00i00"));
-	/* The virtio devices: block (2) and SCSI (8) name disks, network (1) and the
-	 * balloon (5) do not. */
-	CHECK(modalias_names_disks("virtio:d00000002v00001AF4"));
-	CHECK(modalias_names_disks("virtio:d00000008v00001AF4"));
-	CHECK(!modalias_names_disks("virtio:d00000001v00001AF4"));
-	CHECK(!modalias_names_disks("virtio:d00000005v00001AF4"));
-	CHECK(!modalias_names_disks("virtio:d00000020v00001AF4"));
-	CHECK(modalias_names_disks("xen:vbd"));
-	CHECK(!modalias_names_disks("xen:vif"));
-	/* USB storage and SCSI disks bind in the background in the kernel itself. */
-	CHECK(!modalias_names_disks("usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00"));
-	CHECK(!modalias_names_disks("scsi:t-0x00"));
-	CHECK(!modalias_names_disks(""));
+	 * digits B and C (upper case) and 01 after them are not a class. The virtio network
+	 * (1) and balloon (5) devices, Xen's network; USB storage and SCSI disks, which bind
+	 * in the background in the kernel itself. */
+	CHECK_NONE(modalias_names_disks, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+	           "pci:v00001234d00001111sv00001AF4sd00001100bc03sc00i00",
+	           "pci:v00008086d00002934sv00001AF4sd00001100bc0Csc03i00",
+	           "pci:v0000BC01d0000BC01sv0000BC01sd0000BC01bc02sc00i00",
+	           "virtio:d00000001v00001AF4", "virtio:d00000005v00001AF4",
+	           "virtio:d00000020v00001AF4", "xen:vif",
+	           "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00", "scsi:t-0x00", "");
 }

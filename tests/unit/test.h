@@ -96,6 +96,28 @@ static inline void test_check_strv(const char *file, int line, const char *what,
 	test_check_strv(__FILE__, __LINE__, #v, (v), (n), (const char *const[]){__VA_ARGS__},      \
 	                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
+static inline void test_check_pred(const char *file, int line, const char *name,
+                                   bool (*fn)(const char *), bool want, const char *const *in,
+                                   size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fn(in[i]) != want) {
+			printf("# %s:%d: %s(\"%s\") is %s, expected %s\n", file, line, name,
+			       in[i] ? in[i] : "(null)", want ? "false" : "true",
+			       want ? "true" : "false");
+			test_failed_checks++;
+		}
+}
+
+/* The predicate fn is true for each of the strings after it. */
+#define CHECK_EACH(fn, ...)                                                                        \
+	test_check_pred(__FILE__, __LINE__, #fn, (fn), true, (const char *const[]){__VA_ARGS__},   \
+	                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+/* The predicate fn is false for each of the strings after it. */
+#define CHECK_NONE(fn, ...)                                                                        \
+	test_check_pred(__FILE__, __LINE__, #fn, (fn), false, (const char *const[]){__VA_ARGS__},  \
+	                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 /* An input and the string a function must make of it. */
 struct str_case {
 	const char *in, *want;

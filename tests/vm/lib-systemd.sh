@@ -236,7 +236,10 @@ sd_disk_guest_checks() { # SCENARIO FORMAT loop|linear
 
 # What test-disk.sh and test-disk-linear.sh start with: a systemd guest's memory and time,
 # the usual checks, qemu-img, the kernel and initramfs.
+# Sets W (the output directory) and start (the time, for the file's "total" note).
 sd_disk_begin() {
+	W=$VM_OUT
+	start=$(date +%s)
 	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
 	[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
 	vm_require

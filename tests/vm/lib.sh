@@ -327,13 +327,9 @@ vm_bg_result() { # NAME
 # timeout(1) in between, so that a signal reaches QEMU itself; at the time limit QEMU is
 # killed and VM_RC is 124. A test file that stops meanwhile kills it (VM_PID, trap below).
 vm_boot_watched() { # NAME CMDLINE WATCH [QEMU_ARGS...] [-- DISK...]
-	local name=$1 cmdline=$2 watch=$3 qemu_args=() disks=() start deadline pid
+	local name=$1 cmdline=$2 watch=$3 qemu_args disks start deadline pid
 	shift 3
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		qemu_args+=("$1")
-		shift
-	done
-	[ $# -eq 0 ] || { shift && disks=("$@"); }
+	split_at_dashes qemu_args disks "$@"
 	vm_boot_prepare "$name" "$cmdline" "${disks[@]}"
 	: >"$VM_LOG" # there before the first look at it
 	start=$(date +%s)

@@ -15,8 +15,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$VM_LIB/lib-systemd.sh"
 sd_disk_begin
-W=$VM_OUT
-start=$(date +%s)
 
 sd_disk_host "$W/host.disk" || die "the disk images and their NTFS host are built"
 note "disk images and host ready in $(($(date +%s) - start))s ($SD_DISK)"

@@ -26,8 +26,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$VM_LIB/lib-systemd.sh"
 sd_disk_begin
-W=$VM_OUT
-start=$(date +%s)
 
 # ---- refusals, then the advice followed, and the ambiguous disk named ------------------------
 sd_disk_refusal_host "$W/refuse.disk" || die "the refusal host is built"

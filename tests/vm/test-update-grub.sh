@@ -59,17 +59,9 @@ ug_base_build() { # TMP KEY
 	local t=$1/tree
 	find "$VM_CACHE" -maxdepth 1 -name 'ugbase-*' -not -name "ugbase-$2" -exec rm -rf {} +
 	note "building the Debian root with GRUB: apt-get install $UG_PACKAGES (once; a few minutes)"
-	cp -a "$SD_TREE" "$t" && rm -f "$t/.complete" &&
-		cp /etc/resolv.conf "$t/etc/resolv.conf" &&
-		printf '#!/bin/sh\nexit 101\n' >"$t/usr/sbin/policy-rc.d" && chmod 755 "$t/usr/sbin/policy-rc.d" || return 1
+	tree_for_apt "$t" || return 1
 	# shellcheck disable=SC2086 # a list of packages
-	if ! { fw_chroot "$t" apt-get update -q &&
-		fw_chroot "$t" apt-get install -y -q --no-install-recommends $UG_PACKAGES; } >"$VM_CACHE/ugbase.log" 2>&1; then
-		tail -n 20 "$VM_CACHE/ugbase.log" | sed 's/^/# apt: /'
-		return 1
-	fi
-	rm -rf "$t"/var/cache/apt/*.bin "$t"/var/cache/apt/archives/*.deb "$t"/var/lib/apt/lists/*_Packages \
-		"$t/usr/sbin/policy-rc.d"
+	tree_apt_install "$t" "$VM_CACHE/ugbase.log" $UG_PACKAGES || return 1
 	touch "$t/.complete"
 	mv "$t" "$UG_BASE"
 }

@@ -56,19 +56,24 @@ void nbd_connection_done(struct nbd_connection *c)
 	*c = (struct nbd_connection){0};
 }
 
-/* One attempt: nbd-client negotiates, hands the socket to the kernel and forks its daemon;
- * the first process exits 0 once the device is connected. */
+/* One attempt: nbd-client negotiates, hands the socket to the kernel and (ioctl
+ * interface) forks its daemon; the first process exits 0 once the device is connected. */
 static int nbd_client_run(const char *prog, const char *server, unsigned long port,
-                          const char *export, const char *device, char **ret_said)
+                          const char *export, const char *device, bool netlink, char **ret_said)
 {
 	_cleanup_free_ char *port_s = xasprintf("%lu", port);
 	/* -systemd-mark makes the daemon's argv[0] start with '@'; -persist reconnects when
 	 * the server goes away; -nonetlink: the ioctl interface, which -persist needs;
 	 * -readonly: the export is shared by every client. (nbd-client 3.24 knows -m only in
-	 * its long form.) */
-	char *argv[16] = {"nbd-client", (char *)server,  port_s,       (char *)device,
-	                  "-persist",   "-systemd-mark", "-nonetlink", "-readonly"};
-	size_t n = 8;
+	 * its long form.) With netlink, nbd-client configures the device and exits: no
+	 * daemon, no reconnection. */
+	char *argv[16] = {"nbd-client", (char *)server, port_s, (char *)device, "-readonly"};
+	size_t n = 5;
+	if (!netlink) {
+		argv[n++] = "-persist";
+		argv[n++] = "-systemd-mark";
+		argv[n++] = "-nonetlink";
+	}
 	if (export) {
 		argv[n++] = "-name";
 		argv[n++] = (char *)export;
@@ -125,6 +130,12 @@ int nbd_connect(struct modules *mods, const char *server, unsigned long port, co
 		return log_fail(ENOENT, "connecting the NBD export", where, "nbd-client is missing",
 		                "install nbd-client and rebuild the initramfs with loopboot initrd "
 		                "--network");
+	/* A systemd initrd (dracut's) switches to the root itself, and systemd then sends
+	 * every process but PID 1 SIGSTOP and SIGCONT around its kill loop, '@' daemons too.
+	 * With the ioctl interface any signal ends the kernel's NBD_DO_IT wait and it shuts
+	 * the socket down: the root gets I/O errors. There the kernel keeps the connection
+	 * itself (netlink); elsewhere (our own PID 1, initramfs-tools) the daemon reconnects. */
+	bool netlink = getpid() != 1 && access("/run/systemd/system", F_OK) == 0;
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
 	bool announced = false;
 	_cleanup_free_ char *said = NULL;
@@ -140,16 +151,25 @@ int nbd_connect(struct modules *mods, const char *server, unsigned long port, co
 			    "loopboot initrd --network");
 		free(said);
 		said = NULL;
-		r = nbd_client_run(prog, server, port, export, device, &said);
+		r = nbd_client_run(prog, server, port, export, device, netlink, &said);
 		if (r >= 0) {
 			const char *name = device + strlen("/dev/");
 			for (int i = 0; i < 100 && nbd_size(name) == 0; i++)
 				sleep_ms(50);
-			ret->pid = nbd_served_by(name);
+			/* With netlink, the pid the kernel shows is nbd-client's, which has exited.
+			 */
+			ret->pid = netlink ? 0 : nbd_served_by(name);
 			ret->device = device;
 			device = NULL;
-			log_info("NBD export %s connected as %s (nbd-client pid %d, read-only)",
-			         where, ret->device, (int)ret->pid);
+			if (netlink)
+				log_info(
+				    "NBD export %s connected as %s (netlink: the kernel holds the "
+				    "connection, read-only)",
+				    where, ret->device);
+			else
+				log_info(
+				    "NBD export %s connected as %s (nbd-client pid %d, read-only)",
+				    where, ret->device, (int)ret->pid);
 			return 0;
 		}
 		if (now_ms() >= deadline)

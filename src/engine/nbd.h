@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Network block devices: nbd-client (Debian's nbd-client package) connects a free
- * /dev/nbdN to an export and stays as its daemon: a root storage daemon (argv[0] '@',
- * -systemd-mark) that survives switch_root and systemd's final kill, reconnecting when
- * the server restarts (-persist).
+ * /dev/nbdN to an export. As /init it stays as its daemon (ioctl mode): a root storage
+ * daemon (argv[0] '@', -systemd-mark) that survives switch_root and systemd's final kill,
+ * reconnecting when the server restarts (-persist). Under a systemd initrd (not pid 1,
+ * /run/systemd/system present) systemd stops every process at its switch to the root,
+ * which would interrupt that daemon's NBD_DO_IT: there the kernel keeps the connection
+ * (netlink mode), nbd-client exits once connected and pid is 0.
  */
 #pragma once
 
@@ -14,7 +17,7 @@
 
 struct nbd_connection {
 	char *device; /* /dev/nbd0 */
-	pid_t pid;    /* nbd-client */
+	pid_t pid;    /* nbd-client's daemon; 0 in netlink mode */
 };
 
 /* Connects a free NBD device to server:port's export (NULL: the default export),

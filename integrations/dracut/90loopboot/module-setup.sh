@@ -27,6 +27,35 @@ loopboot_binary() {
     return 1
 }
 
+# A host on the network (root=nbd:, root=nfs:, root=nfs4:, loop=http(s)://, with loop=):
+# wanted with loopboot_network="yes" in dracut.conf, when this machine booted from such a
+# command line, or when dracut's own network, nbd or nfs module was asked for; never with
+# loopboot_network="no". dracut's network module (Debian: dracut-network) brings the
+# interface up, the engine takes it as configured.
+loopboot_network_wanted() {
+    local w
+    case "${loopboot_network:-}" in
+        y | yes | 1) return 0 ;;
+        n | no | 0) return 1 ;;
+    esac
+    for w in network nbd nfs; do
+        [[ " $add_dracutmodules $force_add_dracutmodules $dracutmodules " == *" $w "* ]] && return 0
+    done
+    set -f
+    # shellcheck disable=SC2013 # words, as the kernel splits them
+    for w in $(cat /proc/cmdline 2> /dev/null); do
+        w=${w#\"}
+        case "$w" in
+            root=nbd:?* | root=nfs:?* | root=nfs4:?* | loop=http://?* | loop=https://?*)
+                set +f
+                return 0
+                ;;
+        esac
+    done
+    set +f
+    return 1
+}
+
 # called by dracut
 check() {
     loopboot_binary > /dev/null || return 1
@@ -41,6 +70,37 @@ check() {
 # called by dracut
 depends() {
     echo base
+    loopboot_network_wanted || return 0
+    # dracut's network module, with an interface handler it can install: a module that
+    # fails as a dependency would take this one down with it, and then no loop= boots.
+    if dracut_module_included network; then
+        echo network
+        return 0
+    fi
+    if ! [[ -d $dracutbasedir/modules.d/40network ]]; then
+        dwarn "loopboot: dracut's network module is not installed; root=nbd:, root=nfs: and loop=http:// with loop= will not boot (Debian: apt-get install dracut-network)"
+        return 0
+    fi
+    if [[ " ${mods_checked_as_dep-} " == *" network "* ]]; then
+        dwarn "loopboot: dracut's network module cannot be installed (see above); root=nbd:, root=nfs: and loop=http:// with loop= will not boot (Debian 12: add_dracutmodules+=\" network-legacy \")"
+        return 0
+    fi
+    # The handler: one included already, else NetworkManager's (dracut's choice where it is
+    # installed), else network-legacy (dhclient, udev and the initqueue: both initrd
+    # flavours, and the wait rd.neednet=1 asks the initqueue for). Not systemd-networkd,
+    # which dracut would take wherever systemd has it: its module needs D-Bus in the
+    # initramfs and runs no netroot hooks.
+    if ! dracut_module_included network-manager && ! dracut_module_included connman &&
+        ! dracut_module_included network-wicked && ! dracut_module_included systemd-networkd &&
+        ! [[ -x ${dracutsysrootdir-}/usr/libexec/nm-initrd-generator || -x ${dracutsysrootdir-}/usr/lib/nm-initrd-generator ||
+        -x ${dracutsysrootdir-}/usr/lib/NetworkManager/nm-initrd-generator ]]; then
+        if ! [[ -d $dracutbasedir/modules.d/35network-legacy ]] || ! type -P dhclient > /dev/null; then
+            dwarn "loopboot: no network handler for dracut's network module (install isc-dhcp-client for network-legacy); root=nbd:, root=nfs: and loop=http:// with loop= will not boot"
+            return 0
+        fi
+        echo network-legacy
+    fi
+    echo network
     return 0
 }
 
@@ -61,6 +121,11 @@ installkernel() {
     # Not filtered by host-only: an image's file system is not the host's root file system
     # dracut would detect. Modules this kernel lacks (ntfs3 in Debian's) are skipped.
     hostonly='' instmods "${mods[@]}"
+    # A host on the network: NBD, the NFS client, the kernel's SHA-256 for
+    # loopboot.sha256= (the network drivers come with dracut's network module).
+    if dracut_module_included network; then
+        hostonly='' instmods nbd nfs nfsv3 nfsv4 af_packet algif_hash sha256_generic sha256_ssse3
+    fi
 }
 
 # called by dracut
@@ -83,11 +148,27 @@ install() {
     # unmount a root whose host is mounted inside it.
     inst_hook pre-shutdown 40 "$moddir/loopboot-shutdown.sh"
 
+    if dracut_module_included network; then
+        # The engine's clients for a host on the network (nbd-client as a root storage
+        # daemon; curl for loop=http(s)://, with the CA bundle), where installed.
+        inst_multiple -o nbd-client curl
+        [[ -f ${dracutsysrootdir-}/etc/ssl/certs/ca-certificates.crt ]] &&
+            inst_simple /etc/ssl/certs/ca-certificates.crt
+    fi
+
     if dracut_module_included "systemd"; then
         inst_simple "$moddir/loopboot-root.service" "$systemdsystemunitdir/loopboot-root.service"
         inst_simple "$moddir/sysroot-loopboot.conf" "$systemdsystemunitdir/sysroot.mount.d/90-loopboot.conf"
         inst_simple "$moddir/fsck-root-loopboot.conf" \
             "$systemdsystemunitdir/systemd-fsck-root.service.d/90-loopboot.conf"
+        if dracut_module_included network; then
+            # With a host on the network, no sysroot.mount is generated for root= (it names
+            # no device) to pull the unit in: initrd-root-fs.target requires it. Without a
+            # claim its condition skips it.
+            mkdir -p "$initdir$systemdsystemunitdir/initrd-root-fs.target.requires"
+            ln_r "$systemdsystemunitdir/loopboot-root.service" \
+                "$systemdsystemunitdir/initrd-root-fs.target.requires/loopboot-root.service"
+        fi
     else
         inst_hook mount 10 "$moddir/mount-loopboot.sh"
     fi

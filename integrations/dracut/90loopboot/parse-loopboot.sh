@@ -9,7 +9,12 @@
 #     mount-root.sh) from mounting the host itself;
 #   - in the script initrd, the initqueue waits for the host device, as it would for a
 #     root device.
-# loopboot=off (or rd.loopboot=0) on the command line leaves everything to dracut.
+#   - a host on the network (root=nbd:, root=nfs:, root=nfs4:, loop=http(s)://):
+#     rd.neednet=1 in /etc/cmdline.d, so that dracut's network module brings the interface
+#     up (ip=) and the initqueue waits for it; the engine then takes it as configured.
+#     dracut's own 95nbd and 95nfs find root=loopboot:... and leave it alone.
+# loopboot=off (or rd.loopboot=0) on the command line leaves everything to dracut, and so
+# does a network root= without loop= (the export as the root: dracut's own modules).
 # The decision reads /proc/cmdline, as the engine does, not /etc/cmdline.d.
 
 # shellcheck source=/dev/null # dracut's library, in the initramfs
@@ -34,6 +39,28 @@ loopboot_wanted() { # [CMDLINE-FILE]
     [ "$want" = y ]
     _r=$?
     unset want w
+    return $_r
+}
+
+# Does root= or loop= name a host on the network?
+loopboot_network_host() { # [CMDLINE-FILE]
+    _rnet=n _lnet=n
+    set -f
+    # shellcheck disable=SC2013 # words, as the kernel splits them
+    for w in $(cat "${1:-/proc/cmdline}"); do
+        w=${w#\"}
+        case "$w" in
+            --) break ;;
+            root=nbd:?* | root=nfs:?* | root=nfs4:?*) _rnet=y ;;
+            root=*) _rnet=n ;;
+            loop=http://?* | loop=https://?*) _lnet=y ;;
+            loop=*) _lnet=n ;;
+        esac
+    done
+    set +f
+    [ "$_rnet" = y ] || [ "$_lnet" = y ]
+    _r=$?
+    unset _rnet _lnet w
     return $_r
 }
 
@@ -68,8 +95,16 @@ if loopboot_wanted "${LOOPBOOT_PROC_CMDLINE:-}"; then
         root="loopboot:$_host"
         # shellcheck disable=SC2034 # read by dracut-cmdline after the hooks
         rootok=1
+        if loopboot_network_host "${LOOPBOOT_PROC_CMDLINE:-}"; then
+            if [ -e /lib/net-lib.sh ]; then
+                mkdir -p /etc/cmdline.d
+                echo "rd.neednet=1" > /etc/cmdline.d/90-loopboot-neednet.conf
+                info "loopboot: the host is on the network; dracut brings the network up"
+            else
+                warn "loopboot: the host is on the network, but this initramfs has no dracut network module — install dracut-network (or add_dracutmodules+=\" network \") and rebuild it"
+            fi
         # The systemd initrd already waits for root= (systemd-fstab-generator).
-        if [ -z "$DRACUT_SYSTEMD" ]; then
+        elif [ -z "$DRACUT_SYSTEMD" ]; then
             case "$_host" in
                 LABEL=* | UUID=* | PARTUUID=* | PARTLABEL=* | /dev/*)
                     wait_for_dev "$(loopboot_host_dev "$_host")"

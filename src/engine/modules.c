@@ -16,6 +16,7 @@
 struct job {
 	char *name;
 	const char *options;
+	bool ordered; /* a disk-naming driver: loaded while no other such load runs */
 	bool done;
 	int result;
 };
@@ -28,7 +29,8 @@ struct modules {
 	struct strv drivers;  /* modules queued for devices, each once */
 	int async_saved;      /* the kernel's default async_probe before ours: 0, 1; -1 untouched */
 	pthread_mutex_t lock;
-	pthread_cond_t changed; /* a job was queued, a job is done, or stop */
+	pthread_mutex_t ordered; /* held by the load of a disk-naming driver */
+	pthread_cond_t changed;  /* a job was queued, a job is done, or stop */
 	struct job *jobs;
 	size_t n_jobs, next; /* next: the first job no worker took yet */
 	pthread_t workers[WORKERS];
@@ -89,6 +91,7 @@ struct modules *modules_new(void)
 	 * while the others go on. */
 	m->max_workers = WORKERS;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->ordered, NULL);
 	pthread_cond_init(&m->changed, NULL);
 	return m;
 }
@@ -135,8 +138,17 @@ static void *worker(void *userdata)
 			size_t i = m->next++;
 			char *name = m->jobs[i].name;
 			const char *options = m->jobs[i].options;
+			bool ordered = m->jobs[i].ordered;
 			pthread_mutex_unlock(&m->lock);
+			/* Two disk-naming drivers loading side by side name disks in either
+			 * order even when each binds in bus order: virtio_blk registered while
+			 * virtio_pci still adds devices probes the later device first. One at a
+			 * time, in the order queued, as one modprobe after the other would. */
+			if (ordered)
+				pthread_mutex_lock(&m->ordered);
 			int r = ctx ? load(ctx, name, options) : -ENOMEM;
+			if (ordered)
+				pthread_mutex_unlock(&m->ordered);
 			pthread_mutex_lock(&m->lock);
 			m->jobs[i].done = true;
 			m->jobs[i].result = r;
@@ -155,12 +167,13 @@ static void *worker(void *userdata)
 }
 
 /* Queues a load; done at once in this thread when no worker can be started. */
-static void load_async(struct modules *m, const char *name, const char *options)
+static void load_async(struct modules *m, const char *name, const char *options, bool ordered)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->n_jobs % 16 == 0)
 		m->jobs = xrealloc(m->jobs, (m->n_jobs + 16) * sizeof(*m->jobs));
-	m->jobs[m->n_jobs++] = (struct job){.name = xstrdup(name), .options = options};
+	m->jobs[m->n_jobs++] =
+	    (struct job){.name = xstrdup(name), .options = options, .ordered = ordered};
 	if (m->idle == 0 && m->n_workers < m->max_workers &&
 	    pthread_create(&m->workers[m->n_workers], NULL, worker, m) == 0)
 		m->n_workers++;
@@ -193,6 +206,7 @@ void modules_free(struct modules *m)
 	free(m->jobs);
 	pthread_cond_destroy(&m->changed);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->ordered);
 	kmod_unref(m->ctx);
 	strv_free(&m->seen);
 	strv_free(&m->drivers);
@@ -221,7 +235,7 @@ int modules_load(struct modules *m, const char *name)
 void modules_preload(struct modules *m, const char *name)
 {
 	if (m)
-		load_async(m, name, NULL);
+		load_async(m, name, NULL, false);
 }
 
 /* Queues the modules a device's modalias resolves to, each module once: two devices of one
@@ -238,7 +252,8 @@ static void queue_driver(struct modules *m, const char *modalias)
 	 * option before (where the name alone means asynchronous). Whoever needs a device
 	 * waits for it anyway. */
 	const char *options = "async_probe";
-	if (modalias_names_disks(modalias))
+	bool ordered = modalias_names_disks(modalias);
+	if (ordered)
 		options = m->async_saved == 0   ? "async_probe=0"
 		          : m->async_saved == 1 ? options
 		                                : NULL;
@@ -251,7 +266,7 @@ static void queue_driver(struct modules *m, const char *modalias)
 		const char *name = kmod_module_get_name(mod);
 		if (!strv_contains(&m->drivers, name)) {
 			strv_push(&m->drivers, xstrdup(name));
-			load_async(m, name, options);
+			load_async(m, name, options, ordered);
 		}
 		kmod_module_unref(mod);
 	}

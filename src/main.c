@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/util.h"
 #include "engine/boot.h"
 #include "engine/cmdline.h"
@@ -42,8 +43,8 @@ static int cmd_plan(int argc, char **argv)
 {
 	const char *cmdline = NULL;
 	int r = cli_parse_cmdline_only(argc, argv, plan_usage, &cmdline);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	if (r >= 0)
+		return r;
 	struct plan plan;
 	r = cli_load_plan(argv[0], cmdline, &plan, NULL);
 	if (r)
@@ -61,11 +62,10 @@ static const char boot_usage[] =
 static int cmd_boot(int argc, char **argv)
 {
 	const char *root_mnt = NULL, *cmdline = NULL;
-	const struct cli_option options[] = {{"root-mnt", 'r', &root_mnt},
-	                                     {"cmdline", 'c', &cmdline}};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), boot_usage);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	int r = OPTS_PARSE(argc, argv, 0, boot_usage, OPT_STRING("root-mnt", 'r', &root_mnt),
+	                   OPT_STRING("cmdline", 'c', &cmdline));
+	if (r >= 0)
+		return r;
 	if (!root_mnt) {
 		fputs("loopboot: boot: --root-mnt is missing — give the directory where the root "
 		      "is to be mounted\n",
@@ -103,10 +103,9 @@ static const char teardown_usage[] =
 static int cmd_teardown(int argc, char **argv)
 {
 	const char *root_mnt = NULL;
-	const struct cli_option options[] = {{"root-mnt", 'r', &root_mnt}};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), teardown_usage);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	int r = OPTS_PARSE(argc, argv, 0, teardown_usage, OPT_STRING("root-mnt", 'r', &root_mnt));
+	if (r >= 0)
+		return r;
 	if (!root_mnt || optind < argc) {
 		fputs("loopboot: teardown: --root-mnt is missing — give the directory the root "
 		      "is mounted at\n",
@@ -146,10 +145,9 @@ static const char prepare_shutdown_usage[] =
 static int cmd_prepare_shutdown(int argc, char **argv)
 {
 	const char *root = SHUTDOWN_ROOT;
-	const struct cli_option options[] = {{"root", 'r', &root}};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), prepare_shutdown_usage);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	int r = OPTS_PARSE(argc, argv, 0, prepare_shutdown_usage, OPT_STRING("root", 'r', &root));
+	if (r >= 0)
+		return r;
 	if (optind < argc || root[0] != '/') {
 		fprintf(stderr, "loopboot: prepare-shutdown: %s: %s — %s\n",
 		        optind < argc ? argv[optind] : root,

@@ -6,6 +6,9 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
@@ -392,4 +395,21 @@ char *process_result_message(const struct process_result *r)
 		return xasprintf("could not be waited for: %s", strerror(r->status));
 	}
 	return xstrdup("ended in an unknown way");
+}
+
+void args_add(struct args *a, ...)
+{
+	va_list ap;
+	va_start(ap, a);
+	for (const char *w; (w = va_arg(ap, const char *));) {
+		if (a->n >= ARGS_MAX) {
+			fprintf(stderr,
+			        "loopboot: a program's arguments: more than %d — this is a bug\n",
+			        ARGS_MAX);
+			abort();
+		}
+		a->v[a->n++] = (char *)w;
+	}
+	a->v[a->n] = NULL;
+	va_end(ap);
 }

@@ -81,6 +81,18 @@ struct process_result {
 	const char *step; /* PROCESS_NOT_STARTED: "fork", "exec", "setsid" or a stream's path */
 };
 
+/* An argument vector built a few words at a time, for the functions below (.v). The
+ * words are borrowed, not copied: they must outlive the run. */
+#define ARGS_MAX 47
+struct args {
+	char *v[ARGS_MAX + 1]; /* NULL after the last word */
+	size_t n;
+};
+
+/* Appends the words before the NULL that ends them. More than ARGS_MAX in all is a bug:
+ * the program stops (as on allocation failure). */
+void args_add(struct args *a, ...) __attribute__((sentinel));
+
 /*
  * Starts the program path (NULL: argv[0]) with argv, which is what the program sees: its
  * argv[0] may differ from path (the FUSE daemons run as "@ntfs-3g", which systemd's final

@@ -599,41 +599,19 @@ static int run_curl(const char *curl, const char *url, const char *shown, const 
 	bool https = startswith(url, "https://") != NULL;
 	_cleanup_free_ char *connect_timeout = xasprintf("%u", timeout_s);
 	_cleanup_free_ char *retries = xasprintf("%d", RETRIES);
-	const char *argv[40];
-	size_t n = 0;
-	argv[n++] = curl;
-	argv[n++] = "--disable"; /* no ~/.curlrc: must come first */
-	argv[n++] = "--fail";
-	argv[n++] = "--location";
-	argv[n++] = "--proto-redir";
-	argv[n++] = "=http,https";
-	argv[n++] = "--globoff"; /* [ ] { } in a path are characters, not patterns */
-	argv[n++] = "--silent";
-	argv[n++] = "--show-error";
-	argv[n++] = "--dump-header";
-	argv[n++] = "-"; /* every response's headers on stdout: Content-Length, the status */
-	argv[n++] = "--output";
-	argv[n++] = tmp;
-	argv[n++] = "--retry";
-	argv[n++] = retries;
-	argv[n++] = "--retry-connrefused";
-	argv[n++] = "--retry-delay";
-	argv[n++] = "1";
-	argv[n++] = "--speed-limit";
-	argv[n++] = "1";
-	argv[n++] = "--speed-time";
-	argv[n++] = STALL_S;
-	if (timeout_s) {
-		argv[n++] = "--connect-timeout";
-		argv[n++] = connect_timeout;
-	}
-	if (https && access(CA_BUNDLE, R_OK) == 0) {
-		argv[n++] = "--cacert";
-		argv[n++] = CA_BUNDLE;
-	}
-	argv[n++] = "--url";
-	argv[n++] = url;
-	argv[n] = NULL;
+	struct args a = {0};
+	args_add(&a, curl, "--disable", /* no ~/.curlrc: must come first */
+	         "--fail", "--location", "--proto-redir", "=http,https",
+	         "--globoff", /* [ ] { } in a path are characters, not patterns */
+	         "--silent", "--show-error", "--dump-header",
+	         "-", /* every response's headers on stdout: Content-Length, the status */
+	         "--output", tmp, "--retry", retries, "--retry-connrefused", "--retry-delay", "1",
+	         "--speed-limit", "1", "--speed-time", STALL_S, NULL);
+	if (timeout_s)
+		args_add(&a, "--connect-timeout", connect_timeout, NULL);
+	if (https && access(CA_BUNDLE, R_OK) == 0)
+		args_add(&a, "--cacert", CA_BUNDLE, NULL);
+	args_add(&a, "--url", url, NULL);
 
 	_cleanup_close_ int headers_fd = memfd_create("loopboot-fetch-headers", MFD_CLOEXEC);
 	_cleanup_close_ int err_fd = memfd_create("loopboot-fetch-errors", MFD_CLOEXEC);
@@ -646,7 +624,7 @@ static int run_curl(const char *curl, const char *url, const char *shown, const 
 	log_debug("fetching %s into %s with %s", shown, tmp, curl);
 	struct process_result res;
 	pid_t pid;
-	int r = process_spawn(curl, (char *const *)argv, &o, &pid, &res);
+	int r = process_spawn(curl, a.v, &o, &pid, &res);
 	if (r >= 0)
 		r = wait_with_progress(pid, shown, tmp, headers_fd, &res);
 	if (r == 0)

@@ -16,27 +16,19 @@ char *fsck_find(const char *fstype)
 /* The checkers agree on the fsck(8) exit status: bit 0 corrected, bit 1 reboot advised,
  * bit 2 errors left, bit 3 operational error. The repair flags differ a little. */
 static void build_argv(const struct plan *p, const char *prog, const char *devnode, bool dry_run,
-                       const char **argv)
+                       struct args *a)
 {
-	size_t n = 0;
-	argv[n++] = prog;
 	bool e2 = strstr(prog, "e2fsck") != NULL;
 	bool exfat = strstr(prog, "exfat") != NULL;
-	switch (dry_run ? PLAN_FSCK_REPAIR_NO : p->fsck_repair) {
-	case PLAN_FSCK_REPAIR_PREEN:
-		argv[n++] = e2 ? "-p" : exfat ? "-p" : "-a";
-		break;
-	case PLAN_FSCK_REPAIR_YES:
-		argv[n++] = "-y";
-		break;
-	case PLAN_FSCK_REPAIR_NO:
-		argv[n++] = "-n";
-		break;
-	}
+	const char *repair = "-n";
+	if (!dry_run && p->fsck_repair == PLAN_FSCK_REPAIR_PREEN)
+		repair = e2 || exfat ? "-p" : "-a";
+	else if (!dry_run && p->fsck_repair == PLAN_FSCK_REPAIR_YES)
+		repair = "-y";
+	args_add(a, prog, repair, NULL);
 	if (p->fsck_mode == PLAN_FSCK_FORCE && e2)
-		argv[n++] = "-f";
-	argv[n++] = devnode;
-	argv[n] = NULL;
+		args_add(a, "-f", NULL);
+	args_add(a, devnode, NULL);
 }
 
 int fsck_run(const struct plan *p, const char *devnode, const char *fstype, const char *what,
@@ -49,15 +41,15 @@ int fsck_run(const struct plan *p, const char *devnode, const char *fstype, cons
 		log_debug("no checker for %s installed: %s not checked", fstype, what);
 		return 0;
 	}
-	const char *argv[8];
-	build_argv(p, prog, devnode, dry_run, argv);
-	log_debug("checking %s: %s %s %s", what, argv[0], argv[1], devnode);
+	struct args a = {0};
+	build_argv(p, prog, devnode, dry_run, &a);
+	log_debug("checking %s: %s %s %s", what, a.v[0], a.v[1], devnode);
 	/* The checker talks to the console (stdout/stderr are ours); it must not wait for
 	 * answers. */
 	static const struct process_options no_input = {.stdio = {STDIO_NULL}};
 	struct process_result res;
 	int step = step_begin("fsck");
-	int r = process_run(NULL, (char *const *)argv, &no_input, &res);
+	int r = process_run(NULL, a.v, &no_input, &res);
 	step_end(step);
 	if (res.end != PROCESS_EXITED) {
 		_cleanup_free_ char *how = process_result_message(&res);
@@ -84,7 +76,7 @@ int fsck_run(const struct plan *p, const char *devnode, const char *fstype, cons
 	if (rc & 4)
 		return log_fail(
 		    EUCLEAN, "file system errors in", what, "the checker could not repair them",
-		    "repair it from another system (%s -f on the image file)%s", argv[0],
+		    "repair it from another system (%s -f on the image file)%s", a.v[0],
 		    p->fsck_repair == PLAN_FSCK_REPAIR_NO ? ", or boot with fsck.repair=preen"
 		                                          : "");
 	if (rc & 8)

@@ -67,18 +67,12 @@ static int nbd_client_run(const char *prog, const char *server, unsigned long po
 	 * -readonly: the export is shared by every client. (nbd-client 3.24 knows -m only in
 	 * its long form.) With netlink, nbd-client configures the device and exits: no
 	 * daemon, no reconnection. */
-	char *argv[16] = {"nbd-client", (char *)server, port_s, (char *)device, "-readonly"};
-	size_t n = 5;
-	if (!netlink) {
-		argv[n++] = "-persist";
-		argv[n++] = "-systemd-mark";
-		argv[n++] = "-nonetlink";
-	}
-	if (export) {
-		argv[n++] = "-name";
-		argv[n++] = (char *)export;
-	}
-	argv[n] = NULL;
+	struct args a = {0};
+	args_add(&a, "nbd-client", server, port_s, device, "-readonly", NULL);
+	if (!netlink)
+		args_add(&a, "-persist", "-systemd-mark", "-nonetlink", NULL);
+	if (export)
+		args_add(&a, "-name", export, NULL);
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
@@ -89,7 +83,7 @@ static int nbd_client_run(const char *prog, const char *server, unsigned long po
 	};
 	pid_t pid;
 	struct process_result res;
-	int r = process_spawn(prog, argv, &o, &pid, &res);
+	int r = process_spawn(prog, a.v, &o, &pid, &res);
 	close(pipefd[1]);
 	char buf[512];
 	size_t len = 0;

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "basic/copy.h"
 #include "basic/elf.h"
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/process.h"
 #include "basic/util.h"
 #include "engine/bitlocker.h"
@@ -152,149 +152,75 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static void usage(FILE *f)
-{
-	fputs("Usage: loopboot initrd -o FILE [OPTIONS]\n"
-	      "\n"
-	      "Builds a standalone initramfs whose /init is loopboot, with the kernel modules\n"
-	      "for common disks and file systems, ntfs-3g, and the other FUSE drivers where\n"
-	      "the kernel lacks the file system.\n"
-	      "\n"
-	      "  -o, --output FILE          where to write it (replaced atomically)\n"
-	      "      --kernel-version VER   the kernel (default: the running one, uname -r)\n"
-	      "      --modules-dir DIR      the directory holding modules.dep (default:\n"
-	      "                             /lib/modules/VER; VER defaults to its name)\n"
-	      "      --add-module NAME      also this module or alias, with its dependencies\n"
-	      "      --add-binary PATH      also this program, with its libraries\n"
-	      "      --compress METHOD      zstd, gzip, xz or none (default: zstd if installed,\n"
-	      "                             else gzip)\n"
-	      "      --host-only            only what this machine needs to boot as it did\n"
-	      "                             (with --bitlocker's files when its host is\n"
-	      "                             BitLocker)\n"
-	      "      --bitlocker            also what opens BitLocker hosts: libcryptsetup\n"
-	      "                             (loaded by loopboot when one is met) and the\n"
-	      "                             dm-crypt and AES modules\n"
-	      "      --network              also what boots from the network (root=nbd:,\n"
-	      "                             root=nfs:, loop=http://): ipconfig, nbd-client,\n"
-	      "                             curl and the CA bundle, the NBD and NFS modules\n"
-	      "                             and common Ethernet drivers\n"
-	      "      --no-strip             keep debugging information in programs (default:\n"
-	      "                             strip --strip-debug, when installed)\n"
-	      "  -v, --verbose              list every entry and why it is in\n"
-	      "\n"
-	      "$SOURCE_DATE_EPOCH sets the time stamp of every entry (default 0).\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: loopboot initrd -o FILE [OPTIONS]\n"
+    "\n"
+    "Builds a standalone initramfs whose /init is loopboot, with the kernel modules\n"
+    "for common disks and file systems, ntfs-3g, and the other FUSE drivers where\n"
+    "the kernel lacks the file system.\n"
+    "\n"
+    "  -o, --output FILE          where to write it (replaced atomically)\n"
+    "      --kernel-version VER   the kernel (default: the running one, uname -r)\n"
+    "      --modules-dir DIR      the directory holding modules.dep (default:\n"
+    "                             /lib/modules/VER; VER defaults to its name)\n"
+    "      --add-module NAME      also this module or alias, with its dependencies\n"
+    "      --add-binary PATH      also this program, with its libraries\n"
+    "      --compress METHOD      zstd, gzip, xz or none (default: zstd if installed,\n"
+    "                             else gzip)\n"
+    "      --host-only            only what this machine needs to boot as it did\n"
+    "                             (with --bitlocker's files when its host is\n"
+    "                             BitLocker)\n"
+    "      --bitlocker            also what opens BitLocker hosts: libcryptsetup\n"
+    "                             (loaded by loopboot when one is met) and the\n"
+    "                             dm-crypt and AES modules\n"
+    "      --network              also what boots from the network (root=nbd:,\n"
+    "                             root=nfs:, loop=http://): ipconfig, nbd-client,\n"
+    "                             curl and the CA bundle, the NBD and NFS modules\n"
+    "                             and common Ethernet drivers\n"
+    "      --no-strip             keep debugging information in programs (default:\n"
+    "                             strip --strip-debug, when installed)\n"
+    "  -v, --verbose              list every entry and why it is in\n"
+    "\n"
+    "$SOURCE_DATE_EPOCH sets the time stamp of every entry (default 0).\n";
 
 /* ---- options ----------------------------------------------------------------------- */
 
-static int usage_error(const char *fmt, const char *value)
+/* --compress METHOD: its index in compress_names. */
+static int take_compress(const char *value, void *to)
 {
-	fputs("loopboot: initrd: ", stderr);
-	fprintf(stderr, fmt, value);
-	fputs(" — see loopboot initrd --help\n", stderr);
-	return 2;
+	for (size_t i = 0; i < ARRAY_SIZE(compress_names); i++)
+		if (streq(value, compress_names[i])) {
+			*(int *)to = (int)i;
+			return 0;
+		}
+	return opts_usage_error(
+	    "initrd", "unknown --compress method: %s (use zstd, gzip, xz or none)", value);
 }
 
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum {
-		OPT_KERNEL_VERSION = 0x100,
-		OPT_MODULES_DIR,
-		OPT_ADD_MODULE,
-		OPT_ADD_BINARY,
-		OPT_COMPRESS,
-		OPT_HOST_ONLY,
-		OPT_BITLOCKER,
-		OPT_NETWORK,
-		OPT_NO_STRIP,
-	};
-	static const struct option options[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"kernel-version", required_argument, NULL, OPT_KERNEL_VERSION},
-	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
-	    {"add-module", required_argument, NULL, OPT_ADD_MODULE},
-	    {"add-binary", required_argument, NULL, OPT_ADD_BINARY},
-	    {"compress", required_argument, NULL, OPT_COMPRESS},
-	    {"host-only", no_argument, NULL, OPT_HOST_ONLY},
-	    {"bitlocker", no_argument, NULL, OPT_BITLOCKER},
-	    {"network", no_argument, NULL, OPT_NETWORK},
-	    {"no-strip", no_argument, NULL, OPT_NO_STRIP},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	*o = (struct options){.compress = -1};
-	int c;
-	/* "+": stop at the first non-option; ":": report a missing argument as ':', so
-	 * that every message is ours and starts with "loopboot:". */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:o:vh", options, NULL)) >= 0) {
-		switch (c) {
-		case 'o':
-			o->output = optarg;
-			break;
-		case OPT_KERNEL_VERSION:
-			o->version = optarg;
-			break;
-		case OPT_MODULES_DIR:
-			o->modules_dir = optarg;
-			break;
-		case OPT_ADD_MODULE:
-			strv_push(&o->add_modules, xstrdup(optarg));
-			break;
-		case OPT_ADD_BINARY:
-			strv_push(&o->add_binaries, xstrdup(optarg));
-			break;
-		case OPT_COMPRESS: {
-			bool found = false;
-			for (size_t i = 0; i < ARRAY_SIZE(compress_names); i++)
-				if (streq(optarg, compress_names[i])) {
-					o->compress = (int)i;
-					found = true;
-				}
-			if (!found)
-				return usage_error("unknown --compress method: %s (use zstd, gzip, "
-				                   "xz or none)",
-				                   optarg);
-			break;
-		}
-		case OPT_HOST_ONLY:
-			o->host_only = true;
-			break;
-		case OPT_BITLOCKER:
-			o->bitlocker = true;
-			break;
-		case OPT_NETWORK:
-			o->network = true;
-			break;
-		case OPT_NO_STRIP:
-			o->no_strip = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
-		default:
-			if (optopt && optopt < 0x100) {
-				char opt[3] = {'-', (char)optopt, '\0'};
-				return usage_error("unknown option: %s", opt);
-			}
-			return usage_error("unknown option: %s", argv[optind - 1]);
-		}
-	}
+	/* Options end at the first word: there is none to take. */
+	int r = OPTS_PARSE(
+	    argc, argv, OPTS_WORD_ENDS, usage, OPT_STRING("output", 'o', &o->output),
+	    OPT_STRING("kernel-version", 0, &o->version),
+	    OPT_STRING("modules-dir", 0, &o->modules_dir),
+	    OPT_LIST("add-module", 0, &o->add_modules), OPT_LIST("add-binary", 0, &o->add_binaries),
+	    OPT_CALL("compress", 0, &o->compress, take_compress),
+	    OPT_FLAG("host-only", 0, &o->host_only), OPT_FLAG("bitlocker", 0, &o->bitlocker),
+	    OPT_FLAG("network", 0, &o->network), OPT_FLAG("no-strip", 0, &o->no_strip),
+	    OPT_FLAG("verbose", 'v', &o->verbose));
+	if (r >= 0)
+		return r;
 	if (optind < argc)
-		return usage_error("unexpected argument: %s", argv[optind]);
+		return opts_usage_error("initrd", "unexpected argument: %s", argv[optind]);
 	if (!o->output || !*o->output)
-		return usage_error("%s", "-o FILE is missing: name the initramfs to write");
+		return opts_usage_error("initrd", "%s",
+		                        "-o FILE is missing: name the initramfs to write");
 	if (o->version && (!*o->version || strchr(o->version, '/') || streq(o->version, ".") ||
 	                   streq(o->version, "..")))
-		return usage_error("invalid --kernel-version: %s", o->version);
+		return opts_usage_error("initrd", "invalid --kernel-version: %s", o->version);
 	return -1;
 }
 
@@ -1031,47 +957,34 @@ static int add_skeleton(struct builder *b)
 
 /* ---- writing ----------------------------------------------------------------------- */
 
+/*
+ * Each method's program, with fixed arguments, so the same input gives the same bytes:
+ * gzip without name and time (-n); zstd and xz single-threaded. The kernel's xz decoder
+ * wants CRC32 (or no) checks, and allocates the whole dictionary: 8 MiB instead of -9's
+ * 64 MiB.
+ */
+static const struct {
+	const char *program;
+	const char *args[5]; /* ended by NULL */
+} compressors[] = {
+    [COMPRESS_ZSTD] = {"zstd", {"-q", "-19", "-T1", "-c"}},
+    [COMPRESS_GZIP] = {"gzip", {"-n", "-9", "-c"}},
+    [COMPRESS_XZ] = {"xz", {"--check=crc32", "--lzma2=preset=9,dict=8MiB", "-T1", "-c"}},
+};
+
 static char *compressor_path(int method)
 {
-	switch (method) {
-	case COMPRESS_ZSTD:
-		return find_program("zstd", PROGRAM_SEARCH_PATH);
-	case COMPRESS_GZIP:
-		return find_program("gzip", PROGRAM_SEARCH_PATH);
-	case COMPRESS_XZ:
-		return find_program("xz", PROGRAM_SEARCH_PATH);
-	}
-	return NULL;
+	if (method < 0 || (size_t)method >= ARRAY_SIZE(compressors))
+		return NULL;
+	return find_program(compressors[method].program, PROGRAM_SEARCH_PATH);
 }
 
-/*
- * Fixed arguments, so the same input gives the same bytes: gzip without name and time
- * (-n); zstd and xz single-threaded. The kernel's xz decoder wants CRC32 (or no) checks,
- * and allocates the whole dictionary: 8 MiB instead of -9's 64 MiB.
- */
 static void compressor_argv(int method, char *path, char *argv[8])
 {
 	int n = 0;
 	argv[n++] = path;
-	switch (method) {
-	case COMPRESS_ZSTD:
-		argv[n++] = "-q";
-		argv[n++] = "-19";
-		argv[n++] = "-T1";
-		argv[n++] = "-c";
-		break;
-	case COMPRESS_GZIP:
-		argv[n++] = "-n";
-		argv[n++] = "-9";
-		argv[n++] = "-c";
-		break;
-	case COMPRESS_XZ:
-		argv[n++] = "--check=crc32";
-		argv[n++] = "--lzma2=preset=9,dict=8MiB";
-		argv[n++] = "-T1";
-		argv[n++] = "-c";
-		break;
-	}
+	for (size_t i = 0; compressors[method].args[i]; i++)
+		argv[n++] = (char *)compressors[method].args[i];
 	argv[n] = NULL;
 }
 
@@ -1278,7 +1191,6 @@ static int build(struct builder *b)
 int initrd_main(int argc, char **argv)
 {
 	struct options o;
-	optind = 0; /* a fresh getopt scan (main may have used it) */
 	int r = parse_args(argc, argv, &o);
 	if (r >= 0) {
 		options_done(&o);

@@ -26,6 +26,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/options.h"
 #include "basic/process.h"
 #include "engine/bitlocker.h"
 #include "engine/cmdline.h"
@@ -1227,11 +1228,10 @@ static char *boot_image_of(const char *line)
 int check_main(int argc, char **argv)
 {
 	const char *cmdline = NULL, *kernel_from = NULL;
-	const struct cli_option options[] = {{"cmdline", 'c', &cmdline},
-	                                     {"kernel-from", 'k', &kernel_from}};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	int r = OPTS_PARSE(argc, argv, 0, usage, OPT_STRING("cmdline", 'c', &cmdline),
+	                   OPT_STRING("kernel-from", 'k', &kernel_from));
+	if (r >= 0)
+		return r;
 	if (cli_refuse_words(argc, argv) < 0)
 		return 2;
 	if (kernel_from && !streq(kernel_from, "image")) {

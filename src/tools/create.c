@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/mounttable.h"
 #include "basic/process.h"
 #include "basic/util.h"
@@ -226,36 +226,25 @@ static int overlay_tree_make(struct overlay_tree *t)
 static int run_mkfs(const struct create_fs *fs, const char *prog, const char *label,
                     const struct overlay_tree *tree, const char *path, struct process_result *ret)
 {
-	char *argv[14];
-	size_t n = 0;
-	argv[n++] = (char *)prog;
-	argv[n++] = "-q";
-	if (streq(fs->name, "ext4")) {
-		/* mke2fs "discards" a regular file by punching holes: it would make the file
-		 * sparse again. */
-		argv[n++] = "-F";
-		argv[n++] = "-E";
-		argv[n++] = "nodiscard";
-	} else {
-		argv[n++] = "-K"; /* xfs, btrfs: no discard */
-	}
-	if (label) {
-		argv[n++] = "-L";
-		argv[n++] = (char *)label;
-	}
-	if (tree && streq(fs->name, "xfs")) {
-		argv[n++] = "-p";
-		argv[n++] = tree->proto;
-	} else if (tree) {
-		argv[n++] = streq(fs->name, "btrfs") ? "--rootdir" : "-d";
-		argv[n++] = tree->root;
-	}
-	argv[n++] = (char *)path;
-	argv[n] = NULL;
+	struct args a = {0};
+	args_add(&a, prog, "-q", NULL);
+	/* No discard: mke2fs "discards" a regular file by punching holes, which would make it
+	 * sparse again (xfs and btrfs: -K). */
+	if (streq(fs->name, "ext4"))
+		args_add(&a, "-F", "-E", "nodiscard", NULL);
+	else
+		args_add(&a, "-K", NULL);
+	if (label)
+		args_add(&a, "-L", label, NULL);
+	if (tree && streq(fs->name, "xfs"))
+		args_add(&a, "-p", tree->proto, NULL);
+	else if (tree)
+		args_add(&a, streq(fs->name, "btrfs") ? "--rootdir" : "-d", tree->root, NULL);
+	args_add(&a, path, NULL);
 	static const struct process_options to_stderr = {
 	    .stdio = {STDIO_NULL, STDIO_FD(STDERR_FILENO)},
 	};
-	return process_run(NULL, argv, &to_stderr, ret);
+	return process_run(NULL, a.v, &to_stderr, ret);
 }
 
 /*
@@ -399,25 +388,14 @@ static int format_esp(const struct create_request *req, const struct create_plac
 	    xasprintf("--offset=%llu", (unsigned long long)(l->esp_start / 512));
 	_cleanup_free_ char *hidden = xasprintf("%llu", (unsigned long long)(l->esp_start / 512));
 	_cleanup_free_ char *blocks = xasprintf("%llu", (unsigned long long)(l->esp_size / 1024));
-	char *argv[14];
-	size_t n = 0;
-	argv[n++] = t->mkfat;
-	argv[n++] = offset;
-	argv[n++] = "-h";
-	argv[n++] = hidden;
-	argv[n++] = "-n";
-	argv[n++] = "EFI";
+	struct args a = {0};
 	/* mkfs.fat's own choice would follow the size of the file, not of the partition. */
-	argv[n++] = "-F";
-	argv[n++] = l->esp_size >= 64 * MIB ? "32" : "16";
-	if (l->esp_size >= 64 * MIB) {
-		argv[n++] = "-s";
-		argv[n++] = "1";
-	}
-	argv[n++] = (char *)req->path;
-	argv[n++] = blocks;
-	argv[n] = NULL;
-	return run_tool(argv, -1, req->path, "making the EFI system partition's file system",
+	bool fat32 = l->esp_size >= 64 * MIB;
+	args_add(&a, t->mkfat, offset, "-h", hidden, "-n", "EFI", "-F", fat32 ? "32" : "16", NULL);
+	if (fat32)
+		args_add(&a, "-s", "1", NULL);
+	args_add(&a, req->path, blocks, NULL);
+	return run_tool(a.v, -1, req->path, "making the EFI system partition's file system",
 	                "see mkfs.fat's message above");
 }
 
@@ -430,26 +408,17 @@ static int format_root(const struct create_request *req, const struct create_pla
 	const char *todo = streq(fs->name, "xfs")
 	                       ? "xfs needs at least 300 MiB; see the message above"
 	                       : "see the message above; a larger --size may help";
-	char *argv[16];
-	size_t n = 0;
-	argv[n++] = t->mkfs;
-	argv[n++] = "-q";
-	if (req->label) {
-		argv[n++] = "-L";
-		argv[n++] = (char *)req->label;
-	}
+	struct args a = {0};
+	args_add(&a, t->mkfs, "-q", NULL);
+	if (req->label)
+		args_add(&a, "-L", req->label, NULL);
 	if (streq(fs->name, "ext4")) {
 		_cleanup_free_ char *ext =
 		    xasprintf("offset=%llu,nodiscard", (unsigned long long)l->root_start);
 		_cleanup_free_ char *kib =
 		    xasprintf("%lluk", (unsigned long long)(l->root_size / 1024));
-		argv[n++] = "-F";
-		argv[n++] = "-E";
-		argv[n++] = ext;
-		argv[n++] = (char *)req->path;
-		argv[n++] = kib;
-		argv[n] = NULL;
-		return run_tool(argv, -1, req->path, "making the root partition's file system",
+		args_add(&a, "-F", "-E", ext, req->path, kib, NULL);
+		return run_tool(a.v, -1, req->path, "making the root partition's file system",
 		                todo);
 	}
 	_cleanup_close_ int fd = openat(t->dirfd, t->base, O_RDWR | O_CLOEXEC);
@@ -462,10 +431,8 @@ static int format_root(const struct create_request *req, const struct create_pla
 		return log_fail(
 		    r, "create --disk: a loop device over the root partition of", req->path, NULL,
 		    "%s needs one (modprobe loop), or use --fs ext4, which needs none", fs->mkfs);
-	argv[n++] = "-K"; /* no discard */
-	argv[n++] = loop.devnode;
-	argv[n] = NULL;
-	r = run_tool(argv, -1, req->path, "making the root partition's file system", todo);
+	args_add(&a, "-K", loop.devnode, NULL); /* no discard */
+	r = run_tool(a.v, -1, req->path, "making the root partition's file system", todo);
 	loopdev_release(&loop); /* autoclear detaches it */
 	return r;
 }
@@ -730,51 +697,13 @@ int create_request_parse(const char *cmd, const char *size_arg, const char *fs_a
 
 int create_parse_args(int argc, char **argv, struct create_request *req)
 {
-	enum { OPT_OVERLAY = 0x100, OPT_DISK };
-	static const struct option options[] = {
-	    {"size", required_argument, NULL, 's'},
-	    {"fs", required_argument, NULL, 't'},
-	    {"label", required_argument, NULL, 'L'},
-	    {"overlay", no_argument, NULL, OPT_OVERLAY},
-	    {"disk", no_argument, NULL, OPT_DISK},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	const char *size_arg = NULL, *fs_arg = "ext4";
 	*req = (struct create_request){0};
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:t:L:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 's':
-			size_arg = optarg;
-			break;
-		case 't':
-			fs_arg = optarg;
-			break;
-		case 'L':
-			req->label = optarg;
-			break;
-		case OPT_OVERLAY:
-			req->overlay = true;
-			break;
-		case OPT_DISK:
-			req->disk = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		default:
-			fprintf(stderr, "loopboot: create: %s: %s — see loopboot create --help\n",
-			        argv[optind - 1],
-			        c == ':' ? "the option needs a value"
-			        : optopt == OPT_OVERLAY || optopt == OPT_DISK || optopt == 'h'
-			            ? "the option takes no value"
-			            : "unknown option");
-			return 2;
-		}
-	}
+	int r = OPTS_PARSE(argc, argv, 0, usage, OPT_STRING("size", 's', &size_arg),
+	                   OPT_STRING("fs", 't', &fs_arg), OPT_STRING("label", 'L', &req->label),
+	                   OPT_FLAG("overlay", 0, &req->overlay), OPT_FLAG("disk", 0, &req->disk));
+	if (r >= 0)
+		return r == 0 ? 1 : r;
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "loopboot: create: %s — give one FILE, e.g. loopboot create "

@@ -9,6 +9,7 @@
 
 #include "basic/log.h"
 #include "basic/mounttable.h"
+#include "basic/options.h"
 #include "basic/strbuf.h"
 #include "engine/cmdline.h"
 #include "engine/device.h"
@@ -578,15 +579,11 @@ int grub_make_entry(const struct plan *p, const struct grub_options *o, char **r
 int grub_main(int argc, char **argv)
 {
 	const char *cmdline = NULL, *from = "image", *title = NULL, *kernel = NULL, *initrd = NULL;
-	const struct cli_option options[] = {
-	    {"kernel-from", 'f', &from}, {"cmdline", 'c', &cmdline}, {"title", 't', &title},
-	    {"kernel", 'k', &kernel},    {"initrd", 'i', &initrd},
-	};
-	int r = cli_parse_options(argc, argv, options, ARRAY_SIZE(options), usage);
-	if (r < 0)
-		fputs(usage, stderr);
-	if (r <= 0)
-		return r < 0 ? 2 : 0;
+	int r = OPTS_PARSE(argc, argv, 0, usage, OPT_STRING("kernel-from", 'f', &from),
+	                   OPT_STRING("cmdline", 'c', &cmdline), OPT_STRING("title", 't', &title),
+	                   OPT_STRING("kernel", 'k', &kernel), OPT_STRING("initrd", 'i', &initrd));
+	if (r >= 0)
+		return r;
 	if (cli_refuse_words(argc, argv) < 0)
 		return 2;
 	if (!streq(from, "image") && !streq(from, "host")) {

@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 
 #include "basic/copy.h"
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/mounttable.h"
 #include "basic/process.h"
 #include "basic/strbuf.h"
@@ -218,74 +218,27 @@ static const char usage[] =
     "  --keep-on-failure           keep an unfinished image (as FILE.unfinished)\n"
     "Without a password option it asks for root's on the terminal.\n";
 
-enum {
-	OPT_SIZE = 0x100,
-	OPT_FS,
-	OPT_KEEP,
-	OPT_VALUE, /* OPT_VALUE + i: value_options[i] */
-};
-
-static int usage_error(const char *fmt, const char *value)
-{
-	fputs("loopboot: install: ", stderr);
-	fprintf(stderr, fmt, value);
-	fputs(" — see loopboot install --help\n", stderr);
-	return 2;
-}
-
-#define SLOT(field) offsetof(struct install_options, field)
-/* The options whose value is kept as it is given: where each one goes. */
-static const struct {
-	const char *name;
-	size_t at;
-} value_options[] = {
-    {"suite", SLOT(suite)},       {"mirror", SLOT(mirror)},
-    {"variant", SLOT(variant)},   {"packages", SLOT(packages)},
-    {"hostname", SLOT(hostname)}, {"root-password-file", SLOT(root_password_file)},
-    {"user", SLOT(user)},         {"user-password-file", SLOT(user_password_file)},
-    {"deb", SLOT(deb)},           {"cache", SLOT(cache)},
-};
-#undef SLOT
-
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct install_options *o)
 {
-	struct option options[ARRAY_SIZE(value_options) + 6] = {
-	    {"size", required_argument, NULL, OPT_SIZE},
-	    {"fs", required_argument, NULL, OPT_FS},
-	    {"label", required_argument, NULL, 'L'},
-	    {"keep-on-failure", no_argument, NULL, OPT_KEEP},
-	    {"help", no_argument, NULL, 'h'},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(value_options); i++)
-		options[5 + i] = (struct option){value_options[i].name, required_argument, NULL,
-		                                 OPT_VALUE + (int)i};
 	const char *size = NULL, *fs = "ext4";
 	*o = (struct install_options){.variant = "important", .hostname = DEFAULT_HOSTNAME};
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":L:h", options, NULL)) >= 0) {
-		if (c >= OPT_VALUE && c < OPT_VALUE + (int)ARRAY_SIZE(value_options))
-			*(const char **)((char *)o + value_options[c - OPT_VALUE].at) = optarg;
-		else if (c == 'L')
-			o->img.label = optarg;
-		else if (c == OPT_SIZE)
-			size = optarg;
-		else if (c == OPT_FS)
-			fs = optarg;
-		else if (c == OPT_KEEP)
-			o->keep_on_failure = true;
-		else if (c == 'h')
-			return fputs(usage, stdout), 0;
-		else if (c == ':')
-			return usage_error("option %s needs a value", argv[optind - 1]);
-		else
-			return usage_error("unknown option: %s", argv[optind - 1]);
-	}
+	int r = OPTS_PARSE(
+	    argc, argv, 0, usage, OPT_STRING("size", 0, &size), OPT_STRING("fs", 0, &fs),
+	    OPT_STRING("label", 'L', &o->img.label),
+	    OPT_FLAG("keep-on-failure", 0, &o->keep_on_failure), OPT_STRING("suite", 0, &o->suite),
+	    OPT_STRING("mirror", 0, &o->mirror), OPT_STRING("variant", 0, &o->variant),
+	    OPT_STRING("packages", 0, &o->packages), OPT_STRING("hostname", 0, &o->hostname),
+	    OPT_STRING("root-password-file", 0, &o->root_password_file),
+	    OPT_STRING("user", 0, &o->user),
+	    OPT_STRING("user-password-file", 0, &o->user_password_file),
+	    OPT_STRING("deb", 0, &o->deb), OPT_STRING("cache", 0, &o->cache));
+	if (r >= 0)
+		return r;
 	if (optind + 1 != argc)
-		return usage_error("%s", optind >= argc ? "the image FILE is missing"
-		                                        : "give one FILE, then the options");
+		return opts_usage_error("install", "%s",
+		                        optind >= argc ? "the image FILE is missing"
+		                                       : "give one FILE, then the options");
 	o->img.path = argv[optind];
 	if (create_request_parse("install", size, fs, &o->img) < 0)
 		return 2;
@@ -299,24 +252,30 @@ static int check_options(const struct install_options *o)
 	for (size_t i = 0; i < ARRAY_SIZE(variants); i++)
 		variant = variant || streq(o->variant, variants[i]);
 	if (!variant)
-		return usage_error("--variant %s: use minbase, important or standard", o->variant);
+		return opts_usage_error(
+		    "install", "--variant %s: use minbase, important or standard", o->variant);
 	if (!install_valid_hostname(o->hostname))
-		return usage_error("--hostname %s: a host name is letters a-z, digits and '-' "
-		                   "(dots between labels)",
-		                   o->hostname);
+		return opts_usage_error("install",
+		                        "--hostname %s: a host name is letters a-z, digits and '-' "
+		                        "(dots between labels)",
+		                        o->hostname);
 	if (o->user && !install_valid_user(o->user))
-		return usage_error("--user %s: a user name is a-z, digits, '_' and '-', "
-		                   "starting with a letter",
-		                   o->user);
+		return opts_usage_error("install",
+		                        "--user %s: a user name is a-z, digits, '_' and '-', "
+		                        "starting with a letter",
+		                        o->user);
 	if (!!o->user != !!o->user_password_file)
-		return usage_error("%s", o->user ? "--user needs --user-password-file"
-		                                 : "--user-password-file needs --user");
+		return opts_usage_error("install", "%s",
+		                        o->user ? "--user needs --user-password-file"
+		                                : "--user-password-file needs --user");
 	if (o->packages && strpbrk(o->packages, " \t\n'\"\\$`;|&<>"))
-		return usage_error("--packages %s: package names separated by commas", o->packages);
+		return opts_usage_error(
+		    "install", "--packages %s: package names separated by commas", o->packages);
 	if (o->mirror && strpbrk(o->mirror, " \t\n'\"\\"))
-		return usage_error("--mirror %s: one URL", o->mirror);
+		return opts_usage_error("install", "--mirror %s: one URL", o->mirror);
 	if (o->suite && (!*o->suite || strpbrk(o->suite, " \t\n/'\"\\")))
-		return usage_error("--suite %s: a suite name, e.g. bookworm", o->suite);
+		return opts_usage_error("install", "--suite %s: a suite name, e.g. bookworm",
+		                        o->suite);
 	return -1;
 }
 

@@ -2,7 +2,6 @@
 #include "tools/media.h"
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <libgen.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <sys/utsname.h>
 
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/process.h"
 #include "basic/strbuf.h"
 #include "engine/cmdline.h"
@@ -95,157 +95,88 @@ char *media_graft_escape(const char *path)
 
 /* ---- the commands' options -------------------------------------------------------------- */
 
-enum {
-	OPT_KERNEL = 0x200,
-	OPT_INITRD,
-	OPT_CMDLINE,
-	OPT_TITLE,
-	OPT_TIMEOUT,
-	OPT_MODULES_DIR,
-	OPT_KERNEL_FROM,
-	OPT_SECURE_BOOT,
-	OPT_FORCE,
-};
-
-/* One option's value into o: 0, 2 on a usage error (after a message), -1: not ours. */
-static int media_option(int c, const char *arg, struct media_options *o)
+static int take_title(const char *arg, void *to)
 {
-	/* The options whose value is taken as it is. */
-	static const struct {
-		int c;
-		size_t offset;
-	} plain[] = {
-	    {'o', offsetof(struct media_options, output)},
-	    {OPT_KERNEL, offsetof(struct media_options, kernel)},
-	    {OPT_INITRD, offsetof(struct media_options, initrd)},
-	    {OPT_CMDLINE, offsetof(struct media_options, cmdline)},
-	    {OPT_MODULES_DIR, offsetof(struct media_options, modules_dir)},
-	    {OPT_KERNEL_FROM, offsetof(struct media_options, kernel_from)},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
-		if (plain[i].c == c) {
-			*(const char **)((char *)o + plain[i].offset) = arg;
-			return 0;
-		}
-	switch (c) {
-	case OPT_TITLE:
-		if (!*arg || strpbrk(arg, "\n\r")) {
-			fprintf(stderr, "loopboot: %s: --title: must be one non-empty line\n",
-			        o->cmd);
-			return 2;
-		}
-		o->title = arg;
-		return 0;
-	case OPT_TIMEOUT: {
-		char *end;
-		errno = 0;
-		unsigned long t = strtoul(arg, &end, 10);
-		if (!*arg || *arg == '-' || *end || errno || t > MAX_TIMEOUT) {
-			fprintf(
-			    stderr,
-			    "loopboot: %s: --timeout %s: not a number of seconds — give 0 to %d\n",
-			    o->cmd, arg, MAX_TIMEOUT);
-			return 2;
-		}
-		o->timeout = (unsigned)t;
-		return 0;
+	struct media_options *o = to;
+	if (!*arg || strpbrk(arg, "\n\r")) {
+		fprintf(stderr, "loopboot: %s: --title: must be one non-empty line\n", o->cmd);
+		return 2;
 	}
-	case OPT_SECURE_BOOT: {
-		enum sb_mode mode;
-		if (sb_mode_parse(arg, &mode) < 0) {
-			fprintf(stderr,
-			        "loopboot: %s: --secure-boot %s: unknown — use auto, on or off\n",
-			        o->cmd, arg);
-			return 2;
-		}
-		o->secure_boot = (int)mode;
-		return 0;
+	o->title = arg;
+	return 0;
+}
+
+static int take_timeout(const char *arg, void *to)
+{
+	struct media_options *o = to;
+	char *end;
+	errno = 0;
+	unsigned long t = strtoul(arg, &end, 10);
+	if (!*arg || *arg == '-' || *end || errno || t > MAX_TIMEOUT) {
+		fprintf(stderr,
+		        "loopboot: %s: --timeout %s: not a number of seconds — give 0 to %d\n",
+		        o->cmd, arg, MAX_TIMEOUT);
+		return 2;
 	}
-	case OPT_FORCE:
-		if (!o->output_allowed) {
-			fprintf(stderr,
-			        "loopboot: %s: --force is for iso -o DEVICE — leave it out\n",
-			        o->cmd);
-			return 2;
-		}
-		o->force = true;
-		return 0;
-	default:
-		return -1;
+	o->timeout = (unsigned)t;
+	return 0;
+}
+
+static int take_secure_boot(const char *arg, void *to)
+{
+	struct media_options *o = to;
+	enum sb_mode mode;
+	if (sb_mode_parse(arg, &mode) < 0) {
+		fprintf(stderr, "loopboot: %s: --secure-boot %s: unknown — use auto, on or off\n",
+		        o->cmd, arg);
+		return 2;
 	}
+	o->secure_boot = (int)mode;
+	return 0;
 }
 
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret)
 {
-	return media_parse_args_with(cmd, with_output, usage, argc, argv, NULL, ret);
+	return media_parse_args_with(cmd, with_output, usage, argc, argv, NULL, 0, ret);
 }
 
 int media_parse_args_with(const char *cmd, bool with_output, const char *usage, int argc,
-                          char **argv, const struct media_extra_options *extra,
+                          char **argv, const struct opt *extra, size_t n_extra,
                           struct media_options *ret)
 {
-	static const struct option options[] = {
-	    {"output", required_argument, NULL, 'o'}, /* first: left out without -o */
-	    {"kernel", required_argument, NULL, OPT_KERNEL},
-	    {"initrd", required_argument, NULL, OPT_INITRD},
-	    {"cmdline", required_argument, NULL, OPT_CMDLINE},
-	    {"title", required_argument, NULL, OPT_TITLE},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"modules-dir", required_argument, NULL, OPT_MODULES_DIR},
-	    {"kernel-from", required_argument, NULL, OPT_KERNEL_FROM},
-	    {"secure-boot", required_argument, NULL, OPT_SECURE_BOOT},
-	    {"force", no_argument, NULL, OPT_FORCE},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
 	*ret = (struct media_options){.cmd = cmd,
 	                              .timeout = DEFAULT_TIMEOUT,
 	                              .kernel_from = "media",
 	                              .secure_boot = SB_AUTO,
 	                              .output_allowed = with_output};
-	/* "+": a command without arguments stops at one, to name it as unexpected; ":": a
-	 * missing value comes back as ':', so that every message is ours. */
-	const char *shortopts = with_output ? "+:o:h" : ":h";
-	const struct option *base = with_output ? options : options + 1;
-	size_t n_base = ARRAY_SIZE(options) - 1 - (with_output ? 0 : 1), n_extra = 0;
-	while (extra && extra->options[n_extra].name)
-		n_extra++;
-	_cleanup_free_ struct option *all = xcalloc(n_base + n_extra + 1, sizeof(*all));
+	const struct opt options[] = {
+	    OPT_STRING("output", 'o', &ret->output), /* first: left out without -o */
+	    OPT_STRING("kernel", 0, &ret->kernel),
+	    OPT_STRING("initrd", 0, &ret->initrd),
+	    OPT_STRING("cmdline", 0, &ret->cmdline),
+	    OPT_CALL("title", 0, ret, take_title),
+	    OPT_CALL("timeout", 0, ret, take_timeout),
+	    OPT_STRING("modules-dir", 0, &ret->modules_dir),
+	    OPT_STRING("kernel-from", 0, &ret->kernel_from),
+	    OPT_CALL("secure-boot", 0, ret, take_secure_boot),
+	    OPT_FLAG("force", 0, &ret->force),
+	};
+	const struct opt *base = with_output ? options : options + 1;
+	size_t n_base = ARRAY_SIZE(options) - (with_output ? 0 : 1);
+	_cleanup_free_ struct opt *all = xcalloc(n_base + n_extra, sizeof(*all));
 	memcpy(all, base, n_base * sizeof(*all));
 	if (n_extra)
-		memcpy(all + n_base, extra->options, n_extra * sizeof(*all));
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, all, NULL)) >= 0) {
-		if (extra && c >= 0x400) {
-			int r = extra->parse(c, optarg, extra->data);
-			if (r)
-				return r;
-			continue;
-		}
-		int r = media_option(c, optarg, ret);
-		if (r >= 0) {
-			if (r)
-				return r;
-			continue;
-		}
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case ':':
-			fprintf(stderr,
-			        "loopboot: %s: option %s needs a value — see loopboot %s --help\n",
-			        cmd, argv[optind - 1], cmd);
-			return 2;
-		default:
-			fprintf(stderr,
-			        "loopboot: %s: unknown option: %s — see loopboot %s --help\n", cmd,
-			        argv[optind - 1], cmd);
-			return 2;
-		}
+		memcpy(all + n_base, extra, n_extra * sizeof(*all));
+	/* A command with -o takes no argument: its options end at one, to name it as
+	 * unexpected. */
+	int r =
+	    opts_parse(argc, argv, all, n_base + n_extra, with_output ? OPTS_WORD_ENDS : 0, usage);
+	if (r >= 0)
+		return r;
+	if (ret->force && !with_output) {
+		fprintf(stderr, "loopboot: %s: --force is for iso -o DEVICE — leave it out\n", cmd);
+		return 2;
 	}
 	if (!streq(ret->kernel_from, "media") &&
 	    !(with_output && streq(ret->kernel_from, "image"))) {
@@ -352,15 +283,14 @@ static bool is_dir(const char *path)
 /* Every missing program or GRUB platform, with the Debian package that has it. */
 static int check_tools(const struct media_options *o, const char *const *progs)
 {
+	/* Debian's packages and the programs of theirs that media use. */
 	static const struct {
-		const char *prog, *package;
+		const char *package;
+		const char *progs[4];
 	} packages[] = {
-	    {"grub-mkrescue", "grub-common"},
-	    {"grub-mknetdir", "grub-common"},
-	    {"grub-mkimage", "grub-common"},
-	    {"xorriso", "xorriso"},
-	    {"mformat", "mtools"},
-	    {"mcopy", "mtools"},
+	    {"grub-common", {"grub-mkrescue", "grub-mknetdir", "grub-mkimage"}},
+	    {"xorriso", {"xorriso"}},
+	    {"mtools", {"mformat", "mcopy"}},
 	};
 	static const struct {
 		const char *platform, *what, *package;
@@ -375,8 +305,9 @@ static int check_tools(const struct media_options *o, const char *const *progs)
 			continue;
 		const char *pkg = progs[i];
 		for (size_t j = 0; j < ARRAY_SIZE(packages); j++)
-			if (streq(packages[j].prog, progs[i]))
-				pkg = packages[j].package;
+			for (size_t k = 0; packages[j].progs[k]; k++)
+				if (streq(packages[j].progs[k], progs[i]))
+					pkg = packages[j].package;
 		strv_push(&missing, xasprintf("%s (%s)", progs[i], pkg));
 		if (!strv_contains(&pkgs, pkg))
 			strv_push(&pkgs, xstrdup(pkg));
@@ -694,20 +625,16 @@ int media_build_initrd(const struct media_options *o, const struct media *m, con
 	       m->kernel_version);
 	fflush(stdout);
 	/* This very binary as a program of its own: its signals, its exit, its messages. */
-	char *argv[10] = {"loopboot",  "initrd",           "-o",
-	                  (char *)out, "--kernel-version", m->kernel_version};
-	size_t n = 6;
-	if (m->modules_dir) {
-		argv[n++] = "--modules-dir";
-		argv[n++] = m->modules_dir;
-	}
-	if (m->network)
-		argv[n++] = "--network"; /* ipconfig, nbd-client, curl, the NIC/NBD/NFS modules */
-	argv[n] = NULL;
+	struct args a = {0};
+	args_add(&a, "loopboot", "initrd", "-o", out, "--kernel-version", m->kernel_version, NULL);
+	if (m->modules_dir)
+		args_add(&a, "--modules-dir", m->modules_dir, NULL);
+	if (m->network) /* ipconfig, nbd-client, curl, the NIC/NBD/NFS modules */
+		args_add(&a, "--network", NULL);
 	/* Its "wrote" line names our temporary file: we say what was built. */
 	const struct process_options opts = {.stdio[STDOUT_FILENO] = STDIO_NULL};
 	struct process_result res;
-	if (process_run("/proc/self/exe", argv, &opts, &res) == 0)
+	if (process_run("/proc/self/exe", a.v, &opts, &res) == 0)
 		return 0;
 	if (media_interrupted())
 		return -1;

@@ -71,17 +71,11 @@ struct media_options {
 int media_parse_args(const char *cmd, bool with_output, const char *usage, int argc, char **argv,
                      struct media_options *ret);
 
-/* A command's own options beside the shared ones (pxe's fleet options). */
-struct option;
-struct media_extra_options {
-	const struct option *options; /* getopt_long's, ended by an empty one; val >= 0x400 */
-	int (*parse)(int c, const char *arg, void *data); /* 0, or 2 after a message */
-	void *data;
-};
-
-/* media_parse_args() that also takes extra's options (NULL: none). */
+/* media_parse_args() that also takes a command's own options, extra[0..n_extra) (pxe's
+ * fleet options). */
+struct opt;
 int media_parse_args_with(const char *cmd, bool with_output, const char *usage, int argc,
-                          char **argv, const struct media_extra_options *extra,
+                          char **argv, const struct opt *extra, size_t n_extra,
                           struct media_options *ret);
 
 /* ---- what goes on the medium ---------------------------------------------------------- */

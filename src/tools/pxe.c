@@ -2,7 +2,6 @@
 #include "tools/pxe.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 
 #include "basic/copy.h"
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/process.h"
 #include "basic/strbuf.h"
 #include "basic/util.h"
@@ -601,34 +601,6 @@ static int pxe_build(const struct media_options *o, const struct media *m, const
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
-enum {
-	OPT_NBD = 0x400,
-	OPT_NFS,
-	OPT_NFS4,
-	OPT_HTTP,
-	OPT_SHA256,
-	OPT_SHA256_OF,
-	OPT_IMAGE,
-	OPT_OVERLAY,
-	OPT_IP,
-};
-
-static int fleet_option(int c, const char *arg, void *data)
-{
-	struct pxe_fleet *f = data;
-	const char **fields[] = {
-	    [OPT_NBD - OPT_NBD] = &f->nbd,       [OPT_NFS - OPT_NBD] = &f->nfs,
-	    [OPT_NFS4 - OPT_NBD] = &f->nfs4,     [OPT_HTTP - OPT_NBD] = &f->http,
-	    [OPT_SHA256 - OPT_NBD] = &f->sha256, [OPT_SHA256_OF - OPT_NBD] = &f->sha256_of,
-	    [OPT_IMAGE - OPT_NBD] = &f->image,   [OPT_OVERLAY - OPT_NBD] = &f->overlay,
-	    [OPT_IP - OPT_NBD] = &f->ip,
-	};
-	if (c < OPT_NBD || c > OPT_IP)
-		return 2;
-	*fields[c - OPT_NBD] = arg;
-	return 0;
-}
-
 /* The SHA-256 of a local copy of the image, as sha256sum prints it. 0, or -1 after a
  * message. */
 static int sha256_of(const char *file, char **ret)
@@ -699,19 +671,6 @@ static void print_server(const struct pxe_fleet *f, const char *line, bool initr
 	       initrd_given ? "the --initrd given must be made with loopboot initrd --network"
 	                    : "initrd.img was built with loopboot initrd --network");
 }
-
-static const struct option fleet_options[] = {
-    {"nbd", required_argument, NULL, OPT_NBD},
-    {"nfs", required_argument, NULL, OPT_NFS},
-    {"nfs4", required_argument, NULL, OPT_NFS4},
-    {"http", required_argument, NULL, OPT_HTTP},
-    {"sha256", required_argument, NULL, OPT_SHA256},
-    {"sha256-of", required_argument, NULL, OPT_SHA256_OF},
-    {"image", required_argument, NULL, OPT_IMAGE},
-    {"overlay", required_argument, NULL, OPT_OVERLAY},
-    {"ip", required_argument, NULL, OPT_IP},
-    {},
-};
 
 /* DIR, the one argument left after the options: 0 with *ret, or 2 after a message. */
 static int dir_arg(int argc, char **argv, const char **ret)
@@ -825,8 +784,15 @@ int pxe_main(int argc, char **argv)
 	struct media_options o;
 	/* Options may follow DIR. */
 	struct pxe_fleet fleet = {0};
-	const struct media_extra_options extra = {fleet_options, fleet_option, &fleet};
-	int r = media_parse_args_with("pxe", false, usage, argc, argv, &extra, &o);
+	const struct opt fleet_options[] = {
+	    OPT_STRING("nbd", 0, &fleet.nbd),       OPT_STRING("nfs", 0, &fleet.nfs),
+	    OPT_STRING("nfs4", 0, &fleet.nfs4),     OPT_STRING("http", 0, &fleet.http),
+	    OPT_STRING("sha256", 0, &fleet.sha256), OPT_STRING("sha256-of", 0, &fleet.sha256_of),
+	    OPT_STRING("image", 0, &fleet.image),   OPT_STRING("overlay", 0, &fleet.overlay),
+	    OPT_STRING("ip", 0, &fleet.ip),
+	};
+	int r = media_parse_args_with("pxe", false, usage, argc, argv, fleet_options,
+	                              ARRAY_SIZE(fleet_options), &o);
 	if (r >= 0)
 		return r;
 	const char *dir = NULL;

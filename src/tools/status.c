@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tools/status.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "basic/log.h"
+#include "basic/options.h"
 #include "basic/util.h"
 #include "engine/disk.h"
 #include "engine/state.h"
@@ -120,58 +120,34 @@ static void print_mode(const struct stack *s)
 		       strempty(host->linear_refused), host->linear_refused ? ")" : "");
 }
 
-static void usage(FILE *f)
-{
-	_cleanup_free_ char *fields = state_field_names();
-	fprintf(f,
-	        "Usage: loopboot status [--json] [--get KIND.KEY]...\n"
-	        "Shows the running system's stack, from the state record %s.\n"
-	        "  --json          as a JSON array, one object per layer\n"
-	        "  --get KIND.KEY  that field of every layer of KIND, one value a line (for "
-	        "scripts)\n"
-	        "fields: %s\n",
-	        STATE_FILE, fields);
-}
-
 int status_main(int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"get", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
+	_cleanup_free_ char *fields = state_field_names();
+	_cleanup_free_ char *help =
+	    xasprintf("Usage: loopboot status [--json] [--get KIND.KEY]...\n"
+	              "Shows the running system's stack, from the state record %s.\n"
+	              "  --json          as a JSON array, one object per layer\n"
+	              "  --get KIND.KEY  that field of every layer of KIND, one value a line (for "
+	              "scripts)\n"
+	              "fields: %s\n",
+	              STATE_FILE, fields);
 	bool json = false;
 	struct strv get = {0};
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'g':
-			strv_push(&get, xstrdup(optarg));
-			break;
-		case 'h':
-			usage(stdout);
-			strv_free(&get);
-			return 0;
-		default:
-			usage(stderr);
-			strv_free(&get);
-			return 2;
-		}
+	int r = OPTS_PARSE(argc, argv, OPTS_WORD_ENDS, help, OPT_FLAG("json", 'j', &json),
+	                   OPT_LIST("get", 'g', &get));
+	if (r < 0 && (optind < argc || (json && get.n))) {
+		fprintf(stderr, "loopboot: status: %s — see loopboot status --help\n",
+		        optind < argc ? "it takes no argument"
+		                      : "--json and --get: give one of them");
+		r = 2;
 	}
-	if (optind < argc || (json && get.n)) {
-		usage(stderr);
+	if (r >= 0) {
 		strv_free(&get);
-		return 2;
+		return r;
 	}
 	struct stack s;
 	_cleanup_free_ char *error = NULL;
-	int r = state_load(STATE_FILE, &s, &error);
+	r = state_load(STATE_FILE, &s, &error);
 	if (r == -ENOENT) {
 		fprintf(stderr,
 		        "loopboot: no state record: %s: this system was not booted by "
@@ -192,7 +168,6 @@ int status_main(int argc, char **argv)
 	int ret = 0;
 	for (size_t i = 0; i < get.n && ret == 0; i++)
 		if (state_print_field(&s, get.v[i], stdout) < 0) {
-			_cleanup_free_ char *fields = state_field_names();
 			fprintf(stderr,
 			        "loopboot: status: --get %s: no such field — use one of: %s\n",
 			        get.v[i], fields);

@@ -6,6 +6,8 @@
 
 #include "basic/copy.h"
 #include "basic/mounttable.h"
+#include "basic/options.h"
+#include "basic/strbuf.h"
 #include "basic/util.h"
 #include "test-main.h"
 
@@ -259,3 +261,82 @@ TEST(write_and_compare_exactly)
 	unlink(a_path);
 	unlink(b_path);
 }
+
+/* ---- opts_parse(): one table, our own messages ------------------------------------------ */
+
+struct opts_case {
+	const char *name;
+	const char *args; /* the words after the command's name "cmd", split at blanks */
+	unsigned flags;
+	int ret;                  /* opts_parse()'s: -1 to go on, 0 after --help, 2 refused */
+	const char *says;         /* a part of its one line on stderr, or NULL: none */
+	const char *value, *list; /* --value's, and --list's joined with ',' */
+	bool flag;
+	int word; /* with ret -1: optind, the first word left */
+};
+
+static const struct opts_case opts_cases[] = {
+    {"opts: long, short, = and list", "--value a -L x --list=y --flag", 0, -1, NULL, "a", "x,y",
+     true, 7},
+    {"opts: the last value counts", "-v a --value=b", 0, -1, NULL, "b", "", false, 4},
+    {"opts: words are left, options taken around them", "w1 --flag w2", 0, -1, NULL, NULL, "", true,
+     2},
+    {"opts: WORD_ENDS stops at a word", "w1 --flag", OPTS_WORD_ENDS, -1, NULL, NULL, "", false, 1},
+    {"opts: -- ends them", "-- --flag", 0, -1, NULL, NULL, "", false, 2},
+    {"opts: --help", "--value a --help --bogus", 0, 0, NULL, "a", "", false, 0},
+    {"opts: an unknown long one", "--bogus", 0, 2,
+     "loopboot: cmd: --bogus: unknown option — see loopboot cmd --help", NULL, "", false, 0},
+    {"opts: an unknown short one in a cluster", "-fz", 0, 2, "cmd: -z: unknown option", NULL, "",
+     true, 0},
+    {"opts: a missing value", "--value", 0, 2, "cmd: --value: the option needs a value", NULL, "",
+     false, 0},
+    {"opts: a short one's missing value", "-v", 0, 2, "cmd: -v: the option needs a value", NULL, "",
+     false, 0},
+    {"opts: a flag given a value", "--flag=yes", 0, 2, "cmd: --flag=yes: the option takes no value",
+     NULL, "", false, 0},
+    {"opts: --help given a value", "--help=1", 0, 2, "cmd: --help=1: the option takes no value",
+     NULL, "", false, 0},
+    {"opts: a call's refusal is its own", "--call no", 0, 2, "cmd: --call no: refused", NULL, "",
+     false, 0},
+    {"opts: a call takes its value", "--call yes", 0, -1, NULL, "yes", "", false, 3},
+};
+
+static int take_call(const char *v, void *to)
+{
+	if (streq(v, "no")) {
+		fprintf(stderr, "loopboot: cmd: --call %s: refused\n", v);
+		return 2;
+	}
+	*(const char **)to = v;
+	return 0;
+}
+
+static void check_opts(const void *row)
+{
+	const struct opts_case *c = row;
+	_cleanup_free_ char *args = xstrdup(c->args);
+	char *argv[16] = {"cmd"};
+	int argc = 1;
+	for (char *w = args, *save = NULL; (w = strtok_r(w, " ", &save)); w = NULL)
+		argv[argc++] = w;
+	const char *value = NULL;
+	struct strv list = {0};
+	bool flag = false;
+	struct test_stderr err = test_stderr_catch();
+	int r = OPTS_PARSE(argc, argv, c->flags, "# usage\n", OPT_STRING("value", 'v', &value),
+	                   OPT_LIST("list", 'L', &list), OPT_FLAG("flag", 'f', &flag),
+	                   OPT_CALL("call", 0, &value, take_call));
+	_cleanup_free_ char *said = test_stderr_caught(err);
+	CHECK(r == c->ret);
+	CHECK(c->says ? strstr(said, c->says) && !strchr(strchr(said, '\n') + 1, '\n') : !*said);
+	CHECK(c->value ? value && streq(value, c->value) : !value);
+	struct strbuf joined = {0};
+	for (size_t i = 0; i < list.n; i++)
+		strbuf_printf(&joined, "%s%s", i ? "," : "", list.v[i]);
+	_cleanup_free_ char *got = strbuf_steal(&joined);
+	CHECK_STREQ(got, c->list);
+	CHECK(flag == c->flag);
+	CHECK(c->ret != -1 || optind == c->word);
+	strv_free(&list);
+}
+TEST_TABLE(check_opts, opts_cases)

@@ -407,22 +407,9 @@ static unsigned closed_port(void)
 /* fetch_url() with its console lines (stderr) caught into *ret_out. */
 static int fetch_caught(const char *url, const char *path, const char *sha, char **ret_out)
 {
-	int mfd = memfd_create("test-fetch-stderr", MFD_CLOEXEC);
-	int saved = dup(STDERR_FILENO);
-	fflush(stderr);
-	dup2(mfd, STDERR_FILENO);
+	struct test_stderr c = test_stderr_catch();
 	int r = fetch_url(url, path, sha, 2);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	char buf[16384];
-	size_t n = 0;
-	(void)read_up_to(mfd, buf, sizeof(buf) - 1, 0, &n);
-	buf[n] = '\0';
-	close(mfd);
-	*ret_out = xstrdup(buf);
-	for (char *line = buf, *save = NULL; (line = strtok_r(line, "\n", &save)); line = NULL)
-		printf("#   %s\n", line);
+	*ret_out = test_stderr_caught(c);
 	return r;
 }
 

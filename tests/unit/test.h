@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/plan.h"
 
@@ -180,3 +182,37 @@ static inline void test_check_printed(const char *file, int line, const struct p
 #define CHECK_PRINTED(p, ...)                                                                      \
 	test_check_printed(__FILE__, __LINE__, (p), (const char *const[]){__VA_ARGS__},            \
 	                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/*
+ * What the code under test writes to stderr: test_stderr_catch() before it, then
+ * test_stderr_caught() gives the text (allocated; each line also shown as a TAP comment).
+ */
+struct test_stderr {
+	int saved, fd;
+};
+
+static inline struct test_stderr test_stderr_catch(void)
+{
+	struct test_stderr c = {dup(STDERR_FILENO), memfd_create("test-stderr", MFD_CLOEXEC)};
+	fflush(stderr);
+	dup2(c.fd, STDERR_FILENO);
+	return c;
+}
+
+static inline char *test_stderr_caught(struct test_stderr c)
+{
+	fflush(stderr);
+	dup2(c.saved, STDERR_FILENO);
+	close(c.saved);
+	off_t n = lseek(c.fd, 0, SEEK_END);
+	char *text = calloc(1, n > 0 ? (size_t)n + 1 : 1);
+	if (text && n > 0 && pread(c.fd, text, (size_t)n, 0) != n)
+		text[0] = '\0';
+	close(c.fd);
+	for (const char *l = text; l && *l;) {
+		size_t len = strcspn(l, "\n");
+		printf("#   %.*s\n", (int)len, l);
+		l += len + (l[len] == '\n');
+	}
+	return text;
+}

@@ -58,14 +58,31 @@ int host_wait(struct engine *e)
 	return 0;
 }
 
-static void load_device(const char *modalias, void *userdata)
+struct wait_step {
+	struct modules *mods;
+	bool block; /* a block device came, changed or went */
+};
+
+static void on_event(const struct uevent *ev, void *userdata)
 {
-	modules_load_device(userdata, modalias);
+	struct wait_step *w = userdata;
+	if (ev->modalias && streq(ev->action, "add"))
+		modules_load_device(w->mods, ev->modalias);
+	if (ev->subsystem && streq(ev->subsystem, "block"))
+		w->block = true;
 }
 
 void engine_wait_step(struct engine *e)
 {
-	int r = e->uevent_fd > 0 ? uevent_wait(e->uevent_fd, 100, load_device, e->mods) : -EBADF;
+	/* A driver probing sends hundreds of events (PCI, SCSI hosts, ports): the caller's
+	 * look at every block device waits for one about a block device, or for the step's
+	 * 100 ms to end (a device that sends none is found then, as by polling). */
+	struct wait_step w = {.mods = e->mods};
+	long long until = now_ms() + 100;
+	int r = -EBADF;
+	while (e->uevent_fd > 0 && !w.block && now_ms() < until)
+		if ((r = uevent_wait(e->uevent_fd, (int)(until - now_ms()), on_event, &w)) <= 0)
+			break;
 	if (r < 0 && r != -ENOBUFS)
 		sleep_ms(100); /* no events to wait for: poll, as without a socket */
 	if (r < 0 || now_ms() - e->walk_ms >= 1000) {

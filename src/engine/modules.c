@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <libkmod.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/util.h"
@@ -16,10 +18,32 @@
 struct job {
 	char *name;
 	const char *options;
-	bool ordered; /* a disk-naming driver: loaded while no other such load runs */
+	enum disk_lane lane; /* a disk-naming driver: loaded after the earlier ones of its lane */
+	bool urgent;         /* the engine waits for it: loaded at the engine's own priority */
+	pid_t tid;           /* the worker thread loading it, 0 before one took it */
 	bool done;
 	int result;
 };
+
+/*
+ * A module's init runs in the thread that loads it, at that thread's priority. On one CPU
+ * (QEMU, a small machine) the loads nobody waits for (loop, network and USB drivers) would
+ * take CPU from the disk drivers and from the engine probing the disk that just appeared
+ * (and a disk driver holds the disk while it reads its partition table): they run niced,
+ * until the engine waits for one. The disk-naming drivers run at the engine's priority:
+ * the host is behind one of them.
+ */
+#define NICE_BACKGROUND 10
+
+static int job_nice(const struct job *j)
+{
+	return j->urgent || j->lane != DISK_LANE_NONE ? 0 : NICE_BACKGROUND;
+}
+
+static void set_nice(pid_t tid, int nice)
+{
+	(void)setpriority(PRIO_PROCESS, (id_t)tid, nice); /* best effort: a priority only */
+}
 
 #define WORKERS 4
 
@@ -29,8 +53,7 @@ struct modules {
 	struct strv drivers;  /* modules queued for devices, each once */
 	int async_saved;      /* the kernel's default async_probe before ours: 0, 1; -1 untouched */
 	pthread_mutex_t lock;
-	pthread_mutex_t ordered; /* held by the load of a disk-naming driver */
-	pthread_cond_t changed;  /* a job was queued, a job is done, or stop */
+	pthread_cond_t changed; /* a job was queued, a job is done, or stop */
 	struct job *jobs;
 	size_t n_jobs, next; /* next: the first job no worker took yet */
 	pthread_t workers[WORKERS];
@@ -91,7 +114,6 @@ struct modules *modules_new(void)
 	 * while the others go on. */
 	m->max_workers = WORKERS;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_mutex_init(&m->ordered, NULL);
 	pthread_cond_init(&m->changed, NULL);
 	return m;
 }
@@ -126,6 +148,16 @@ static int load(struct kmod_ctx *ctx, const char *name, const char *options)
 	return result;
 }
 
+/* Whether job i may start: no earlier job of its lane is still loading. The earlier ones
+ * were all taken by workers already (jobs are taken in order), so waiting cannot stall. */
+static bool lane_clear(const struct modules *m, size_t i)
+{
+	for (size_t j = 0; m->jobs[i].lane != DISK_LANE_NONE && j < i; j++)
+		if (m->jobs[j].lane == m->jobs[i].lane && !m->jobs[j].done)
+			return false;
+	return true;
+}
+
 /* A worker: takes the queued jobs in order, each with its own libkmod context (a context
  * is not to be shared between threads); the kernel serialises loads of one module. */
 static void *worker(void *userdata)
@@ -138,17 +170,17 @@ static void *worker(void *userdata)
 			size_t i = m->next++;
 			char *name = m->jobs[i].name;
 			const char *options = m->jobs[i].options;
-			bool ordered = m->jobs[i].ordered;
+			/* Two disk-naming drivers of one lane loading side by side name disks
+			 * in either order even when each binds in bus order: virtio_blk
+			 * registered while virtio_pci still adds devices probes the later
+			 * device first. One after the other, in the order queued, as one
+			 * modprobe after the other would; the other lanes and drivers go on. */
+			while (!lane_clear(m, i))
+				pthread_cond_wait(&m->changed, &m->lock);
+			m->jobs[i].tid = gettid();
+			set_nice(m->jobs[i].tid, job_nice(&m->jobs[i]));
 			pthread_mutex_unlock(&m->lock);
-			/* Two disk-naming drivers loading side by side name disks in either
-			 * order even when each binds in bus order: virtio_blk registered while
-			 * virtio_pci still adds devices probes the later device first. One at a
-			 * time, in the order queued, as one modprobe after the other would. */
-			if (ordered)
-				pthread_mutex_lock(&m->ordered);
 			int r = ctx ? load(ctx, name, options) : -ENOMEM;
-			if (ordered)
-				pthread_mutex_unlock(&m->ordered);
 			pthread_mutex_lock(&m->lock);
 			m->jobs[i].done = true;
 			m->jobs[i].result = r;
@@ -167,13 +199,14 @@ static void *worker(void *userdata)
 }
 
 /* Queues a load; done at once in this thread when no worker can be started. */
-static void load_async(struct modules *m, const char *name, const char *options, bool ordered)
+static void load_async(struct modules *m, const char *name, const char *options,
+                       enum disk_lane lane)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->n_jobs % 16 == 0)
 		m->jobs = xrealloc(m->jobs, (m->n_jobs + 16) * sizeof(*m->jobs));
 	m->jobs[m->n_jobs++] =
-	    (struct job){.name = xstrdup(name), .options = options, .ordered = ordered};
+	    (struct job){.name = xstrdup(name), .options = options, .lane = lane};
 	if (m->idle == 0 && m->n_workers < m->max_workers &&
 	    pthread_create(&m->workers[m->n_workers], NULL, worker, m) == 0)
 		m->n_workers++;
@@ -206,7 +239,6 @@ void modules_free(struct modules *m)
 	free(m->jobs);
 	pthread_cond_destroy(&m->changed);
 	pthread_mutex_destroy(&m->lock);
-	pthread_mutex_destroy(&m->ordered);
 	kmod_unref(m->ctx);
 	strv_free(&m->seen);
 	strv_free(&m->drivers);
@@ -222,6 +254,17 @@ int modules_load(struct modules *m, const char *name)
 	for (size_t i = 0; i < m->n_jobs; i++) {
 		if (!streq(m->jobs[i].name, name))
 			continue;
+		/* Its worker (or the one that takes it) runs at our priority now, and so do
+		 * the loads before it in its lane, which it waits for. */
+		for (size_t j = 0; j <= i; j++) {
+			struct job *w = &m->jobs[j];
+			if (w->done || w->urgent ||
+			    (j < i && (w->lane == DISK_LANE_NONE || w->lane != m->jobs[i].lane)))
+				continue;
+			w->urgent = true;
+			if (w->tid > 0)
+				set_nice(w->tid, 0);
+		}
 		while (!m->jobs[i].done)
 			pthread_cond_wait(&m->changed, &m->lock);
 		int r = m->jobs[i].result;
@@ -235,7 +278,7 @@ int modules_load(struct modules *m, const char *name)
 void modules_preload(struct modules *m, const char *name)
 {
 	if (m)
-		load_async(m, name, NULL, false);
+		load_async(m, name, NULL, DISK_LANE_NONE);
 }
 
 /* Queues the modules a device's modalias resolves to, each module once: two devices of one
@@ -252,8 +295,8 @@ static void queue_driver(struct modules *m, const char *modalias)
 	 * option before (where the name alone means asynchronous). Whoever needs a device
 	 * waits for it anyway. */
 	const char *options = "async_probe";
-	bool ordered = modalias_names_disks(modalias);
-	if (ordered)
+	enum disk_lane lane = modalias_disk_lane(modalias);
+	if (lane != DISK_LANE_NONE)
 		options = m->async_saved == 0   ? "async_probe=0"
 		          : m->async_saved == 1 ? options
 		                                : NULL;
@@ -266,7 +309,7 @@ static void queue_driver(struct modules *m, const char *modalias)
 		const char *name = kmod_module_get_name(mod);
 		if (!strv_contains(&m->drivers, name)) {
 			strv_push(&m->drivers, xstrdup(name));
-			load_async(m, name, options, ordered);
+			load_async(m, name, options, lane);
 		}
 		kmod_module_unref(mod);
 	}

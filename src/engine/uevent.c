@@ -43,13 +43,15 @@ int uevent_parse(const char *buf, size_t len, struct uevent *ret)
 			ret->action = v;
 		else if ((v = startswith(p, "DEVPATH=")))
 			ret->devpath = v;
+		else if ((v = startswith(p, "SUBSYSTEM=")))
+			ret->subsystem = v;
 		else if ((v = startswith(p, "MODALIAS=")))
 			ret->modalias = v;
 	}
 	return ret->action && ret->devpath ? 0 : -EINVAL;
 }
 
-int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *userdata),
+int uevent_wait(int fd, int timeout_ms, void (*fn)(const struct uevent *ev, void *userdata),
                 void *userdata)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -74,20 +76,27 @@ int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *u
 		if (uevent_parse(buf, (size_t)len + 1, &ev) < 0)
 			continue;
 		n++;
-		if (fn && ev.modalias && streq(ev.action, "add"))
-			fn(ev.modalias, userdata);
+		if (fn)
+			fn(&ev, userdata);
 	}
+}
+
+enum disk_lane modalias_disk_lane(const char *modalias)
+{
+	/* pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII: the field names are lower case,
+	 * the hexadecimal digits upper case, so "bc01" can only be the base class. Vendor
+	 * 1AF4 is virtio's. */
+	if (startswith(modalias, "pci:"))
+		return !strstr(modalias, "bc01")                ? DISK_LANE_NONE
+		       : startswith(modalias, "pci:v00001AF4d") ? DISK_LANE_VIRTIO
+		                                                : DISK_LANE_PCI;
+	/* virtio:dDDDDDDDDvVVVVVVVV: device 2 is a block device, 8 a SCSI host. */
+	if (startswith(modalias, "virtio:d00000002v") || startswith(modalias, "virtio:d00000008v"))
+		return DISK_LANE_VIRTIO;
+	return streq(modalias, "xen:vbd") ? DISK_LANE_XEN : DISK_LANE_NONE;
 }
 
 bool modalias_names_disks(const char *modalias)
 {
-	/* pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII: the field names are lower case,
-	 * the hexadecimal digits upper case, so "bc01" can only be the base class. */
-	if (startswith(modalias, "pci:"))
-		return strstr(modalias, "bc01") != NULL;
-	/* virtio:dDDDDDDDDvVVVVVVVV: device 2 is a block device, 8 a SCSI host. */
-	if (startswith(modalias, "virtio:"))
-		return startswith(modalias, "virtio:d00000002v") ||
-		       startswith(modalias, "virtio:d00000008v");
-	return streq(modalias, "xen:vbd");
+	return modalias_disk_lane(modalias) != DISK_LANE_NONE;
 }

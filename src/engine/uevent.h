@@ -14,20 +14,33 @@ int uevent_open(void);
 
 /* One event as the kernel sends it: "ACTION@DEVPATH\0KEY=VALUE\0...". Pointers into buf. */
 struct uevent {
-	const char *action, *devpath, *modalias;
+	const char *action, *devpath, *subsystem, *modalias;
 };
 /* 0, or -EINVAL for what is not a kernel event (udev's "libudev" messages, garbage). */
 int uevent_parse(const char *buf, size_t len, struct uevent *ret);
 
 /* Waits up to timeout_ms for events on fd, then reads every event queued; calls fn with
- * the MODALIAS= of each "add" event. Returns the number of events read, 0 when none came,
- * -ENOBUFS when the kernel dropped some (the caller walks /sys), or -errno. */
-int uevent_wait(int fd, int timeout_ms, void (*fn)(const char *modalias, void *userdata),
+ * each one. Returns the number of events read, 0 when none came, -ENOBUFS when the kernel
+ * dropped some (the caller walks /sys), or -errno. */
+int uevent_wait(int fd, int timeout_ms, void (*fn)(const struct uevent *ev, void *userdata),
                 void *userdata);
 
-/* Whether a device's driver gives disk names in the order it binds its devices: a PCI
- * mass-storage controller (class 01: virtio-blk and virtio-scsi behind virtio_pci, AHCI,
- * NVMe, SCSI HBAs), a virtio block or SCSI device, a Xen virtual disk. The kernel binds
- * those one after the other in bus order unless told otherwise, which is what makes
- * /dev/vda the first virtio disk and sda the first controller's first disk. */
-bool modalias_names_disks(const char *modalias);
+/*
+ * Whether a device's driver gives disk names in the order it binds its devices, and which
+ * drivers' loads must follow each other for that order to hold (a lane): a PCI
+ * mass-storage controller (class 01: AHCI, NVMe, SCSI HBAs), a virtio block or SCSI
+ * device and virtio's PCI transport under it (virtio-blk-pci, virtio-scsi-pci), a Xen
+ * virtual disk. The kernel binds those one after the other in bus order unless told
+ * otherwise, which is what makes /dev/vda the first virtio disk and sda the first
+ * controller's first disk; virtio_blk loaded while virtio_pci still adds devices takes
+ * them in either order, so the two are one lane, while AHCI resetting its ports holds up
+ * no virtio disk.
+ */
+enum disk_lane {
+	DISK_LANE_NONE, /* names no disk: binds in the background */
+	DISK_LANE_PCI,
+	DISK_LANE_VIRTIO,
+	DISK_LANE_XEN,
+};
+enum disk_lane modalias_disk_lane(const char *modalias);
+bool modalias_names_disks(const char *modalias); /* its lane is not DISK_LANE_NONE */

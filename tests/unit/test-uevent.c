@@ -19,12 +19,14 @@ TEST(uevent_parse_kernel_event)
 	CHECK_STREQ(ev.action, "add");
 	CHECK_STREQ(ev.devpath, "/devices/pci0000:00/0000:00:02.0/virtio0");
 	CHECK_STREQ(ev.modalias, "virtio:d00000002v00001AF4");
+	CHECK_STREQ(ev.subsystem, "virtio");
 
 	/* A block device: no MODALIAS. */
 	static const char blk[] = "add@/devices/virtual/block/loop0\0ACTION=add\0"
 	                          "DEVPATH=/devices/virtual/block/loop0\0SUBSYSTEM=block\0";
 	CHECK(uevent_parse(blk, sizeof(blk), &ev) == 0);
 	CHECK(ev.modalias == NULL);
+	CHECK_STREQ(ev.subsystem, "block");
 }
 
 TEST(uevent_parse_refuses)
@@ -65,4 +67,24 @@ TEST(modalias_names_disks)
 	           "virtio:d00000001v00001AF4", "virtio:d00000005v00001AF4",
 	           "virtio:d00000020v00001AF4", "xen:vif",
 	           "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00", "scsi:t-0x00", "");
+}
+
+TEST(modalias_disk_lane)
+{
+	/* virtio's PCI transport for a disk and the virtio disks: one lane; AHCI and NVMe
+	 * another, so that a slow AHCI holds up no virtio disk; Xen's its own. */
+	CHECK(modalias_disk_lane("pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00") ==
+	      DISK_LANE_VIRTIO);
+	CHECK(modalias_disk_lane("pci:v00001AF4d00001048sv00001AF4sd00001100bc01sc00i00") ==
+	      DISK_LANE_VIRTIO);
+	CHECK(modalias_disk_lane("virtio:d00000002v00001AF4") == DISK_LANE_VIRTIO);
+	CHECK(modalias_disk_lane("virtio:d00000008v00001AF4") == DISK_LANE_VIRTIO);
+	CHECK(modalias_disk_lane("pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01") ==
+	      DISK_LANE_PCI);
+	CHECK(modalias_disk_lane("pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02") ==
+	      DISK_LANE_PCI);
+	CHECK(modalias_disk_lane("xen:vbd") == DISK_LANE_XEN);
+	/* virtio's network card is no disk, whatever its vendor. */
+	CHECK(modalias_disk_lane("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00") ==
+	      DISK_LANE_NONE);
 }

@@ -19,6 +19,7 @@ struct job {
 	char *name;
 	const char *options;
 	enum disk_lane lane; /* a disk-naming driver: loaded after the earlier ones of its lane */
+	bool disks;          /* it makes block devices appear (modalias_reveals_disks()) */
 	bool urgent;         /* the engine waits for it: loaded at the engine's own priority */
 	pid_t tid;           /* the worker thread loading it, 0 before one took it */
 	bool done;
@@ -27,17 +28,18 @@ struct job {
 
 /*
  * A module's init runs in the thread that loads it, at that thread's priority. On one CPU
- * (QEMU, a small machine) the loads nobody waits for (loop, network and USB drivers) would
- * take CPU from the disk drivers and from the engine probing the disk that just appeared
- * (and a disk driver holds the disk while it reads its partition table): they run niced,
- * until the engine waits for one. The disk-naming drivers run at the engine's priority:
- * the host is behind one of them.
+ * (QEMU, a small machine) the loads nobody waits for (loop, network cards, input devices)
+ * would take CPU from the disk drivers and from the engine probing the disk that just
+ * appeared (and a disk driver holds the disk while it reads its partition table): they run
+ * niced, until the engine waits for one. The drivers that make disks appear, and the USB
+ * and SD controllers in front of them, run at the engine's priority: the host is behind
+ * one of them.
  */
 #define NICE_BACKGROUND 10
 
 static int job_nice(const struct job *j)
 {
-	return j->urgent || j->lane != DISK_LANE_NONE ? 0 : NICE_BACKGROUND;
+	return j->urgent || j->disks ? 0 : NICE_BACKGROUND;
 }
 
 static void set_nice(pid_t tid, int nice)
@@ -200,13 +202,13 @@ static void *worker(void *userdata)
 
 /* Queues a load; done at once in this thread when no worker can be started. */
 static void load_async(struct modules *m, const char *name, const char *options,
-                       enum disk_lane lane)
+                       enum disk_lane lane, bool disks)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->n_jobs % 16 == 0)
 		m->jobs = xrealloc(m->jobs, (m->n_jobs + 16) * sizeof(*m->jobs));
 	m->jobs[m->n_jobs++] =
-	    (struct job){.name = xstrdup(name), .options = options, .lane = lane};
+	    (struct job){.name = xstrdup(name), .options = options, .lane = lane, .disks = disks};
 	if (m->idle == 0 && m->n_workers < m->max_workers &&
 	    pthread_create(&m->workers[m->n_workers], NULL, worker, m) == 0)
 		m->n_workers++;
@@ -278,7 +280,7 @@ int modules_load(struct modules *m, const char *name)
 void modules_preload(struct modules *m, const char *name)
 {
 	if (m)
-		load_async(m, name, NULL, DISK_LANE_NONE);
+		load_async(m, name, NULL, DISK_LANE_NONE, false);
 }
 
 /* Queues the modules a device's modalias resolves to, each module once: two devices of one
@@ -309,7 +311,7 @@ static void queue_driver(struct modules *m, const char *modalias)
 		const char *name = kmod_module_get_name(mod);
 		if (!strv_contains(&m->drivers, name)) {
 			strv_push(&m->drivers, xstrdup(name));
-			load_async(m, name, options, lane);
+			load_async(m, name, options, lane, modalias_reveals_disks(modalias));
 		}
 		kmod_module_unref(mod);
 	}

@@ -100,3 +100,21 @@ bool modalias_names_disks(const char *modalias)
 {
 	return modalias_disk_lane(modalias) != DISK_LANE_NONE;
 }
+
+bool modalias_reveals_disks(const char *modalias)
+{
+	/* scsi:t-0xTT, the SCSI device type: disk (00), CD/DVD (05), optical (07), RBC (0e). */
+	static const char *const scsi[] = {"scsi:t-0x00", "scsi:t-0x05", "scsi:t-0x07",
+	                                   "scsi:t-0x0e"};
+	if (modalias_names_disks(modalias) || streq(modalias, "mmc:block"))
+		return true;
+	/* The controllers in front of those: USB (PCI class 0C03) and SD hosts (0805). */
+	if (startswith(modalias, "pci:"))
+		return strstr(modalias, "bc0Csc03") || strstr(modalias, "bc08sc05");
+	for (size_t i = 0; i < ARRAY_SIZE(scsi); i++)
+		if (streq(modalias, scsi[i]))
+			return true;
+	/* usb:v…p…d…dc…dsc…dp…icCCiscSSipPPinNN: the field names are lower case, the digits
+	 * upper case, so "ic08" is the interface class, 08 mass storage. */
+	return startswith(modalias, "usb:") && strstr(modalias, "ic08");
+}

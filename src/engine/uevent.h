@@ -44,3 +44,9 @@ enum disk_lane {
 };
 enum disk_lane modalias_disk_lane(const char *modalias);
 bool modalias_names_disks(const char *modalias); /* its lane is not DISK_LANE_NONE */
+
+/* Whether a device's driver makes block devices appear, or the controllers they are
+ * behind: the disk-naming ones, SCSI disks and CD/DVD drives (sd, sr: behind AHCI,
+ * virtio-scsi, USB), USB host controllers and mass storage (usb-storage, uas), SD hosts
+ * and cards. The host may be behind any of them: they load at the engine's priority. */
+bool modalias_reveals_disks(const char *modalias);

@@ -88,3 +88,21 @@ TEST(modalias_disk_lane)
 	CHECK(modalias_disk_lane("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00") ==
 	      DISK_LANE_NONE);
 }
+
+TEST(modalias_reveals_disks)
+{
+	/* Beside the disk-naming drivers: SCSI disks and CD drives (sd, sr), USB mass storage
+	 * (a SanDisk stick's interface, class 08), SD cards, and the USB and SD host
+	 * controllers they are behind. */
+	CHECK_EACH(modalias_reveals_disks, "virtio:d00000002v00001AF4",
+	           "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01", "scsi:t-0x00",
+	           "scsi:t-0x05", "scsi:t-0x0e",
+	           "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00", "mmc:block",
+	           "pci:v00008086d00002934sv00001AF4sd00001100bc0Csc03i00",
+	           "pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01");
+	/* A USB keyboard (class 03), a SCSI enclosure (0d), a network card, a VGA card:
+	 * they make no disk appear. */
+	CHECK_NONE(modalias_reveals_disks, "usb:v046DpC31Cd6400dc00dsc00dp00ic03isc01ip01in00",
+	           "scsi:t-0x0d", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
+	           "pci:v00001234d00001111sv00001AF4sd00001100bc03sc00i00", "");
+}

@@ -413,7 +413,7 @@ net_ext4_holding() { # OUT SIZE_MB FILE...
 # a line may have something in front ("login: " from a getty).
 net_lbtest() { # KEY [FIELD]: FIELD defaults to KEY
 	local key=$1 field=${2:-$1}
-	grep -ao "LBTEST ${key}[= ].*" "$VM_LOG" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
+	grep -ao "LBTEST ${key}[= ].*" "$VM_LOG" | tail -n 1 | sed 's/\[ *[0-9]*\.[0-9]*\] .*//' | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
 }
 
 NET_BAD_CONSOLE='I/O error|Buffer I/O|EXT4-fs error|EXT4-fs warning|JBD2: .*(error|abort)|overlayfs: .*(error|fail)|Kernel panic|BUG:|Oops|segfault'

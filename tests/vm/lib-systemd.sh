@@ -14,7 +14,7 @@ SD_BAD_CONSOLE='I/O error|Buffer I/O|EXT4-fs error|EXT4-fs warning|JBD2: .*(erro
 # lib.sh's lbtest for consoles where a getty's "login:" prompt may start the line.
 sd_lbtest() { # KEY [FIELD]: FIELD defaults to KEY
 	local key=$1 field=${2:-$1}
-	grep -ao "LBTEST $key=.*" "$VM_LOG" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
+	grep -ao "LBTEST $key=.*" "$VM_LOG" | tail -n 1 | sed 's/\[ *[0-9]*\.[0-9]*\] .*//' | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
 }
 
 # The whole disk NTFS or FAT32 with the images at /linux/root.img and /linux/home.img.

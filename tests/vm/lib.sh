@@ -361,10 +361,11 @@ VM_PID=
 trap '[ -z "$VM_PID" ] || kill -KILL "$VM_PID" 2>/dev/null' EXIT
 trap 'exit 143' TERM
 
-# Lines from the guest's init: "LBTEST KEY=VALUE fstype=..." -> the value of FIELD.
+# Lines from the guest's init: "LBTEST KEY=VALUE fstype=..." -> the value of FIELD. A kernel
+# message the serial console put on the same line ("[   11.46] ...") is cut off first.
 lbtest() { # KEY [FIELD]: FIELD defaults to KEY
 	local key=$1 field=${2:-$1}
-	grep -a "^LBTEST $key=" "$VM_LOG" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
+	grep -a "^LBTEST $key=" "$VM_LOG" | tail -n 1 | sed 's/\[ *[0-9]*\.[0-9]*\] .*//' | tr ' ' '\n' | sed -n "s/^$field=//p" | head -n 1
 }
 console_has() { grep -aqF -- "$1" "$VM_LOG"; }
 # The engine's error: "loopboot: <what>: <value>: <reason> — <what to do>".

@@ -394,6 +394,17 @@ net_root() { # OUT
 	return $rc
 }
 
+# The Debian 12 systemd root (sd_root) as a fleet client: its lbtest, which lbtest.service
+# runs, replaced by tests/vm/guest-net/lbtest-sd. Dies when it cannot be built.
+net_sd_root() { # OUT
+	sd_root "$1" || die "the Debian 12 systemd root image is built (log: $VM_CACHE/debootstrap.log)"
+	debugfs -w -R "rm /usr/local/sbin/lbtest" "$1" >/dev/null 2>&1 &&
+		debugfs -w -R "write $NET_GUEST/lbtest-sd /usr/local/sbin/lbtest" "$1" >/dev/null 2>&1 &&
+		debugfs -w -R "sif /usr/local/sbin/lbtest mode 0100755" "$1" >/dev/null 2>&1 &&
+		[ "$(debugfs -R "cat /usr/local/sbin/lbtest" "$1" 2>/dev/null | sha256sum)" = "$(sha256sum <"$NET_GUEST/lbtest-sd")" ] ||
+		die "the systemd root's lbtest is tests/vm/guest-net/lbtest-sd (debugfs)"
+}
+
 # An ext4 file system image OUT holding each FILE at the root (by its own name): the host
 # of loop=/NAME on an NBD export.
 net_ext4_holding() { # OUT SIZE_MB FILE...
@@ -457,6 +468,21 @@ net_check_identity() { # SCENARIO HOSTNAME
 	ok $? "$s: the machine has a fresh machine-id, not the image's (${mid:-none})"
 }
 
+# A Debian systemd client (net_sd_root): systemd is PID 1 and ran lbtest.service, which
+# wrote to the root; the machine is who DHCP says, with a fresh machine-id; the engine
+# left its shutdown root for systemd. What systemd thought of the boot is noted.
+net_check_sd() { # SCENARIO HOSTNAME
+	local s=$1
+	[[ $(net_lbtest start init) == */systemd ]]
+	ok $? "$s: systemd is PID 1 and ran lbtest.service (init=$(net_lbtest start init))"
+	console_has "LBTEST wrote /var/lbtest-root"
+	ok $? "$s: the guest wrote to its root"
+	net_check_identity "$s" "$2"
+	[ -n "$(net_lbtest shutdown-root)" ]
+	ok $? "$s: the engine left /run/initramfs/shutdown for systemd (-> $(net_lbtest shutdown-root))"
+	note "$s: systemd said $(net_lbtest system), failed units: $(net_lbtest failed)"
+}
+
 # / is an overlay, its lowest layer the shared image read-only at
 # /run/loopboot/layers/base, the upper a tmpfs; the guest wrote NONCE into it and saw
 # only its own writes.
@@ -501,32 +527,32 @@ net_check_nbd_client() { # SCENARIO
 }
 
 # The order of loopboot's lines at shutdown: the stack (overlay, images, the host), then
-# the NBD device (KIND nbd, sd), then the network. The patterns are the engine's words
-# (src/engine/shutdown.c, layer.c). KIND sd: systemd ran the shutdown (/run/initramfs/
-# shutdown), else the guest's exec of /run/initramfs/loopboot-shutdown did.
+# the NBD device (KIND nbd), then the network. The patterns are the engine's words
+# (src/engine/shutdown.c, layer.c). With sd, systemd ran the shutdown (/run/initramfs/
+# shutdown); without, the guest's exec of /run/initramfs/loopboot-shutdown did.
 NET_TEARDOWN_STACK='^loopboot: .*images unmounted'
 NET_TEARDOWN_NBD='^loopboot: .*NBD device .* disconnected'
 NET_TEARDOWN_NET='^loopboot: .*network interface .* taken down'
-net_check_teardown() { # SCENARIO nbd|nfs|http|sd
+net_check_teardown() { # SCENARIO nbd|nfs|http [sd]
 	local s=$1 kind=$2 a b='' c order what
 	a=$(grep -anE "$NET_TEARDOWN_STACK" "$VM_LOG" | head -n 1)
 	c=$(grep -anE "$NET_TEARDOWN_NET" "$VM_LOG" | head -n 1)
-	if [ "$kind" != sd ]; then
+	if [ "${3:-}" != sd ]; then
 		console_has "LBTEST exec /run/initramfs/loopboot-shutdown poweroff"
 		ok $? "$s: the guest ended with loopboot's shutdown"
 	fi
 	case $kind in
-	nbd | sd)
+	nbd)
 		b=$(grep -anE "$NET_TEARDOWN_NBD" "$VM_LOG" | head -n 1)
 		[ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ "${a%%:*}" -lt "${b%%:*}" ] && [ "${b%%:*}" -lt "${c%%:*}" ]
 		order=$? what="the stack, then the NBD device, then the network"
+		b=${b:-0:no NBD line}
 		;;
 	*)
 		[ -n "$a" ] && [ -n "$c" ] && [ "${a%%:*}" -lt "${c%%:*}" ]
 		order=$? what="the stack, then the network"
 		;;
 	esac
-	[ "$kind" = nbd ] || [ "$kind" = sd ] && b=${b:-0:no NBD line}
 	ok $order "$s: the console shows the shutdown taking down $what (${a:-0:no stack line}${b:+ | $b} | ${c:-0:no network line})"
 }
 

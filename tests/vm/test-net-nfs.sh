@@ -6,9 +6,13 @@
 #   nfs3   root=nfs:10.0.2.100:/export:port=2049,mountport=20048,proto=tcp,mountproto=tcp
 #          loop=/root.img: no portmapper query on the guest's side
 #   nfs4   root=nfs4:10.0.2.100:/export:port=2049 loop=/root.img
+#   sd-nfs the Debian 12 systemd root (net_sd_root) as /sd.img on the same export, over
+#          NFSv4: systemd boots and shuts down through the engine's shutdown root
 # Each: / an overlay over the image on a read-only loop device, /host the NFS mount
-# (read-only), the guest's nonce in its tmpfs layer, DHCP's host name; the exported file
-# byte-identical afterwards (sha256). LB_NET_ONLY=NAME[,NAME...] runs those scenarios only.
+# (read-only, a write refused), the guest's write in its tmpfs layer, DHCP's host name and
+# a fresh machine-id; at shutdown the stack comes down before the network; the exported
+# file byte-identical afterwards (sha256). LB_NET_ONLY=NAME[,NAME...] runs those
+# scenarios only.
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib-net.sh
 . "$VM_LIB/lib-net.sh"
@@ -21,6 +25,10 @@ start=$(date +%s)
 mkdir -p "$W/export"
 net_root "$W/export/root.img" || die "the busybox root image is built (net_root)"
 before=$(sum "$W/export/root.img")
+if net_want sd-nfs; then
+	net_sd_root "$W/export/sd.img"
+	before_sd=$(sum "$W/export/sd.img")
+fi
 net_nfs_start "$W/export" || {
 	tail -n 5 "$NFS_LOG" | sed 's/^/# ganesha: /'
 	die "nfs-ganesha starts on 127.0.0.1 (log: $NFS_LOG)"
@@ -50,9 +58,30 @@ net_want nfs3 && scenario nfs3 client1 nfs \
 	"root=nfs:$NET_SERVER:/export:port=$NET_NFS_GPORT,mountport=$NET_MNT_GPORT,proto=tcp,mountproto=tcp"
 net_want nfs4 && scenario nfs4 client2 nfs4 "root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT"
 
+# ---- sd-nfs: Debian with systemd ------------------------------------------------------------
+if net_want sd-nfs; then
+	s=sd-nfs f=$T_FAILED n=$(nonce_new)
+	mem=$VM_MEM tmo=$VM_TIMEOUT
+	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
+	[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
+	net_boot "$s" client3 "ip=dhcp root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT loop=/sd.img systemd.show_status=1 lbtest.nonce=$n" "${FWD[@]}"
+	VM_MEM=$mem VM_TIMEOUT=$tmo
+	net_check_ran "$s"
+	net_check_sd "$s" client3
+	[ "$(net_lbtest root fstype)" = overlay ] && [[ $(net_lbtest rootopts) == *upperdir=/run/loopboot/* ]]
+	ok $? "$s: / is an overlay with its writable layer under /run/loopboot ($(net_lbtest rootopts))"
+	net_check_base_loop "$s" sd.img "$NET_SERVER:/export" nfs4
+	grep -aE '^LBTEST state ' "$VM_LOG" | grep -qF "$NET_SERVER:/export"
+	ok $? "$s: the state record names $NET_SERVER:/export"
+	net_check_teardown "$s" nfs sd
+	[ "$(sum "$W/export/sd.img")" = "$before_sd" ]
+	ok $? "$s: the exported sd.img is byte-identical afterwards (sha256)"
+	scenario_done "$s" "$f"
+fi
+
 bad=$(grep -aE ':(CRIT|MAJ|FATAL) :' "$NFS_LOG" | grep -avE 'DBUS|krb5|keytab|credentials for principal' | head -n 3 | tr '\n' '|')
 [ -z "$bad" ]
 ok $? "nfs-ganesha logged no critical error but the expected ones (no D-Bus, no Kerberos)${bad:+ ($bad)}"
-rm -f "$W/export/root.img"
+rm -f "$W/export/root.img" "$W/export/sd.img"
 note "total $(($(date +%s) - start))s"
 finish

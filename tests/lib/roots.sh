@@ -226,16 +226,16 @@ sd_root_tree() { # DIR: debootstrap's tree as the system
 	cp -a "$SD_TREE" "$1" && rm -f "$1/.complete" && sd_system_tree "$1"
 }
 
-# A fresh copy of the cached systemd root image. Keyed by debootstrap's tree, the guest
-# files and the functions that build it.
-sd_root() { # OUT
+# The cached systemd root image, built when missing; with OUT, a fresh copy of it at OUT.
+# Keyed by debootstrap's tree, the guest files and the functions that build it.
+sd_root() { # [OUT]
 	local key img
 	sd_debootstrap || return 1
 	key=$( (echo "$SD_TREE $SD_LAYOUT $SD_SIZE_MB" && cat "$SD_GUEST/lbtest" "$SD_GUEST/lbtest.service" &&
 		declare -f sd_root_tree sd_system_tree) | sha256sum | cut -c1-16)
 	img=$VM_CACHE/sdroot-$key.img
 	cache_build "$SD_LOCK" "$img" ext4_image_build "$img" 'sdroot-*.img' lbsdroot "$SD_SIZE_MB" sd_root_tree \
-		-- cp --sparse=always "$img" "$1"
+		${1:+-- cp --sparse=always "$img" "$1"}
 }
 
 # ---- the framework roots (tests/vm/test-initramfs-tools.sh, tests/vm/test-dracut.sh) ----------

@@ -468,6 +468,13 @@ net_check_identity() { # SCENARIO HOSTNAME
 	ok $? "$s: the machine has a fresh machine-id, not the image's (${mid:-none})"
 }
 
+# Runs COMMAND (net_boot, net_boot_many) with the memory and time limit a Debian systemd
+# client needs: at least 1 GiB and 300 s (a busybox client boots in the defaults).
+net_sd() { # COMMAND...
+	local VM_MEM=$((VM_MEM > 1024 ? VM_MEM : 1024)) VM_TIMEOUT=$((VM_TIMEOUT > 300 ? VM_TIMEOUT : 300))
+	"$@"
+}
+
 # A Debian systemd client (net_sd_root): systemd is PID 1 and ran lbtest.service, which
 # wrote to the root; the machine is who DHCP says, with a fresh machine-id; the engine
 # left its shutdown root for systemd. What systemd thought of the boot is noted.

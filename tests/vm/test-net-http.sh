@@ -103,12 +103,8 @@ fi
 # ---- sd-http: Debian with systemd, into RAM -------------------------------------------------
 if net_want sd-http; then
 	s=sd-http f=$T_FAILED n=$(nonce_new) gets=$(net_http_count /sd.img 200)
-	mem=$VM_MEM tmo=$VM_TIMEOUT
-	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
-	[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
 	sdurl=http://$NET_SERVER:$NET_HTTP_GPORT/sd.img
-	net_boot "$s" client3 "loop=$sdurl loopboot.sha256=$SDSUM rw systemd.show_status=1 lbtest.nonce=$n" "${FWD[@]}"
-	VM_MEM=$mem VM_TIMEOUT=$tmo
+	net_sd net_boot "$s" client3 "loop=$sdurl loopboot.sha256=$SDSUM rw systemd.show_status=1 lbtest.nonce=$n" "${FWD[@]}"
 	net_check_ran "$s"
 	net_check_sd "$s" client3
 	check_fetched "$s" "$sdurl" "$SDSUM" /sd.img "$gets"

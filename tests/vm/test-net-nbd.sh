@@ -187,13 +187,9 @@ fi
 # ---- sd-nbd: Debian with systemd, two clients at once --------------------------------------
 if net_want sd-nbd; then
 	s=sd-nbd f=$T_FAILED n1=$(nonce_new) n2=$(nonce_new)
-	mem=$VM_MEM tmo=$VM_TIMEOUT
-	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
-	[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
 	sdcmd="ip=dhcp systemd.show_status=1"
-	net_boot_many : "$s-1|client1|root=$NBD_URL/sd $sdcmd lbtest.nonce=$n1|$FWD_LIST" \
+	net_sd net_boot_many : "$s-1|client1|root=$NBD_URL/sd $sdcmd lbtest.nonce=$n1|$FWD_LIST" \
 		"$s-2|client2|root=$NBD_URL/sdhost loop=/sd.img $sdcmd lbtest.nonce=$n2|$FWD_LIST"
-	VM_MEM=$mem VM_TIMEOUT=$tmo
 	ids=()
 	for i in 1 2; do
 		net_use "$s-$i"

@@ -61,11 +61,7 @@ net_want nfs4 && scenario nfs4 client2 nfs4 "root=nfs4:$NET_SERVER:/export:port=
 # ---- sd-nfs: Debian with systemd ------------------------------------------------------------
 if net_want sd-nfs; then
 	s=sd-nfs f=$T_FAILED n=$(nonce_new)
-	mem=$VM_MEM tmo=$VM_TIMEOUT
-	[ "$VM_MEM" -ge 1024 ] || VM_MEM=1024
-	[ "$VM_TIMEOUT" -ge 300 ] || VM_TIMEOUT=300
-	net_boot "$s" client3 "ip=dhcp root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT loop=/sd.img systemd.show_status=1 lbtest.nonce=$n" "${FWD[@]}"
-	VM_MEM=$mem VM_TIMEOUT=$tmo
+	net_sd net_boot "$s" client3 "ip=dhcp root=nfs4:$NET_SERVER:/export:port=$NET_NFS_GPORT loop=/sd.img systemd.show_status=1 lbtest.nonce=$n" "${FWD[@]}"
 	net_check_ran "$s"
 	net_check_sd "$s" client3
 	[ "$(net_lbtest root fstype)" = overlay ] && [[ $(net_lbtest rootopts) == *upperdir=/run/loopboot/* ]]

@@ -160,6 +160,23 @@ static bool lane_clear(const struct modules *m, size_t i)
 	return true;
 }
 
+/*
+ * The options a disk-naming driver loads with. Binding in bus order (async_probe=0) makes
+ * the kernel wait, before the load returns, for all the asynchronous work there is: AHCI
+ * resetting empty SATA ports (half a second under QEMU) held up the virtio disk's driver
+ * loading after it, and the engine, which lets no load run past switch_root, waited for
+ * the ports at its end when they were not done. Bus order only matters between two disks of a lane
+ * (the lanes load side by side anyway): a lane with one device (a virtio disk, one AHCI
+ * controller, whose ports keep their order themselves) binds it in the background, and
+ * whoever needs its disks waits for them as for any device.
+ */
+static const char *lane_options(enum disk_lane lane, const char *options)
+{
+	if (options && streq(options, "async_probe"))
+		return options;
+	return disk_lane_devices("/sys", lane) <= 1 ? "async_probe" : options;
+}
+
 /* A worker: takes the queued jobs in order, each with its own libkmod context (a context
  * is not to be shared between threads); the kernel serialises loads of one module. */
 static void *worker(void *userdata)
@@ -181,7 +198,10 @@ static void *worker(void *userdata)
 				pthread_cond_wait(&m->changed, &m->lock);
 			m->jobs[i].tid = gettid();
 			set_nice(m->jobs[i].tid, job_nice(&m->jobs[i]));
+			enum disk_lane lane = m->jobs[i].lane;
 			pthread_mutex_unlock(&m->lock);
+			if (lane != DISK_LANE_NONE)
+				options = lane_options(lane, options);
 			int r = ctx ? load(ctx, name, options) : -ENOMEM;
 			pthread_mutex_lock(&m->lock);
 			m->jobs[i].done = true;
@@ -217,7 +237,8 @@ static void load_async(struct modules *m, const char *name, const char *options,
 	pthread_mutex_unlock(&m->lock);
 	if (none) {
 		m->next = m->n_jobs;
-		int r = load(m->ctx, name, options);
+		int r = load(m->ctx, name,
+		             lane != DISK_LANE_NONE ? lane_options(lane, options) : options);
 		m->jobs[m->n_jobs - 1].done = true;
 		m->jobs[m->n_jobs - 1].result = r;
 	}
@@ -294,8 +315,9 @@ static void queue_driver(struct modules *m, const char *modalias)
 	 * order, and root=/dev/vda or an fstab's /dev/sdb1 finds the wrong disk. They bind as
 	 * the kernel's own default says, in bus order unless module.async_probe=1 was given:
 	 * "async_probe=0" where that default exists (Linux 6.0+, which reads the value), no
-	 * option before (where the name alone means asynchronous). Whoever needs a device
-	 * waits for it anyway. */
+	 * option before (where the name alone means asynchronous); the lanes with one device
+	 * bind in the background after all (lane_options(), when the load starts). Whoever
+	 * needs a device waits for it anyway. */
 	const char *options = "async_probe";
 	enum disk_lane lane = modalias_disk_lane(modalias);
 	if (lane != DISK_LANE_NONE)

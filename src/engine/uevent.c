@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/uevent.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -99,6 +100,30 @@ enum disk_lane modalias_disk_lane(const char *modalias)
 bool modalias_names_disks(const char *modalias)
 {
 	return modalias_disk_lane(modalias) != DISK_LANE_NONE;
+}
+
+unsigned disk_lane_devices(const char *sysfs, enum disk_lane lane)
+{
+	static const char *const buses[] = {"pci", "virtio", "xen"};
+	unsigned most = 0;
+	for (size_t b = 0; b < ARRAY_SIZE(buses); b++) {
+		_cleanup_free_ char *dir = xasprintf("%s/bus/%s/devices", sysfs, buses[b]);
+		_cleanup_(closedirp) DIR *devs = opendir(dir);
+		struct dirent *d;
+		unsigned n = 0;
+		while (devs && (d = readdir(devs))) {
+			if (d->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
+			_cleanup_free_ char *alias = NULL;
+			if (read_file(path, &alias, NULL) == 0 &&
+			    modalias_disk_lane(strip_trailing(alias)) == lane)
+				n++;
+		}
+		if (n > most)
+			most = n;
+	}
+	return most;
 }
 
 bool modalias_reveals_disks(const char *modalias)

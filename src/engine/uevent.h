@@ -44,6 +44,10 @@ enum disk_lane {
 };
 enum disk_lane modalias_disk_lane(const char *modalias);
 bool modalias_names_disks(const char *modalias); /* its lane is not DISK_LANE_NONE */
+/* The devices of lane under SYSFS/bus/{pci,virtio,xen}/devices now: the most on one of
+ * those buses, so that virtio's storage PCI functions and the virtio disks they become
+ * count once. 0 when none can be read. */
+unsigned disk_lane_devices(const char *sysfs, enum disk_lane lane);
 
 /* Whether a device's driver makes block devices appear, or the controllers they are
  * behind: the disk-naming ones, SCSI disks and CD/DVD drives (sd, sr: behind AHCI,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* src/basic: path prefixes, octal escapes, the clock; the mount table on fake mountinfo. */
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -260,6 +261,41 @@ TEST(write_and_compare_exactly)
 	close(b);
 	unlink(a_path);
 	unlink(b_path);
+}
+
+TEST(copy_file)
+{
+	_cleanup_free_ char *dir = temp_dir();
+	/* Larger than copy_file()'s buffer, not a multiple of a page; and an empty file. */
+	size_t len = 3 * 65536 + 123;
+	_cleanup_free_ char *data = xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 7 + i / 4096);
+	_cleanup_free_ char *src = path_join(dir, "src"), *empty = path_join(dir, "empty");
+	CHECK(write_file_atomic(src, data, len, 0644) == 0);
+	CHECK(write_file_atomic(empty, "", 0, 0644) == 0);
+
+	_cleanup_free_ char *dst = path_join(dir, "sub/dir/dst");
+	CHECK(copy_file(src, dst, 0750) == 0); /* makes the directories */
+	_cleanup_free_ char *got = NULL;
+	size_t got_len = 0;
+	CHECK(read_file(dst, &got, &got_len) == 0);
+	CHECK(got_len == len && memcmp(got, data, len) == 0);
+	struct stat st;
+	CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == 0750);
+
+	/* Over a longer file: truncated to the source. */
+	CHECK(copy_file(empty, dst, 0644) == 0);
+	CHECK(stat(dst, &st) == 0 && st.st_size == 0);
+	CHECK(copy_file(dir, dst, 0644) < 0); /* a directory is no file to copy */
+	_cleanup_free_ char *missing = path_join(dir, "missing");
+	CHECK(copy_file(missing, dst, 0644) == -ENOENT);
+
+	unlink(dst);
+	unlink(src);
+	unlink(empty);
+	_cleanup_free_ char *d1 = path_join(dir, "sub/dir"), *d2 = path_join(dir, "sub");
+	CHECK(rmdir(d1) == 0 && rmdir(d2) == 0 && rmdir(dir) == 0);
 }
 
 /* ---- opts_parse(): one table, our own messages ------------------------------------------ */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel's uevent messages as the engine reads them from NETLINK_KOBJECT_UEVENT. */
 #include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "basic/util.h"
 #include "engine/uevent.h"
 #include "test-main.h"
 
@@ -105,4 +108,64 @@ TEST(modalias_reveals_disks)
 	CHECK_NONE(modalias_reveals_disks, "usb:v046DpC31Cd6400dc00dsc00dp00ic03isc01ip01in00",
 	           "scsi:t-0x0d", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00",
 	           "pci:v00001234d00001111sv00001AF4sd00001100bc03sc00i00", "");
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* A device directory under SYS/bus/BUS/devices with its modalias (none when NULL). */
+static void sys_device(const char *sys, const char *bus, const char *name, const char *alias)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/bus/%s/devices/%s", sys, bus, name);
+	CHECK(mkdir_p(dir, 0755) == 0);
+	if (alias) {
+		_cleanup_free_ char *f = xasprintf("%s/modalias", dir);
+		_cleanup_free_ char *line = xasprintf("%s\n", alias); /* as sysfs has it */
+		CHECK(write_file_atomic(f, line, strlen(line), 0444) == 0);
+	}
+}
+
+#define VIRTIO_BLK_PCI "pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00"
+#define VIRTIO_NET_PCI "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+#define AHCI_PCI       "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01"
+#define NVME_PCI       "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02"
+
+TEST(disk_lane_devices)
+{
+	char sys[] = "/tmp/test-uevent.XXXXXX";
+	CHECK(mkdtemp(sys) != NULL);
+	/* No buses at all (no sysfs): nothing to count. */
+	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 0);
+
+	/* QEMU's q35 with one virtio disk and a virtio network card: the disk's PCI function
+	 * and the virtio disk it becomes are one device; AHCI is the PCI lane's only one. */
+	sys_device(sys, "pci", "0000:00:01.0", VIRTIO_BLK_PCI);
+	sys_device(sys, "pci", "0000:00:02.0", VIRTIO_NET_PCI);
+	sys_device(sys, "pci", "0000:00:1f.2", AHCI_PCI);
+	sys_device(sys, "pci", "0000:00:00.0", NULL); /* no modalias: not counted */
+	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 1);
+	sys_device(sys, "virtio", "virtio0", "virtio:d00000002v00001AF4");
+	sys_device(sys, "virtio", "virtio1", "virtio:d00000001v00001AF4");
+	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 1);
+	CHECK(disk_lane_devices(sys, DISK_LANE_PCI) == 1);
+	CHECK(disk_lane_devices(sys, DISK_LANE_XEN) == 0);
+
+	/* A second virtio disk: its PCI function counts before virtio_pci has made it a
+	 * virtio device, so virtio_pci binds the two in bus order. An NVMe drive beside AHCI
+	 * makes two in the PCI lane. */
+	sys_device(sys, "pci", "0000:00:03.0", VIRTIO_BLK_PCI);
+	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 2);
+	sys_device(sys, "virtio", "virtio2", "virtio:d00000002v00001AF4");
+	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 2);
+	sys_device(sys, "pci", "0000:00:04.0", NVME_PCI);
+	CHECK(disk_lane_devices(sys, DISK_LANE_PCI) == 2);
+
+	/* Xen's virtual disks, on their own bus. */
+	sys_device(sys, "xen", "vbd-51712", "xen:vbd");
+	CHECK(disk_lane_devices(sys, DISK_LANE_XEN) == 1);
+
+	CHECK(nftw(sys, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }

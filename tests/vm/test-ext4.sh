@@ -2,6 +2,7 @@
 # An ext4 host in a GPT partition found by root=PARTLABEL=, holding a nested image: the
 # root image is a file inside outer.img, itself a file on the host
 # (loop=/vm/outer.img//images/root.img). Built and read back with mke2fs -d and debugfs.
+# And one on a SATA disk (AHCI) beside a virtio disk (ext4-sata).
 . "$(dirname "$0")/lib.sh"
 vm_require
 vm_setup
@@ -31,5 +32,31 @@ ext4_replayed "$W/$s.outer" "$W/$s.replayed" &&
 	check "$s: the outer image is consistent after journal replay (e2fsck -fn)" e2fsck -fn "$W/$s.replayed"
 rm -f "$W/$s.replayed"
 scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.part" "$W/$s.outer" "$W/$s.root"
+
+# ---- ext4-sata ------------------------------------------------------------------------------
+# The host on a SATA disk behind q35's AHCI controller, a blank virtio disk beside it: each
+# lane has one device, so each driver binds it in the background (AHCI resetting its five
+# empty ports holds up neither the virtio disk nor the end of the engine). The engine still
+# waits for the SATA disk's partition, and the disk is sda.
+s=ext4-sata f=$T_FAILED n=$(nonce_new)
+mkdir -p "$W/$s.host.d/linux"
+disk_gpt "$W/$s.disk" 64 6a0c4b3e-5d2f-4e1a-8b7c-9d0e1f2a3b5d lbsata "$LINUX_DATA" &&
+	guest_root "$W/$s.host.d/linux/root.img" &&
+	mke2fs -q -F -t ext4 -L lbsata -d "$W/$s.host.d" "$W/$s.part" \
+		"$(($(part_size "$W/$s.disk") / 1024))k" >/dev/null &&
+	part_write "$W/$s.disk" "$W/$s.part" &&
+	truncate -s 8M "$W/$s.blank" ||
+	die "$s: host disk built"
+rm -rf "$W/$s.host.d" "$W/$s.part"
+VM_QEMU_EXTRA=(-drive "if=none,id=sata0,file=$W/$s.disk,format=raw" -device "ide-hd,drive=sata0,bus=ide.0")
+vm_boot "$s" "root=LABEL=lbsata loop=/linux/root.img rw lbtest.nonce=$n" "$W/$s.blank"
+VM_QEMU_EXTRA=()
+check_booted "$s" /dev/sda1 ext4 /linux/root.img
+grep -aq 'virtio_blk virtio0: \[vda\]' "$VM_LOG"
+ok $? "$s: the blank virtio disk is vda beside it"
+part_read "$W/$s.disk" "$W/$s.part"
+check "$s: the root image can be read back (debugfs)" ext4_get "$W/$s.part" /linux/root.img "$W/$s.root"
+check_image "$s" "$W/$s.root" "$n"
+scenario_done "$s" "$f" "$W/$s.disk" "$W/$s.blank" "$W/$s.part" "$W/$s.root"
 
 finish

@@ -141,8 +141,9 @@ static int load(struct kmod_ctx *ctx, const char *name, const char *options)
 			          name, strerror(-r));
 			result = r;
 		} else if (r == 0) {
-			log_debug("loaded module %s (for %s) in %lld ms", kmod_module_get_name(mod),
-			          name, (times_now_us() - start) / 1000);
+			log_debug("loaded module %s (for %s%s%s) in %lld ms",
+			          kmod_module_get_name(mod), name, options ? ", " : "",
+			          options ? options : "", (times_now_us() - start) / 1000);
 		}
 		kmod_module_unref(mod);
 	}
@@ -165,10 +166,11 @@ static bool lane_clear(const struct modules *m, size_t i)
  * the kernel wait, before the load returns, for all the asynchronous work there is: AHCI
  * resetting empty SATA ports (half a second under QEMU) held up the virtio disk's driver
  * loading after it, and the engine, which lets no load run past switch_root, waited for
- * the ports at its end when they were not done. Bus order only matters between two disks of a lane
- * (the lanes load side by side anyway): a lane with one device (a virtio disk, one AHCI
- * controller, whose ports keep their order themselves) binds it in the background, and
- * whoever needs its disks waits for them as for any device.
+ * the ports at its end when they were not done. Bus order only matters between two disks
+ * of a lane (the lanes load side by side anyway): a lane with one device (a virtio disk,
+ * one AHCI controller, whose ports keep their order themselves, one NVMe drive) binds it
+ * in the background, and whoever needs its disks waits for them as for any device. The
+ * devices are counted when the load starts, so that one added since coldplug counts.
  */
 static const char *lane_options(enum disk_lane lane, const char *options)
 {
@@ -349,6 +351,19 @@ int modules_load_device(struct modules *m, const char *modalias)
 	return 1;
 }
 
+struct walk {
+	struct modules *m;
+	struct strv *found;
+};
+
+static void found_device(const char *bus, const char *modalias, void *userdata)
+{
+	(void)bus;
+	struct walk *w = userdata;
+	if (!strv_contains(&w->m->seen, modalias) && !strv_contains(w->found, modalias))
+		strv_push(w->found, xstrdup(modalias));
+}
+
 /* The devices on each bus (/sys/bus/BUS/devices/DEV/modalias): every device a driver can
  * bind to is on a bus, and the walk reads a few hundred files where one through
  * /sys/devices reads every attribute of every device. The disk-naming drivers are queued
@@ -356,32 +371,10 @@ int modules_load_device(struct modules *m, const char *modalias)
  * options. */
 static int walk_buses(struct modules *m)
 {
-	_cleanup_(closedirp) DIR *buses = opendir("/sys/bus");
-	if (!buses)
-		return -errno;
 	_cleanup_(strv_free) struct strv found = {0};
-	struct dirent *b;
-	while ((b = readdir(buses))) {
-		if (b->d_name[0] == '.')
-			continue;
-		_cleanup_free_ char *dir = xasprintf("/sys/bus/%s/devices", b->d_name);
-		_cleanup_(closedirp) DIR *devs = opendir(dir);
-		struct dirent *d;
-		while (devs && (d = readdir(devs))) {
-			if (d->d_name[0] == '.')
-				continue;
-			_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
-			char *alias = NULL;
-			if (read_file(path, &alias, NULL) < 0)
-				continue;
-			strip_trailing(alias);
-			if (!*alias || strv_contains(&m->seen, alias) ||
-			    strv_contains(&found, alias))
-				free(alias);
-			else
-				strv_push(&found, alias);
-		}
-	}
+	int r = sysfs_modaliases("/sys", NULL, found_device, &(struct walk){m, &found});
+	if (r < 0)
+		return r;
 	int n = 0;
 	for (int disks = 1; disks >= 0; disks--)
 		for (size_t i = 0; i < found.n; i++)
@@ -418,20 +411,21 @@ bool modules_fs_registered(const char *fstype)
 /* Code pages a file system asks the kernel for at mount time (codepage=, iocharset=). The
  * kernel would request them through modprobe too; loading them first does not depend on
  * the initramfs having a usermode helper. Missing ones are fine: they may be built in. */
-static void load_companions(struct modules *m, const char *fstype)
+static void load_companions(struct modules *m, const char *fstype, bool wait)
 {
 	const struct fs_helper *h = fs_helper_for(fstype);
 	for (size_t i = 0; h && h->nls && h->nls[i]; i++)
-		(void)modules_load(m, h->nls[i]);
+		if (wait)
+			(void)modules_load(m, h->nls[i]);
+		else
+			modules_preload(m, h->nls[i]);
 }
 
 void modules_preload_fs(struct modules *m, const char *fstype)
 {
 	if (!m || !fstype || modules_fs_registered(fstype))
 		return;
-	const struct fs_helper *h = fs_helper_for(fstype);
-	for (size_t i = 0; h && h->nls && h->nls[i]; i++)
-		modules_preload(m, h->nls[i]);
+	load_companions(m, fstype, false);
 	_cleanup_free_ char *alias = xasprintf("fs-%s", fstype);
 	modules_preload(m, alias);
 }
@@ -440,7 +434,7 @@ bool modules_have_fs(struct modules *m, const char *fstype)
 {
 	if (!m)
 		return modules_fs_registered(fstype);
-	load_companions(m, fstype);
+	load_companions(m, fstype, true);
 	if (modules_fs_registered(fstype))
 		return true;
 	/* Module aliases "fs-TYPE" are how the kernel itself asks for a file system. */

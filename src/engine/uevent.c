@@ -85,10 +85,11 @@ int uevent_wait(int fd, int timeout_ms, void (*fn)(const struct uevent *ev, void
 enum disk_lane modalias_disk_lane(const char *modalias)
 {
 	/* pci:vVVVVVVVVdDDDDDDDDsvSSSSSSSSsdSSSSSSSSbcCCscSSiII: the field names are lower case,
-	 * the hexadecimal digits upper case, so "bc01" can only be the base class. Vendor
-	 * 1AF4 is virtio's. */
+	 * the hexadecimal digits upper case, so "bc01" can only be the base class and
+	 * "bc01sc08" non-volatile memory (NVMe). Vendor 1AF4 is virtio's. */
 	if (startswith(modalias, "pci:"))
 		return !strstr(modalias, "bc01")                ? DISK_LANE_NONE
+		       : strstr(modalias, "bc01sc08")           ? DISK_LANE_NVME
 		       : startswith(modalias, "pci:v00001AF4d") ? DISK_LANE_VIRTIO
 		                                                : DISK_LANE_PCI;
 	/* virtio:dDDDDDDDDvVVVVVVVV: device 2 is a block device, 8 a SCSI host. */
@@ -102,26 +103,67 @@ bool modalias_names_disks(const char *modalias)
 	return modalias_disk_lane(modalias) != DISK_LANE_NONE;
 }
 
+static int bus_modaliases(const char *sysfs, const char *bus,
+                          void (*fn)(const char *bus, const char *modalias, void *userdata),
+                          void *userdata)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/bus/%s/devices", sysfs, bus);
+	_cleanup_(closedirp) DIR *devs = opendir(dir);
+	struct dirent *d;
+	int n = 0;
+	while (devs && (d = readdir(devs))) {
+		if (d->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
+		_cleanup_free_ char *alias = NULL;
+		if (read_file(path, &alias, NULL) < 0 || !*strip_trailing(alias))
+			continue;
+		fn(bus, alias, userdata);
+		n++;
+	}
+	return n;
+}
+
+int sysfs_modaliases(const char *sysfs, const char *bus,
+                     void (*fn)(const char *bus, const char *modalias, void *userdata),
+                     void *userdata)
+{
+	if (bus)
+		return bus_modaliases(sysfs, bus, fn, userdata);
+	_cleanup_free_ char *dir = xasprintf("%s/bus", sysfs);
+	_cleanup_(closedirp) DIR *buses = opendir(dir);
+	if (!buses)
+		return -errno;
+	struct dirent *b;
+	int n = 0;
+	while ((b = readdir(buses)))
+		if (b->d_name[0] != '.')
+			n += bus_modaliases(sysfs, b->d_name, fn, userdata);
+	return n;
+}
+
+struct lane_count {
+	enum disk_lane lane;
+	unsigned n;
+};
+
+static void count_lane(const char *bus, const char *modalias, void *userdata)
+{
+	(void)bus;
+	struct lane_count *c = userdata;
+	if (modalias_disk_lane(modalias) == c->lane)
+		c->n++;
+}
+
 unsigned disk_lane_devices(const char *sysfs, enum disk_lane lane)
 {
 	static const char *const buses[] = {"pci", "virtio", "xen"};
 	unsigned most = 0;
 	for (size_t b = 0; b < ARRAY_SIZE(buses); b++) {
-		_cleanup_free_ char *dir = xasprintf("%s/bus/%s/devices", sysfs, buses[b]);
-		_cleanup_(closedirp) DIR *devs = opendir(dir);
-		struct dirent *d;
-		unsigned n = 0;
-		while (devs && (d = readdir(devs))) {
-			if (d->d_name[0] == '.')
-				continue;
-			_cleanup_free_ char *path = xasprintf("%s/%s/modalias", dir, d->d_name);
-			_cleanup_free_ char *alias = NULL;
-			if (read_file(path, &alias, NULL) == 0 &&
-			    modalias_disk_lane(strip_trailing(alias)) == lane)
-				n++;
-		}
-		if (n > most)
-			most = n;
+		struct lane_count c = {.lane = lane};
+		(void)sysfs_modaliases(sysfs, buses[b], count_lane, &c);
+		if (c.n > most)
+			most = c.n;
 	}
 	return most;
 }

@@ -28,22 +28,32 @@ int uevent_wait(int fd, int timeout_ms, void (*fn)(const struct uevent *ev, void
 /*
  * Whether a device's driver gives disk names in the order it binds its devices, and which
  * drivers' loads must follow each other for that order to hold (a lane): a PCI
- * mass-storage controller (class 01: AHCI, NVMe, SCSI HBAs), a virtio block or SCSI
- * device and virtio's PCI transport under it (virtio-blk-pci, virtio-scsi-pci), a Xen
- * virtual disk. The kernel binds those one after the other in bus order unless told
- * otherwise, which is what makes /dev/vda the first virtio disk and sda the first
- * controller's first disk; virtio_blk loaded while virtio_pci still adds devices takes
- * them in either order, so the two are one lane, while AHCI resetting its ports holds up
- * no virtio disk.
+ * mass-storage controller (class 01: AHCI, SCSI HBAs; NVMe, subclass 08, apart), a
+ * virtio block or SCSI device and virtio's PCI transport under it (virtio-blk-pci,
+ * virtio-scsi-pci), a Xen virtual disk. The kernel binds those one after the other in bus
+ * order unless told otherwise, which is what makes /dev/vda the first virtio disk and sda
+ * the first controller's first disk; virtio_blk loaded while virtio_pci still adds devices
+ * takes them in either order, so the two are one lane, while AHCI resetting its ports
+ * holds up no virtio disk. A lane is a family of names: NVMe controllers number their
+ * disks nvme0n1, nvme1n1 among themselves and never take an sdX name, so NVMe is a lane
+ * of its own beside AHCI's and the HBAs' sdX.
  */
 enum disk_lane {
 	DISK_LANE_NONE, /* names no disk: binds in the background */
 	DISK_LANE_PCI,
+	DISK_LANE_NVME,
 	DISK_LANE_VIRTIO,
 	DISK_LANE_XEN,
 };
 enum disk_lane modalias_disk_lane(const char *modalias);
 bool modalias_names_disks(const char *modalias); /* its lane is not DISK_LANE_NONE */
+/* Calls fn with each device's modalias under SYSFS/bus/BUS/devices (every bus when BUS is
+ * NULL), the trailing newline taken off; devices without one are left out. Returns the
+ * number of calls, or -errno when SYSFS/bus cannot be read (a bus that is not there has
+ * no devices). */
+int sysfs_modaliases(const char *sysfs, const char *bus,
+                     void (*fn)(const char *bus, const char *modalias, void *userdata),
+                     void *userdata);
 /* The devices of lane under SYSFS/bus/{pci,virtio,xen}/devices now: the most on one of
  * those buses, so that virtio's storage PCI functions and the virtio disks they become
  * count once. 0 when none can be read. */

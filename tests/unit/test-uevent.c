@@ -74,8 +74,9 @@ TEST(modalias_names_disks)
 
 TEST(modalias_disk_lane)
 {
-	/* virtio's PCI transport for a disk and the virtio disks: one lane; AHCI and NVMe
-	 * another, so that a slow AHCI holds up no virtio disk; Xen's its own. */
+	/* virtio's PCI transport for a disk and the virtio disks: one lane; AHCI another, so
+	 * that a slow AHCI holds up no virtio disk; NVMe (nvmeXnY, never sdX) and Xen each
+	 * their own. */
 	CHECK(modalias_disk_lane("pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00") ==
 	      DISK_LANE_VIRTIO);
 	CHECK(modalias_disk_lane("pci:v00001AF4d00001048sv00001AF4sd00001100bc01sc00i00") ==
@@ -85,6 +86,11 @@ TEST(modalias_disk_lane)
 	CHECK(modalias_disk_lane("pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01") ==
 	      DISK_LANE_PCI);
 	CHECK(modalias_disk_lane("pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02") ==
+	      DISK_LANE_NVME);
+	/* A SAS HBA (subclass 07) and a RAID controller (04) name sdX as AHCI does. */
+	CHECK(modalias_disk_lane("pci:v00001000d00000097sv00001000sd00003090bc01sc07i00") ==
+	      DISK_LANE_PCI);
+	CHECK(modalias_disk_lane("pci:v00001000d0000005Dsv00001000sd00009361bc01sc04i00") ==
 	      DISK_LANE_PCI);
 	CHECK(modalias_disk_lane("xen:vbd") == DISK_LANE_XEN);
 	/* virtio's network card is no disk, whatever its vendor. */
@@ -155,17 +161,68 @@ TEST(disk_lane_devices)
 
 	/* A second virtio disk: its PCI function counts before virtio_pci has made it a
 	 * virtio device, so virtio_pci binds the two in bus order. An NVMe drive beside AHCI
-	 * makes two in the PCI lane. */
+	 * is alone in its lane, and AHCI in its own; a second NVMe drive makes two. */
 	sys_device(sys, "pci", "0000:00:03.0", VIRTIO_BLK_PCI);
 	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 2);
 	sys_device(sys, "virtio", "virtio2", "virtio:d00000002v00001AF4");
 	CHECK(disk_lane_devices(sys, DISK_LANE_VIRTIO) == 2);
 	sys_device(sys, "pci", "0000:00:04.0", NVME_PCI);
-	CHECK(disk_lane_devices(sys, DISK_LANE_PCI) == 2);
+	CHECK(disk_lane_devices(sys, DISK_LANE_PCI) == 1);
+	CHECK(disk_lane_devices(sys, DISK_LANE_NVME) == 1);
+	sys_device(sys, "pci", "0000:00:05.0", NVME_PCI);
+	CHECK(disk_lane_devices(sys, DISK_LANE_NVME) == 2);
+	CHECK(disk_lane_devices(sys, DISK_LANE_PCI) == 1);
 
 	/* Xen's virtual disks, on their own bus. */
 	sys_device(sys, "xen", "vbd-51712", "xen:vbd");
 	CHECK(disk_lane_devices(sys, DISK_LANE_XEN) == 1);
+
+	CHECK(nftw(sys, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+struct seen {
+	char got[8][80];
+	int n;
+};
+
+static void remember(const char *bus, const char *modalias, void *userdata)
+{
+	struct seen *s = userdata;
+	if (s->n < 8)
+		snprintf(s->got[s->n++], sizeof(s->got[0]), "%s %s", bus, modalias);
+}
+
+static bool seen_has(const struct seen *s, const char *what)
+{
+	for (int i = 0; i < s->n; i++)
+		if (streq(s->got[i], what))
+			return true;
+	return false;
+}
+
+TEST(sysfs_modaliases)
+{
+	char sys[] = "/tmp/test-uevent.XXXXXX";
+	CHECK(mkdtemp(sys) != NULL);
+	struct seen s = {0};
+	/* No sysfs: an error for the walk of every bus, nothing for one bus. */
+	CHECK(sysfs_modaliases(sys, NULL, remember, &s) == -ENOENT);
+	CHECK(sysfs_modaliases(sys, "pci", remember, &s) == 0 && s.n == 0);
+
+	/* Each device with a modalias, once, without its newline; none for a device without
+	 * one or with an empty one (a PCI bridge's port). */
+	sys_device(sys, "pci", "0000:00:01.0", VIRTIO_BLK_PCI);
+	sys_device(sys, "pci", "0000:00:00.0", NULL);
+	sys_device(sys, "pci", "0000:00:1c.0", "");
+	sys_device(sys, "virtio", "virtio0", "virtio:d00000002v00001AF4");
+	sys_device(sys, "xen", "vbd-51712", "xen:vbd");
+	CHECK(sysfs_modaliases(sys, NULL, remember, &s) == 3 && s.n == 3);
+	CHECK(seen_has(&s, "pci " VIRTIO_BLK_PCI));
+	CHECK(seen_has(&s, "virtio virtio:d00000002v00001AF4"));
+	CHECK(seen_has(&s, "xen xen:vbd"));
+	s = (struct seen){0};
+	CHECK(sysfs_modaliases(sys, "virtio", remember, &s) == 1 && s.n == 1);
+	CHECK(seen_has(&s, "virtio virtio:d00000002v00001AF4"));
 
 	CHECK(nftw(sys, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }

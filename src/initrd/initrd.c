@@ -484,6 +484,14 @@ static int stage_modules(struct builder *b)
 	if (r < 0)
 		return log_fail(r, "adding the staged modules", src, NULL,
 		                "check the space in TMPDIR");
+	if (b->mods.implied.n) {
+		_cleanup_free_ char *conf = path_join(b->stage, MODSET_CONF);
+		r = fileset_add_file(&b->set, MODSET_CONF, conf, 0644);
+		if (r < 0)
+			return log_fail(r, "adding", MODSET_CONF, NULL, "this is a bug");
+		for (size_t i = 0; i < b->mods.implied.n; i++)
+			verbose(b, "config", MODSET_CONF, b->mods.implied.v[i]);
+	}
 	for (size_t i = 0; i < b->mods.n; i++)
 		verbose(b, "module", b->mods.v[i].name, b->mods.v[i].reason);
 	for (size_t i = 0; i < b->mods.builtin.n; i++)

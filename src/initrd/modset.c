@@ -55,6 +55,7 @@ void modset_done(struct modset *s)
 	free(s->v);
 	strv_free(&s->builtin);
 	strv_free(&s->visited);
+	strv_free(&s->implied);
 	if (s->ctx)
 		kmod_unref(s->ctx);
 	free(s->dir);
@@ -123,6 +124,48 @@ static int add_modinfo_softdeps(struct modset *s, struct kmod_module *mod, const
 	return r;
 }
 
+/*
+ * Crypto drivers a module asks the crypto API for by name in its init without declaring
+ * them: crc64_rocksoft (t10-pi's, so nvme's and sd_mod's on Linux 5.19 to 6.13) names only
+ * its library, crc64, as a soft dependency. Then the kernel runs /sbin/modprobe for
+ * "crypto-crc64-rocksoft" while the module loads (0.35 s of an NVMe drive's load under
+ * QEMU), or falls back to slower code when the initramfs lacks the driver. The driver
+ * goes in, and a soft dependency in the initramfs's modprobe.d has libkmod load it first,
+ * as the real system's modprobe would load it when asked. Kernels from 6.11 can declare
+ * such needs themselves (weak dependencies).
+ */
+static const struct {
+	const char *module, *alias;
+} init_requests[] = {
+    {"crc64_rocksoft", "crypto-crc64-rocksoft"},
+};
+
+static int add_init_requests(struct modset *s, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(init_requests); i++) {
+		if (!streq(init_requests[i].module, name))
+			continue;
+		_cleanup_kmod_list_ struct kmod_list *l = NULL;
+		if (kmod_module_new_from_lookup(s->ctx, init_requests[i].alias, &l) < 0 || !l)
+			continue; /* not in this kernel: the fallback stays */
+		_cleanup_free_ char *reason =
+		    xasprintf("%s, which %s asks for when it loads", init_requests[i].alias, name);
+		int r = add_list(s, l, reason);
+		if (r < 0)
+			return r;
+		struct kmod_list *it;
+		kmod_list_foreach(it, l)
+		{
+			struct kmod_module *m = kmod_module_get_module(it);
+			if (kmod_module_get_path(m))
+				strv_push(&s->implied, xasprintf("softdep %s pre: %s", name,
+				                                 kmod_module_get_name(m)));
+			kmod_module_unref(m);
+		}
+	}
+	return 0;
+}
+
 static int add_module(struct modset *s, struct kmod_module *mod, const char *reason)
 {
 	const char *name = kmod_module_get_name(mod);
@@ -164,6 +207,9 @@ static int add_module(struct modset *s, struct kmod_module *mod, const char *rea
 	if (r < 0)
 		return r;
 	r = add_list(s, post, soft_reason);
+	if (r < 0)
+		return r;
+	r = add_init_requests(s, name);
 	if (r < 0)
 		return r;
 	return add_modinfo_softdeps(s, mod, soft_reason);
@@ -246,6 +292,28 @@ static int run_depmod(const char *stage, const char *version)
 	return process_run(NULL, argv, NULL, NULL);
 }
 
+static int write_conf(const struct modset *s, const char *stage, const char **what)
+{
+	_cleanup_free_ char *path = path_join(stage, MODSET_CONF);
+	_cleanup_free_ char *dir = xstrdup(path);
+	int r = mkdir_p(dirname(dir), 0755);
+	if (r < 0) {
+		*what = "create the staging directory";
+		return r;
+	}
+	struct strbuf b = {0};
+	strbuf_append(
+	    &b, "# Written by loopboot initrd: crypto drivers these modules ask for when they\n"
+	        "# load, loaded before them (the kernel runs no modprobe for them then).\n");
+	for (size_t i = 0; i < s->implied.n; i++)
+		strbuf_printf(&b, "%s\n", s->implied.v[i]);
+	r = write_file_atomic(path, b.s, b.len, 0644);
+	strbuf_free(&b);
+	if (r < 0)
+		*what = "write " MODSET_CONF;
+	return r;
+}
+
 int modset_stage(const struct modset *s, const char *stage, const char *version,
                  const char **ret_what)
 {
@@ -304,5 +372,5 @@ int modset_stage(const struct modset *s, const char *stage, const char *version,
 		*what = "find modules.dep.bin written by depmod";
 		return -errno;
 	}
-	return 0;
+	return s->implied.n ? write_conf(s, stage, what) : 0;
 }

@@ -27,6 +27,7 @@ struct modset {
 	size_t n, cap;
 	struct strv builtin; /* asked-for modules that are built into the kernel */
 	struct strv visited; /* names already closed over (with a file or built in) */
+	struct strv implied; /* "softdep MODULE pre: DRIVER" lines (modset_implied_conf()) */
 };
 
 /*
@@ -52,8 +53,10 @@ const struct modset_entry *modset_find(const struct modset *s, const char *name)
  * Copies the modules into stage/lib/modules/version/ at their paths relative to the
  * modules directory (compressed ones stay compressed), with modules.builtin,
  * modules.builtin.modinfo and modules.order so that depmod and libkmod know what is built
- * in, then runs `depmod -b stage version`. Returns 0 or -errno; on failure *ret_what
- * (optional, static string) names the step.
+ * in, then runs `depmod -b stage version`; and writes stage/MODSET_CONF with the soft
+ * dependencies the set implies (s->implied), when it has any. Returns 0 or -errno; on
+ * failure *ret_what (optional, static string) names the step.
  */
+#define MODSET_CONF "etc/modprobe.d/loopboot-initrd.conf"
 int modset_stage(const struct modset *s, const char *stage, const char *version,
                  const char **ret_what);

@@ -89,6 +89,15 @@ check "modules.order holds only the modules that are in" \
 	bash -c "[ \$(wc -l <'$M/modules.order') -eq \$(find '$M/kernel' -name '*.ko*' | wc -l) ]"
 check "libkmod resolves ext4 with crc32c in the unpacked tree" \
 	bash -c "modprobe -d '$R' -S '$VER' --show-depends ext4 2>&1 | grep -q crc32c"
+# nvme's crc64_rocksoft asks the crypto API for crc64-rocksoft when it loads, a driver it
+# does not declare: the initramfs has it, and a soft dependency loads it first.
+if has_module crc64-rocksoft; then
+	check "crc64_rocksoft_generic (what nvme's crc64_rocksoft asks for at init) is in" has_module crc64_rocksoft_generic
+	check "/etc/modprobe.d/loopboot-initrd.conf loads it before crc64_rocksoft" \
+		grep -qx 'softdep crc64_rocksoft pre: crc64_rocksoft_generic' "$R/etc/modprobe.d/loopboot-initrd.conf"
+	check "libkmod loads nvme with crc64_rocksoft_generic before crc64-rocksoft (that configuration)" \
+		bash -c "modprobe -d '$R' -S '$VER' -C '$R/etc/modprobe.d' --show-depends nvme 2>&1 | grep -A1 crc64_rocksoft_generic | grep -q crc64-rocksoft.ko"
+fi
 check "libkmod resolves a file system by its fs- alias" \
 	bash -c "modprobe -d '$R' -S '$VER' --show-depends fs-vfat 2>&1 | grep -q vfat.ko"
 check "a module of the kernel that is not in the set stays out" bash -c "! find '$M' -name 'e1000e.ko*' | grep -q ."

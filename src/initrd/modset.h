@@ -27,7 +27,7 @@ struct modset {
 	size_t n, cap;
 	struct strv builtin; /* asked-for modules that are built into the kernel */
 	struct strv visited; /* names already closed over (with a file or built in) */
-	struct strv implied; /* "softdep MODULE pre: DRIVER" lines (modset_implied_conf()) */
+	struct strv implied; /* "softdep MODULE pre: DRIVER" lines, for MODSET_CONF */
 };
 
 /*
